@@ -71,6 +71,18 @@ def test_valid_respects_limit_and_features() -> None:
     assert not valid(Law.of(Term.of(F("expmix", 0))), sp, None)  # needs fractions
 
 
+
+
+def test_no_unbounded_log_term_along_an_extrapolated_feature() -> None:
+    X, _ = chinchilla_table()
+    fit, val = X[X[:, 0] < 10**9], X[X[:, 0] >= 10**9]
+    sp = space_for(X).with_extrapolation(fit, val)
+    assert sp.extrapolated == (0,)
+    assert not valid(Law.of(Term(), Term.of(F("lin", 0))), sp, None)  # c ln N falls forever
+    assert not valid(Law.of(Term(), Term.of(F("logsh", 0))), sp, None)
+    assert valid(Law.of(Term(), Term.of(F("lin", 0), F("pow", 0))), sp, None)  # ln N * N^a has a limit
+    assert valid(Law.of(Term(), Term.of(F("lin", 1))), sp, None)  # D is not extrapolated
+    assert valid(Law.of(Term(), Term.of(F("bowl", 1, 0))), sp, None)  # an optimum that moves with N
 # ---- fitting ------------------------------------------------------------------
 
 def test_varpro_recovers_two_power_laws() -> None:

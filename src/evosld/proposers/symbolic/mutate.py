@@ -80,6 +80,29 @@ def random_term(rng: np.random.Generator, space: Space) -> Term | None:
     return Term.of(*factors)  # type: ignore[arg-type]
 
 
+#: Factors that grow without bound in ln x (a logarithm), and those that decay as a power of x.
+_LOG_GROWTH = ("lin", "logsh")
+_POWER = ("pow", "shift")
+
+
+def _bounded_along_extrapolated(term: Term, space: Space) -> bool:
+    """False when ``term`` grows like ln x along a feature validation extrapolates.
+
+    Loss-like targets approach a floor as scale grows (the irreducible term of
+    every published law, e.g. Hoffmann et al. 2022, Clark et al. 2022), so a bare
+    ``c ln N`` term, which keeps falling (or rising) forever, fits the seen range
+    and then drifts away from it. A logarithm multiplied by a power of the same
+    feature (``ln N * N^a``) is allowed: it has a limit. Bowls whose centre moves
+    with N are kept: a moving optimum (learning rate, batch size) is physics.
+    """
+    for i in space.extrapolated:
+        grows = any(f.kind in _LOG_GROWTH and f.feats[0] == i for f in term.factors)
+        damped = any(f.kind in _POWER and f.feats[0] == i for f in term.factors)
+        if grows and not damped:
+            return False
+    return True
+
+
 def valid(law: Law, space: Space, max_params: int | None) -> bool:
     """Well formed on ``space`` and within ``max_params`` per output."""
     if not law.terms or (max_params is not None and law.n_params > max_params):
@@ -96,6 +119,8 @@ def valid(law: Law, space: Space, max_params: int | None) -> bool:
         lin_feats = [f.feats[0] for f in t.factors if f.kind == "lin"]
         if any(lin_feats.count(i) > 1 for i in space.extrapolated):
             return False  # no curvature in u along a feature validation extrapolates
+        if not _bounded_along_extrapolated(t, space):
+            return False
         for f in t.factors:
             if f.kind not in KINDS or not KINDS[f.kind].valid(f.feats, space):
                 return False
