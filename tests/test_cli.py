@@ -89,3 +89,20 @@ def test_eval_on_own_csv(tmp_path):
     proc = evosld("eval", str(STARTER_FILE), "--csv", str(csv), "--features", "N,D", "--target", "loss", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["r2"] > 0.5
+
+
+def test_offline_budget_alone_decides_when_to_stop(tmp_path):
+    """An offline run given only --budget-seconds is not also cut at the LLM default of 200 proposals."""
+    from evosld.cli import OFFLINE_MAX_ITERATIONS
+    from evosld.store import RunStore
+
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    proc = evosld("discover", "--csv", str(csv), "--features", "N,D", "--target", "loss", "--budget-seconds", "3",
+                  "--output", str(tmp_path / "out"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    with RunStore.open(tmp_path / "out" / "run.sqlite") as store:
+        config = store.run().config["config"]
+        (stopped,) = store.events("stopped")
+    assert config["max_iterations"] == OFFLINE_MAX_ITERATIONS and config["budget_seconds"] == 3
+    assert stopped.data["reason"] == "budget"

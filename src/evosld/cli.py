@@ -155,6 +155,8 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 
 OFFLINE_DEFAULT_BUDGET = 180.0
+#: Offline runs given only a time budget are not also cut at the LLM default of 200 proposals.
+OFFLINE_MAX_ITERATIONS = 100000
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
@@ -195,9 +197,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     else:
         config, ignored = load_config(args.config, overrides)
         spec = task_spec_from_args(args, args.task)
-        if not config.uses_llm() and args.iterations is None and args.budget_seconds is None \
-                and config.budget_seconds is None and "max_iterations" not in _config_keys(args.config):
-            config = config.model_copy(update={"budget_seconds": OFFLINE_DEFAULT_BUDGET, "max_iterations": 100000})
+        if not config.uses_llm() and args.iterations is None and "max_iterations" not in _config_keys(args.config):
+            # offline, no iteration count asked for: the time budget alone says when to stop
+            budget = config.budget_seconds or OFFLINE_DEFAULT_BUDGET
+            config = config.model_copy(update={"budget_seconds": budget, "max_iterations": OFFLINE_MAX_ITERATIONS})
         run_dir = Path(args.output) if args.output else _default_run_dir(spec, config.random_seed)
     for key in ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
@@ -268,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(p)
     add_table_options(p)
     g = p.add_argument_group("search")
-    g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs default to a 180 s budget)")
+    g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs stop on their time budget, 180 s unless --budget-seconds)")
     g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly after this many seconds")
     g.add_argument("--seed", type=int, help="random seed (offline runs are reproducible from it)")
     g.add_argument("--config", help="YAML config (OpenEvolve / SLDBench key names accepted)")
