@@ -258,8 +258,9 @@ def run_record(task: str, seed: int, run_dir: str | Path) -> dict[str, Any]:
     return record
 
 
-def _data_digest(task: Any) -> str:
-    h = hashlib.sha256()
+def data_digest(task: Any, salt: str = "") -> str:
+    """A short digest of ``salt`` and a task's train and test tables (caches made on other data are ignored)."""
+    h = hashlib.sha256(salt.encode())
     for df in (task.train, task.test):
         h.update(df.to_csv(index=False).encode())
     return h.hexdigest()[:16]
@@ -287,7 +288,7 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
     def one(name: str) -> dict[str, Any]:
         task = load_task(name, data_dir=spec.data_dir)
         src = baseline_source(name)
-        key = hashlib.sha256(src.encode()).hexdigest()[:16] + "-" + _data_digest(task)
+        key = hashlib.sha256(src.encode()).hexdigest()[:16] + "-" + data_digest(task)
         hit = cache.get(name)
         if isinstance(hit, dict) and hit.get("key") == key:
             return hit
@@ -440,7 +441,7 @@ def run_bench(spec: BenchSpec, report: Callable[[str], None] = lambda s: None) -
 
 
 __all__ = [
-    "BenchRun", "BenchSpec", "Leaderboard", "RunOutcome", "build_leaderboard", "discover_command", "execute",
+    "BenchRun", "BenchSpec", "Leaderboard", "RunOutcome", "build_leaderboard", "data_digest", "discover_command", "execute",
     "human_scores", "leaderboard_markdown", "parse_seeds", "parse_tasks", "plan_runs", "run_bench",
     "run_record", "run_state", "write_leaderboard",
 ]

@@ -17,7 +17,6 @@ second call does not evaluate anything again.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import json
 import math
 import warnings
@@ -26,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
-
+from evosld.bench import data_digest
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.outputs import STORE_FILE, write_atomic
+from evosld.report.collect import count_params
 from evosld.store import RunStore, StoredProgram
 from evosld.tasks.task import Task
 
@@ -110,41 +109,19 @@ def _clip(value: Any) -> float:
     return v if math.isfinite(v) and v > R2_FLOOR else R2_FLOOR
 
 
-def _count_params(params: dict[str, Any] | None) -> int | None:
-    """Fitted parameters of the first group of a fit, or None."""
-    if not params:
-        return None
-    try:
-        arr = np.asarray(next(iter(params.values())), dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return int(arr.size) if arr.size else None
-
-
 def _n_params(meta: dict[str, Any]) -> int | None:
     n = meta.get("n_params")
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
 
 
-def _data_key(task: Task) -> str:
-    """A digest of the task's train and test tables (a cache made on other data is ignored)."""
-    h = hashlib.sha256(task.name.encode())
-    for df in (task.train, task.test):
-        h.update(df.to_csv(index=False).encode())
-    return h.hexdigest()[:16]
-
-
 def _limits(config: dict[str, Any] | None) -> Limits | None:
     """The run's per-candidate limits from its stored configuration (None: the sandbox's)."""
-    ev = (config or {}).get("evaluator")
-    if not isinstance(ev, dict):
-        return None
-    base = Limits()
+    from evosld.config import RunConfig
+    from evosld.runner import limits_from
+
     try:
-        return Limits(wall_seconds=float(ev.get("timeout", base.wall_seconds)),
-                      cpu_seconds=int(ev.get("cpu_seconds", base.cpu_seconds)),
-                      memory_mb=int(ev.get("memory_mb", base.memory_mb)))
-    except (TypeError, ValueError):
+        return limits_from(RunConfig.model_validate(config or {}))
+    except ValueError:
         return None
 
 
@@ -256,7 +233,7 @@ def rank_check(
         raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
 
     chosen, n_distinct = select_candidates(programs, top)
-    data_key = _data_key(task)
+    data_key = data_digest(task, salt=task.name)
     cache_path = run_dir / CACHE_FILE
     cached = _read_cache(cache_path, data_key) if cache else {}
     results: dict[int, dict[str, Any]] = {}
@@ -276,7 +253,7 @@ def rank_check(
             raw = ev.scores.r2
             return {"digest": p.digest,
                     "test_r2": float(raw) if math.isfinite(raw) else None,
-                    "n_params": _count_params(ev.params),
+                    "n_params": count_params(ev.params),
                     "error": (ev.message or ev.error_kind) if not ev.ok else None}
 
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(todo))) as pool:
