@@ -385,6 +385,16 @@ def _w_src(i: int, space: Space) -> str:
     return f"np.exp(u{i})" if space.kinds[i] == "log" else f"u{i}"
 
 
+def _w_text(i: int, space: Space) -> str:
+    """Feature ``i`` as shifted blocks read it: x/x_ref for a log feature, else x."""
+    return f"{space.short[i]}/{space.ref[i]:.3g}" if space.kinds[i] == "log" else space.short[i]
+
+
+def _w_latex(i: int, space: Space) -> str:
+    n = _ltx_name(space, i)
+    return rf"\frac{{{n}}}{{{space.ref[i]:.3g}}}" if space.kinds[i] == "log" else n
+
+
 class Shift(Block):
     name = "shift"
     accepts = ("log", "frac")
@@ -410,15 +420,10 @@ class Shift(Block):
         return f"_exp({th[0]} * np.log({_w_src(feats[0], space)} + np.exp({th[1]})))"
 
     def text(self, feats, p, space):
-        i = feats[0]
-        w = f"{space.short[i]}/{space.ref[i]:.3g}" if space.kinds[i] == "log" else space.short[i]
-        return f"({w} + exp({p[1]}))^{p[0]}"
+        return f"({_w_text(feats[0], space)} + exp({p[1]}))^{p[0]}"
 
     def latex(self, feats, p, space):
-        i = feats[0]
-        n = _ltx_name(space, i)
-        w = rf"\frac{{{n}}}{{{space.ref[i]:.3g}}}" if space.kinds[i] == "log" else n
-        return rf"\left({w} + e^{{{_ltx_p(p[1])}}}\right)^{{{_ltx_p(p[0])}}}"
+        return rf"\left({_w_latex(feats[0], space)} + e^{{{_ltx_p(p[1])}}}\right)^{{{_ltx_p(p[0])}}}"
 
 
 class LogShift(Shift):
@@ -437,15 +442,10 @@ class LogShift(Shift):
         return f"np.log({_w_src(feats[0], space)} + np.exp({th[0]}))"
 
     def text(self, feats, p, space):
-        i = feats[0]
-        w = f"{space.short[i]}/{space.ref[i]:.3g}" if space.kinds[i] == "log" else space.short[i]
-        return f"ln({w} + exp({p[0]}))"
+        return f"ln({_w_text(feats[0], space)} + exp({p[0]}))"
 
     def latex(self, feats, p, space):
-        i = feats[0]
-        n = _ltx_name(space, i)
-        w = rf"\frac{{{n}}}{{{space.ref[i]:.3g}}}" if space.kinds[i] == "log" else n
-        return rf"\ln\left({w} + e^{{{_ltx_p(p[0])}}}\right)"
+        return rf"\ln\left({_w_latex(feats[0], space)} + e^{{{_ltx_p(p[0])}}}\right)"
 
 
 class ExpMix(Block):

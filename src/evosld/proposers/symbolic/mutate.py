@@ -157,6 +157,15 @@ def _replace_term(law: Law, k: int, new: Term | None) -> Law:
     return Law.of(*terms) if terms else law
 
 
+def _swap_factor(law: Law, k: int, j: int, new: Factor | None) -> Law | None:
+    """``law`` with factor ``j`` of term ``k`` replaced by ``new`` (None when there is no replacement)."""
+    if new is None:
+        return None
+    fs = list(law.terms[k].factors)
+    fs[j] = new
+    return _replace_term(law, k, Term.of(*fs))
+
+
 def m_add_term(rng, law, space):
     t = random_term(rng, space)
     return Law.of(*law.terms, t) if t is not None else None
@@ -203,12 +212,7 @@ def m_change_kind(rng, law, space):
     k, j = at
     old = law.terms[k].factors[j]
     kind = _pick(rng, {n: w for n, w in available_kinds(space).items() if n != old.kind})
-    f = random_factor(rng, space, kind=kind, feat=old.feats[0])
-    if f is None:
-        return None
-    fs = list(law.terms[k].factors)
-    fs[j] = f
-    return _replace_term(law, k, Term.of(*fs))
+    return _swap_factor(law, k, j, random_factor(rng, space, kind=kind, feat=old.feats[0]))
 
 
 def m_change_feature(rng, law, space):
@@ -216,13 +220,7 @@ def m_change_feature(rng, law, space):
     if at is None:
         return None
     k, j = at
-    old = law.terms[k].factors[j]
-    f = random_factor(rng, space, kind=old.kind)
-    if f is None:
-        return None
-    fs = list(law.terms[k].factors)
-    fs[j] = f
-    return _replace_term(law, k, Term.of(*fs))
+    return _swap_factor(law, k, j, random_factor(rng, space, kind=law.terms[k].factors[j].kind))
 
 
 def m_toggle_constant(rng, law, space):
