@@ -59,15 +59,29 @@ def _config(**kw) -> RunConfig:
     return RunConfig.model_validate(base)
 
 
+def _trace(store: RunStore) -> list[tuple]:
+    """Per program: what it is, where it came from and how validation scored it."""
+    rows = []
+    for p in store.programs():
+        m = p.evaluation.metrics if p.evaluation else {}
+        rows.append((p.id, p.digest, p.parent_id, p.meta.get("origin"), p.meta.get("screen_r2"),
+                     m.get("r2"), m.get("error_kind"), m.get("error")))
+    return rows
+
+
 def test_symbolic_run_is_reproducible_and_writes_outputs(synthetic_task, tmp_path):
-    digests = []
+    traces = []
     for name in ("a", "b"):
         out = run_discovery(synthetic_task, _config(), tmp_path / name, write_report=False)
         assert out.best_id is not None
         with RunStore.open(tmp_path / name / "run.sqlite") as store:
-            digests.append([p.digest for p in store.programs()])
+            traces.append(_trace(store))
             assert store.test_evaluation(out.best_id) is not None
-    assert digests[0] == digests[1]
+    # On a mismatch, the message shows the first rows that differ (a flake in
+    # CI once changed program 12 of the second run; this says why next time).
+    diff = [(a, b) for a, b in zip(*traces) if a != b][:3]
+    assert [t[1] for t in traces[0]] == [t[1] for t in traces[1]], diff
+    assert [t[5] for t in traces[0]] == [t[5] for t in traces[1]], diff
     best = json.loads((tmp_path / "a" / "best.json").read_text())
     assert best["val"]["r2"] > 0.9 and best["test"]["r2"] > 0.5
     assert best["lineage"][0]["program_id"] == best["program_id"]
