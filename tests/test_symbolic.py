@@ -83,6 +83,24 @@ def test_no_unbounded_log_term_along_an_extrapolated_feature() -> None:
     assert valid(Law.of(Term(), Term.of(F("lin", 0), F("pow", 0))), sp, None)  # ln N * N^a has a limit
     assert valid(Law.of(Term(), Term.of(F("lin", 1))), sp, None)  # D is not extrapolated
     assert valid(Law.of(Term(), Term.of(F("bowl", 1, 0))), sp, None)  # an optimum that moves with N
+
+
+def test_bowls_curve_only_along_features_with_an_optimum_in_the_data() -> None:
+    """Loss that falls monotonically with D but has an optimum in the learning rate."""
+    D, lr = np.meshgrid(10.0 ** np.arange(8, 12), 10.0 ** np.linspace(-4, -2, 5))
+    X = np.column_stack([D.ravel(), lr.ravel()])
+    y = 2.0 + 50.0 / X[:, 0] ** 0.2 + 0.3 * (np.log10(X[:, 1]) + 3.0) ** 2
+    sp = space_for(X, names=("D", "lr"), logs=("D", "lr")).with_optima([(X, y)])
+    assert sp.monotone == (0,)  # every sweep of D is lowest at its end; lr sweeps are lowest inside
+    assert not valid(Law.of(Term(), Term.of(F("bowl", 0))), sp, None)
+    assert valid(Law.of(Term(), Term.of(F("bowl", 1, 0))), sp, None)  # lr's optimum may move with D
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        law = random_law(rng, sp, None)
+        assert all(f.feats[0] == 1 for t in law.terms for f in t.factors if f.kind == "bowl")
+    # Rows that never vary one feature alone say nothing: the feature stays free.
+    Xr, yr = chinchilla_table()
+    assert space_for(Xr).with_optima([(Xr, yr)]).monotone == ()
 # ---- fitting ------------------------------------------------------------------
 
 def test_varpro_recovers_two_power_laws() -> None:

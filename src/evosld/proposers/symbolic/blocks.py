@@ -65,6 +65,9 @@ class Space:
         own: for a mixture with one output per component, output t's own
             component (feature index); the space then ends with a virtual
             fraction ``x_own`` that stands for it (see ``with_own``).
+        extrapolated: features validation lies beyond (``with_extrapolation``).
+        monotone: features along which the data shows no optimum (``with_optima``).
+        Bowls curve along neither.
     """
 
     names: tuple[str, ...]
@@ -78,6 +81,7 @@ class Space:
     short: tuple[str, ...] = field(default=())
     extrapolated: tuple[int, ...] = ()
     own: tuple[int, ...] = ()
+    monotone: tuple[int, ...] = ()
 
     @staticmethod
     def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
@@ -147,6 +151,46 @@ class Space:
         beyond = (Uv > Uf.max(axis=0) + 1e-12).mean(axis=0)
         ext = tuple(i for i in range(self.n_raw) if shift[i] > 0.8 or beyond[i] > 0.2)
         return replace(self, extrapolated=ext)
+
+    def with_optima(self, groups: list[tuple[np.ndarray, np.ndarray]], share: float = 0.2) -> Space:
+        """Mark the features along which the data never turns back up.
+
+        For each raw feature, the rows that vary it alone (same group, every
+        other feature equal) and take at least three of its values form a
+        sweep; the sweep has an interior optimum when its smallest mean target
+        lies strictly inside. A feature swept at least twice with interior
+        optima in fewer than ``share`` of its sweeps is ``monotone``: bowls do
+        not curve along it (a learning rate has an optimum; experts, data and
+        model size, in the data given, do not). Features never swept stay free.
+
+        Args:
+            groups: per group (X (N, F) raw features, Y (N,) or (N, T) targets);
+                pass fit rows only.
+            share: least share of sweeps with an interior optimum that keeps a
+                feature free.
+        """
+        mono = []
+        for i in range(self.n_raw):
+            sweeps = interior = 0
+            for X, Y in groups:
+                y = np.asarray(Y, dtype=float).reshape(len(X), -1).mean(axis=1)
+                rest = np.delete(np.asarray(X, dtype=float), i, axis=1)
+                _, which = np.unique(rest, axis=0, return_inverse=True)
+                for w in np.unique(which):
+                    rows = np.flatnonzero(which.ravel() == w)
+                    values, at = np.unique(X[rows, i], return_inverse=True)
+                    if len(values) < 3:
+                        continue
+                    means = np.bincount(at.ravel(), weights=y[rows]) / np.bincount(at.ravel())
+                    sweeps += 1
+                    interior += 0 < int(np.argmin(means)) < len(values) - 1
+            if sweeps >= 2 and interior < share * sweeps:
+                mono.append(i)
+        return replace(self, monotone=tuple(mono))
+
+    def bowl_axis(self, i: int) -> bool:
+        """Whether a bowl may curve along feature ``i`` (not extrapolated, not monotone)."""
+        return i not in self.extrapolated and i not in self.monotone
 
     def with_own(self, n_outputs: int) -> Space:
         """Add the virtual feature ``x_own`` when each output is one mixture component.
@@ -486,7 +530,7 @@ class Bowl(Block):
         return (
             len(feats) >= 1
             and feats[0] not in rest
-            and feats[0] not in space.extrapolated
+            and space.bowl_axis(feats[0])
             and len(set(rest)) == len(rest)
             and rest == sorted(rest)
             and super().valid(feats, space)

@@ -31,6 +31,8 @@ def available_kinds(space: Space) -> dict[str, float]:
         w.update(shift=w.get("shift", 0) + 1.0, logsh=w.get("logsh", 0) + 1.0)
     if space.dominates:
         w["eff"] = 1.0
+    if "bowl" in w and not any(space.bowl_axis(i) for i in feats_of(space, *KINDS["bowl"].accepts)):
+        del w["bowl"]
     return w
 
 
@@ -60,8 +62,8 @@ def random_factor(rng: np.random.Generator, space: Space, kind: str | None = Non
         chosen = set(rng.choice(allowed, size=k, replace=False).tolist()) | {i}
         return Factor("expmix", tuple(sorted(chosen)))
     if kind == "bowl":
-        if i in space.extrapolated:
-            free = [j for j in allowed if j not in space.extrapolated]
+        if not space.bowl_axis(i):
+            free = [j for j in allowed if space.bowl_axis(j)]
             if not free or feat is not None:
                 return None
             i = int(rng.choice(free))

@@ -50,7 +50,7 @@ class SymbolicProposer:
         self.space = Space.from_data(X_all, task.features, task.log_features).with_extrapolation(
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
-        ).with_own(self.n_outputs)
+        ).with_optima([(d.X, d.y) for d in fit.values()]).with_own(self.n_outputs)
         self.screen = Screen(inner_splits(fit, {g: d.X for g, d in val.items()}, self.space, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
         self.seen: set[str] = set()
