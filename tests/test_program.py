@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import threading
+
 import pytest
 
+from evosld import program
 from evosld.errors import ProgramError
 from evosld.program import Program
 
@@ -50,3 +54,17 @@ def test_static_errors(src, msg):
 def test_missing_file(tmp_path):
     with pytest.raises(ProgramError, match="not found"):
         Program.from_file(tmp_path / "x.py")
+
+
+def test_programs_are_parsed_one_thread_at_a_time():
+    """CPython 3.11's AST builder is not thread-safe (python/cpython#106905): a
+    rank check in CI failed with "AST constructor recursion depth mismatch"."""
+    done = threading.Event()
+    with program._PARSE_LOCK:
+        worker = threading.Thread(target=lambda: (Program(SRC).check(), done.set()))
+        worker.start()
+        assert not done.wait(0.2)  # waits for the parse lock
+    assert done.wait(10)
+    worker.join()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: Program(SRC).check(), range(200)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,18 @@ from evosld.errors import ProgramError
 BLOCK_START = "# EVOLVE-BLOCK-START"
 BLOCK_END = "# EVOLVE-BLOCK-END"
 REQUIRED = {"scaling_law_func": 2, "fit_scaling_law": 2}
+
+#: CPython 3.11 keeps the AST builder's recursion depth in state shared by all
+#: threads, so two threads parsing at once can fail with "SystemError: AST
+#: constructor recursion depth mismatch" (python/cpython#106905). Evaluations
+#: and rank checks parse programs from worker threads: parse one at a time.
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str, mode: str = "exec") -> ast.AST:
+    """``ast.parse`` made safe to call from several threads at once."""
+    with _PARSE_LOCK:
+        return ast.parse(source, mode=mode)
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ class Program:
     def check(self) -> None:
         """Raise ProgramError unless the source parses and defines both functions."""
         try:
-            tree = ast.parse(self.source)
+            tree = parse_python(self.source)
         except SyntaxError as exc:
             raise ProgramError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
         defined = {

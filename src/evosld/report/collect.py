@@ -22,7 +22,7 @@ from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.outputs import STORE_FILE
-from evosld.program import Program
+from evosld.program import Program, parse_python
 from evosld.report.curves import PlotPlan, plan_plot
 from evosld.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
 from evosld.tasks.task import Task
@@ -118,7 +118,7 @@ def count_params(params: dict[str, Any] | None) -> int | None:
 def law_title(source: str, fallback: str) -> str:
     """The first line of a program's docstring (e.g. the human law's reference)."""
     try:
-        doc = ast.get_docstring(ast.parse(source))
+        doc = ast.get_docstring(parse_python(source))
     except SyntaxError:
         doc = None
     line = (doc or "").strip().splitlines()[0:1]

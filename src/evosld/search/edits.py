@@ -22,12 +22,11 @@ so it can be shown to the model as feedback.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 
 from evosld.errors import ProgramError
-from evosld.program import BLOCK_END, BLOCK_START, Program
+from evosld.program import BLOCK_END, BLOCK_START, Program, parse_python
 
 #: ``EditResult.kind`` values for unusable answers.
 NO_CODE = "no_code"
@@ -257,7 +256,7 @@ def apply_diff(source: str, blocks: list[DiffBlock]) -> str:
 def _syntax_problem(source: str) -> tuple[str, str] | None:
     """(kind, reason) if ``source`` does not parse, telling truncation apart."""
     try:
-        ast.parse(source)
+        parse_python(source)
     except SyntaxError as exc:
         lines = source.rstrip().splitlines()
         at_end = exc.lineno is None or exc.lineno >= len(lines)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
+from evosld.program import parse_python
 from evosld.tasks.task import GROUP_COLUMN
 
 _CMP = {
@@ -118,7 +119,7 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
             mask[idx] = [key in chosen for key in keys]
         return mask
     try:
-        tree = ast.parse(rule, mode="eval")
+        tree = parse_python(rule, mode="eval")
     except SyntaxError:
         raise DataError(f"split rule {rule!r} is not a valid expression; write e.g. 'N >= 1e9'") from None
     out = np.asarray(_eval_node(tree, df, rule))
