@@ -17,6 +17,7 @@ from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
 from evosld.proposers.symbolic.blocks import KINDS, Space
 from evosld.proposers.symbolic.emit import program_source
 from evosld.proposers.symbolic.fit import fit_varpro
+from evosld.proposers.symbolic.identify import dof_along, identifiable
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
 from evosld.tasks.task import Task
@@ -101,6 +102,47 @@ def test_bowls_curve_only_along_features_with_an_optimum_in_the_data() -> None:
     # Rows that never vary one feature alone say nothing: the feature stays free.
     Xr, yr = chinchilla_table()
     assert space_for(Xr).with_optima([(Xr, yr)]).monotone == ()
+def test_free_parameters_along_a_feature_are_counted_and_bounded_by_its_levels() -> None:
+    """Four model sizes pin down at most three parameters of the curve in N."""
+    N, E = np.meshgrid(10.0 ** np.array([7.0, 7.5, 8.0, 8.5]), 2.0 ** np.arange(8))
+    X = np.column_stack([E.ravel(), N.ravel()])
+    sp = space_for(X, names=("E", "N"), logs=("E", "N")).with_levels([X])
+    assert sp.levels == (8, 4)
+    c = Term()
+    cases = [  # law, free parameters along E, along N
+        (Law.of(c, Term.of(F("pow", 0), F("pow", 1))), 3, 3),  # c + A E^a N^b
+        (Law.of(c, Term.of(F("pow", 1)), Term.of(F("pow", 0))), 3, 3),  # terms in E merge into the constant along N
+        (Law.of(c, Term.of(F("pow", 1), F("shift", 0))), 4, 3),  # c + A N^b (E + e^k)^a
+        (Law.of(c, Term.of(F("lin", 0), F("pow", 1)), Term.of(F("shift", 1))), 2, 6),
+        (Law.of(Term.of(F("pow", 1)), Term.of(F("pow", 1), F("lin", 1))), 1, 4),  # A N^a + B ln N N^b
+    ]
+    for law, along_e, along_n in cases:
+        assert (dof_along(law, sp, 0), dof_along(law, sp, 1)) == (along_e, along_n), law.key
+        assert identifiable(law, sp) == (along_n < 4 and along_e < 8), law.key
+    assert identifiable(cases[3][0], space_for(X, names=("E", "N"), logs=("E", "N")))  # levels unknown: no check
+
+
+def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:
+    """With four sizes in the fit rows, no proposal has four free parameters along N."""
+    N, D = np.meshgrid(10.0 ** np.array([7.0, 7.5, 8.0, 8.5, 9.0]), 10.0 ** np.linspace(8, 11, 12))
+    X = np.column_stack([N.ravel(), D.ravel()])
+    y = 1.7 + 400.0 / X[:, 0] ** 0.34 + 410.0 / X[:, 1] ** 0.28
+    df = pd.DataFrame({"group": "all", "N": X[:, 0], "D": X[:, 1], "loss": y})
+    task = Task(name="four_sizes", features=("N", "D"), targets=("loss",), train=df, test=df.iloc[:0],
+                val_mask=(df["N"] > 10**8.7).to_numpy(), max_params=7, log_features=("N", "D"))
+    prop = SymbolicProposer(task.search_view(), seed=0)
+    assert prop.space.levels == (4, 12)
+    out = prop.seeds()
+    parent = ParentInfo(program_id=0, source=out[0].source or "", meta=out[0].meta)
+    for i in range(30):
+        p = asyncio.run(prop.propose(ProposalRequest(iteration=i, parent=parent, seed=i)))
+        out.append(p)
+        parent = ParentInfo(program_id=i + 1, source=p.source or "", meta=p.meta)
+    laws = [Law.from_json(p.meta["structure"]) for p in out]
+    assert max(law.n_params for law in laws) >= 5  # the limit leaves room for richer laws...
+    assert all(dof_along(law, prop.space, 0) <= 3 for law in laws)  # ...but never four parameters in N
+
+
 # ---- fitting ------------------------------------------------------------------
 
 def test_varpro_recovers_two_power_laws() -> None:

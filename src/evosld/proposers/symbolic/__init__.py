@@ -4,7 +4,8 @@ Modules, one job each: ``blocks`` (building blocks and the feature space),
 ``expr`` (structures, canonical key, parameter count), ``model`` (a structure
 made numeric), ``fit`` (variable-projection fitter, copied into programs),
 ``emit`` (program source, readable and LaTeX formulas), ``mutate`` (mutations
-and crossover), ``screen`` (pre-screening on the fit split), ``proposer``.
+and crossover), ``identify`` (whether the fit rows pin a law down along each
+scale feature), ``screen`` (pre-screening on the fit split), ``proposer``.
 """
 
 from evosld.proposers.symbolic.expr import Factor, Law, Term

@@ -68,6 +68,8 @@ class Space:
         extrapolated: features validation lies beyond (``with_extrapolation``).
         monotone: features along which the data shows no optimum (``with_optima``).
         Bowls curve along neither.
+        levels: per raw feature, the fewest distinct values it takes in one
+            group's fit rows (``with_levels``); empty when not known.
     """
 
     names: tuple[str, ...]
@@ -82,6 +84,7 @@ class Space:
     extrapolated: tuple[int, ...] = ()
     own: tuple[int, ...] = ()
     monotone: tuple[int, ...] = ()
+    levels: tuple[int, ...] = ()
 
     @staticmethod
     def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
@@ -187,6 +190,19 @@ class Space:
             if sweeps >= 2 and interior < share * sweeps:
                 mono.append(i)
         return replace(self, monotone=tuple(mono))
+
+    def with_levels(self, groups: list[np.ndarray]) -> Space:
+        """Record how many distinct values each raw feature takes in the fit rows.
+
+        Args:
+            groups: per group, the fit rows' raw features X (N, F).
+        Per feature the fewest over groups: a law fitted group by group is only
+        as well pinned along a feature as its worst-sampled group.
+        """
+        if not groups:
+            return self
+        counts = [min(len(np.unique(np.asarray(X, dtype=float)[:, i])) for X in groups) for i in range(self.n_raw)]
+        return replace(self, levels=tuple(int(c) for c in counts))
 
     def bowl_axis(self, i: int) -> bool:
         """Whether a bowl may curve along feature ``i`` (not extrapolated, not monotone)."""

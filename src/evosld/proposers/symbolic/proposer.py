@@ -4,8 +4,9 @@
 Each ``propose`` call mutates the parent's structure (parsed back from the
 parent's ``meta["structure"]`` when this proposer wrote it; otherwise it starts
 from a random small law), sometimes crossed with an inspiration, draws a few
-novel candidates (a structure key already proposed is never proposed again),
-pre-screens them on the fit split (``screen.py``) and emits the best as a
+novel candidates (a structure key already proposed is never proposed again, and
+a law with as many free parameters along a scale feature as the fit rows have
+distinct values of it is never proposed: ``identify.py``), pre-screens them on the fit split (``screen.py``) and emits the best as a
 self-contained program (``emit.py``). Its random state is seeded from the
 constructor seed and each request's seed, so equal runs propose equal programs.
 """
@@ -20,6 +21,7 @@ from evosld.proposers.base import ParentInfo, Proposal, ProposalRequest
 from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.emit import formula_latex, formula_text, program_source
 from evosld.proposers.symbolic.expr import Factor, Law, Term
+from evosld.proposers.symbolic.identify import identifiable
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
 from evosld.proposers.symbolic.screen import Screen, inner_splits
 
@@ -50,7 +52,8 @@ class SymbolicProposer:
         self.space = Space.from_data(X_all, task.features, task.log_features).with_extrapolation(
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
-        ).with_optima([(d.X, d.y) for d in fit.values()]).with_own(self.n_outputs)
+        ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()]).with_own(
+            self.n_outputs)
         self.screen = Screen(inner_splits(fit, {g: d.X for g, d in val.items()}, self.space, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
         self.seen: set[str] = set()
@@ -117,13 +120,13 @@ class SymbolicProposer:
                     m2 = mutate(rng, m[0], self.space, self.max_params)
                     m = (m2[0], m[1] + "+" + m2[1]) if m2 else m
                 law, how = m if m else (None, "")
-            if law is None or law.key in self.seen or law.key in out:
+            if law is None or law.key in self.seen or law.key in out or not identifiable(law, self.space):
                 continue
             out[law.key] = (law, how)
         if not out:
             for _ in range(50):
                 law = random_law(rng, self.space, self.max_params)
-                if law.key not in self.seen:
+                if law.key not in self.seen and identifiable(law, self.space):
                     out[law.key] = (law, "random")
                     break
         return list(out.values())
@@ -219,7 +222,7 @@ class SymbolicProposer:
             terms = [t for t in terms if all(f.n_params >= 0 for f in t.factors)]
             while terms:
                 law = Law.of(*terms)
-                if valid(law, sp, lim):
+                if valid(law, sp, lim) and identifiable(law, sp):
                     out.setdefault(law.key, law)
                     break
                 terms = terms[:-1]
