@@ -4,11 +4,12 @@
 Each ``propose`` call mutates the parent's structure (parsed back from the
 parent's ``meta["structure"]`` when this proposer wrote it; otherwise it starts
 from a random small law), sometimes crossed with an inspiration, draws a few
-novel candidates (a structure key already proposed is never proposed again, and
-a law with as many free parameters along a scale feature as the fit rows have
-distinct values of it is never proposed: ``identify.py``), pre-screens them on the fit split (``screen.py``) and emits the best as a
-self-contained program (``emit.py``). Its random state is seeded from the
-constructor seed and each request's seed, so equal runs propose equal programs.
+novel candidates (a structure key already proposed is never proposed again, nor
+is a law with as many free parameters along a scale feature as the fit rows
+have distinct values of it: ``identify.py``), pre-screens them on the fit split
+(``screen.py``) and emits the best as a self-contained program (``emit.py``).
+Its random state is seeded from the constructor seed and each request's seed,
+so equal runs propose equal programs.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class SymbolicProposer:
         self.space = Space.from_data(X_all, task.features, task.log_features).with_extrapolation(
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
-        ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()]).with_own(
-            self.n_outputs)
+        ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()])
+        self.space = self.space.with_own(self.n_outputs)
         self.screen = Screen(inner_splits(fit, {g: d.X for g, d in val.items()}, self.space, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
         self.seen: set[str] = set()
