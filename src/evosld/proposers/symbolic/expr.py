@@ -64,18 +64,33 @@ class Term:
         return "*".join(f.key for f in self.factors) or "1"
 
 
+#: Residual weightings a law may be fitted with: residuals are divided by ``y**w``
+#: (0: plain least squares; 1: relative errors; 2: more weight on low-loss rows).
+WEIGHTINGS = (0, 1, 2)
+
+
 @dataclass(frozen=True)
 class Law:
-    """A law structure: canonical (sorted) terms shared by every output."""
+    """A law structure: canonical (sorted) terms shared by every output.
+
+    ``weighting`` is part of how the law is fitted, and so of what the search
+    evolves: its fit minimises ``sum(((pred - y) / y**weighting)**2)``
+    (``fit.residual_weights``; plain least squares when targets are not all
+    positive).
+    """
 
     terms: tuple[Term, ...]
+    weighting: int = 0
 
     @staticmethod
-    def of(*terms: Term) -> Law:
-        return Law(tuple(sorted(terms)))
+    def of(*terms: Term, weighting: int = 0) -> Law:
+        return Law(tuple(sorted(terms)), weighting)
 
     def canonical(self) -> Law:
-        return Law(tuple(sorted(Term.of(*t.factors) for t in self.terms)))
+        return Law(tuple(sorted(Term.of(*t.factors) for t in self.terms)), self.weighting)
+
+    def with_weighting(self, weighting: int) -> Law:
+        return Law(self.terms, int(weighting))
 
     @property
     def n_params(self) -> int:
@@ -93,7 +108,8 @@ class Law:
     @property
     def key(self) -> str:
         """Canonical structure key: equal for equal structures, whatever the order."""
-        return " + ".join(t.key for t in self.canonical().terms)
+        key = " + ".join(t.key for t in self.canonical().terms)
+        return f"{key} | fit/y^{self.weighting}" if self.weighting else key
 
     @property
     def complexity(self) -> int:
@@ -106,7 +122,10 @@ class Law:
 
     # ---- JSON -----------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        return {"terms": [[[f.kind, list(f.feats)] for f in t.factors] for t in self.canonical().terms]}
+        out: dict[str, Any] = {"terms": [[[f.kind, list(f.feats)] for f in t.factors] for t in self.canonical().terms]}
+        if self.weighting:
+            out["weighting"] = self.weighting
+        return out
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Law:
@@ -124,4 +143,7 @@ class Law:
             raise ValueError(f"not a law structure: {exc}") from None
         if not terms:
             raise ValueError("a law needs at least one term")
-        return Law.of(*terms)
+        weighting = data.get("weighting", 0)
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"unknown weighting {weighting!r}")
+        return Law.of(*terms, weighting=int(weighting))
