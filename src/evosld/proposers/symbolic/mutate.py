@@ -297,7 +297,7 @@ MUTATIONS = {
 
 def mutate(rng: np.random.Generator, law: Law, space: Space, max_params: int | None) -> tuple[Law, str] | None:
     """One random valid mutation of ``law`` (and its name), or None after a few tries."""
-    names = list(MUTATIONS)
+    names = [n for n in MUTATIONS if n != "reweight" or space.positive]
     w = np.array([MUTATIONS[n][1] for n in names])
     for _ in range(20):
         name = names[int(rng.choice(len(names), p=w / w.sum()))]
