@@ -140,7 +140,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     if law.weighting:
         lines.append(
             f"The fit minimises squared residuals divided by y^{law.weighting} "
-            + ("(relative errors)" if law.weighting == 1 else "(more weight on low-loss rows)")
+            + ("(relative errors)" if law.weighting == 1 else "")
             + ", or plain squared residuals in a group whose targets are not all positive."
         )
     lines.append(f"Structure key: {law.key}")

@@ -11,7 +11,7 @@ The residuals may be weighted by a power of the target: ``weight_power = 1``
 minimises relative errors ``(pred - y) / y``, close to fitting ``log y`` as
 Hoffmann et al. (2022) and Muennighoff et al. (2023) fit their laws, so the
 many small, high-loss runs do not outweigh the few large ones a law is used to
-extrapolate to; ``2`` leans further toward the low-loss rows. The weights stay
+extrapolate to; larger powers lean further toward the low-loss rows. The weights stay
 linear in the coefficients, so variable projection still applies.
 
 The functions here use only numpy and scipy and no module state, so emitted
