@@ -16,7 +16,7 @@ from evosld.proposers.base import ParentInfo, ProposalRequest
 from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
 from evosld.proposers.symbolic.blocks import KINDS, Space
 from evosld.proposers.symbolic.emit import program_source
-from evosld.proposers.symbolic.fit import fit_varpro, residual_weights
+from evosld.proposers.symbolic.fit import fit_varpro
 from evosld.proposers.symbolic.identify import dof_along, identifiable
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
@@ -174,45 +174,6 @@ def test_fit_varpro_is_deterministic_and_handles_no_nonlinear_params() -> None:
     assert theta.size == 0 and np.allclose(coef, [2, 3])
 
 
-def test_residual_weighting_is_a_fit_gene_the_search_can_flip() -> None:
-    X, y = chinchilla_table()
-    sp = space_for(X)
-    law = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1)))
-    rel = law.with_weighting(1)
-    assert rel.key == law.key + " | fit/y^1" and rel.n_params == law.n_params
-    assert Law.from_json(rel.to_json()) == rel and Law.from_json(law.to_json()).weighting == 0
-    with pytest.raises(ValueError, match="weighting"):
-        Law.from_json({**law.to_json(), "weighting": 7})
-    # relative errors only where every fit target is positive
-    assert not valid(rel, sp, None)
-    pos, neg = sp.with_targets([y]), sp.with_targets([y, -y])
-    assert pos.positive and not neg.positive and valid(rel, pos, None)
-    rng = np.random.default_rng(0)
-    flips = set()
-    for _ in range(200):
-        child, how = mutate(rng, rel, pos, None)
-        assert valid(child, pos, None)
-        if how == "reweight":
-            flips.add(child.weighting)
-        else:
-            assert child.weighting == 1  # structural edits keep the parent's fit
-        assert mutate(rng, law, neg, None)[0].weighting == 0
-    assert flips == {0}
-
-
-def test_weighted_fit_minimises_relative_errors() -> None:
-    X, y = chinchilla_table()
-    sp = space_for(X)
-    law = Law.of(Term(), Term.of(F("pow", 0)))  # misses the D term: no law fits every row
-    plain, rel = Model(law, sp), Model(law.with_weighting(1), sp)
-    r_plain = plain.predict(X, plain.fit(X, y)) - y
-    r_rel = rel.predict(X, rel.fit(X, y)) - y
-    assert np.sum((r_rel / y) ** 2) < 0.99 * np.sum((r_plain / y) ** 2)
-    assert np.sum(r_plain**2) < 0.99 * np.sum(r_rel**2)
-    assert np.allclose(residual_weights(y, 1) * y, np.mean(1 / y) ** -1)
-    assert np.array_equal(residual_weights(y - 3, 1), np.ones(len(y)))  # not all positive: plain
-
-
 # ---- emitted programs -----------------------------------------------------------
 
 ALL_BLOCKS_X = None
@@ -288,17 +249,6 @@ def test_program_is_self_contained_and_deterministic(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) > 0.999
-
-
-def test_weighted_program_fits_as_the_search_did() -> None:
-    X, y = chinchilla_table()
-    sp = space_for(X)
-    law = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("sat", 1)), weighting=1)
-    src = program_source(law, sp, ("loss",))
-    assert "WEIGHT_POWER = 1" in src and "relative errors" in src
-    ns: dict = {}
-    exec(compile(src, "<prog>", "exec"), ns)
-    assert np.allclose(ns["fit_scaling_law"](X, y), Model(law, sp).fit(X, y), rtol=1e-9, atol=1e-12)
 
 
 def test_multi_output_program_returns_per_output_params() -> None:

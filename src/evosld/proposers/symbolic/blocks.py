@@ -70,8 +70,6 @@ class Space:
         Bowls curve along neither.
         levels: per raw feature, the fewest distinct values it takes in one
             group's fit rows (``with_levels``); empty when not known.
-        positive: every fit target is positive (``with_targets``), so a law
-            may be fitted on relative errors (``Law.weighting``).
     """
 
     names: tuple[str, ...]
@@ -87,7 +85,6 @@ class Space:
     own: tuple[int, ...] = ()
     monotone: tuple[int, ...] = ()
     levels: tuple[int, ...] = ()
-    positive: bool = False
 
     @staticmethod
     def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
@@ -206,16 +203,6 @@ class Space:
             return self
         counts = [min(len(np.unique(np.asarray(X, dtype=float)[:, i])) for X in groups) for i in range(self.n_raw)]
         return replace(self, levels=tuple(int(c) for c in counts))
-
-    def with_targets(self, targets: list[np.ndarray]) -> Space:
-        """Record whether every fit target is positive.
-
-        Args:
-            targets: per group, the fit rows' targets, (N,) or (N, T).
-        """
-        ys = [np.asarray(y, dtype=float).ravel() for y in targets]
-        positive = bool(ys) and all(len(y) and np.all(np.isfinite(y)) and np.all(y > 0) for y in ys)
-        return replace(self, positive=positive)
 
     def bowl_axis(self, i: int) -> bool:
         """Whether a bowl may curve along feature ``i`` (not extrapolated, not monotone)."""

@@ -103,7 +103,7 @@ def fit_scaling_law(data_points, loss_values):
     for t in range(Y.shape[1]):
         coef, theta = fit_varpro(
             lambda X, th, t=t: _basis(X, th, t), X, Y[:, t], LO, HI, INIT_LO, INIT_HI,
-            n_starts=N_STARTS, n_refine=N_REFINE, max_nfev=MAX_NFEV, seed=0, weight_power=WEIGHT_POWER,
+            n_starts=N_STARTS, n_refine=N_REFINE, max_nfev=MAX_NFEV, seed=0,
         )
         rows.append(np.concatenate([coef, theta]))
     P = np.array(rows)
@@ -137,12 +137,6 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         f"{law.n_nonlinear} nonlinear ones, fitted by bounded least squares from seeded "
         "random starts (variable projection). Deterministic; needs only numpy and scipy."
     )
-    if law.weighting:
-        lines.append(
-            f"The fit minimises squared residuals divided by y^{law.weighting} "
-            + ("(relative errors)" if law.weighting == 1 else "")
-            + ", or plain squared residuals in a group whose targets are not all positive."
-        )
     lines.append(f"Structure key: {law.key}")
     body_text = "\n".join(textwrap.fill(line, 88, break_long_words=False) for line in lines)
     doc = (
@@ -158,8 +152,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     if needs_eff:
         helpers.append(inspect.getsource(blocks.eff_power).replace("def eff_power(", "def _eff(", 1))
     fitter = "\n\n".join(
-        inspect.getsource(fn)
-        for fn in (fit.solve_linear, fit.projected_residual, fit.residual_weights, fit.fit_varpro)
+        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.fit_varpro)
     )
     body = "\n".join(
         [
@@ -173,7 +166,6 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
             f"INIT_LO = {_array(ilo)}",
             f"INIT_HI = {_array(ihi)}",
             f"N_STARTS, N_REFINE, MAX_NFEV = {settings['n_starts']}, {settings['n_refine']}, {settings['max_nfev']}",
-            f"WEIGHT_POWER = {law.weighting}",
             "",
             "",
             "\n\n\n".join(helpers),

@@ -64,35 +64,18 @@ class Term:
         return "*".join(f.key for f in self.factors) or "1"
 
 
-#: Residual weightings a law may be fitted with: residuals are divided by ``y**w``
-#: (0: plain least squares; 1: relative errors, the analogue of the log-loss fits
-#: of published laws). Stronger tilts (y**2) raised validation scores in our
-#: benchmark without raising test scores, so the search does not offer them.
-WEIGHTINGS = (0, 1)
-
-
 @dataclass(frozen=True)
 class Law:
-    """A law structure: canonical (sorted) terms shared by every output.
-
-    ``weighting`` is part of how the law is fitted, and so of what the search
-    evolves: its fit minimises ``sum(((pred - y) / y**weighting)**2)``
-    (``fit.residual_weights``; plain least squares when targets are not all
-    positive).
-    """
+    """A law structure: canonical (sorted) terms shared by every output."""
 
     terms: tuple[Term, ...]
-    weighting: int = 0
 
     @staticmethod
-    def of(*terms: Term, weighting: int = 0) -> Law:
-        return Law(tuple(sorted(terms)), weighting)
+    def of(*terms: Term) -> Law:
+        return Law(tuple(sorted(terms)))
 
     def canonical(self) -> Law:
-        return Law(tuple(sorted(Term.of(*t.factors) for t in self.terms)), self.weighting)
-
-    def with_weighting(self, weighting: int) -> Law:
-        return Law(self.terms, int(weighting))
+        return Law(tuple(sorted(Term.of(*t.factors) for t in self.terms)))
 
     @property
     def n_params(self) -> int:
@@ -110,8 +93,7 @@ class Law:
     @property
     def key(self) -> str:
         """Canonical structure key: equal for equal structures, whatever the order."""
-        key = " + ".join(t.key for t in self.canonical().terms)
-        return f"{key} | fit/y^{self.weighting}" if self.weighting else key
+        return " + ".join(t.key for t in self.canonical().terms)
 
     @property
     def complexity(self) -> int:
@@ -124,10 +106,7 @@ class Law:
 
     # ---- JSON -----------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"terms": [[[f.kind, list(f.feats)] for f in t.factors] for t in self.canonical().terms]}
-        if self.weighting:
-            out["weighting"] = self.weighting
-        return out
+        return {"terms": [[[f.kind, list(f.feats)] for f in t.factors] for t in self.canonical().terms]}
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Law:
@@ -145,7 +124,4 @@ class Law:
             raise ValueError(f"not a law structure: {exc}") from None
         if not terms:
             raise ValueError("a law needs at least one term")
-        weighting = data.get("weighting", 0)
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"unknown weighting {weighting!r}")
-        return Law.of(*terms, weighting=int(weighting))
+        return Law.of(*terms)

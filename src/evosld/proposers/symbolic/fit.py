@@ -7,13 +7,6 @@ solve on column-normalised ``Phi``), so the search runs over ``theta`` only
 trust-region least squares (``scipy.optimize.least_squares``) from the best few
 of many random starts drawn in a start box, with a fixed seed.
 
-The residuals may be weighted by a power of the target: ``weight_power = 1``
-minimises relative errors ``(pred - y) / y``, close to fitting ``log y`` as
-Hoffmann et al. (2022) and Muennighoff et al. (2023) fit their laws, so the
-many small, high-loss runs do not outweigh the few large ones a law is used to
-extrapolate to; larger powers lean further toward the low-loss rows. The weights stay
-linear in the coefficients, so variable projection still applies.
-
 The functions here use only numpy and scipy and no module state, so emitted
 programs embed their source verbatim (see ``emit.py``). Pure functions.
 """
@@ -57,18 +50,8 @@ def projected_residual(theta, basis, X, y):
     return np.where(np.isfinite(r), r, 1e6)
 
 
-def residual_weights(y, power=0):
-    """(N,) weights ``y^-power`` (mean 1); all ones when ``power`` is 0 or some ``y <= 0``."""
-    y = np.asarray(y, dtype=float)
-    if not power or not np.all(np.isfinite(y)) or not np.all(y > 0):
-        return np.ones(len(y))
-    w = y ** -float(power)
-    return w / np.mean(w)
-
-
-def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0,
-               weight_power=0):
-    """Fit ``y ≈ basis(X, theta) @ coef``, minimising ``sum((w * (pred - y))**2)``.
+def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0):
+    """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
         basis: callable (X, theta) -> (N, K) basis matrix.
@@ -80,30 +63,23 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         n_refine: best starts refined by bounded least squares.
         max_nfev: evaluation budget of each refinement.
         seed: seed of the random starts (fixed: fits are deterministic).
-        weight_power: residual weights ``w = y^-weight_power`` (``residual_weights``).
     Returns:
         (coef (K,), theta (P,)).
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
-    w = residual_weights(y, weight_power)
-    y = y * w
-
-    def weighted(X, theta):
-        return basis(X, theta) * w[:, None]
-
     if lo.size == 0:
         theta = np.zeros(0)
         with np.errstate(all="ignore"):
-            Phi = weighted(X, theta)
+            Phi = basis(X, theta)
         Phi = np.where(np.isfinite(Phi), Phi, 0.0)
         return solve_linear(Phi, y), theta
     rng = np.random.default_rng(seed)
     ilo, ihi = np.asarray(init_lo, dtype=float), np.asarray(init_hi, dtype=float)
     starts = np.vstack([(ilo + ihi) / 2, ilo + (ihi - ilo) * rng.random((max(n_starts - 1, 0), lo.size))])
     starts = np.clip(starts, lo, hi)
-    sse = np.array([np.sum(projected_residual(t, weighted, X, y) ** 2) for t in starts])
+    sse = np.array([np.sum(projected_residual(t, basis, X, y) ** 2) for t in starts])
     best_theta, best_sse = starts[int(np.argmin(sse))], float(np.min(sse))
     for idx in np.argsort(sse)[:n_refine]:
         try:
@@ -111,7 +87,7 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
                 projected_residual,
                 starts[idx],
                 bounds=(lo, hi),
-                args=(weighted, X, y),
+                args=(basis, X, y),
                 method="trf",
                 x_scale="jac",
                 max_nfev=max_nfev,
@@ -122,6 +98,6 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         if np.isfinite(cost) and cost < best_sse:
             best_theta, best_sse = res.x, cost
     with np.errstate(all="ignore"):
-        Phi = weighted(X, best_theta)
+        Phi = basis(X, best_theta)
     Phi = np.where(np.isfinite(Phi), Phi, 0.0)
     return solve_linear(Phi, y), np.asarray(best_theta, dtype=float)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from evosld.proposers.symbolic.blocks import KINDS, Space
-from evosld.proposers.symbolic.expr import WEIGHTINGS, Factor, Law, Term
+from evosld.proposers.symbolic.expr import Factor, Law, Term
 
 
 def feats_of(space: Space, *kinds: str) -> list[int]:
@@ -108,8 +108,6 @@ def _bounded_along_extrapolated(term: Term, space: Space) -> bool:
 def valid(law: Law, space: Space, max_params: int | None) -> bool:
     """Well formed on ``space`` and within ``max_params`` per output."""
     if not law.terms or (max_params is not None and law.n_params > max_params):
-        return False
-    if law.weighting not in WEIGHTINGS or (law.weighting and not space.positive):
         return False
     seen_fixed = set()
     for t in law.terms:
@@ -273,14 +271,6 @@ def m_split_merge(rng, law, space):
     return Law.of(*terms)
 
 
-def m_reweight(rng, law, space):
-    """Fit the same structure with another residual weighting (``Law.weighting``)."""
-    if not space.positive:
-        return None
-    others = [w for w in WEIGHTINGS if w != law.weighting]
-    return law.with_weighting(int(rng.choice(others)))
-
-
 MUTATIONS = {
     "add_term": (m_add_term, 2.0),
     "remove_term": (m_remove_term, 1.5),
@@ -291,19 +281,16 @@ MUTATIONS = {
     "toggle_constant": (m_toggle_constant, 0.5),
     "centre": (m_centre, 1.0),
     "split_merge": (m_split_merge, 1.0),
-    "reweight": (m_reweight, 1.0),
 }
 
 
 def mutate(rng: np.random.Generator, law: Law, space: Space, max_params: int | None) -> tuple[Law, str] | None:
     """One random valid mutation of ``law`` (and its name), or None after a few tries."""
-    names = [n for n in MUTATIONS if n != "reweight" or space.positive]
+    names = list(MUTATIONS)
     w = np.array([MUTATIONS[n][1] for n in names])
     for _ in range(20):
         name = names[int(rng.choice(len(names), p=w / w.sum()))]
         new = MUTATIONS[name][0](rng, law, space)
-        if new is not None and name != "reweight":
-            new = new.with_weighting(law.weighting)  # structural edits keep the parent's fit
         if new is not None and new.key != law.key and valid(new, space, max_params):
             return new, name
     return None
@@ -316,7 +303,7 @@ def crossover(rng: np.random.Generator, a: Law, b: Law, space: Space, max_params
         keep = [t for t in pool if rng.random() < 0.5]
         if not keep:
             continue
-        child = Law.of(*keep, weighting=a.weighting)
+        child = Law.of(*keep)
         if child.key not in (a.key, b.key) and valid(child, space, max_params):
             return child
     return None

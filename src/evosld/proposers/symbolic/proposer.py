@@ -54,7 +54,6 @@ class SymbolicProposer:
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
         ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()])
-        self.space = self.space.with_targets([d.y for d in fit.values()])
         self.space = self.space.with_own(self.n_outputs)
         self.screen = Screen(inner_splits(fit, {g: d.X for g, d in val.items()}, self.space, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
