@@ -174,6 +174,43 @@ def test_fit_varpro_is_deterministic_and_handles_no_nonlinear_params() -> None:
     assert theta.size == 0 and np.allclose(coef, [2, 3])
 
 
+def _saturating_runs(n: int = 40, n_bad: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 1) log sizes and losses of y = 1.5 + 2 x^-0.4 with 0.2% noise; ``n_bad``
+    runs spread over the range sit 0.3 too high (runs that went wrong)."""
+    rng = np.random.default_rng(seed)
+    u = np.linspace(0.0, 6.0, n)[:, None]
+    y = (1.5 + 2.0 * np.exp(-0.4 * u[:, 0])) * (1 + 0.002 * rng.standard_normal(n))
+    y[np.linspace(3, n - 4, n_bad).astype(int) if n_bad else []] += 0.3
+    return u, y
+
+
+def _one_power(U, th):
+    return np.column_stack([np.ones(len(U)), np.exp(th[0] * U[:, 0])])
+
+
+def test_huber_polish_is_not_pulled_by_off_trend_runs() -> None:
+    u, y = _saturating_runs()
+    lo, hi = np.array([-3.0]), np.array([0.0])
+    (c_ls, th_ls) = fit_varpro(_one_power, u, y, lo, hi, lo, hi, huber=0.0)
+    (c_hu, th_hu) = fit_varpro(_one_power, u, y, lo, hi, lo, hi)
+    truth = np.array([1.5, 2.0, -0.4])
+    err_ls = np.abs(np.concatenate([c_ls, th_ls]) - truth)
+    err_hu = np.abs(np.concatenate([c_hu, th_hu]) - truth)
+    assert np.all(err_hu < [0.02, 0.01, 0.01])  # the robust fit finds the law of the other 36 runs
+    assert err_ls[0] > 3 * err_hu[0]  # least squares lifts the floor (the limit it extrapolates to)
+
+
+def test_huber_polish_leaves_clean_and_exact_fits_alone() -> None:
+    u, y = _saturating_runs(n_bad=0)
+    lo, hi = np.array([-3.0]), np.array([0.0])
+    c_ls, th_ls = fit_varpro(_one_power, u, y, lo, hi, lo, hi, huber=0.0)
+    c_hu, th_hu = fit_varpro(_one_power, u, y, lo, hi, lo, hi)
+    assert np.allclose(c_hu, c_ls, rtol=0.02) and np.allclose(th_hu, th_ls, atol=0.01)
+    exact = 1.5 + 2.0 * np.exp(-0.4 * u[:, 0])  # zero residuals: no threshold, the fit is kept as is
+    c_ex, th_ex = fit_varpro(_one_power, u, exact, lo, hi, lo, hi)
+    assert np.allclose(c_ex, [1.5, 2.0], atol=1e-6) and th_ex[0] == pytest.approx(-0.4, abs=1e-6)
+
+
 # ---- emitted programs -----------------------------------------------------------
 
 ALL_BLOCKS_X = None

@@ -152,7 +152,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     if needs_eff:
         helpers.append(inspect.getsource(blocks.eff_power).replace("def eff_power(", "def _eff(", 1))
     fitter = "\n\n".join(
-        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.fit_varpro)
+        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.robust_polish, fit.fit_varpro)
     )
     body = "\n".join(
         [

@@ -7,8 +7,15 @@ solve on column-normalised ``Phi``), so the search runs over ``theta`` only
 trust-region least squares (``scipy.optimize.least_squares``) from the best few
 of many random starts drawn in a start box, with a fixed seed.
 
-The functions here use only numpy and scipy and no module state, so emitted
-programs embed their source verbatim (see ``emit.py``). Pure functions.
+The least-squares fit is then polished jointly over ``(c, theta)`` under a Huber
+loss (Huber 1964): residuals beyond a threshold count linearly, so a few noisy or
+off-trend runs (often the many small, high-loss ones) do not pull the law away
+from the rest. Published laws are fitted this way (Chinchilla: Huber on log loss,
+Hoffmann et al. 2022; Muennighoff et al. 2023). The threshold is set from the
+data: ``huber`` (default 2) times the median absolute residual of the
+least-squares fit, i.e. about 1.35 robust standard deviations, the usual tuning
+that keeps ~95% of least squares' efficiency under Gaussian noise. On the six
+SLDBench tasks this raised held-out R² most where laws extrapolate furthest.
 """
 
 from __future__ import annotations
@@ -50,7 +57,46 @@ def projected_residual(theta, basis, X, y):
     return np.where(np.isfinite(r), r, 1e6)
 
 
-def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0):
+def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
+    """Refine ``(coef, theta)`` jointly under a Huber loss.
+
+    Args:
+        basis: callable (X, theta) -> (N, K) basis matrix.
+        X: (N, F) features.
+        y: (N,) targets.
+        coef: (K,) starting linear coefficients (unbounded).
+        theta: (P,) starting nonlinear parameters, inside ``[lo, hi]``.
+        lo, hi: (P,) bounds of ``theta``.
+        huber: Huber threshold in units of the median absolute residual at the start.
+        max_nfev: evaluation budget.
+    Returns:
+        (coef (K,), theta (P,)); the start unchanged if the polish fails.
+    """
+    k = len(coef)
+
+    def resid(p):
+        with np.errstate(all="ignore"):
+            r = basis(X, p[k:]) @ p[:k] - y
+        return np.where(np.isfinite(r), r, 1e6)
+
+    delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
+    if not (np.isfinite(delta) and delta > 1e-12 * (1.0 + float(np.mean(np.abs(y))))):
+        return coef, theta
+
+    lo2 = np.concatenate([np.full(k, -np.inf), lo])
+    hi2 = np.concatenate([np.full(k, np.inf), hi])
+    start = np.concatenate([coef, np.clip(theta, lo, hi)])
+    try:
+        res = least_squares(resid, start, bounds=(lo2, hi2), method="trf", loss="huber",
+                            f_scale=delta, x_scale="jac", max_nfev=max_nfev)
+    except (ValueError, np.linalg.LinAlgError):
+        return coef, theta
+    if not np.all(np.isfinite(res.x)):
+        return coef, theta
+    return res.x[:k], res.x[k:]
+
+
+def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0):
     """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
@@ -63,6 +109,9 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         n_refine: best starts refined by bounded least squares.
         max_nfev: evaluation budget of each refinement.
         seed: seed of the random starts (fixed: fits are deterministic).
+        huber: threshold of the final Huber polish in units of the median
+            absolute least-squares residual (see ``robust_polish``); 0 keeps the
+            plain least-squares fit.
     Returns:
         (coef (K,), theta (P,)).
     """
@@ -74,7 +123,8 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         with np.errstate(all="ignore"):
             Phi = basis(X, theta)
         Phi = np.where(np.isfinite(Phi), Phi, 0.0)
-        return solve_linear(Phi, y), theta
+        coef = solve_linear(Phi, y)
+        return robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev) if huber > 0 else (coef, theta)
     rng = np.random.default_rng(seed)
     ilo, ihi = np.asarray(init_lo, dtype=float), np.asarray(init_hi, dtype=float)
     starts = np.vstack([(ilo + ihi) / 2, ilo + (ihi - ilo) * rng.random((max(n_starts - 1, 0), lo.size))])
@@ -100,4 +150,7 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     with np.errstate(all="ignore"):
         Phi = basis(X, best_theta)
     Phi = np.where(np.isfinite(Phi), Phi, 0.0)
-    return solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
+    coef, theta = solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
+    if huber > 0:
+        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev)
+    return coef, theta
