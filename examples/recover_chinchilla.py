@@ -7,7 +7,9 @@ The table follows a Chinchilla-style law (Hoffmann et al. 2022, eq. 2):
 over a grid of model sizes N and token counts D, with 1% multiplicative noise.
 evosld holds out the largest models as test, searches offline, and should come
 back with the same form: a constant plus one power law in N and one in D
-(5 fitted parameters).
+(5 fitted parameters). With 1% noise on 42 runs, laws within about 1e-3 of
+validation R² cannot be told apart, so a close variant (an offset power law)
+can now and then edge it out.
 
     python examples/recover_chinchilla.py [--budget-seconds 60] [--output runs/chinchilla]
 """
@@ -33,11 +35,23 @@ def make_runs(seed: int = 0, noise: float = 0.01) -> pd.DataFrame:
     return pd.DataFrame({"N": N, "D": D, "loss": loss * (1 + noise * rng.standard_normal(len(N)))})
 
 
-def recovered_form(result: evosld.DiscoveryResult) -> bool:
-    """True when the law is a constant plus one single-feature power law per feature."""
-    terms = (result.meta.get("structure") or {}).get("terms", [])
+def generating_structure(structure: dict | None, n_params: int | None) -> bool:
+    """True for a symbolic law that is a constant plus one single-feature power law per feature."""
+    terms = (structure or {}).get("terms", [])
     singles = sorted(tuple(f[1]) for t in terms if len(t) == 1 for f in t if f[0] == "pow")
-    return result.n_params == 5 and [] in terms and singles == [(0,), (1,)]
+    return n_params == 5 and [] in terms and singles == [(0,), (1,)]
+
+
+def recovered_form(result: evosld.DiscoveryResult) -> bool:
+    """True when the law returned has the generating form.
+
+    The search's seed program (the starter: a floor plus one power law per
+    feature) has that form too; on noisy data it can edge out the symbolic
+    search's own fit of the same form on validation.
+    """
+    if result.meta.get("origin") == "starter":
+        return True
+    return generating_structure(result.meta.get("structure"), result.n_params)
 
 
 def main() -> None:
