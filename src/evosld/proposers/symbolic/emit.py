@@ -135,7 +135,9 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         f"Fitted per group: {per_out} parameters per output ({per_out * T} in all): "
         f"{law.n_linear} linear coefficients c_k, solved in closed form, and "
         f"{law.n_nonlinear} nonlinear ones, fitted by bounded least squares from seeded "
-        "random starts (variable projection). Deterministic; needs only numpy and scipy."
+        "random starts (variable projection); then all of them refined together under a Huber "
+        "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
+        "the law. Deterministic; needs only numpy and scipy."
     )
     lines.append(f"Structure key: {law.key}")
     body_text = "\n".join(textwrap.fill(line, 88, break_long_words=False) for line in lines)
