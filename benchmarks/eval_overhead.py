@@ -5,7 +5,11 @@ Prints, from one run on this machine:
 - the mean wall time to run the same program in a freshly launched interpreter
   that imports numpy and scipy.optimize (what a naive evaluator does);
 - their ratio;
-- evaluations per second of the human law on sft_scaling_law (42 groups).
+- evaluations per second of the human law on sft_scaling_law (42 groups);
+- the time of a program doing a fit's linear algebra (SVD, lstsq) alone and
+  while other processes keep every core busy, and their ratio. Before the
+  forkserver was started with one BLAS thread, this program took 50x longer
+  alone and 240x longer with the cores busy.
 
 Usage: EVOSLD_DATA=../shared/sldbench python benchmarks/eval_overhead.py [--repeats 30]
 """
@@ -42,6 +46,39 @@ X = np.arange(1.0, 9.0).reshape(-1, 1)
 p = ns["fit_scaling_law"](X, X[:, 0])
 print(json.dumps(np.asarray(ns["scaling_law_func"](X, p)).tolist()))
 """
+
+
+LSTSQ = """
+import numpy as np
+import scipy.linalg
+def fit_scaling_law(data_points, loss_values):
+    A = np.random.default_rng(0).random((2700, 8))
+    for _ in range(500):
+        scipy.linalg.svd(A, full_matrices=False)
+        np.linalg.lstsq(A, A[:, 0], rcond=None)
+    return np.array([float(np.mean(loss_values))])
+def scaling_law_func(data_points, params):
+    return np.full(len(data_points), params[0])
+"""
+
+BUSY = "import time\nt = time.time()\nwhile time.time() - t < {seconds}: pass\n"
+
+
+def lstsq_seconds(sandbox: Sandbox, busy: bool) -> float:
+    """Wall time of the LSTSQ program, alone or with every core kept busy."""
+    X = np.arange(1.0, 9.0).reshape(-1, 1)
+    job = {"groups": [{"name": "g", "X_fit": X, "y_fit": X[:, 0], "predict": {"scored": X}}]}
+    hogs = [subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=120)])
+            for _ in range(os.cpu_count() or 1)] if busy else []
+    try:
+        t0 = time.perf_counter()
+        r = sandbox.run(LSTSQ, job)
+        assert r.ok, r.message
+        return time.perf_counter() - t0
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
 
 
 def sandbox_seconds(sandbox: Sandbox, repeats: int) -> float:
@@ -93,6 +130,11 @@ def main() -> None:
         assert e.ok, e.message
     per = (time.perf_counter() - t0) / args.sft_repeats
     print(f"human law on sft_scaling_law (42 groups, val): {1 / per:8.2f} evaluations/s ({per:.2f} s each, fit {e.fit_seconds:.2f} s)")
+
+    alone = lstsq_seconds(sandbox, busy=False)
+    busy = lstsq_seconds(sandbox, busy=True)
+    print(f"500 SVDs and least-squares solves of 2700 x 8: {alone:.2f} s alone, {busy:.2f} s with all cores busy "
+          f"(ratio {busy / alone:.1f}x)")
 
 
 if __name__ == "__main__":

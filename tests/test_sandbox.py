@@ -262,3 +262,21 @@ def test_forged_result_file_only_affects_itself(sandbox):
     )
     r = sandbox.run(src, job())
     assert not r.ok or isinstance(r.value, dict)
+
+
+def test_candidate_runs_with_one_blas_thread(sandbox):
+    # BLAS sizes its thread pool when the forkserver imports numpy; a pool of one
+    # thread per core made candidates crawl whenever the cores were shared.
+    src = program(
+        """
+        def scaling_law_func(X, p):
+            a = np.ones((400, 400))
+            for _ in range(3):
+                a = a @ a / 400.0
+            threads = [line for line in open("/proc/self/status") if line.startswith("Threads:")]
+            return np.full(len(X), float(threads[0].split()[1]))
+        """
+    )
+    r = sandbox.run(src, job())
+    assert r.ok, r.message
+    assert r.value["groups"][0]["predictions"]["scored"] == [1.0] * 8

@@ -89,21 +89,31 @@ _forkserver_lock = threading.Lock()
 
 
 def _start_clean_forkserver(ctx: multiprocessing.context.BaseContext) -> None:
-    """Start the forkserver with secrets removed from the environment it inherits.
+    """Start the forkserver with secrets removed and one BLAS thread.
 
     The forkserver's initial environment is what ``/proc/self/environ`` shows in
     every child, so secrets are unset (briefly, under a lock) while it starts.
+    It imports numpy, whose BLAS sizes its thread pool from the environment at
+    that moment and hands it to every forked child: started with the parent's
+    default (one thread per core), candidates competing for the cores ran 10-25x
+    slower (spinning BLAS threads) and some hit the CPU-time limit.
     """
     with _forkserver_lock:
-        saved = {k: v for k, v in os.environ.items() if is_secret(k)}
+        saved = {k: os.environ.get(k) for k in os.environ if is_secret(k)}
+        saved.update({k: os.environ.get(k) for k in worker.THREAD_ENV})
         try:
             for k in saved:
-                del os.environ[k]
+                os.environ.pop(k, None)
+            os.environ.update(worker.THREAD_ENV)
             from multiprocessing import forkserver
 
             forkserver.ensure_running()
         finally:
-            os.environ.update(saved)
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
 
 
 class Sandbox:

@@ -31,6 +31,11 @@ STDERR_FILE = "stderr.txt"
 #: Variables a candidate may see; everything else (keys, tokens) is dropped.
 SAFE_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 
+#: One BLAS/OpenMP thread per candidate. BLAS reads these when numpy is first
+#: imported, i.e. in the forkserver (the sandbox starts it with them set); a
+#: forked child that changes them later keeps the forkserver's thread pool.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def clean_environment(scratch: str) -> dict[str, str]:
     """The whole environment a candidate gets: no secrets, one thread per BLAS."""
@@ -38,10 +43,8 @@ def clean_environment(scratch: str) -> dict[str, str]:
     env.update(
         HOME=scratch,
         TMPDIR=scratch,
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
         PYTHONDONTWRITEBYTECODE="1",
+        **THREAD_ENV,
     )
     return env
 
