@@ -201,11 +201,11 @@ def render(result: dict[str, Any]) -> str:
         formula = r.get("formula") or (f"({r['best_proposer']} program, no formula)" if r.get("best_proposer") else "—")
         rho = "—" if r.get("rank_n") is None else f"{_f(r['spearman'], 2)} (n={r['rank_n']})"
         run_rows.append([r["task"], str(r["seed"]), r["status"], _f(r.get("val_r2"), 4), _f(r.get("test_r2"), 4),
-                         f"{_f(r.get('n_params'))} ({r['max_params']})", rho,
+                         f"{_f(r.get('n_params'))} ({r['max_params']})", _f(r.get("evaluations")), rho,
                          "`" + formula.replace("|", "\\|").replace("`", "'") + "`"])
     lines += ["", "## Law per run", "",
-              *_table(["task", "seed", "status", "val R²", "test R²", "params (limit)", "val–test ρ", "law"],
-                      run_rows, right={1, 3, 4, 5, 6}), ""]
+              *_table(["task", "seed", "status", "val R²", "test R²", "params (limit)", "evaluations", "val–test ρ",
+                       "law"], run_rows, right={1, 3, 4, 5, 6, 7}), ""]
     return "\n".join(lines)
 
 
