@@ -8,6 +8,7 @@ import sqlite3
 from evosld.config import RunConfig
 from evosld.proposers.llm import LLMConfig
 from evosld.runner import run_discovery
+from evosld.search import loop
 from evosld.store import RunStore
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
@@ -136,3 +137,16 @@ def test_llm_run_survives_every_fault_and_keeps_the_best(synthetic_task, tmp_pat
     db = sqlite3.connect(tmp_path / "llm" / "run.sqlite")
     dump = "\n".join(db.iterdump())
     assert secret not in dump
+
+
+def test_symbolic_run_stops_when_nothing_new_is_left(synthetic_task, tmp_path, monkeypatch):
+    # With two parameters over two features the structures run out after a few
+    # programs; the run then ends instead of idling out its iteration limit.
+    monkeypatch.setattr(loop, "EXHAUSTED_PATIENCE", 20)  # the default 200 only makes the test slower
+    out = run_discovery(synthetic_task, _config(max_iterations=100_000, max_params=2), tmp_path / "small",
+                        write_report=False)
+    assert out.status.stopped == "exhausted"
+    with RunStore.open(tmp_path / "small" / "run.sqlite") as store:
+        assert [e.data["reason"] for e in store.events("stopped")] == ["exhausted"]
+        assert 0 < store.program_count() < 30
+        assert store.test_evaluation(out.best_id) is not None

@@ -222,7 +222,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     n = meta.get("n_params")
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
-    print(f"  stopped: {outcome.status.stopped}; outputs in {run_dir}")
+    why = outcome.status.stopped
+    if why == "exhausted":
+        why = "exhausted (every structure within the parameter limit was tried)"
+    print(f"  stopped: {why}; outputs in {run_dir}")
     return 0
 
 

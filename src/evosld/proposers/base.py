@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+#: ``Proposal.error_kind`` of a proposer with nothing new left to propose (every
+#: structure within the limits already tried); a long streak of these ends a run.
+EXHAUSTED = "exhausted"
+
 
 @dataclass(frozen=True)
 class ParentInfo:

@@ -7,6 +7,9 @@ generation selects ``batch`` parents from the database, asks the proposer for
 all of them concurrently, evaluates the new programs in parallel and records
 the results in iteration order, so a fixed seed gives the same selections for
 the same proposals whatever the timing. Fitness is the validation score only.
+A run stops at its iteration, time or cost limit, or once the proposer has
+found nothing new for ``EXHAUSTED_PATIENCE`` proposals in a row (a small
+search space fully tried), rather than idling out its budget.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 from evosld.evaluation.evaluator import Evaluation
 from evosld.evaluation.executors import Executor
 from evosld.program import Program
-from evosld.proposers.base import ParentInfo, Proposal, ProposalRequest, Proposer
+from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest, Proposer
 from evosld.search.database import ProgramDatabase, ProgramRecord
 from evosld.store import RunStore, StoredProgram
 
@@ -49,6 +52,10 @@ class LoopStatus:
     def evals_per_second(self) -> float:
         elapsed = time.monotonic() - self.started
         return self.evaluations / elapsed if elapsed > 0 else 0.0
+
+
+#: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
+EXHAUSTED_PATIENCE = 200
 
 
 @dataclass(frozen=True)
@@ -137,6 +144,7 @@ class DiscoveryLoop:
         self.clock = clock
         self.status = LoopStatus()
         self._seen: set[str] = set()
+        self._exhausted_streak = 0
 
     # ------------------------------------------------------------------ setup
     async def _restore(self) -> int:
@@ -244,6 +252,7 @@ class DiscoveryLoop:
                 self.store.add_llm_call(it, **dataclasses.asdict(u))
                 self.status.llm_calls += 1
                 self.status.tokens += u.prompt_tokens + u.completion_tokens
+            self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
             if prop.source is None:
                 self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
                 continue
@@ -282,6 +291,9 @@ class DiscoveryLoop:
                 break
             if limits.max_cost is not None and self.status.cost_usd >= limits.max_cost:
                 self.status.stopped = "max_cost"
+                break
+            if self._exhausted_streak >= EXHAUSTED_PATIENCE:
+                self.status.stopped = "exhausted"
                 break
             count = min(self.batch, limits.max_iterations - next_it + 1)
             await self._generation(next_it, count)

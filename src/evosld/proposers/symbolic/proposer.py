@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from evosld.proposers.base import ParentInfo, Proposal, ProposalRequest
+from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest
 from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.emit import formula_latex, formula_text, program_source
 from evosld.proposers.symbolic.expr import Factor, Law, Term
@@ -174,7 +174,7 @@ class SymbolicProposer:
         cands = self.candidates(rng, parent, others, self.n_candidates)
         if not cands:
             return Proposal(source=None, proposer=NAME, error="no novel structure left to propose",
-                            error_kind="exhausted")
+                            error_kind=EXHAUSTED)
         law, how, s = self.choose(cands)
         return self.proposal(law, how, s)
 
