@@ -106,3 +106,4 @@ def test_offline_budget_alone_decides_when_to_stop(tmp_path):
         (stopped,) = store.events("stopped")
     assert config["max_iterations"] == OFFLINE_MAX_ITERATIONS and config["budget_seconds"] == 3
     assert stopped.data["reason"] == "budget"
+    assert "stopped: budget (time budget spent)" in proc.stdout

@@ -153,6 +153,7 @@ def test_report_of_a_real_run_is_complete_and_self_contained(symbolic_run: Path)
                     "Accuracy against complexity", "Run"):
         assert f"<h2>{heading}</h2>" in html
     assert "symbolic (offline)" in html and "no LLM calls" in html
+    assert "finished, stopped: iteration limit reached" in html
 
 
 def _escaped(text: str) -> str:

@@ -163,6 +163,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from evosld.config import load_config
     from evosld.progress import RichProgress
     from evosld.runner import run_discovery
+    from evosld.search.loop import STOP_REASONS
     from evosld.store import RunStore
     from evosld.tasks.taskfile import task_from_spec
 
@@ -223,9 +224,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     why = outcome.status.stopped
-    if why == "exhausted":
-        why = "exhausted (every structure within the parameter limit was tried)"
-    print(f"  stopped: {why}; outputs in {run_dir}")
+    print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     return 0
 
 

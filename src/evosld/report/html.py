@@ -21,6 +21,7 @@ from evosld import __version__
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
+from evosld.search.loop import STOP_REASONS
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -260,7 +261,7 @@ def _facts_section(data: ReportData) -> str:
         ("seed", str(f.seed)),
         ("started", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created)))),
         ("status", ("finished" if f.finished else "not finished (resume it with <code>evosld discover --resume</code>)")
-         + (f", stopped by {escape(str(f.stop_reason))}" if f.stop_reason else "")),
+         + (f", stopped: {escape(STOP_REASONS.get(str(f.stop_reason), str(f.stop_reason)))}" if f.stop_reason else "")),
         ("proposer", escape(f.proposer) + (" — " + ", ".join(f"{escape(k)}: {v}" for k, v in sorted(f.proposals_by_proposer.items()))
                                            if f.proposals_by_proposer else "")),
         ("models", ", ".join(f"<code>{escape(m)}</code>" for m in f.models) or "none"),

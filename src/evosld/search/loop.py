@@ -57,6 +57,14 @@ class LoopStatus:
 #: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
 EXHAUSTED_PATIENCE = 200
 
+#: Why a run stopped (``LoopStatus.stopped``), in words for the CLI and the report.
+STOP_REASONS = {
+    "iterations": "iteration limit reached",
+    "budget": "time budget spent",
+    "max_cost": "LLM cost limit reached",
+    "exhausted": "every structure within the parameter limit was tried",
+}
+
 
 @dataclass(frozen=True)
 class LoopLimits:
