@@ -99,21 +99,17 @@ def _start_clean_forkserver(ctx: multiprocessing.context.BaseContext) -> None:
     slower (spinning BLAS threads) and some hit the CPU-time limit.
     """
     with _forkserver_lock:
-        saved = {k: os.environ.get(k) for k in os.environ if is_secret(k)}
-        saved.update({k: os.environ.get(k) for k in worker.THREAD_ENV})
+        keys = [k for k in os.environ if is_secret(k)] + [k for k in worker.THREAD_ENV if k in os.environ]
+        saved = {k: os.environ.pop(k) for k in keys}
         try:
-            for k in saved:
-                os.environ.pop(k, None)
             os.environ.update(worker.THREAD_ENV)
             from multiprocessing import forkserver
 
             forkserver.ensure_running()
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            for k in worker.THREAD_ENV:
+                os.environ.pop(k, None)
+            os.environ.update(saved)
 
 
 class Sandbox:
