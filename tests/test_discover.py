@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 
 from evosld.config import RunConfig
 from evosld.proposers.llm import LLMConfig
-from evosld.runner import run_discovery
+from evosld.runner import make_executor, make_proposer, run_discovery
 from evosld.search import loop
 from evosld.store import RunStore
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -150,3 +151,58 @@ def test_symbolic_run_stops_when_nothing_new_is_left(synthetic_task, tmp_path, m
         assert [e.data["reason"] for e in store.events("stopped")] == ["exhausted"]
         assert 0 < store.program_count() < 30
         assert store.test_evaluation(out.best_id) is not None
+
+
+class _CountingExecutor:
+    """The real executor, counting the evaluations in the sandboxes at any moment."""
+
+    def __init__(self, inner):
+        self.inner, self.in_flight, self.lock = inner, 0, threading.Lock()
+
+    def submit(self, source, split="val"):
+        with self.lock:
+            self.in_flight += 1
+        fut = self.inner.submit(source, split)
+
+        def done(_):
+            with self.lock:
+                self.in_flight -= 1
+
+        fut.add_done_callback(done)
+        return fut
+
+    def close(self):
+        self.inner.close()
+
+
+class _WatchingProposer:
+    """The real proposer, noting how many evaluations were running at each request."""
+
+    def __init__(self, inner, executor):
+        self.inner, self.executor, self.seen_in_flight = inner, executor, []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def propose(self, request):
+        self.seen_in_flight.append(self.executor.in_flight)
+        return await self.inner.propose(request)
+
+
+def test_next_generation_is_proposed_while_the_previous_is_evaluated(synthetic_task, tmp_path):
+    cfg = _config(max_iterations=16)
+    executor = _CountingExecutor(make_executor(synthetic_task, cfg))
+    proposer = _WatchingProposer(make_proposer(synthetic_task, cfg), executor)
+    try:
+        out = run_discovery(synthetic_task, cfg, tmp_path / "overlap", proposer=proposer, executor=executor,
+                            write_report=False)
+    finally:
+        executor.close()
+    # Generation 1 is proposed with nothing running; every later one while the
+    # one before it is still in the sandboxes (or just finishing).
+    assert proposer.seen_in_flight[:4] == [0, 0, 0, 0]
+    assert max(proposer.seen_in_flight[4:]) > 0
+    assert out.status.stopped == "iterations"
+    with RunStore.open(tmp_path / "overlap" / "run.sqlite") as store:
+        assert store.evaluation_count() == store.program_count()  # the last generation was not dropped
+        assert max(p.iteration for p in store.programs()) == 16

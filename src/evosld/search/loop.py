@@ -5,7 +5,10 @@ writes source, the executor runs it (sandboxed), the database selects, the
 store persists, the ``on_best``/``progress`` callbacks publish. Each
 generation selects ``batch`` parents from the database, asks the proposer for
 all of them concurrently, evaluates the new programs in parallel and records
-the results in iteration order, so a fixed seed gives the same selections for
+the results in iteration order. The next generation is proposed while the
+previous one is being evaluated (the proposer and the sandboxes work at the
+same time), so its parents are chosen from the database as it stood one
+generation earlier: a fixed lag, so a fixed seed gives the same selections for
 the same proposals whatever the timing. Fitness is the validation score only.
 A run stops at its iteration, time or cost limit, or once the proposer has
 found nothing new for ``EXHAUSTED_PATIENCE`` proposals in a row (a small
@@ -243,7 +246,8 @@ class DiscoveryLoop:
         )
         return req, parent
 
-    async def _generation(self, first_iteration: int, count: int) -> None:
+    async def _propose_generation(self, first_iteration: int, count: int) -> list[tuple[int, str]]:
+        """Propose and store one generation; return its new (id, source) pairs to evaluate."""
         islands = [(first_iteration + j) % self.db.num_islands for j in range(count)]
         requests = [self._request(first_iteration + j, islands[j]) for j in range(count)]
         proposals = await asyncio.gather(
@@ -274,8 +278,17 @@ class DiscoveryLoop:
                 proposer=prop.proposer, meta=prop.meta, digest=digest,
             )
             items.append((pid, prop.source))
+        self.store.set_state("next_iteration", first_iteration + count)
+        return items
+
+    async def _evaluate_generation(self, items: list[tuple[int, str]]) -> None:
+        """Evaluate and record one generation, then save the selection state."""
         await self._evaluate_and_record(items)
-        self.store.update_state({"next_iteration": first_iteration + count, "database": self.db.get_state()})
+        self.store.set_state("database", self.db.get_state())
+
+    def _report_generation(self) -> None:
+        self.status.cost_usd = self.cost_so_far()
+        self.progress(self.status)
 
     async def run(self, limits: LoopLimits) -> LoopStatus:
         """Run until a limit is reached; safe to call on a resumed store."""
@@ -289,6 +302,7 @@ class DiscoveryLoop:
         self.status.max_iterations = limits.max_iterations
         self.status.iteration = next_it - 1
         self.progress(self.status)
+        evaluating: asyncio.Task[None] | None = None  # the previous generation, in the sandboxes
         while True:
             self.status.cost_usd = self.cost_so_far()
             if next_it > limits.max_iterations:
@@ -304,10 +318,15 @@ class DiscoveryLoop:
                 self.status.stopped = "exhausted"
                 break
             count = min(self.batch, limits.max_iterations - next_it + 1)
-            await self._generation(next_it, count)
+            items = await self._propose_generation(next_it, count)
+            if evaluating is not None:
+                await evaluating
+                self._report_generation()
+            evaluating = asyncio.ensure_future(self._evaluate_generation(items))
             next_it += count
             self.status.iteration = next_it - 1
-            self.status.cost_usd = self.cost_so_far()
-            self.progress(self.status)
+        if evaluating is not None:  # what was proposed is evaluated before the run ends
+            await evaluating
+            self._report_generation()
         self.store.add_event("stopped", {"reason": self.status.stopped, "iteration": self.status.iteration})
         return self.status
