@@ -64,10 +64,15 @@ def scaling_law_func(data_points, params):
 BUSY = "import time\nt = time.time()\nwhile time.time() - t < {seconds}: pass\n"
 
 
+def tiny_job() -> dict:
+    """A one-group sandbox job of 8 rows, 1 feature."""
+    X = np.arange(1.0, 9.0).reshape(-1, 1)
+    return {"groups": [{"name": "g", "X_fit": X, "y_fit": X[:, 0], "predict": {"scored": X}}]}
+
+
 def lstsq_seconds(sandbox: Sandbox, busy: bool) -> float:
     """Wall time of the LSTSQ program, alone or with every core kept busy."""
-    X = np.arange(1.0, 9.0).reshape(-1, 1)
-    job = {"groups": [{"name": "g", "X_fit": X, "y_fit": X[:, 0], "predict": {"scored": X}}]}
+    job = tiny_job()
     hogs = [subprocess.Popen([sys.executable, "-c", BUSY.format(seconds=120)])
             for _ in range(os.cpu_count() or 1)] if busy else []
     try:
@@ -82,8 +87,7 @@ def lstsq_seconds(sandbox: Sandbox, busy: bool) -> float:
 
 
 def sandbox_seconds(sandbox: Sandbox, repeats: int) -> float:
-    X = np.arange(1.0, 9.0).reshape(-1, 1)
-    job = {"groups": [{"name": "g", "X_fit": X, "y_fit": X[:, 0], "predict": {"scored": X}}]}
+    job = tiny_job()
     sandbox.run(TRIVIAL, job)  # warm-up
     t0 = time.perf_counter()
     for _ in range(repeats):

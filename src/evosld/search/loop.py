@@ -287,6 +287,7 @@ class DiscoveryLoop:
         self.store.set_state("database", self.db.get_state())
 
     def _report_generation(self) -> None:
+        """Publish the status once a generation is recorded."""
         self.status.cost_usd = self.cost_so_far()
         self.progress(self.status)
 
