@@ -223,6 +223,10 @@ def cmd_discover(args: argparse.Namespace) -> int:
     n = meta.get("n_params")
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
+    sel = outcome.selection
+    if sel is not None and sel.rule == "inner hold-out":
+        print(f"  chosen among {len(sel.candidates)} laws tied on validation by how well each predicts the fit rows "
+              "nearest validation (best.json: selection)")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     return 0

@@ -76,7 +76,13 @@ class RunConfig(BaseModel):
     seed_with_human_law: bool = False
     parsimony_tolerance: float = Field(
         default=0.0005, ge=0,
-        description="final pick: the law with fewest parameters among those within this much validation R² of the best",
+        description="final pick: laws within this much validation R² of the best count as tied",
+    )
+    selection_band: float = Field(
+        default=0.1, ge=0, le=1,
+        description=("final pick: laws within this share of the best law's remaining error (1 - val R²) count as "
+                     "tied, and the tied law that best predicts the inner hold-out of the fit rows wins; "
+                     "0 picks the fewest parameters within parsimony_tolerance"),
     )
     proposals_in_flight: int = Field(default=4, ge=1)
     llm: LLMConfig | None = None

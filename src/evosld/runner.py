@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from evosld.outputs import LOG_FILE, STORE_FILE, write_best
 from evosld.proposers.base import Proposal, Proposer
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop, LoopLimits, LoopStatus
+from evosld.search.selection import Candidate, Selection, choose
 from evosld.store import RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
@@ -45,6 +47,7 @@ class RunOutcome:
     test: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    selection: Selection | None = None
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -104,7 +107,7 @@ def _lineage(store: RunStore, pid: int) -> list[dict[str, Any]]:
 
 
 def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | None = None,
-                params: Any = None) -> dict[str, Any]:
+                params: Any = None, selection: Selection | None = None) -> dict[str, Any]:
     p = store.program(pid)
     meta = p.meta or {}
     return {
@@ -122,6 +125,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "test": test,
         "params": params,
         "lineage": _lineage(store, pid),
+        "selection": selection.to_json() if selection is not None else None,
     }
 
 
@@ -239,29 +243,45 @@ def run_discovery(
     return outcome
 
 
-def select_final(store: RunStore, tolerance: float):
-    """The final law: fewest parameters among those within ``tolerance`` val R² of the best.
+def select_final(store: RunStore, task: Task, config: RunConfig) -> Selection | None:
+    """The final law (``search.selection``); tied laws are refitted on the inner split.
 
-    Parsimony is part of the goal: two laws that validate alike should not be
-    told apart by noise, and the simpler one extrapolates more safely.
-    Programs whose parameter count is unknown count as the most complex.
+    Inner hold-out scores are kept in the store (state ``inner_r2``), so a
+    resumed or re-finished run does not refit them.
     """
-    best = store.best("val")
-    if best is None or tolerance <= 0:
-        return best
-    top = best.evaluation.r2
-    close = [p for p in store.programs()
-             if p.evaluation is not None and p.evaluation.ok and p.evaluation.r2 is not None
-             and p.evaluation.r2 >= top - tolerance]
-    return min(close, key=lambda p: (p.meta.get("n_params") or 10**9, -p.evaluation.r2, p.id))
+    done: dict[str, Any] = dict(store.get_state("inner_r2", {}) or {})
+    seen: set[str] = set()
+    candidates = []
+    for p in store.programs():
+        ev = p.evaluation
+        if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen:
+            continue
+        seen.add(p.digest)
+        n = p.meta.get("n_params")
+        candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
+    evaluator: Evaluator | None = None
+
+    def inner_r2(pid: int) -> float | None:
+        nonlocal evaluator
+        if str(pid) not in done:
+            evaluator = evaluator or Evaluator(task, Sandbox(limits_from(config)), limits_from(config))
+            ev = evaluator.evaluate(store.program(pid).source, "inner")
+            r2 = ev.scores.r2 if ev.ok else None
+            done[str(pid)] = r2 if r2 is not None and math.isfinite(r2) else None
+            store.set_state("inner_r2", done)
+        return done[str(pid)]
+
+    return choose(candidates, config.selection_band, config.parsimony_tolerance, inner_r2)
 
 
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
     """Score the final law once on test (fit on all of train) and write best files."""
-    best = select_final(store, config.parsimony_tolerance)
-    if best is None:
+    selection = select_final(store, task, config)
+    if selection is None:
         return RunOutcome(run_dir, status, None, None)
+    best = store.program(selection.program_id)
     store.set_state("final_program_id", best.id)
+    store.set_state("selection", selection.to_json())
     done = store.test_evaluation(best.id)
     if done is None:
         ev = Evaluator(task, Sandbox(limits_from(config)), limits_from(config)).evaluate(best.source, "test")
@@ -269,7 +289,7 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
         test, params = ev.metrics(), ev.params
     else:
         test, params = done.metrics, done.params
-    record = best_record(store, task, best.id, test=test, params=params)
+    record = best_record(store, task, best.id, test=test, params=params, selection=selection)
     write_best(run_dir, best.source, record)
     return RunOutcome(run_dir, status, best.id, best.source, val=record["val"] or {}, test=test,
-                      params=params or {}, meta=best.meta)
+                      params=params or {}, meta=best.meta, selection=selection)

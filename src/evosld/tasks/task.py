@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from evosld.tasks.holdout import feature_kind, holdout_rows, scaled, val_direction
+
 GROUP_COLUMN = "group"
 
 #: The three splits a task exposes. ``val`` is carved from ``train``; the
@@ -67,12 +69,40 @@ class Task:
         return list(dict.fromkeys(self.train[GROUP_COLUMN].astype(str)))
 
     def frames(self, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(rows to fit on, rows to score) for ``split`` in ``{"val", "test"}``."""
+        """(rows to fit on, rows to score) for ``split`` in ``{"val", "test", "inner"}``."""
         if split == "val":
             return self.fit_df, self.val_df
         if split == "test":
             return self.train, self.test
-        raise ValueError(f"unknown split {split!r}; use 'val' or 'test'")
+        if split == "inner":
+            fit = self.fit_df
+            held = self.inner_mask()
+            return fit.loc[~held], fit.loc[held]
+        raise ValueError(f"unknown split {split!r}; use 'val', 'test' or 'inner'")
+
+    def inner_mask(self, frac: float = 0.2, seed: int = 0) -> np.ndarray:
+        """Boolean mask (len(fit_df),): the fit rows that imitate validation.
+
+        The ``inner`` split fits on the other fit rows and scores these: per
+        group, the ``frac`` share lying furthest in the direction validation
+        lies from the fit rows (log scale for size-like features), or a seeded
+        random share when validation has no direction (held-out mixtures).
+        Neither validation nor test targets are read. Used to break ties
+        between laws that validate alike (``search.selection``).
+        """
+        cols = list(self.features)
+        kinds = tuple(feature_kind(self.train[c].to_numpy(dtype=float), c in self.log_features) for c in cols)
+        fit = self.fit_df
+        direction = val_direction(scaled(fit[cols].to_numpy(dtype=float), kinds),
+                                  scaled(self.val_df[cols].to_numpy(dtype=float), kinds))
+        rng = np.random.default_rng(seed)
+        keys = fit[GROUP_COLUMN].astype(str).to_numpy()
+        held = np.zeros(len(fit), dtype=bool)
+        for g in self.groups:
+            idx = np.flatnonzero(keys == g)
+            if len(idx):
+                held[idx] = holdout_rows(scaled(fit.iloc[idx][cols].to_numpy(dtype=float), kinds), direction, rng, frac)
+        return held
 
     # ---- arrays -------------------------------------------------------
     def arrays(self, df: pd.DataFrame) -> dict[str, GroupData]:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from evosld.tasks.holdout import feature_kind
+
 #: Exponent arguments are clipped to this magnitude (emitted programs do the same).
 EXP_CLIP = 50.0
 
@@ -100,13 +102,12 @@ class Space:
         kinds, ref, scale = [], [], []
         for i, name in enumerate(names):
             col = X[:, i]
-            positive = bool(np.all(col > 0))
-            unit = bool(col.min() >= 0 and col.max() <= 1)
-            if positive and (name in log_features or (not unit and col.max() / col.min() > 20)):
+            kind = feature_kind(col, name in log_features)
+            if kind == "log":
                 kinds.append("log")
                 ref.append(_nice(float(np.exp(np.mean(np.log(col))))))
                 scale.append(1.0)
-            elif unit:
+            elif kind == "frac":
                 kinds.append("frac")
                 ref.append(0.0)
                 scale.append(1.0)

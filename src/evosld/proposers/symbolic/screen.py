@@ -19,6 +19,7 @@ import numpy as np
 from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
+from evosld.tasks.holdout import holdout_rows, val_direction
 
 #: Fitter settings for screening (cheaper than the programs' own).
 SCREEN_FIT = {"n_starts": 12, "n_refine": 1, "max_nfev": 80}
@@ -61,23 +62,10 @@ def inner_splits(
     rng = np.random.default_rng(seed)
     all_fit = np.vstack([space.transform(d.X) for d in fit.values()])
     all_val = np.vstack([space.transform(v) for v in val_X.values()]) if val_X else all_fit[:0]
-    sd = all_fit.std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    direction = (all_val.mean(axis=0) - all_fit.mean(axis=0)) / sd if len(all_val) else np.zeros(len(sd))
-    directed = float(np.linalg.norm(direction)) > 0.5
+    direction = val_direction(all_fit, all_val)
     out = []
     for d in fit.values():
-        n = len(d.X)
-        k = max(1, int(round(frac * n))) if n >= 4 else 0
-        if directed:
-            s = (space.transform(d.X) / sd) @ direction
-            held = np.zeros(n, dtype=bool)
-            if k:
-                held[np.argsort(s, kind="stable")[n - k:]] = True
-        else:
-            held = np.zeros(n, dtype=bool)
-            if k:
-                held[rng.choice(n, size=k, replace=False)] = True
+        held = holdout_rows(space.transform(d.X), direction, rng, frac)
         fit_idx = np.flatnonzero(~held)
         if len(fit_idx) > max_rows:
             fit_idx = np.sort(rng.choice(fit_idx, size=max_rows, replace=False))
