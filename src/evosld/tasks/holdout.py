@@ -41,8 +41,10 @@ def val_direction(fit: np.ndarray, val: np.ndarray) -> np.ndarray | None:
         fit: (N, F) scaled features of all fit rows.
         val: (M, F) scaled features of the validation rows.
     Returns:
-        (F,) direction in units of the fit rows' spread, or None when
-        validation is not displaced from the fit rows (held-out mixtures).
+        (F,) weights ``w``: ``U @ w`` orders rows by how far they lie towards
+        validation, each feature measured in units of the fit rows' spread.
+        None when validation is displaced by less than half a spread (held-out
+        mixtures).
     """
     sd = fit.std(axis=0)
     sd = np.where(sd > 0, sd, 1.0)
