@@ -10,6 +10,7 @@ import pytest
 
 from evosld.config import RunConfig
 from evosld.evaluation.evaluator import Evaluator
+from evosld.report import write_report
 from evosld.runner import finish
 from evosld.search.loop import LoopStatus
 from evosld.search.selection import Candidate, choose, tied
@@ -146,6 +147,9 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     calls.clear()
     again = finish(store, synthetic_task, tmp_path, config, LoopStatus())
     assert again.best_id == ids["good"] and calls == []  # inner and test scores are kept in the store
+
+    page = write_report(tmp_path, task=synthetic_task).read_text()
+    assert "How the law was chosen" in page and f"program {ids['good']} <span" in page
 
     plain = finish(store, synthetic_task, tmp_path, RunConfig(selection_band=0.0), LoopStatus())
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)

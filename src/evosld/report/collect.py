@@ -91,6 +91,8 @@ class ReportData:
     programs: list[StoredProgram]
     facts: RunFacts
     warnings: list[str] = field(default_factory=list)
+    #: how the final law was picked (``search.selection.Selection.to_json``), if recorded
+    selection: dict[str, Any] | None = None
 
 
 def open_run(run_dir: str | Path) -> RunStore:
@@ -230,6 +232,7 @@ def collect(
         facts = run_facts(store)
         history = store.history()
         programs = store.programs()
+        selection = store.get_state("selection")
     limits = limits_of(info.config)
     sandbox = sandbox or Sandbox(limits)
     evaluator = Evaluator(task, sandbox, limits)
@@ -275,7 +278,10 @@ def collect(
         test_metrics=done["ref_test"].metrics(),
         n_params=count_params(done["ref_test"].params) or count_params(done["ref_val"].params),
     )
-    return ReportData(run_dir, task, best, best_law, reference, plan, history, programs, facts, warnings)
+    if not (isinstance(selection, dict) and selection.get("program_id") == best.id):
+        selection = None
+    return ReportData(run_dir, task, best, best_law, reference, plan, history, programs, facts, warnings,
+                      selection=selection)
 
 
 def complexity(program: StoredProgram) -> tuple[int | None, int]:

@@ -223,7 +223,7 @@ def _metrics_section(data: ReportData) -> str:
     if data.reference is not None:
         rows.append(_law_row(data.reference))
     test_cols = {4: "test", 5: "test", 6: "test"}
-    note = ("The search selected on validation R² only (validation: the largest scales of train, held out from the "
+    note = ("The search selected on validation R² (validation: the largest scales of train, held out from the "
             "fit). Test rows are the largest scales of all and were never shown to the search; test columns "
             "(shaded) are reported, not used.")
     if data.best_law.note:
@@ -234,7 +234,27 @@ def _metrics_section(data: ReportData) -> str:
         note += f" Test R² clipped at −1: {fmt_num(r2c)}."
     return ("<section><h2>Scores</h2>" + _table(head, rows, head_cls=test_cols)
             + f'<p class="note">{note} NMSE = MSE / Var(y), NMAE = MAE / mean|y − mean(y)|, R² = 1 − NMSE, '
-            "averaged over outputs.</p></section>")
+            "averaged over outputs.</p>" + _selection_part(data) + "</section>")
+
+
+def _selection_part(data: ReportData) -> str:
+    """The laws tied on validation and how the final one was told apart (empty if there was no tie)."""
+    sel = data.selection
+    if not sel or sel.get("rule") != "inner hold-out":
+        return ""
+    rows = []
+    for c in sel.get("candidates", []):
+        chosen = c.get("program_id") == sel.get("program_id")
+        mark = ' <span class="ok">chosen</span>' if chosen else ""
+        rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")),
+                     fmt_num(c.get("inner_r2")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
+    band = fmt_num(sel.get("band"), 2)
+    return ("<h3>How the law was chosen</h3>"
+            + _table(["law", "val R²", "inner hold-out R²", "params"], rows)
+            + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) '
+            "on validation, too close for validation to tell apart. Each was refit on the fit rows other than "
+            "those lying furthest towards validation and scored on those (the inner hold-out: no validation or "
+            "test targets are read); the best of them is returned.</p>")
 
 
 def _figure_section(name: str, title: str, png: bytes, data: ReportData) -> str:
