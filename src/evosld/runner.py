@@ -243,7 +243,7 @@ def run_discovery(
     return outcome
 
 
-def select_final(store: RunStore, task: Task, config: RunConfig) -> Selection | None:
+def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:
     """The final law (``search.selection``); tied laws are refitted on the inner split.
 
     Inner hold-out scores are kept in the store (state ``inner_r2``), so a
@@ -259,12 +259,9 @@ def select_final(store: RunStore, task: Task, config: RunConfig) -> Selection | 
         seen.add(p.digest)
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
-    evaluator: Evaluator | None = None
 
     def inner_r2(pid: int) -> float | None:
-        nonlocal evaluator
         if str(pid) not in done:
-            evaluator = evaluator or Evaluator(task, Sandbox(limits_from(config)), limits_from(config))
             ev = evaluator.evaluate(store.program(pid).source, "inner")
             r2 = ev.scores.r2 if ev.ok else None
             done[str(pid)] = r2 if r2 is not None and math.isfinite(r2) else None
@@ -276,7 +273,8 @@ def select_final(store: RunStore, task: Task, config: RunConfig) -> Selection | 
 
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
     """Score the final law once on test (fit on all of train) and write best files."""
-    selection = select_final(store, task, config)
+    evaluator = Evaluator(task, Sandbox(limits_from(config)), limits_from(config))
+    selection = select_final(store, evaluator, config)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
     best = store.program(selection.program_id)
@@ -284,7 +282,7 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     store.set_state("selection", selection.to_json())
     done = store.test_evaluation(best.id)
     if done is None:
-        ev = Evaluator(task, Sandbox(limits_from(config)), limits_from(config)).evaluate(best.source, "test")
+        ev = evaluator.evaluate(best.source, "test")
         store.add_test_evaluation(best.id, ev.metrics(), ev.params)
         test, params = ev.metrics(), ev.params
     else:
