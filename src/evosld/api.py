@@ -110,6 +110,8 @@ def discover(
     name: str = "my_law",
     description: str = "",
     max_params: int | None = None,
+    scale_tolerance: float = 1e-3,
+    baseline: str | None = "auto",
     proposer: str | Proposer | None = None,
     llm: dict[str, Any] | None = None,
     budget_seconds: float | None = 120.0,
@@ -123,7 +125,11 @@ def discover(
 
     Args:
         data: a DataFrame with one row per run, a Task, or a built-in task name.
-        features, target, group, test, val: as for ``evosld discover --csv``.
+        features, target, group, test, val: as for ``evosld discover --csv``
+            (without ``val``, validation is derived from ``test``).
+        scale_tolerance: sizes closer than this relative difference count as one scale.
+        baseline: reference law refit beside the found one (``"auto"``: the
+            Chinchilla form when the features look like model size and data).
         proposer: None or "symbolic" (offline search), "llm" (uses ``llm``
             settings: models, api_base...), or a Proposer object.
         budget_seconds, iterations: when to stop (whichever first).
@@ -141,7 +147,8 @@ def discover(
         if features is None or target is None:
             raise DataError("discover(df, ...) needs features=[...] and target=...")
         task = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
-                               description=description, max_params=max_params)
+                               description=description, max_params=max_params, scale_tolerance=scale_tolerance,
+                               baseline=baseline)
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
                                  "max_iterations": iterations if iterations is not None else 100000,
                                  "max_params": max_params}

@@ -19,6 +19,7 @@ class TaskSpec:
     targets: tuple[str, ...]
     description: str
     max_params: int
+    #: empty: derived from ``test_rule`` (``tasks.folds.derive_val_rule``)
     val_rule: str
     test_rule: str
     log_features: tuple[str, ...]

@@ -70,8 +70,8 @@ def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test
     if small:
         listed = ", ".join(f"{g!r} ({counts.get(g, 0)} rows)" for g in small[:5])
         raise DataError(
-            f"{task_name}: group(s) {listed} have fewer than {MIN_FIT_ROWS} rows left to fit on; "
-            "add runs, merge groups or hold out fewer rows"
+            f"{task_name}: group(s) {listed} have fewer than {MIN_FIT_ROWS} rows left to fit on after the "
+            "test and validation rules; add runs, merge groups, or hold out fewer rows with --test / --val"
         )
 
 
@@ -81,3 +81,39 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
     dup = np.flatnonzero(df.duplicated(subset=cols).to_numpy())
     if len(dup):
         warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. rows {_rows(dup)}); they are kept", stacklevel=3)
+
+
+#: Fewest rows a validation or test slice needs for its R² to mean anything.
+MIN_SLICE_ROWS = 3
+
+
+def _per_group(df: pd.DataFrame) -> str:
+    counts = df[GROUP_COLUMN].astype(str).value_counts(sort=False) if len(df) else pd.Series(dtype=int)
+    if len(counts) <= 1:
+        return ""
+    shown = ", ".join(f"{g!r}: {n}" for g, n in list(counts.items())[:5])
+    return f" (per group: {shown}{', ...' if len(counts) > 5 else ''})"
+
+
+def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets: list[str],
+                 val_rule: str, test_rule: str) -> None:
+    """Refuse validation or test slices on which R² is meaningless, before any work.
+
+    A slice needs at least ``MIN_SLICE_ROWS`` rows (all groups together, as
+    R² is computed) and every target must vary on it.
+    """
+    for label, df, rule, option in (("validation", val, val_rule, "--val"), ("test", test, test_rule, "--test")):
+        if 0 < len(df) < MIN_SLICE_ROWS:
+            raise DataError(
+                f"{task_name}: the {label} rule {rule!r} holds out only {len(df)} row(s){_per_group(df)}; "
+                f"R² on fewer than {MIN_SLICE_ROWS} runs says nothing: give {option} a rule that holds out more runs "
+                "(a threshold such as \"N >= 1e9\" takes every run past it)"
+            )
+        for t in targets:
+            vals = df[t].to_numpy(dtype=float) if len(df) else np.zeros(0)
+            if len(vals) and float(np.var(vals)) == 0.0:
+                raise DataError(
+                    f"{task_name}: {t} takes one value ({vals[0]:g}) on all {len(vals)} {label} rows "
+                    f"(rule {rule!r}){_per_group(df)}, so R² is undefined there: give {option} a rule that "
+                    "holds out runs whose results differ"
+                )

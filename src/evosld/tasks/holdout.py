@@ -1,10 +1,9 @@
-"""Inner hold-out: the fit rows that imitate validation, found without targets.
+"""Feature scales and the direction a held-out slice lies in, found without targets.
 
-Validation lies in some direction from the fit rows (larger models, more
-data); the fit rows furthest in that direction are a second, smaller
-extrapolation test that reads neither validation nor test targets. The
-symbolic proposer screens structures on it and the final selection breaks
-near-ties in validation R² with it (``search.selection``). Pure functions.
+Validation (or test) lies in some direction from the rows a law is fitted on
+(larger models, more data). ``tasks.folds`` falls back on this direction to
+order rows towards a held-out slice when its rule has no threshold shape (a
+test table given as a file). Pure functions.
 """
 
 from __future__ import annotations
@@ -52,22 +51,3 @@ def val_direction(fit: np.ndarray, val: np.ndarray) -> np.ndarray | None:
         return None
     direction = (val.mean(axis=0) - fit.mean(axis=0)) / sd / sd
     return direction if float(np.linalg.norm(direction * sd)) > 0.5 else None
-
-
-def holdout_rows(U: np.ndarray, direction: np.ndarray | None, rng: np.random.Generator, frac: float = 0.2) -> np.ndarray:
-    """Boolean mask (N,) of one group's fit rows that imitate validation.
-
-    The ``frac`` share of the rows (at least one, none below four rows) that
-    lie furthest along ``direction`` (see ``val_direction``), or a random
-    share drawn from ``rng`` when there is no direction.
-    """
-    n = len(U)
-    k = max(1, int(round(frac * n))) if n >= 4 else 0
-    held = np.zeros(n, dtype=bool)
-    if not k:
-        return held
-    if direction is not None:
-        held[np.argsort(U @ direction, kind="stable")[n - k:]] = True
-    else:
-        held[rng.choice(n, size=k, replace=False)] = True
-    return held

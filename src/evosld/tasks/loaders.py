@@ -11,8 +11,11 @@ import pandas as pd
 
 from evosld.errors import DataError
 from evosld.tasks import checks
+from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
-from evosld.tasks.splits import default_rule, rule_mask
+from evosld.tasks.folds import default_test_rule, derive_val_rule
+from evosld.tasks.scales import DEFAULT_RTOL
+from evosld.tasks.splits import rule_mask
 from evosld.tasks.task import GROUP_COLUMN, Task
 
 HUB_DATASET = "pkuHaowei/sldbench"
@@ -68,6 +71,10 @@ def _finish(
     description: str,
     max_params: int | None,
     log_features: Sequence[str],
+    val_how: str = "",
+    scale_rtol: float = DEFAULT_RTOL,
+    derive_val: bool = False,
+    baseline: str = "",
 ) -> Task:
     features, targets = tuple(features), tuple(targets)
     for where, df in (("train", train), ("test", test)):
@@ -86,8 +93,12 @@ def _finish(
     unknown = sorted(set(test[GROUP_COLUMN]) - set(train[GROUP_COLUMN]))
     if unknown:
         raise DataError(f"{name}: test group(s) {', '.join(unknown[:5])} have no training rows")
-    val_mask = rule_mask(train, val_rule, features)
+    if derive_val:
+        derived = derive_val_rule(train, test, test_rule, features, tuple(log_features), rtol=scale_rtol)
+        val_rule, val_how = derived.rule, derived.how
+    val_mask = rule_mask(train, val_rule, features, rtol=scale_rtol)
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
+    checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     return Task(
         name=name,
@@ -101,6 +112,9 @@ def _finish(
         log_features=tuple(log_features),
         val_rule=val_rule,
         test_rule=test_rule,
+        val_how=val_how,
+        scale_rtol=scale_rtol,
+        baseline=baseline,
     )
 
 
@@ -129,6 +143,9 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None) -> Task:
         description=spec.description,
         max_params=spec.max_params,
         log_features=spec.log_features,
+        val_how="the built-in rule: the largest scales of train, as SLDBench holds out the largest as test"
+        if spec.val_rule else "",
+        derive_val=not spec.val_rule,
     )
 
 
@@ -156,6 +173,8 @@ def task_from_frame(
     description: str = "",
     max_params: int | None = None,
     log_features: Sequence[str] | None = None,
+    scale_tolerance: float = DEFAULT_RTOL,
+    baseline: str | None = "auto",
 ) -> Task:
     """Build a Task from a user table with one row per run.
 
@@ -165,9 +184,17 @@ def task_from_frame(
         target: one target column, or several (predicted jointly).
         group: column whose values are fitted separately (e.g. base model).
         test: hold-out rule (see ``evosld.tasks.splits``); default: the
-            largest value of the first feature in each group.
-        val: validation rule applied to the remaining rows; default: the same
-            kind of rule as ``test``.
+            largest value of the first feature in each group (or, when that
+            is fewer than three runs, its largest tenth).
+        val: validation rule applied to the remaining rows; default: derived
+            from ``test`` (``tasks.folds.derive_val_rule``): the train rows
+            next in line towards the test region.
+        scale_tolerance: values closer than this relative difference count as
+            one scale (sizes read off a figure are never exactly equal).
+        baseline: the reference law shown beside the found one: ``"auto"``
+            (the Chinchilla form when the features look like model size and
+            data and the target is positive), ``"chinchilla"``,
+            ``"chinchilla:N_COL,D_COL"`` or ``"none"``.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
@@ -185,24 +212,32 @@ def task_from_frame(
         df[GROUP_COLUMN] = df[group].astype(str)
     elif GROUP_COLUMN not in df.columns:
         df[GROUP_COLUMN] = "all_data"
-    test_rule = test or default_rule(tuple(features))
-    test_mask = rule_mask(df, test_rule, tuple(features))
+    if not (isinstance(scale_tolerance, (int, float)) and 0 <= scale_tolerance < 0.5):
+        raise DataError(f"scale tolerance {scale_tolerance!r} must be a relative difference in [0, 0.5), e.g. 1e-3")
+    test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
+    test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]
     if len(train) == 0:
         raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on")
-    val_rule = val or (test_rule if test_rule.startswith(("largest:", "random:")) else default_rule(tuple(features)))
     logs = tuple(log_features) if log_features is not None else guess_log_features(df, features)
+    reference = resolve_baseline(baseline, features, logs)
+    if reference and (baseline or "auto") == "auto" and not all((df[t].to_numpy(dtype=float) > 0).all() for t in targets):
+        reference = ""  # the Chinchilla form predicts a positive loss
     return _finish(
         name,
         features,
         targets,
         train,
         held,
-        val_rule=val_rule,
+        val_rule=val or "",
         test_rule=test_rule,
         description=description,
         max_params=max_params,
         log_features=logs,
+        val_how="given" if val else "",
+        scale_rtol=float(scale_tolerance),
+        derive_val=not val,
+        baseline=reference,
     )
 
 

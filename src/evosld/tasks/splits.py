@@ -6,7 +6,9 @@ A rule is a short string, so it fits on a command line and in a task file:
   expression over column names (comparisons, ``and``/``or``/``not``,
   arithmetic); evaluated without ``eval``.
 - ``"largest:COL"``: in each group, the rows at that group's largest value of
-  ``COL`` (the scaling regime the law must extrapolate to).
+  ``COL`` (the scaling regime the law must extrapolate to); ``"largest:COL:K"``
+  the K largest values. Values within a relative ``rtol`` (default 1e-3) count
+  as one value (``tasks.scales``): sizes read off a figure are never equal.
 - ``"random:K"``: in each group, K distinct feature settings chosen with a
   fixed seed (held-out mixtures, as in domain mixture).
 """
@@ -21,6 +23,7 @@ import pandas as pd
 
 from evosld.errors import DataError
 from evosld.program import parse_python
+from evosld.tasks.scales import DEFAULT_RTOL, levels
 from evosld.tasks.task import GROUP_COLUMN
 
 _CMP = {
@@ -42,18 +45,19 @@ _BIN = {
 }
 
 
-def _eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
+def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
+    """Value of a parsed rule (sub)expression on ``df``: a (len(df),) array or a scalar."""
     if isinstance(node, ast.Expression):
-        return _eval_node(node.body, df, rule)
+        return eval_node(node.body, df, rule)
     if isinstance(node, ast.BoolOp):
-        vals = [np.asarray(_eval_node(v, df, rule), dtype=bool) for v in node.values]
+        vals = [np.asarray(eval_node(v, df, rule), dtype=bool) for v in node.values]
         fn = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
         out = vals[0]
         for v in vals[1:]:
             out = fn(out, v)
         return out
     if isinstance(node, ast.UnaryOp):
-        val = _eval_node(node.operand, df, rule)
+        val = eval_node(node.operand, df, rule)
         if isinstance(node.op, ast.Not):
             return ~np.asarray(val, dtype=bool)
         if isinstance(node.op, ast.USub):
@@ -61,10 +65,10 @@ def _eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
         if isinstance(node.op, ast.UAdd):
             return val
     if isinstance(node, ast.Compare):
-        left = _eval_node(node.left, df, rule)
+        left = eval_node(node.left, df, rule)
         out = None
         for op, comp in zip(node.ops, node.comparators):
-            right = _eval_node(comp, df, rule)
+            right = eval_node(comp, df, rule)
             if type(op) not in _CMP:
                 break
             res = np.asarray(_CMP[type(op)](left, right), dtype=bool)
@@ -73,7 +77,7 @@ def _eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
         else:
             return out
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
-        return _BIN[type(node.op)](_eval_node(node.left, df, rule), _eval_node(node.right, df, rule))
+        return _BIN[type(node.op)](eval_node(node.left, df, rule), eval_node(node.right, df, rule))
     if isinstance(node, ast.Name):
         if node.id not in df.columns:
             cols = ", ".join(map(str, df.columns))
@@ -87,21 +91,47 @@ def _eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
     )
 
 
-def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed: int = 0) -> np.ndarray:
-    """Boolean mask (len(df),) of the rows ``rule`` holds out."""
+def parse_largest(rule: str, columns) -> tuple[str, int]:
+    """(column, K) of a ``largest:COL`` or ``largest:COL:K`` rule."""
+    parts = [x.strip() for x in rule.split(":")[1:]]
+    col = parts[0] if parts else ""
+    if col not in columns:
+        raise DataError(f"split rule {rule!r}: column {col!r} not found (columns: {', '.join(map(str, columns))})")
+    k = 1
+    if len(parts) > 1:
+        try:
+            k = int(parts[1])
+        except ValueError:
+            k = 0
+        if k < 1 or len(parts) > 2:
+            raise DataError(f"split rule {rule!r}: write 'largest:COLUMN' or 'largest:COLUMN:K' with K a whole number >= 1")
+    return col, k
+
+
+def group_keys(df: pd.DataFrame) -> np.ndarray:
+    """(len(df),) group name of each row ('' when the table has no group column)."""
+    return df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df), dtype=str)
+
+
+def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed: int = 0,
+              rtol: float = DEFAULT_RTOL) -> np.ndarray:
+    """Boolean mask (len(df),) of the rows ``rule`` holds out.
+
+    ``rtol``: values of a ``largest:`` column closer than this relative
+    difference count as one value.
+    """
     rule = rule.strip()
     if not rule:
         raise DataError("empty split rule; give a comparison such as 'N >= 1e9' or 'largest:N'")
-    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df), dtype=str)
+    groups = group_keys(df)
     if rule.startswith("largest:"):
-        col = rule.split(":", 1)[1].strip()
-        if col not in df.columns:
-            raise DataError(f"split rule {rule!r}: column {col!r} not found (columns: {', '.join(map(str, df.columns))})")
+        col, k = parse_largest(rule, df.columns)
         vals = df[col].to_numpy(dtype=float)
         mask = np.zeros(len(df), dtype=bool)
         for g in dict.fromkeys(groups):
             idx = groups == g
-            mask[idx] = vals[idx] >= np.nanmax(vals[idx])
+            lv = levels(vals[idx], rtol)
+            mask[idx] = lv > lv.max() - k
         return mask
     if rule.startswith("random:"):
         try:
@@ -122,12 +152,7 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
         tree = parse_python(rule, mode="eval")
     except SyntaxError:
         raise DataError(f"split rule {rule!r} is not a valid expression; write e.g. 'N >= 1e9'") from None
-    out = np.asarray(_eval_node(tree, df, rule))
+    out = np.asarray(eval_node(tree, df, rule))
     if out.dtype != bool or out.shape != (len(df),):
         raise DataError(f"split rule {rule!r} does not select rows; write a comparison such as 'N >= 1e9'")
     return out
-
-
-def default_rule(features: tuple[str, ...]) -> str:
-    """The default hold-out rule: the largest value of the first feature."""
-    return f"largest:{features[0]}"

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from evosld.tasks.holdout import feature_kind, holdout_rows, scaled, val_direction
+from evosld.tasks.scales import DEFAULT_RTOL
+
+if TYPE_CHECKING:
+    from evosld.tasks.folds import Fold
 
 GROUP_COLUMN = "group"
 
@@ -15,6 +19,9 @@ GROUP_COLUMN = "group"
 #: search fits on ``train`` minus ``val`` and scores on ``val``. ``test`` is
 #: scored once, for the report, after fitting on the whole of ``train``.
 SPLITS = ("val", "test")
+
+#: Inner extrapolation folds below validation, used by the final pick.
+INNER_FOLDS = 2
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,9 @@ class Task:
     val_rule: str = ""
     test_rule: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    val_how: str = ""
+    scale_rtol: float = DEFAULT_RTOL
+    baseline: str = ""
 
     # ---- tables -------------------------------------------------------
     @property
@@ -69,40 +79,45 @@ class Task:
         return list(dict.fromkeys(self.train[GROUP_COLUMN].astype(str)))
 
     def frames(self, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(rows to fit on, rows to score) for ``split`` in ``{"val", "test", "inner"}``."""
+        """(rows to fit on, rows to score) for ``split``: ``"val"``, ``"test"`` or ``"innerK"``.
+
+        ``innerK`` is the K-th extrapolation fold below validation
+        (``inner_folds``); ``"inner"`` is ``"inner1"``.
+        """
         if split == "val":
             return self.fit_df, self.val_df
         if split == "test":
             return self.train, self.test
-        if split == "inner":
-            fit = self.fit_df
-            held = self.inner_mask()
-            return fit.loc[~held], fit.loc[held]
-        raise ValueError(f"unknown split {split!r}; use 'val', 'test' or 'inner'")
+        if split.startswith("inner"):
+            fold = self.fold(split)
+            return self.train.loc[fold.fit], self.train.loc[fold.scored]
+        raise ValueError(f"unknown split {split!r}; use 'val', 'test' or 'inner1', 'inner2', ...")
 
-    def inner_mask(self, frac: float = 0.2, seed: int = 0) -> np.ndarray:
-        """Boolean mask (len(fit_df),): the fit rows that imitate validation.
+    def inner_folds(self, n: int = INNER_FOLDS) -> list[Fold]:
+        """Up to ``n`` extrapolation folds below validation, nearest first (``tasks.folds``).
 
-        The ``inner`` split fits on the other fit rows and scores these: per
-        group, the ``frac`` share lying furthest in the direction validation
-        lies from the fit rows (log scale for size-like features), or a seeded
-        random share when validation has no direction (held-out mixtures).
-        Neither validation nor test targets are read. Used to break ties
-        between laws that validate alike (``search.selection``).
+        Fold k fits on the fit rows beyond the k-th band counted from
+        validation and scores that band (random bands for held-out mixtures).
+        Neither validation nor test targets are read.
         """
-        cols = list(self.features)
-        kinds = tuple(feature_kind(self.train[c].to_numpy(dtype=float), c in self.log_features) for c in cols)
-        fit = self.fit_df
-        direction = val_direction(scaled(fit[cols].to_numpy(dtype=float), kinds),
-                                  scaled(self.val_df[cols].to_numpy(dtype=float), kinds))
-        rng = np.random.default_rng(seed)
-        keys = fit[GROUP_COLUMN].astype(str).to_numpy()
-        held = np.zeros(len(fit), dtype=bool)
-        for g in self.groups:
-            idx = np.flatnonzero(keys == g)
-            if len(idx):
-                held[idx] = holdout_rows(scaled(fit.iloc[idx][cols].to_numpy(dtype=float), kinds), direction, rng, frac)
-        return held
+        from evosld.tasks.folds import inner_folds
+
+        cache = self.__dict__.setdefault("_folds", {})
+        if n not in cache:
+            cache[n] = inner_folds(self.train, self.val_mask, self.val_rule, self.features, self.targets,
+                                   self.log_features, n_folds=n, rtol=self.scale_rtol)
+        return cache[n]
+
+    def fold(self, name: str) -> Fold:
+        """The inner fold called ``name`` (``"inner1"``...; ``"inner"`` is the first)."""
+        try:
+            k = int(name[len("inner"):] or 1)
+        except ValueError:
+            raise ValueError(f"unknown split {name!r}; use 'inner1', 'inner2', ...") from None
+        folds = self.inner_folds(max(k, INNER_FOLDS))
+        if not 1 <= k <= len(folds):
+            raise ValueError(f"task {self.name} has {len(folds)} inner fold(s); no {name!r}")
+        return folds[k - 1]
 
     # ---- arrays -------------------------------------------------------
     def arrays(self, df: pd.DataFrame) -> dict[str, GroupData]:
@@ -134,6 +149,25 @@ class Task:
         """This task with the test rows removed: what a proposer may see."""
         return replace(self, test=self.test.iloc[:0])
 
+    def split_counts(self) -> dict[str, dict[str, int]]:
+        """Rows per group in each split: ``{group: {"fit": n, "val": n, "test": n}}``."""
+        keys = self.train[GROUP_COLUMN].astype(str)
+        test_keys = self.test[GROUP_COLUMN].astype(str)
+        return {g: {"fit": int(((keys == g) & ~self.val_mask).sum()), "val": int(((keys == g) & self.val_mask).sum()),
+                    "test": int((test_keys == g).sum())} for g in self.groups}
+
+    def split_summary(self) -> dict:
+        """How the task is split (JSON-friendly): rules, how validation was chosen, rows per group, inner folds."""
+        return {
+            "test_rule": self.test_rule,
+            "val_rule": self.val_rule,
+            "val_how": self.val_how,
+            "scale_tolerance": self.scale_rtol,
+            "rows_per_group": self.split_counts(),
+            "inner_folds": [{"name": f.name, "fit_rows": int(f.fit.sum()), "scored_rows": int(f.scored.sum()),
+                             "rule": f.rule} for f in self.inner_folds()],
+        }
+
     def summary(self) -> dict:
         """Facts about the task for listings and prompts (JSON-friendly)."""
         ranges = {}
@@ -154,6 +188,8 @@ class Task:
             "ranges": ranges,
             "max_params": self.max_params,
             "val_rule": self.val_rule,
+            "val_how": self.val_how,
             "test_rule": self.test_rule,
+            "split_counts": self.split_counts(),
             "description": self.description,
         }

@@ -6,7 +6,9 @@
     target: loss              # or a list of targets
     group: model              # optional
     test: "N >= 1e9"          # optional; default: largest first feature held out
-    val: "largest:N"          # optional
+    val: "largest:N"          # optional; default: derived from test
+    scale_tolerance: 1e-3     # optional; sizes this close (relative) are one scale
+    baseline: auto            # optional; chinchilla[:N_COL,D_COL] or none
     description: what the runs are
     max_params: 5             # optional
 """
@@ -39,6 +41,8 @@ class TaskFile(BaseModel):
     description: str = ""
     max_params: int | None = Field(default=None, ge=1)
     log_features: list[str] | None = None
+    scale_tolerance: float | None = Field(default=None, ge=0, lt=0.5)
+    baseline: str | None = None
 
     def spec(self, base: Path) -> dict[str, Any]:
         """Keyword arguments for ``task_from_csv`` (data path made absolute)."""
@@ -53,6 +57,8 @@ class TaskFile(BaseModel):
             "description": self.description,
             "max_params": self.max_params,
             "log_features": self.log_features,
+            "scale_tolerance": self.scale_tolerance,
+            "baseline": self.baseline,
         }
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from evosld.tasks.holdout import feature_kind
+from evosld.tasks.scales import DEFAULT_RTOL, n_levels
 
 #: Exponent arguments are clipped to this magnitude (emitted programs do the same).
 EXP_CLIP = 50.0
@@ -192,17 +193,19 @@ class Space:
                 mono.append(i)
         return replace(self, monotone=tuple(mono))
 
-    def with_levels(self, groups: list[np.ndarray]) -> Space:
+    def with_levels(self, groups: list[np.ndarray], rtol: float = DEFAULT_RTOL) -> Space:
         """Record how many distinct values each raw feature takes in the fit rows.
 
         Args:
             groups: per group, the fit rows' raw features X (N, F).
+            rtol: values closer than this relative difference count as one
+                (``tasks.scales``: sizes read off a figure are never equal).
         Per feature the fewest over groups: a law fitted group by group is only
         as well pinned along a feature as its worst-sampled group.
         """
         if not groups:
             return self
-        counts = [min(len(np.unique(np.asarray(X, dtype=float)[:, i])) for X in groups) for i in range(self.n_raw)]
+        counts = [min(n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups) for i in range(self.n_raw)]
         return replace(self, levels=tuple(int(c) for c in counts))
 
     def bowl_axis(self, i: int) -> bool:

@@ -24,7 +24,7 @@ from evosld.proposers.symbolic.emit import formula_latex, formula_text, program_
 from evosld.proposers.symbolic.expr import Factor, Law, Term
 from evosld.proposers.symbolic.identify import identifiable
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
-from evosld.proposers.symbolic.screen import Screen, inner_splits
+from evosld.proposers.symbolic.screen import Screen, fold_splits
 
 NAME = "symbolic"
 
@@ -53,9 +53,9 @@ class SymbolicProposer:
         self.space = Space.from_data(X_all, task.features, task.log_features).with_extrapolation(
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
-        ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()])
+        ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()], rtol=task.scale_rtol)
         self.space = self.space.with_own(self.n_outputs)
-        self.screen = Screen(inner_splits(fit, {g: d.X for g, d in val.items()}, self.space, seed=self.seed), self.space)
+        self.screen = Screen(fold_splits(task, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
         self.seen: set[str] = set()
         self.calls = 0

@@ -1,12 +1,11 @@
 """Pre-screening: score a structure on the fit split only, before proposing it.
 
-The fit split (train minus validation) is cut once more, per group, into an
-inner fit part and an inner hold-out that imitates the validation slice: the
-rows that lie furthest in the direction validation lies from the fit rows (the
-largest scales), or a seeded random fifth when validation has no direction
-(held-out mixtures). A structure's screen score is the R² of its inner fit on
-the inner hold-out, all groups concatenated (SLDBench's R²). Validation targets
-are never read; test rows are not in the search view at all.
+The screen uses the task's first inner extrapolation fold (``Task.inner_folds``,
+the same folds the final pick uses): fit on the fit rows beyond the band next
+in line below validation, predict that band (random bands for held-out
+mixtures). A structure's screen score is the R² of that fit on the band, all
+groups concatenated (SLDBench's R²). Validation targets are never read; test
+rows are not in the search view at all.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import numpy as np
 from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
-from evosld.tasks.holdout import holdout_rows, val_direction
 
 #: Fitter settings for screening (cheaper than the programs' own).
 SCREEN_FIT = {"n_starts": 12, "n_refine": 1, "max_nfev": 80}
@@ -46,30 +44,30 @@ class Split:
     y_out: np.ndarray
 
 
-def inner_splits(
-    fit: dict, val_X: dict, space: Space, frac: float = 0.2, max_rows: int = 400, seed: int = 0
-) -> list[Split]:
-    """Cut each group's fit rows into an inner fit part and an inner hold-out.
+def fold_splits(task, fold_name: str = "inner1", max_rows: int = 400, seed: int = 0) -> list[Split]:
+    """Per group, the (X, y) an inner fold fits on and the (X, y) it scores.
 
     Args:
-        fit: group -> GroupData (X (N, F), y) of the fit split.
-        val_X: group -> (M, F) validation features (targets unused).
-        space: the feature space.
-        frac: share of each group's rows held out.
-        max_rows: inner fit rows kept per group (a seeded subsample beyond that).
-        seed: seed of the random choices.
+        task: the task's search view (``Task``).
+        fold_name: which inner fold (``"inner1"``: next in line below validation).
+        max_rows: fit rows kept per group (a seeded subsample beyond that).
+        seed: seed of the subsample.
+    Returns:
+        One Split per group that has scored rows; empty when the task has no
+        inner fold (too few fit rows), and then nothing is screened.
     """
+    if not task.inner_folds(1):
+        return []
     rng = np.random.default_rng(seed)
-    all_fit = np.vstack([space.transform(d.X) for d in fit.values()])
-    all_val = np.vstack([space.transform(v) for v in val_X.values()]) if val_X else all_fit[:0]
-    direction = val_direction(all_fit, all_val)
+    fit, scored = task.split_arrays(fold_name)
     out = []
-    for d in fit.values():
-        held = holdout_rows(space.transform(d.X), direction, rng, frac)
-        fit_idx = np.flatnonzero(~held)
-        if len(fit_idx) > max_rows:
-            fit_idx = np.sort(rng.choice(fit_idx, size=max_rows, replace=False))
-        out.append(Split(d.X[fit_idx], d.y[fit_idx], d.X[held], d.y[held]))
+    for g, d in fit.items():
+        if g not in scored:
+            continue
+        keep = np.arange(len(d.X))
+        if len(keep) > max_rows:
+            keep = np.sort(rng.choice(keep, size=max_rows, replace=False))
+        out.append(Split(d.X[keep], d.y[keep], scored[g].X, scored[g].y))
     return out
 
 

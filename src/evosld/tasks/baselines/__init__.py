@@ -59,4 +59,21 @@ def starter_source(task_name: str) -> str:
     return starter_text(spec.name, spec.features, spec.targets)
 
 
-__all__ = ["baseline_path", "baseline_source", "starter_path", "starter_source"]
+def reference_law(task) -> tuple[str, str] | None:
+    """(label, source) of the law a run is compared with, or None.
+
+    A built-in task's published human law; for a user table, the Chinchilla
+    form when the task asks for it (``Task.baseline``, ``baselines.chinchilla``).
+    """
+    if task.name in BUILTIN:
+        return f"human law ({BUILTIN[task.name].baseline})", baseline_source(task.name)
+    if getattr(task, "baseline", "").startswith("chinchilla:"):
+        from evosld.tasks.baselines.chinchilla import chinchilla_source
+
+        size, data = task.baseline.split(":", 1)[1].split(",")
+        return (f"Chinchilla form E + A/{size}^a + B/{data}^b (Hoffmann et al. 2022, Huber on log loss)",
+                chinchilla_source(task.features, size, data))
+    return None
+
+
+__all__ = ["baseline_path", "baseline_source", "reference_law", "starter_path", "starter_source"]

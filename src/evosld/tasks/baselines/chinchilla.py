@@ -1,0 +1,154 @@
+"""The Chinchilla form as a reference law for users' own tables.
+
+    L(N, D) = E + A / N**alpha + B / D**beta        (Hoffmann et al. 2022, eq. 2)
+
+When a table's features look like model size N and training data D (or the
+user says which they are, ``--baseline chinchilla:N_COL,D_COL``), the run
+refits this form and shows it beside the law it found, so the user sees
+whether the search beat the textbook law on their own data.
+
+The program is fitted as its authors fit it (Hoffmann et al. 2022, App. D.2;
+Besiroglu et al. 2024, "Chinchilla scaling: a replication attempt"): a Huber
+loss (delta = 1e-3) on log loss, the law written as a log-sum-exp of
+log E, log A - alpha log N and log B - beta log D, minimised by L-BFGS-B from
+several starts. Their grid of starts is replaced by a cheaper one: for each
+(alpha, beta) of an 8 x 8 grid, (E, A, B) by non-negative least squares, and
+the five best starts are refined.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from evosld.errors import DataError
+
+#: Name tokens that mark a column as model size N or as training data D.
+N_TOKENS = {"n", "param", "params", "parameter", "parameters", "nparams", "model", "size"}
+D_TOKENS = {"d", "token", "tokens", "data", "dataset", "examples", "samples", "ntokens"}
+
+_TEMPLATE = '''"""Chinchilla form (Hoffmann et al. 2022), refit robustly.
+
+    L(N, D) = E + A / N**alpha + B / D**beta
+
+N is column {n_idx} ({n_name}) and D is column {d_idx} ({d_name}) of data_points.
+5 fitted parameters per group: [E, A, alpha, B, beta]. Fitted as Hoffmann et al.
+(2022, App. D.2) fit it: Huber loss (delta = 1e-3) on log loss, L-BFGS-B from the
+best starts of a grid ((E, A, B) by non-negative least squares for each (alpha, beta)).
+"""
+
+# EVOLVE-BLOCK-START
+import numpy as np
+from scipy.optimize import minimize, nnls
+
+N_COL, D_COL = {n_idx}, {d_idx}
+DELTA = 1e-3
+
+
+def scaling_law_func(data_points, params):
+    """Predict the loss.
+
+    Args:
+        data_points: (M, F) array; columns N_COL and D_COL are N and D.
+        params: (5,) array [E, A, alpha, B, beta].
+    Returns:
+        (M,) predicted loss.
+    """
+    X = np.atleast_2d(np.asarray(data_points, dtype=float))
+    E, A, alpha, B, beta = np.asarray(params, dtype=float).ravel()[:5]
+    return E + A * X[:, N_COL] ** (-alpha) + B * X[:, D_COL] ** (-beta)
+
+
+def _huber(r):
+    a = np.abs(r)
+    return np.where(a <= DELTA, 0.5 * r * r, DELTA * (a - 0.5 * DELTA))
+
+
+def fit_scaling_law(data_points, loss_values):
+    """Fit [E, A, alpha, B, beta] to one group (losses must be positive).
+
+    Args:
+        data_points: (M, F) array of runs.
+        loss_values: (M,) array of losses.
+    Returns:
+        (5,) array [E, A, alpha, B, beta].
+    """
+    X = np.atleast_2d(np.asarray(data_points, dtype=float))
+    y = np.asarray(loss_values, dtype=float).ravel()
+    logN, logD = np.log(X[:, N_COL]), np.log(X[:, D_COL])
+    logy = np.log(np.maximum(y, 1e-12))
+    starts = []
+    for alpha in np.linspace(0.05, 1.2, 8):
+        for beta in np.linspace(0.05, 1.2, 8):
+            G = np.column_stack([np.ones_like(y), np.exp(-alpha * logN), np.exp(-beta * logD)])
+            scale = np.abs(G).max(axis=0)
+            coef, _ = nnls(G / scale, y)
+            coef = coef / scale
+            sse = float(np.sum((G @ coef - y) ** 2))
+            starts.append((sse, alpha, beta, coef))
+    starts.sort(key=lambda s: s[0])
+
+    def objective(theta):
+        e, a, alpha, b, beta = theta
+        terms = np.stack([np.full_like(logN, e), a - alpha * logN, b - beta * logD])
+        top = terms.max(axis=0)
+        pred = top + np.log(np.exp(terms - top).sum(axis=0))
+        return float(np.sum(_huber(pred - logy)))
+
+    best = None
+    for _, alpha, beta, coef in starts[:5]:
+        E, A, B = np.maximum(coef, 1e-8 * max(float(np.median(y)), 1e-12))
+        theta0 = np.array([np.log(E), np.log(A), alpha, np.log(B), beta])
+        res = minimize(objective, theta0, method="L-BFGS-B",
+                       bounds=[(None, None), (None, None), (0.0, 3.0), (None, None), (0.0, 3.0)])
+        if best is None or res.fun < best.fun:
+            best = res
+    e, a, alpha, b, beta = best.x
+    return np.array([np.exp(e), np.exp(a), alpha, np.exp(b), beta])
+# EVOLVE-BLOCK-END
+'''
+
+
+def _tokens(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {t for t in re.split(r"[^a-z0-9]+", spaced.lower()) if t}
+
+
+def guess_size_and_data(features: Sequence[str], log_features: Sequence[str]) -> tuple[str, str] | None:
+    """(N column, D column) when exactly one log-scale feature looks like model size and one like data."""
+    data = [f for f in features if f in log_features and _tokens(f) & D_TOKENS]
+    size = [f for f in features if f in log_features and _tokens(f) & N_TOKENS and f not in data]
+    return (size[0], data[0]) if len(size) == 1 and len(data) == 1 else None
+
+
+def resolve(baseline: str | None, features: Sequence[str], log_features: Sequence[str]) -> str:
+    """The reference law asked for, as ``"chinchilla:N,D"`` or ``""`` (none).
+
+    ``baseline``: ``"auto"``/None (the Chinchilla form when the features look
+    like model size and data), ``"chinchilla"`` (the same, but an error when
+    they do not), ``"chinchilla:N_COL,D_COL"``, or ``"none"``.
+    """
+    text = (baseline or "auto").strip()
+    if text == "none":
+        return ""
+    if text in ("auto", "chinchilla"):
+        pair = guess_size_and_data(features, log_features)
+        if pair is None:
+            if text == "auto":
+                return ""
+            raise DataError("cannot tell which features are model size and data; name them, e.g. "
+                            f"--baseline chinchilla:{features[0]},{features[-1]}")
+        return f"chinchilla:{pair[0]},{pair[1]}"
+    if text.startswith("chinchilla:"):
+        cols = [c.strip() for c in text.split(":", 1)[1].split(",")]
+        if len(cols) != 2 or any(c not in features for c in cols) or cols[0] == cols[1]:
+            raise DataError(f"--baseline {text!r}: give two different feature columns, as in "
+                            f"chinchilla:{features[0]},{features[-1]} (features: {', '.join(features)})")
+        return f"chinchilla:{cols[0]},{cols[1]}"
+    raise DataError(f"unknown baseline {text!r}; use auto, none, chinchilla or chinchilla:N_COL,D_COL")
+
+
+def chinchilla_source(features: Sequence[str], size: str, data: str) -> str:
+    """Source of the Chinchilla-form program for a task whose features are ``features``."""
+    features = list(features)
+    return _TEMPLATE.format(n_idx=features.index(size), d_idx=features.index(data), n_name=size, d_name=data)

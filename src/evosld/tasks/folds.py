@@ -1,0 +1,545 @@
+"""Extrapolation folds: validation derived from the test rule, and nested folds below it.
+
+A careful scientist checks a law the way it will be used: fit on the smaller
+runs, predict the next larger ones, and repeat one step further down. This
+module gives every remaining row a *distance* from a held-out region (how far
+it lies from it, in rows or in scales), then cuts bands of rows by distance:
+
+- from the test rule, the band nearest the test region is validation
+  (``derive_val_rule``), written back as a rule of the same kind;
+- from the validation rule, the next bands are the inner folds
+  (``inner_folds``): fold k fits on the rows beyond band k and scores band k.
+
+Distances (``distance_from``):
+
+- a threshold rule (``C > t``, ``N >= a or D >= b``, ``and``/``or``, chains
+  such as ``a < N <= b``, arithmetic on columns): per comparison, the share of
+  the rows lying between the row and the threshold (whole scales at a time);
+  ``and`` takes the largest, ``or`` the smallest. Relaxing every threshold by
+  the same share of rows gives a rule of the same shape (``relaxed_rule``).
+- ``largest:COL[:K]``: per group, how many distinct scales of COL lie above
+  the row.
+- ``random:K`` (held-out mixtures): none; folds are random.
+- anything else (a test table given as a file, a rule comparing two
+  columns): the direction the held-out rows lie in from the others, in log
+  scale for size-like features; none when they are not displaced, and then
+  folds are random.
+
+Pure functions of tables; no targets are read here except to refuse a band
+whose targets do not vary.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from evosld.errors import DataError
+from evosld.program import parse_python
+from evosld.tasks.holdout import feature_kind, scaled, val_direction
+from evosld.tasks.scales import DEFAULT_RTOL, levels
+from evosld.tasks.splits import _CMP, eval_node, group_keys, parse_largest
+
+#: Validation holds at least this share of the train rows, when derived.
+MIN_VAL_SHARE = 0.10
+#: A derived validation band never takes more than this share of the train rows.
+MAX_VAL_SHARE = 0.35
+#: An inner fold scores at most this share of the fit rows.
+INNER_SHARE = 0.20
+#: Fewest rows a scored band needs (R² on fewer says nothing).
+MIN_BAND_ROWS = 3
+
+
+class _NoDirection(Exception):
+    """The rule has no threshold shape a distance can be read from."""
+
+
+@dataclass(frozen=True)
+class Direction:
+    """How far each row lies from a held-out region.
+
+    Attributes:
+        kind: ``"threshold"``, ``"largest"``, ``"features"`` or ``"random"``.
+        distance: (N,) float, 0 for the nearest rows, larger further away;
+            None for ``"random"`` (no direction).
+    """
+
+    kind: str
+    distance: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One extrapolation check: fit on some train rows, score others.
+
+    Attributes:
+        name: ``"val"`` or ``"inner1"``, ``"inner2"``, ... (1 = next below validation).
+        fit: (N_train,) bool mask of the train rows fitted.
+        scored: (N_train,) bool mask of the train rows scored.
+        rule: what the scored rows are, in words.
+    """
+
+    name: str
+    fit: np.ndarray
+    scored: np.ndarray
+    rule: str
+
+
+# ---------------------------------------------------------------- distances
+_NEGATE = {ast.Gt: ast.LtE, ast.GtE: ast.Lt, ast.Lt: ast.GtE, ast.LtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq}
+
+
+class _PushNot(ast.NodeTransformer):
+    """Move ``not`` inside: ``not (N < a)`` -> ``N >= a``; De Morgan for ``and``/``or``."""
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        if not isinstance(node.op, ast.Not):
+            return self.generic_visit(node)
+        inner = node.operand
+        if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.Not):
+            return self.visit(inner.operand)
+        if isinstance(inner, ast.Compare) and len(inner.ops) == 1:
+            op = _NEGATE[type(inner.ops[0])]()
+            return ast.Compare(left=inner.left, ops=[op], comparators=inner.comparators)
+        if isinstance(inner, ast.BoolOp):
+            flipped = ast.Or() if isinstance(inner.op, ast.And) else ast.And()
+            return ast.BoolOp(op=flipped, values=[self.visit(ast.UnaryOp(op=ast.Not(), operand=v)) for v in inner.values])
+        return self.generic_visit(node)
+
+
+def _parse(rule: str) -> ast.Expression:
+    """The rule's syntax tree with ``not`` pushed inside the comparisons."""
+    return ast.fix_missing_locations(_PushNot().visit(parse_python(rule, mode="eval")))
+
+
+def _is_const(node: ast.AST) -> bool:
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
+
+
+def _pairs(node: ast.Compare, df: pd.DataFrame, rule: str) -> list[tuple[ast.AST, np.ndarray, float, type]]:
+    """A comparison chain as (column side, its values (N,), constant, op) pairs, op read left to right."""
+    flip = {ast.Gt: ast.Lt, ast.GtE: ast.LtE, ast.Lt: ast.Gt, ast.LtE: ast.GtE, ast.Eq: ast.Eq, ast.NotEq: ast.NotEq}
+    out = []
+    sides = [node.left, *node.comparators]
+    for a, op, b in zip(sides[:-1], node.ops, sides[1:]):
+        kind = type(op)
+        if kind not in flip:
+            raise _NoDirection
+        if _is_const(b) and not _is_const(a):
+            expr, const = a, b
+        elif _is_const(a) and not _is_const(b):
+            expr, const, kind = b, a, flip[kind]
+        else:
+            raise _NoDirection
+        c = eval_node(const, df, rule)
+        values = np.asarray(eval_node(expr, df, rule), dtype=float)
+        if not isinstance(c, (int, float)) or values.shape != (len(df),):
+            raise _NoDirection
+        out.append((expr, values, float(c), kind))
+    return out
+
+
+def _selector(node: ast.Compare, df: pd.DataFrame, rule: str) -> np.ndarray | None:
+    """(N,) bool rows a comparison with a text constant picks (``group == 'mmlu'``), else None.
+
+    Such a comparison selects rows and has no scale: it is kept as it is when
+    thresholds are relaxed, and rows it excludes are at infinite distance.
+    """
+    if len(node.ops) != 1 or type(node.ops[0]) not in (ast.Eq, ast.NotEq):
+        return None
+    a, b = node.left, node.comparators[0]
+    const = b if _is_const(b) else a if _is_const(a) else None
+    if const is None or not isinstance(eval_node(const, df, rule), str):
+        return None
+    return np.asarray(eval_node(node, df, rule), dtype=bool)
+
+
+def _upper(values: np.ndarray, c: float, kind: type, inside: np.ndarray) -> bool:
+    """Whether the comparison holds out large values (True) or small ones (False)."""
+    if kind in (ast.Gt, ast.GtE):
+        return True
+    if kind in (ast.Lt, ast.LtE):
+        return False
+    if kind is ast.Eq:
+        rest = values[~inside]
+        if not len(rest) or np.all(rest < c):
+            return True
+        if np.all(rest > c):
+            return False
+    raise _NoDirection
+
+
+def _share_distance(values: np.ndarray, inside: np.ndarray, upper: bool, rtol: float,
+                    scope: np.ndarray | None = None) -> np.ndarray:
+    """(N,) share of the ``scope`` rows outside the comparison that lie at the row's scale or nearer the threshold.
+
+    Rows inside the comparison are at 0; rows outside ``scope`` (excluded by a
+    selector such as ``group == 'a'`` next to it) at infinity.
+    """
+    scope = np.ones(len(values), dtype=bool) if scope is None else scope
+    out = np.where(scope, 0.0, np.inf)
+    outside = ~inside & scope
+    if outside.any():
+        lv = levels(np.where(scope, values, np.nan), rtol)
+        if not upper:
+            lv = np.where(lv >= 0, lv.max() - lv, -1)
+        counts = np.bincount(lv[outside], minlength=int(lv.max()) + 1)
+        beyond = np.cumsum(counts[::-1])[::-1]
+        out[outside] = beyond[lv[outside]] / int(scope.sum())
+    return out
+
+
+def _selected(parts: list[ast.AST], df: pd.DataFrame, rule: str, scope: np.ndarray) -> np.ndarray:
+    """``scope`` narrowed by the selectors among the operands of an ``and``."""
+    for v in parts:
+        picked = _selector(v, df, rule) if isinstance(v, ast.Compare) else None
+        if picked is not None:
+            scope = scope & picked
+    return scope
+
+
+def _threshold_distance(node: ast.AST, df: pd.DataFrame, rule: str, rtol: float,
+                        scope: np.ndarray | None = None) -> np.ndarray:
+    scope = np.ones(len(df), dtype=bool) if scope is None else scope
+    if isinstance(node, ast.Expression):
+        return _threshold_distance(node.body, df, rule, rtol, scope)
+    if isinstance(node, ast.BoolOp) or (isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr))):
+        parts = node.values if isinstance(node, ast.BoolOp) else [node.left, node.right]
+        both = isinstance(node.op, (ast.And, ast.BitAnd))
+        inner = _selected(parts, df, rule, scope) if both else scope
+        ds = [_threshold_distance(v, df, rule, rtol, inner) for v in parts]
+        return np.maximum.reduce(ds) if both else np.minimum.reduce(ds)
+    if isinstance(node, ast.Compare):
+        picked = _selector(node, df, rule)
+        if picked is not None:
+            return np.where(picked, 0.0, np.inf)
+        ds = []
+        for _, values, c, kind in _pairs(node, df, rule):
+            inside = _CMP[kind](values, c)
+            ds.append(_share_distance(values, inside, _upper(values, c, kind, inside), rtol, scope))
+        return np.maximum.reduce(ds)
+    raise _NoDirection
+
+
+def _largest_distance(df: pd.DataFrame, rule: str, rtol: float) -> np.ndarray:
+    col, _ = parse_largest(rule, df.columns)
+    vals = df[col].to_numpy(dtype=float)
+    groups = group_keys(df)
+    out = np.zeros(len(df))
+    for g in dict.fromkeys(groups):
+        idx = groups == g
+        lv = levels(vals[idx], rtol)
+        out[idx] = lv.max() - lv
+    return out
+
+
+def _feature_distance(rows: pd.DataFrame, held: pd.DataFrame, features: tuple[str, ...],
+                      log_features: tuple[str, ...], rtol: float) -> np.ndarray | None:
+    cols = list(features)
+    if held is None or not len(held) or not len(rows):
+        return None
+    both = pd.concat([rows[cols], held[cols]])
+    kinds = tuple(feature_kind(both[c].to_numpy(dtype=float), c in log_features) for c in cols)
+    U = scaled(rows[cols].to_numpy(dtype=float), kinds)
+    w = val_direction(U, scaled(held[cols].to_numpy(dtype=float), kinds))
+    if w is None:
+        return None
+    proj = -(U @ w)
+    span = float(np.ptp(proj)) or 1.0
+    groups = group_keys(rows)
+    out = np.zeros(len(rows))
+    for g in dict.fromkeys(groups):
+        idx = groups == g
+        lv = levels(proj[idx] - proj[idx].min() + span, rtol)
+        out[idx] = lv
+    return out
+
+
+def distance_from(rows: pd.DataFrame, rule: str, held: pd.DataFrame | None = None,
+                  features: tuple[str, ...] = (), log_features: tuple[str, ...] = (),
+                  rtol: float = DEFAULT_RTOL) -> Direction:
+    """How far each of ``rows`` lies from the region ``rule`` holds out (see the module docstring).
+
+    Args:
+        rows: the rows left after the hold-out (N rows).
+        rule: the hold-out rule (any text; descriptions of a test file are fine).
+        held: the held-out rows (features only are read), for the fallback
+            by feature direction.
+        features, log_features: the task's features and its log-scale ones.
+        rtol: values closer than this relative difference count as one scale.
+    """
+    rule = (rule or "").strip()
+    if rule.startswith("largest:"):
+        return Direction("largest", _largest_distance(rows, rule, rtol))
+    if rule.startswith("random:"):
+        return Direction("random", None)
+    if rule:
+        try:
+            tree = _parse(rule)
+            d = _threshold_distance(tree, rows, rule, rtol)
+            if d.shape == (len(rows),):
+                return Direction("threshold", d)
+        except (SyntaxError, _NoDirection, ValueError, TypeError, DataError):
+            pass  # no threshold shape (or a description of a test file): read the feature direction
+    d = _feature_distance(rows, held, tuple(features), tuple(log_features), rtol) if features else None
+    return Direction("features", d) if d is not None else Direction("random", None)
+
+
+# ---------------------------------------------------------------- bands
+def next_band(distance: np.ndarray, pool: np.ndarray, target: int, cap: int, min_levels: int = 2) -> np.ndarray:
+    """(N,) bool: the ``pool`` rows nearest the held-out region, whole distances at a time.
+
+    The band grows distance by distance until it holds ``target`` rows and
+    ``min_levels`` distinct distances (or all the pool has), but never past
+    ``cap`` rows once it holds one distance. Rows at infinite distance (not
+    in line at all) are never taken.
+    """
+    d = distance[pool]
+    steps = np.unique(d[np.isfinite(d)])
+    chosen = None
+    for k, lam in enumerate(steps):
+        count = int(np.count_nonzero(d <= lam))
+        if chosen is not None and count > cap:
+            break
+        chosen = lam
+        if count >= target and k + 1 >= min(min_levels, len(steps)):
+            break
+    if chosen is None:
+        return np.zeros(len(distance), dtype=bool)
+    return pool & (distance <= chosen)
+
+
+def _random_bands(groups: np.ndarray, pool: np.ndarray, share: float, n_bands: int, seed: int) -> list[np.ndarray]:
+    """``n_bands`` disjoint random bands of the pool, each about ``share`` of every group's rows."""
+    rng = np.random.default_rng(seed)
+    bands = [np.zeros(len(pool), dtype=bool) for _ in range(n_bands)]
+    for g in dict.fromkeys(groups[pool]):
+        idx = np.flatnonzero(pool & (groups == g))
+        k = max(1, int(round(share * len(idx)))) if len(idx) >= 4 else 0
+        order = rng.permutation(idx)
+        for b in range(n_bands):
+            part = order[b * k:(b + 1) * k]
+            bands[b][part] = True
+    return bands
+
+
+# ---------------------------------------------------------------- relaxed rules
+class _Number(float):
+    """A threshold that prints in its short form (``6.71e8``, not ``671000000.0``)."""
+
+    def __new__(cls, value: float, digits: int) -> _Number:
+        self = super().__new__(cls, float(f"{value:.{digits}g}"))
+        self.text = f"{value:.{digits}g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+        return self
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _mid(lo: float, hi: float) -> float:
+    return math.sqrt(lo * hi) if lo > 0 and hi > 0 else (lo + hi) / 2
+
+
+class _Relax(ast.NodeTransformer):
+    """Rewrite each threshold so it admits the rows within distance ``lam``."""
+
+    def __init__(self, df: pd.DataFrame, rule: str, lam: float, rtol: float, digits: int) -> None:
+        self.df, self.rule, self.lam, self.rtol, self.digits = df, rule, lam, rtol, digits
+        self.scope = np.ones(len(df), dtype=bool)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        outer = self.scope
+        if isinstance(node.op, ast.And):
+            self.scope = _selected(node.values, self.df, self.rule, outer)
+        node = self.generic_visit(node)
+        self.scope = outer
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        if _selector(node, self.df, self.rule) is not None:
+            return node
+        out = []
+        for expr, values, c, kind in _pairs(node, self.df, self.rule):
+            inside = _CMP[kind](values, c)
+            upper = _upper(values, c, kind, inside)
+            d = _share_distance(values, inside, upper, self.rtol, self.scope)
+            admitted = ~inside & self.scope & (d <= self.lam + 1e-12)
+            if not admitted.any():
+                out.append(ast.Compare(left=expr, ops=[kind()], comparators=[ast.Constant(c)]))
+                continue
+            rest = values[~inside & self.scope & ~admitted]
+            if upper:
+                edge = float(values[admitted].min())
+                below = rest[rest < edge]
+                t = _mid(float(below.max()), edge) if len(below) else edge
+                op: ast.cmpop = ast.GtE()
+            else:
+                edge = float(values[admitted].max())
+                above = rest[rest > edge]
+                t = _mid(edge, float(above.min())) if len(above) else edge
+                op = ast.LtE()
+            const = ast.Constant(_Number(t, self.digits))
+            out.append(ast.Compare(left=expr, ops=[op], comparators=[const]))
+        return out[0] if len(out) == 1 else ast.BoolOp(op=ast.And(), values=out)
+
+
+def relaxed_rule(rows: pd.DataFrame, rule: str, lam: float, rtol: float = DEFAULT_RTOL) -> str | None:
+    """A rule of the same shape as threshold ``rule`` that holds out the rows within distance ``lam``.
+
+    Returns None when the rule has no threshold shape. The thresholds are put
+    half-way (geometrically, for positive values) between the last scale
+    admitted and the next, rounded to the fewest digits that keep the rows.
+    """
+    from evosld.tasks.splits import rule_mask
+
+    try:
+        tree = _parse(rule)
+        want = _threshold_distance(tree, rows, rule, rtol) <= lam + 1e-12
+    except (SyntaxError, _NoDirection, ValueError, TypeError, DataError):
+        return None
+    for digits in (3, 4, 6, 9, 17):
+        new = _Relax(rows, rule, lam, rtol, digits).visit(_parse(rule))
+        text = ast.unparse(ast.fix_missing_locations(new))
+        if np.array_equal(rule_mask(rows, text, rtol=rtol), want):
+            return text
+    return None
+
+
+# ---------------------------------------------------------------- validation and folds
+@dataclass(frozen=True)
+class DerivedRule:
+    """A validation rule derived from the test rule, and how."""
+
+    rule: str
+    how: str
+
+
+def _targets_vary(df: pd.DataFrame, targets: tuple[str, ...]) -> bool:
+    return all(float(np.var(df[t].to_numpy(dtype=float))) > 0 for t in targets) if len(df) else False
+
+
+def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, features: tuple[str, ...],
+                    log_features: tuple[str, ...] = (), rtol: float = DEFAULT_RTOL, seed: int = 0) -> DerivedRule:
+    """The validation rule for ``train``, carved the way ``test_rule`` carved the test rows.
+
+    Threshold rules give the band next in line towards the test region,
+    about as many rows as test (at least ``MIN_VAL_SHARE`` of train, at
+    most ``MAX_VAL_SHARE``, at least two distinct scales where the data has
+    them) as a rule of the same shape; ``largest:COL`` gives the next-largest
+    scale (more scales if one holds fewer than ``MIN_BAND_ROWS`` rows);
+    ``random:K`` stays random; any other rule gives random held-out settings.
+    """
+    n = len(train)
+    target = max(len(test), math.ceil(MIN_VAL_SHARE * n), MIN_BAND_ROWS)
+    cap = max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * n))
+    rule = (test_rule or "").strip()
+    if rule.startswith("random:"):
+        return DerivedRule(rule, "random held-out settings, as the test rule")
+    if rule.startswith("largest:"):
+        col, _ = parse_largest(rule, train.columns)
+        from evosld.tasks.splits import rule_mask
+
+        for k in range(1, 50):
+            text = f"largest:{col}" if k == 1 else f"largest:{col}:{k}"
+            if rule_mask(train, text, rtol=rtol).sum() >= MIN_BAND_ROWS:
+                break
+        return DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest")
+    direction = distance_from(train, rule, test, features, log_features, rtol)
+    if direction.kind == "threshold":
+        band = next_band(direction.distance, np.ones(n, dtype=bool), target, cap)
+        lam = float(direction.distance[band].max()) if band.any() else 0.0
+        text = relaxed_rule(train, rule, lam, rtol)
+        if text is not None:
+            return DerivedRule(text, f"the train rows next in line towards the test rule {rule!r}")
+    k = max(1, math.ceil(target / max(1, len(set(group_keys(train))))))
+    return DerivedRule(f"random:{k}", f"random held-out settings (no direction could be read from the test rule {rule!r}; "
+                                      "give --val to choose)")
+
+
+def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL) -> str:
+    """The test rule when the user gives none: the largest scale of ``column``.
+
+    ``largest:COL`` when that holds at least ``MIN_BAND_ROWS`` runs; otherwise
+    (sizes that are all different, as when read off a figure) a threshold
+    holding out about the largest tenth of the runs, at least two scales.
+    """
+    from evosld.tasks.splits import rule_mask
+
+    rule = f"largest:{column}"
+    if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or not column.isidentifier():
+        return rule
+    values = df[column].to_numpy(dtype=float)
+    start = f"{column} > {float(np.nanmax(values))!r}"
+    d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
+    band = next_band(d, np.ones(len(df), dtype=bool), max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))),
+                     max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df))))
+    return relaxed_rule(df, start, float(d[band].max()), rtol) or rule
+
+
+def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, features: tuple[str, ...],
+                targets: tuple[str, ...], log_features: tuple[str, ...] = (), n_folds: int = 2,
+                rtol: float = DEFAULT_RTOL, seed: int = 0, min_fit_rows: int = 3) -> list[Fold]:
+    """Nested extrapolation folds below validation, nearest first.
+
+    Fold k scores the k-th band of fit rows counted from validation (each
+    about as many rows as validation, at most ``INNER_SHARE`` of the fit rows,
+    at least two scales where there are) and fits on the fit rows beyond it;
+    with no direction (held-out mixtures) the bands are random and each fold
+    fits on all other fit rows. A fold is dropped when its scored rows are
+    fewer than ``MIN_BAND_ROWS`` or a target does not vary on them; a group's
+    scored rows are dropped when it has fewer than ``min_fit_rows`` rows to
+    fit on.
+
+    Args:
+        train: the train table (N rows); ``val_mask`` (N,) marks validation.
+        val_rule: the validation rule (its shape gives the direction).
+        n_folds: number of inner folds wanted.
+    Returns:
+        Up to ``n_folds`` Folds with masks over ``train``.
+    """
+    fit_idx = np.flatnonzero(~val_mask)
+    fit_rows = train.iloc[fit_idx]
+    n_fit = len(fit_rows)
+    if n_folds <= 0 or n_fit < 2 * MIN_BAND_ROWS:
+        return []
+    direction = distance_from(fit_rows, val_rule, train.loc[val_mask], features, log_features, rtol)
+    target = max(MIN_BAND_ROWS, min(int(val_mask.sum()), int(round(INNER_SHARE * n_fit))))
+    cap = max(MIN_BAND_ROWS, int(round(INNER_SHARE * n_fit)))
+    groups = group_keys(fit_rows)
+    bands: list[np.ndarray] = []
+    fits: list[np.ndarray] = []
+    if direction.distance is None:
+        share = target / n_fit
+        bands = _random_bands(groups, np.ones(n_fit, dtype=bool), share, n_folds, seed)
+        fits = [~b for b in bands]
+        how = "random fit rows"
+    else:
+        pool = np.ones(n_fit, dtype=bool)
+        for _ in range(n_folds):
+            if pool.sum() < 2 * MIN_BAND_ROWS:
+                break
+            band = next_band(direction.distance, pool, target, cap, min_levels=2 if direction.kind == "threshold" else 1)
+            if not band.any():
+                break
+            pool = pool & ~band
+            bands.append(band)
+            fits.append(pool.copy())
+        how = "fit rows next in line towards validation"
+    folds = []
+    for k, (band, fit) in enumerate(zip(bands, fits), start=1):
+        scored = band.copy()
+        for g in dict.fromkeys(groups[band]):
+            if np.count_nonzero(fit & (groups == g)) < min_fit_rows:
+                scored &= groups != g
+        if scored.sum() < MIN_BAND_ROWS or not _targets_vary(fit_rows.loc[scored], targets):
+            continue
+        full_fit = np.zeros(len(train), dtype=bool)
+        full_scored = np.zeros(len(train), dtype=bool)
+        full_fit[fit_idx[fit]] = True
+        full_scored[fit_idx[scored]] = True
+        folds.append(Fold(f"inner{len(folds) + 1}", full_fit, full_scored, f"{how} (band {k})"))
+    return folds

@@ -1,0 +1,194 @@
+"""Validation for anyone's table: derived from the test rule, sizes with a tolerance, degenerate splits refused."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evosld.errors import DataError
+from evosld.proposers.symbolic.blocks import Space
+from evosld.tasks import task_from_frame
+from evosld.tasks.folds import derive_val_rule, relaxed_rule
+from evosld.tasks.scales import levels, n_levels
+from evosld.tasks.splits import rule_mask
+
+
+def chinchilla_like(n: int = 245, seed: int = 0, jitter: float = 1e-6, grid: bool = True) -> pd.DataFrame:
+    """Runs on a grid of model sizes whose values were read off a figure (each size jittered by 1 + jitter·u)."""
+    rng = np.random.default_rng(seed)
+    if grid:
+        sizes = np.logspace(7.5, 10.3, 9)
+        N = rng.choice(sizes, n) * (1 + jitter * rng.uniform(-1, 1, n))
+    else:
+        N = np.exp(rng.uniform(np.log(3e7), np.log(2e10), n))
+    D = 20 * N * np.exp(rng.normal(0, 1.0, n))
+    loss = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * (1 + 0.01 * rng.standard_normal(n))
+    loss[rng.choice(n, 3, replace=False)] += 0.5  # a few runs that went wrong
+    return pd.DataFrame({"N_params": N, "D_tokens": D, "C_flop": 6 * N * D, "loss": loss})
+
+
+# ------------------------------------------------------------------ scales
+def test_sizes_within_the_tolerance_are_one_scale():
+    v = np.array([1e9 * (1 + 1e-6), 1e9, 2e9, 2e9 * (1 - 4e-4), 3e9, np.nan])
+    assert levels(v).tolist() == [0, 0, 1, 1, 2, -1]
+    assert n_levels(v) == 3 and n_levels(v, rtol=0.0) == 5
+
+
+def test_largest_counts_jittered_sizes_as_one_value():
+    df = chinchilla_like()
+    top = rule_mask(df, "largest:N_params")
+    assert top.sum() > 10  # every run of the largest size, not the one whose jitter happened to be largest
+    assert rule_mask(df, "largest:N_params", rtol=0.0).sum() == 1
+    assert rule_mask(df, "largest:N_params:2").sum() > top.sum()
+
+
+def test_parameter_guard_counts_jittered_sizes_once():
+    X = chinchilla_like()[["N_params", "D_tokens"]].to_numpy()
+    space = Space.from_data(X, ("N_params", "D_tokens"), ("N_params", "D_tokens")).with_levels([X])
+    assert space.levels[0] == 9
+    assert Space.from_data(X, ("N_params", "D_tokens"), ()).with_levels([X], rtol=0.0).levels[0] > 100
+
+
+# ------------------------------------------------------------------ derived validation
+@pytest.mark.parametrize("rule", ["C_flop > 1.1e20", "N_params >= 5e9 or D_tokens >= 4e11",
+                                  "N_params >= 1e9 and D_tokens >= 2e10", "not (C_flop <= 1.1e20)", "N_params*D_tokens > 2e19"])
+def test_validation_is_derived_from_a_threshold_test_rule(rule):
+    df = chinchilla_like()
+    task = task_from_frame(df, ["N_params", "D_tokens"], "loss", test=rule, name="c")
+    n_train, n_val = len(task.train), int(task.val_mask.sum())
+    assert task.val_how.startswith("the train rows next in line")
+    assert n_val >= 0.1 * n_train and n_val >= min(len(task.test), 0.35 * n_train) - 40
+    val, fit = task.val_df, task.fit_df
+    assert n_levels(val["N_params"]) >= 2 or n_levels(val["D_tokens"]) >= 2
+    # the validation rule has the test rule's shape and applied to train gives the validation rows
+    assert np.array_equal(rule_mask(task.train, task.val_rule), task.val_mask)
+    if rule.startswith("C_flop") or rule.startswith("not"):
+        assert val["C_flop"].min() > fit["C_flop"].max()  # next in line towards the test region
+        assert task.val_rule.startswith("C_flop >=")
+
+
+def test_largest_and_random_test_rules_keep_their_kind():
+    df = chinchilla_like()
+    task = task_from_frame(df, ["N_params", "D_tokens"], "loss", test="largest:N_params", name="c")
+    assert task.val_rule == "largest:N_params"
+    assert task.val_df["N_params"].min() > task.fit_df["N_params"].max() * 1.01
+    mixed = df.assign(p=np.linspace(0.05, 0.95, len(df)))
+    assert task_from_frame(mixed, ["p"], "loss", test="random:20", name="m").val_rule == "random:20"
+
+
+def test_default_test_rule_on_sizes_that_are_all_different():
+    df = chinchilla_like(grid=False)
+    task = task_from_frame(df, ["N_params", "D_tokens"], "loss", name="c")
+    assert task.test_rule.startswith("N_params >=")  # not 'largest:' (one run)
+    assert len(task.test) >= 0.1 * len(df) and task.val_mask.sum() >= 3
+
+
+def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():
+    df = chinchilla_like()
+    d = derive_val_rule(df.iloc[:200], df.iloc[200:], "N_params > D_tokens / 20", ("N_params", "D_tokens"))
+    assert d.rule.startswith("random:") and "--val" in d.how
+
+
+def test_relaxed_rule_is_written_short_and_keeps_the_rows():
+    df = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8, 1.6e9], "D": [1, 2, 3, 4, 5]})
+    assert relaxed_rule(df, "N > 2e9", 0.4) == "N >= 5.66e8"
+    assert relaxed_rule(df, "N < 1e7", 0.2) == "N <= 1.41e8"
+    assert relaxed_rule(df, "N > D", 0.2) is None
+
+
+def test_grouped_table_gets_one_band_for_all_groups():
+    df = pd.concat([chinchilla_like(seed=1).assign(model="a"), chinchilla_like(seed=2).assign(model="b")])
+    task = task_from_frame(df, ["N_params", "D_tokens"], "loss", group="model", test="C_flop > 1e20", name="g")
+    counts = task.split_counts()
+    assert set(counts) == {"a", "b"} and all(c["val"] >= 3 and c["fit"] >= 3 for c in counts.values())
+
+
+# ------------------------------------------------------------------ refusals
+def test_a_one_row_validation_slice_is_refused_before_any_work():
+    df = chinchilla_like(grid=False)
+    big = float(np.sort(df["N_params"])[-2])
+    with pytest.raises(DataError, match=r"validation rule .* holds out only 1 row.*--val"):
+        task_from_frame(df, ["N_params", "D_tokens"], "loss", test=f"N_params > {big * 1.0001:.6g}",
+                        val=f"N_params > {big * 0.9999:.6g}", name="c")
+
+
+def test_a_slice_whose_target_does_not_vary_is_refused():
+    df = chinchilla_like()
+    df.loc[df["N_params"] > 1e10, "loss"] = 2.0
+    with pytest.raises(DataError, match=r"loss takes one value \(2\) on all .* test rows.*--test"):
+        task_from_frame(df, ["N_params", "D_tokens"], "loss", test="N_params > 1e10", name="c")
+
+
+def test_a_group_left_with_too_few_fit_rows_is_named():
+    df = chinchilla_like().assign(model="a")
+    small = pd.concat([df.nsmallest(2, "N_params"), df.nlargest(3, "N_params")]).assign(model="b")
+    with pytest.raises(DataError, match=r"group\(s\) 'b' \(\d rows\).*--test / --val"):
+        task_from_frame(pd.concat([df, small]), ["N_params", "D_tokens"], "loss", group="model",
+                        test="N_params > 1e10", val="N_params > 5e9", name="c")
+
+
+# ------------------------------------------------------------------ the command line
+def _cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evosld.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_cli_tasks_shows_the_derived_rule_and_counts(tmp_path):
+    chinchilla_like().to_csv(tmp_path / "runs.csv", index=False)
+    out = _cli("tasks", "--csv", "runs.csv", "--features", "N_params,D_tokens", "--target", "loss",
+               "--test", "C_flop > 1.1e20", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["val_rule"].startswith("C_flop >=") and "next in line" in info["val_how"]
+    assert info["split_counts"]["all_data"]["val"] == info["rows"]["val"] >= 3
+
+
+def test_cli_refuses_a_degenerate_validation_in_one_line(tmp_path):
+    df = chinchilla_like(grid=False)
+    df.to_csv(tmp_path / "runs.csv", index=False)
+    big = float(np.sort(df["N_params"])[-2])
+    out = _cli("discover", "--csv", "runs.csv", "--features", "N_params,D_tokens", "--target", "loss",
+               "--test", f"N_params > {big * 1.0001:.6g}", "--val", f"N_params > {big * 0.9999:.6g}",
+               "--budget-seconds", "5", cwd=tmp_path)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--val" in lines[0], out.stderr
+    assert not (tmp_path / "runs").exists()  # refused before any work
+
+
+def test_discovery_succeeds_on_a_jittered_table_with_a_threshold_test(tmp_path):
+    chinchilla_like().to_csv(tmp_path / "runs.csv", index=False)
+    out = _cli("discover", "--csv", "runs.csv", "--features", "N_params,D_tokens", "--target", "loss",
+               "--test", "C_flop > 1.1e20", "--budget-seconds", "40", "--seed", "0",
+               "--output", "run", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert best["split"]["val_rule"].startswith("C_flop >=") and best["split"]["rows_per_group"]["all_data"]["val"] >= 3
+    assert "validation: C_flop >=" in (tmp_path / "run" / "evosld.log").read_text()
+    assert "validation: C_flop >=" in out.stderr and "rows fit/val/test" in out.stderr  # printed at the start
+    ref = best["reference"]  # the Chinchilla form, refit beside the found law
+    assert ref["name"].startswith("Chinchilla form") and ref["test"]["r2"] is not None
+    assert "beside it, Chinchilla form" in out.stdout
+    assert best["val"]["r2"] > 0.9 and best["test"]["r2"] > 0.8
+    sel = best["selection"]
+    assert sel["folds"] == ["inner1", "inner2"]
+    assert sel["rule"] in ("extrapolation folds", "validation")
+    if sel["rule"] == "extrapolation folds":
+        assert all(set(c["folds"]) == {"inner1", "inner2"} for c in sel["candidates"])
+
+
+def test_per_group_thresholds_are_relaxed_within_their_group():
+    rng = np.random.default_rng(0)
+    df = pd.concat([pd.DataFrame({"group": g, "x": np.linspace(-1, 3, 40), "y": rng.normal(size=40)}) for g in ("a", "b")])
+    rule = "(group == 'a' and x >= 2.0) or (group == 'b' and x >= 1.0)"
+    held = rule_mask(df, rule)
+    d = derive_val_rule(df[~held], df[held], rule, ("x",))
+    assert "group == 'a' and x >=" in d.rule and "group == 'b' and x >=" in d.rule
+    val = df[~held][rule_mask(df[~held], d.rule)]
+    for g, top in (("a", 2.0), ("b", 1.0)):
+        xs = val.loc[val.group == g, "x"]
+        assert len(xs) >= 3 and xs.max() < top and xs.min() > top - 1.5  # each group's band lies just below its own test

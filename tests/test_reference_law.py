@@ -1,0 +1,59 @@
+"""The Chinchilla form as the reference law of a user's table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evosld.errors import DataError
+from evosld.evaluation.evaluator import Evaluator
+from evosld.tasks import task_from_frame
+from evosld.tasks.baselines import reference_law
+from evosld.tasks.baselines.chinchilla import guess_size_and_data, resolve
+
+
+def test_size_and_data_are_read_off_the_column_names():
+    logs = ("N_params", "D_tokens", "C_flop", "model_size", "data_size", "numTokens", "nParams")
+    assert guess_size_and_data(["N_params", "D_tokens"], logs) == ("N_params", "D_tokens")
+    assert guess_size_and_data(["model_size", "data_size"], logs) == ("model_size", "data_size")
+    assert guess_size_and_data(["nParams", "numTokens"], logs) == ("nParams", "numTokens")
+    assert guess_size_and_data(["N_params", "C_flop"], logs) is None
+    assert guess_size_and_data(["N_params", "D_tokens"], ("N_params",)) is None  # D not on a log scale
+
+
+def test_baseline_option_is_checked():
+    feats, logs = ["N", "D", "lr"], ("N", "D", "lr")
+    assert resolve("auto", feats, logs) == "chinchilla:N,D"
+    assert resolve("none", feats, logs) == ""
+    assert resolve("chinchilla:D,N", feats, logs) == "chinchilla:D,N"
+    assert resolve("auto", ["x", "y"], ("x", "y")) == ""
+    with pytest.raises(DataError, match="name them"):
+        resolve("chinchilla", ["x", "y"], ("x", "y"))
+    with pytest.raises(DataError, match="two different feature columns"):
+        resolve("chinchilla:N,Q", feats, logs)
+    with pytest.raises(DataError, match="unknown baseline"):
+        resolve("kaplan", feats, logs)
+
+
+def test_chinchilla_form_refit_in_the_sandbox_recovers_its_law():
+    rng = np.random.default_rng(3)
+    N = np.repeat(np.logspace(7.5, 10, 8), 6) * (1 + 1e-6 * rng.uniform(-1, 1, 48))
+    D = N * np.tile([5, 10, 20, 40, 80, 160], 8)
+    loss = (1.69 + 406.4 / N**0.34 + 410.7 / D**0.28) * (1 + 0.002 * rng.standard_normal(len(N)))
+    df = pd.DataFrame({"model_params": N, "train_tokens": D, "loss": loss})
+    task = task_from_frame(df, ["model_params", "train_tokens"], "loss", test="model_params > 5e9", name="c")
+    assert task.baseline == "chinchilla:model_params,train_tokens"
+    label, source = reference_law(task)
+    assert "Chinchilla" in label
+    ev = Evaluator(task).evaluate(source, "test")
+    assert ev.ok and ev.scores.r2 > 0.95
+    E, A, alpha, B, beta = ev.params["all_data"]
+    assert abs(E - 1.69) < 0.15 and abs(alpha - 0.34) < 0.1 and abs(beta - 0.28) < 0.1
+
+
+def test_signed_targets_get_no_chinchilla_reference():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"N": np.repeat(np.logspace(7, 10, 6), 4), "D": np.tile(np.logspace(9, 12, 4), 6)})
+    df["loss"] = -1 / np.log(df.N) + 0.01 * rng.standard_normal(len(df))
+    assert task_from_frame(df, ["N", "D"], "loss", name="s").baseline == ""
