@@ -148,7 +148,7 @@ def test_report_of_a_real_run_is_complete_and_self_contained(symbolic_run: Path)
         assert _escaped(best["formula"]) in html
     if best.get("latex"):
         assert _escaped(best["latex"]) in html
-    assert "def scaling_law_func" in html and "starter program" in html  # user task: starter, labelled
+    assert "def scaling_law_func" in html and "Chinchilla form" in html  # user task with N and D: Chinchilla reference
     for heading in ("The best law", "Scores", "Extrapolation", "Predicted against actual", "The search over time",
                     "Accuracy against complexity", "Run"):
         assert f"<h2>{heading}</h2>" in html

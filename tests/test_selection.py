@@ -1,4 +1,4 @@
-"""The final pick: ties on validation broken by the inner hold-out of the fit rows."""
+"""The final pick: laws close on validation told apart by nested extrapolation folds."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.report import write_report
 from evosld.runner import finish
 from evosld.search.loop import LoopStatus
-from evosld.search.selection import Candidate, choose, tied
+from evosld.search.selection import Candidate, choose, fold_score, tied, weighted_median
 from evosld.store import RunStore
 from evosld.tasks import task_from_frame
 from tests.test_discover import GOOD
@@ -43,38 +43,58 @@ def test_tie_width_is_a_share_of_the_remaining_error():
     assert tied([], band=0.1, tolerance=0.0) == []
 
 
-def test_tied_laws_are_told_apart_by_the_inner_hold_out():
-    cands = [_c(1, 0.95, 6), _c(2, 0.949, 7), _c(3, 0.948, 7), _c(4, 0.90, 3)]
+def test_laws_in_the_running_are_told_apart_by_their_fold_scores():
+    cands = [_c(1, 0.95, 6), _c(2, 0.949, 7), _c(3, 0.948, 7), _c(4, 0.80, 3)]
     asked: list[int] = []
 
-    def inner(pid: int) -> float | None:
+    def folds(pid: int) -> dict[str, float | None]:
         asked.append(pid)
-        return {1: 0.2, 2: None, 3: 0.3}[pid]
+        return {1: {"inner1": 0.2, "inner2": 0.9}, 2: {"inner1": None, "inner2": 0.99},
+                3: {"inner1": 0.96, "inner2": 0.97}}[pid]
 
-    sel = choose(cands, band=0.1, tolerance=0.0005, inner_r2=inner)
-    assert sel is not None and sel.program_id == 3 and sel.rule == "inner hold-out"
-    assert sorted(asked) == [1, 2, 3]  # law 4 is not tied and is never refitted
-    assert [c.inner_r2 for c in sel.candidates] == [0.2, None, 0.3]
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=folds, folds=("inner1", "inner2"))
+    assert sel is not None and sel.program_id == 3 and sel.rule == "extrapolation folds"
+    assert sorted(asked) == [1, 2, 3]  # law 4 is not in the running and is never refitted
+    by_id = {c.program_id: c for c in sel.candidates}
+    assert by_id[3].score == pytest.approx(0.96)  # median of 0.948, 0.96, 0.97
+    assert by_id[1].score == pytest.approx(0.9)  # one fold that suits a law cannot carry it
+    assert by_id[2].score == pytest.approx(0.949)  # a failed fold counts -1
+    assert [c.program_id for c in sel.candidates] == [3, 2, 1]  # ranked by score
     json.dumps(sel.to_json())
 
 
-def test_equal_inner_scores_prefer_fewer_parameters_then_validation():
-    cands = [_c(1, 0.95, 7), _c(2, 0.949, 5), _c(3, 0.9495, 5)]
-    sel = choose(cands, band=0.1, tolerance=0.0, inner_r2=lambda pid: 0.5)
-    assert sel is not None and sel.program_id == 3
+def test_fold_score_is_a_weighted_median_of_clipped_r2():
+    assert fold_score(0.9, {}, 1 / 3) == pytest.approx(0.9)
+    assert fold_score(0.5, {"inner1": 0.9, "inner2": 0.1}, 1 / 3) == pytest.approx(0.5)
+    assert fold_score(0.9, {"inner1": -50.0}, 1 / 3) == pytest.approx(-1.0)
+    assert fold_score(0.9, {"inner1": -50.0}, 0.5) == pytest.approx(-0.05)  # exact half: the two averaged
+    assert fold_score(0.9, {"inner1": 0.1, "inner2": 0.2}, 0.6) == pytest.approx(0.9)  # validation outweighs
+    assert weighted_median([3.0, 1.0, 2.0], [1, 1, 1]) == 2.0
+    assert weighted_median([1.0, 2.0], [1, 1]) == 1.5
+
+
+def test_equal_fold_scores_prefer_fewer_parameters_then_validation():
+    cands = [_c(1, 0.95, 7), _c(2, 0.949, 5), _c(3, 0.949, 5)]
+    sel = choose(cands, band=0.1, tolerance=0.0, fold_r2=lambda pid: {}, folds=("inner1",))
+    assert sel is not None and sel.program_id == 1  # no fold scores: validation decides
+    sel = choose(cands[1:], band=0.1, tolerance=0.0, fold_r2=lambda pid: {"inner1": 0.5}, val_weight=0.0,
+                 folds=("inner1",))
+    assert sel is not None and sel.program_id == 2  # equal scores and parameters: the older program
 
 
 def test_band_zero_is_parsimony_and_a_lone_leader_needs_no_refit():
     cands = [_c(1, 0.95, 7), _c(2, 0.9498, 4), _c(3, 0.90, 2)]
 
-    def never(pid: int) -> float:
+    def never(pid: int) -> dict:
         raise AssertionError("no refit expected")
 
-    sel = choose(cands, band=0.0, tolerance=0.0005, inner_r2=never)
+    sel = choose(cands, band=0.0, tolerance=0.0005, fold_r2=never, folds=("inner1",))
     assert sel is not None and sel.program_id == 2 and sel.rule == "parsimony"
-    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, inner_r2=never)
+    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, fold_r2=never, folds=("inner1",))
     assert sel is not None and sel.program_id == 1 and sel.rule == "validation"
-    assert choose([], band=0.1, tolerance=0.0, inner_r2=never) is None
+    sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=never, folds=())
+    assert sel is not None and sel.program_id == 1 and sel.rule == "validation"  # a task without inner folds
+    assert choose([], band=0.1, tolerance=0.0, fold_r2=never) is None
 
 
 def _grid(seed: int = 0) -> pd.DataFrame:
@@ -85,29 +105,48 @@ def _grid(seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame({"N": N, "D": D, "loss": loss, "model": np.where(N > 3e8, "big", "small")})
 
 
-def test_inner_hold_out_is_the_fit_rows_nearest_validation():
+def test_inner_folds_are_nested_bands_below_validation():
     task = task_from_frame(_grid(), ["N", "D"], "loss", test="N >= 1e10", val="N >= 3.7e9", name="grid")
-    held = task.inner_mask()
-    fit = task.fit_df
-    assert held.shape == (len(fit),) and held.sum() == round(0.2 * len(fit))
-    assert fit.loc[held, "N"].min() >= fit.loc[~held, "N"].max()  # validation lies towards larger N
+    folds = task.inner_folds(2)
+    assert [f.name for f in folds] == ["inner1", "inner2"]
+    N = task.train["N"]
+    val_min = N[task.val_mask].min()
+    prev_low = val_min
+    for f in folds:
+        assert not (f.fit & f.scored).any() and not ((f.fit | f.scored) & task.val_mask).any()
+        assert N[f.scored].max() < prev_low and N[f.fit].max() < N[f.scored].min()  # fit below, predict the band
+        assert f.scored.sum() >= 3
+        prev_low = N[f.scored].min()
+    assert folds[1].fit.sum() < folds[0].fit.sum()
     fit_part, scored = task.frames("inner")
-    assert len(fit_part) + len(scored) == len(fit) and not set(fit_part.index) & set(scored.index)
-    blind = task_from_frame(_grid().assign(loss=lambda d: np.where(d.N >= 3.7e9, 99.0, d.loss)),
+    assert len(scored) == folds[0].scored.sum() and len(fit_part) == folds[0].fit.sum()
+    blind = task_from_frame(_grid().assign(loss=lambda d: np.where(d.N >= 3.7e9, 99.0 + d.D / 1e12, d.loss)),
                             ["N", "D"], "loss", test="N >= 1e10", val="N >= 3.7e9", name="grid")
-    assert np.array_equal(blind.inner_mask(), held)  # validation targets are never read
+    for a, b in zip(blind.inner_folds(2), folds):  # validation targets are never read
+        assert np.array_equal(a.fit, b.fit) and np.array_equal(a.scored, b.scored)
 
 
-def test_inner_hold_out_is_per_group_and_random_without_a_direction():
+def test_inner_folds_are_per_group_for_largest_and_random_without_a_direction():
     df = _grid()
-    grouped = task_from_frame(df, ["N", "D"], "loss", group="model", test="D >= 1e12", val="D >= 1.7e11", name="g")
-    held = grouped.inner_mask()
-    keys = grouped.fit_df["group"].astype(str).to_numpy()
-    for g in ("big", "small"):
-        assert held[keys == g].sum() == round(0.2 * (keys == g).sum())
+    grouped = task_from_frame(df, ["N", "D"], "loss", group="model", test="largest:D", name="g")
+    assert grouped.val_rule == "largest:D"
+    keys = grouped.train["group"].to_numpy()
+    D = grouped.train["D"].to_numpy()
+    for f in grouped.inner_folds(2):
+        for g in ("big", "small"):
+            band = f.scored & (keys == g)
+            assert len(set(D[band])) == 1 and D[band][0] > D[f.fit & (keys == g)].max()
     mixed = task_from_frame(df.assign(p=np.linspace(0.1, 0.9, len(df))), ["p"], "loss", test="random:3", val="random:3",
                             name="r")
-    assert np.array_equal(mixed.inner_mask(), mixed.inner_mask())  # seeded
+    folds = mixed.inner_folds(2)
+    assert len(folds) == 2 and not (folds[0].scored & folds[1].scored).any()
+    assert all((f.fit | f.scored).sum() == (~mixed.val_mask).sum() for f in folds)  # fit on all other fit rows
+    again = mixed.inner_folds(2)
+    assert all(np.array_equal(a.scored, b.scored) for a, b in zip(folds, again))  # seeded
+
+
+def record_reference(run_dir) -> dict:
+    return json.loads((run_dir / "best.json").read_text())["reference"]
 
 
 @pytest.fixture
@@ -137,16 +176,22 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     config = RunConfig(evaluator={"timeout": 30})
     out = finish(store, synthetic_task, tmp_path, config, LoopStatus())
     assert out.best_id == ids["good"] and out.selection is not None
-    assert calls == ["inner", "inner", "test"]  # the far law is not tied: never refitted
+    n_folds = len(synthetic_task.inner_folds(2))
+    assert n_folds == 2
+    # the far law is never refitted; the Chinchilla reference is refit once on val and test beside the pick
+    assert sorted(calls) == ["inner1", "inner1", "inner2", "inner2", "test", "test", "val"]
+    assert record_reference(tmp_path)["name"].startswith("Chinchilla form")
     record = json.loads((tmp_path / "best.json").read_text())
+    assert record["selection"]["folds"] == ["inner1", "inner2"]
     cands = {c["program_id"]: c for c in record["selection"]["candidates"]}
     assert set(cands) == {ids["mean"], ids["good"]}
-    assert cands[ids["good"]]["inner_r2"] > 0.9 > cands[ids["mean"]]["inner_r2"]
+    assert cands[ids["good"]]["folds"]["inner1"] > 0.9 > cands[ids["mean"]]["folds"]["inner1"]
+    assert cands[ids["good"]]["score"] > cands[ids["mean"]]["score"]
     assert store.get_state("final_program_id") == ids["good"]
 
     calls.clear()
     again = finish(store, synthetic_task, tmp_path, config, LoopStatus())
-    assert again.best_id == ids["good"] and calls == []  # inner and test scores are kept in the store
+    assert again.best_id == ids["good"] and calls == []  # fold and test scores are kept in the store
 
     page = write_report(tmp_path, task=synthetic_task).read_text()
     assert "How the law was chosen" in page and f"program {ids['good']} <span" in page

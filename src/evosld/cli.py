@@ -32,7 +32,12 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target", help="target column (comma-separated for several outputs)")
     g.add_argument("--group-by", dest="group_by", help="column whose values are fitted separately (e.g. model)")
     g.add_argument("--test", help="rows held out as test, e.g. \"N >= 1e9\" (default: largest value of the first feature)")
-    g.add_argument("--val", help="rows of train held out for selection (default: the same kind of rule)")
+    g.add_argument("--val", help="rows of train held out for selection (default: derived from --test: the train "
+                   "rows next in line towards the test region)")
+    g.add_argument("--baseline", help="reference law shown beside the found one: auto (default: the Chinchilla form "
+                   "when the features look like model size and data), chinchilla, chinchilla:N_COL,D_COL or none")
+    g.add_argument("--scale-tolerance", dest="scale_tolerance", type=float,
+                   help="values closer than this relative difference count as one scale (default 1e-3)")
     g.add_argument("--name", help="a name for the law / task")
     g.add_argument("--description", help="what the runs are (goes into LLM prompts and the report)")
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
@@ -56,6 +61,8 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             "target": targets[0] if len(targets) == 1 else targets, "group": args.group_by,
             "test": args.test, "val": args.val, "name": args.name or Path(csv).stem,
             "description": args.description or "", "max_params": args.max_params,
+            "scale_tolerance": getattr(args, "scale_tolerance", None),
+            "baseline": getattr(args, "baseline", None),
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")
@@ -71,9 +78,36 @@ def load_task_from_args(args: argparse.Namespace, name: str | None):
 
 
 # ---------------------------------------------------------------------------
+def split_lines(task) -> list[str]:
+    """How a task is split, in words: the rules, how validation was chosen, rows per group."""
+    counts = task.split_counts()
+    lines = [f"test: {task.test_rule or '?'}",
+             f"validation: {task.val_rule}" + (f" ({task.val_how})" if task.val_how else "")]
+    shown = list(counts.items())[:6]
+    per = ", ".join(f"{g} {c['fit']}/{c['val']}/{c['test']}" for g, c in shown)
+    more = f", ... ({len(counts)} groups)" if len(counts) > len(shown) else ""
+    lines.append(f"rows fit/val/test: {int((~task.val_mask).sum())}/{int(task.val_mask.sum())}/{len(task.test)}"
+                 + (f" (per group: {per}{more})" if len(counts) > 1 else ""))
+    folds = task.inner_folds()
+    if folds:
+        lines.append("inner folds for the final pick: " + "; ".join(
+            f"{f.name} fits {int(f.fit.sum())} rows, scores {int(f.scored.sum())}" for f in folds))
+    return lines
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
     from evosld.tasks import load_task, task_names
 
+    if args.task or getattr(args, "csv", None):
+        task = load_task_from_args(args, args.task)
+        if args.json:
+            print(json.dumps(task.summary(), indent=2))
+            return 0
+        console.print(f"[bold]{task.name}[/bold]: features {', '.join(task.features)}; target(s) "
+                      f"{', '.join(task.targets)}; {len(task.groups)} group(s)")
+        for line in split_lines(task):
+            console.print("  " + line)
+        return 0
     rows = [load_task(n, data_dir=args.data_dir).summary() for n in task_names()]
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -210,6 +244,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if not args.quiet:
         limit = f"{config.budget_seconds:.0f} s budget" if config.budget_seconds else f"{config.max_iterations} iterations"
         err_console.print(f"evosld: {task.name} with {mode}, {limit}, seed {config.random_seed} -> {run_dir}")
+        for line in split_lines(task):
+            err_console.print(f"  {line}", highlight=False)
     if args.quiet:
         outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec)
     else:
@@ -224,9 +260,19 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     sel = outcome.selection
-    if sel is not None and sel.rule == "inner hold-out":
-        print(f"  chosen among {len(sel.candidates)} laws tied on validation by how well each predicts the fit rows "
-              "nearest validation (best.json: selection)")
+    if sel is not None and sel.rule == "extrapolation folds":
+        ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
+        chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)
+        folds = ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} failed" for k, v in chosen.folds.items())
+        runner_up = next((c for c in ranked if c.program_id != sel.program_id), None)
+        print(f"  chosen among {len(sel.candidates)} laws close on validation by its score over the extrapolation "
+              f"folds: {chosen.score:.4f} ({folds})" + (f"; runner-up {runner_up.score:.4f}" if runner_up else "")
+              + " (best.json: selection)")
+    ref = outcome.reference
+    if ref:
+        fmt = lambda r: f"{r:.4f}" if isinstance(r, (int, float)) else "failed"  # noqa: E731
+        print(f"  beside it, {ref['name']}: validation R² {fmt((ref.get('val') or {}).get('r2'))}   "
+              f"test R² {fmt((ref.get('test') or {}).get('r2'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     return 0
@@ -257,8 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"evosld {__import__('evosld').__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the built-in tasks and their data")
+    p = sub.add_parser("tasks", help="list the built-in tasks, or show how one task (or your table) is split")
+    p.add_argument("task", nargs="?", help="a built-in task or a task file (.yaml): show its splits; or use --csv")
     add_data_options(p)
+    add_table_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_tasks)
 

@@ -79,10 +79,20 @@ class RunConfig(BaseModel):
         description="final pick: laws within this much validation R² of the best count as tied",
     )
     selection_band: float = Field(
-        default=0.1, ge=0, le=1,
-        description=("final pick: laws within this share of the best law's remaining error (1 - val R²) count as "
-                     "tied, and the tied law that best predicts the inner hold-out of the fit rows wins; "
+        default=0.3, ge=0, le=1,
+        description=("final pick: laws within this share of the best law's remaining error (1 - val R²) are in "
+                     "the running, and the one with the best score over the extrapolation folds wins; "
                      "0 picks the fewest parameters within parsimony_tolerance"),
+    )
+    selection_pool: int = Field(default=10, ge=1, description="final pick: most laws refitted on the inner folds")
+    selection_folds: int = Field(
+        default=2, ge=0, le=5,
+        description="final pick: inner extrapolation folds below validation (0: validation alone)",
+    )
+    selection_val_weight: float = Field(
+        default=1 / 3, ge=0, le=1,
+        description=("final pick: weight of the validation fold in the weighted median over folds (the inner folds "
+                     "share the rest; 1/3 with two inner folds is the plain median of three)"),
     )
     proposals_in_flight: int = Field(default=4, ge=1)
     llm: LLMConfig | None = None

@@ -48,6 +48,7 @@ class RunOutcome:
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
+    reference: dict[str, Any] | None = None
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -126,6 +127,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "params": params,
         "lineage": _lineage(store, pid),
         "selection": selection.to_json() if selection is not None else None,
+        "split": task.split_summary(),
     }
 
 
@@ -182,6 +184,10 @@ def run_discovery(
                                 {"config": config.model_dump(mode="json", exclude={"llm": {"api_key"}}),
                                  "task_spec": task_spec or {"name": task.name}})
     handler = _setup_logging(run_dir)
+    split = task.split_summary()
+    store.set_state("split", split)
+    log.info("test: %s; validation: %s (%s); rows fit/val/test per group: %s", split["test_rule"], split["val_rule"],
+             split["val_how"] or "given", split["rows_per_group"])
     meter = None
     if config.uses_llm():
         from evosld.proposers.llm import CostMeter
@@ -244,12 +250,13 @@ def run_discovery(
 
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:
-    """The final law (``search.selection``); tied laws are refitted on the inner split.
+    """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
 
-    Inner hold-out scores are kept in the store (state ``inner_r2``), so a
-    resumed or re-finished run does not refit them.
+    Fold scores are kept in the store (state ``fold_r2``: program id -> fold
+    name -> R²), so a resumed or re-finished run does not refit them.
     """
-    done: dict[str, Any] = dict(store.get_state("inner_r2", {}) or {})
+    done: dict[str, Any] = dict(store.get_state("fold_r2", {}) or {})
+    folds = [f.name for f in evaluator.task.inner_folds(config.selection_folds)] if config.selection_folds else []
     seen: set[str] = set()
     candidates = []
     for p in store.programs():
@@ -260,15 +267,44 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Se
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
 
-    def inner_r2(pid: int) -> float | None:
-        if str(pid) not in done:
-            ev = evaluator.evaluate(store.program(pid).source, "inner")
-            r2 = ev.scores.r2 if ev.ok else None
-            done[str(pid)] = r2 if r2 is not None and math.isfinite(r2) else None
-            store.set_state("inner_r2", done)
-        return done[str(pid)]
+    def fold_r2(pid: int) -> dict[str, float | None]:
+        have = dict(done.get(str(pid), {}))
+        missing = [f for f in folds if f not in have]
+        if missing:
+            source = store.program(pid).source
+            for name in missing:
+                ev = evaluator.evaluate(source, name)
+                r2 = ev.scores.r2 if ev.ok else None
+                have[name] = r2 if r2 is not None and math.isfinite(r2) else None
+            done[str(pid)] = have
+            store.set_state("fold_r2", done)
+        return {f: have[f] for f in folds}
 
-    return choose(candidates, config.selection_band, config.parsimony_tolerance, inner_r2)
+    return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
+                  pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds)
+
+
+def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[str, Any] | None:
+    """The reference law (human law, or the Chinchilla form for a user table) refit: val and test R².
+
+    Computed once and kept in the store (state ``reference``), like the test score.
+    """
+    from evosld.tasks.baselines import reference_law
+
+    ref = reference_law(task)
+    if ref is None:
+        return None
+    done = store.get_state("reference")
+    if isinstance(done, dict) and done.get("name") == ref[0]:
+        return done
+    label, source = ref
+    out: dict[str, Any] = {"name": label}
+    for split in ("val", "test"):
+        ev = evaluator.evaluate(source, split)
+        out[split] = {"r2": ev.scores.r2 if ev.ok else None, "error": ev.message or None}
+    out["params"] = ev.params if ev.ok else None
+    store.set_state("reference", out)
+    return out
 
 
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
@@ -288,6 +324,7 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     else:
         test, params = done.metrics, done.params
     record = best_record(store, task, best.id, test=test, params=params, selection=selection)
+    record["reference"] = reference_scores(store, task, evaluator)
     write_best(run_dir, best.source, record)
     return RunOutcome(run_dir, status, best.id, best.source, val=record["val"] or {}, test=test,
-                      params=params or {}, meta=best.meta, selection=selection)
+                      params=params or {}, meta=best.meta, selection=selection, reference=record["reference"])

@@ -180,13 +180,13 @@ def run_facts(store: RunStore) -> RunFacts:
 
 def _reference(task: Task) -> tuple[str, str, Literal["human", "starter"]]:
     """(source, label, kind) of the law the best is compared with."""
+    from evosld.tasks.baselines import reference_law
     from evosld.tasks.builtin import BUILTIN
 
-    if task.name in BUILTIN:
-        from evosld.tasks.baselines import baseline_source
-
-        src = baseline_source(task.name)
-        return src, f"human law: {law_title(src, task.name)}", "human"
+    ref = reference_law(task)
+    if ref is not None:
+        label, src = ref
+        return src, (f"human law: {law_title(src, task.name)}" if task.name in BUILTIN else label), "human"
     from evosld.tasks.starter import starter_source
 
     return starter_source(task), "starter program (the search's seed; no human law for a user task)", "starter"

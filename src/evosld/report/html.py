@@ -237,24 +237,41 @@ def _metrics_section(data: ReportData) -> str:
             "averaged over outputs.</p>" + _selection_part(data) + "</section>")
 
 
-def _selection_part(data: ReportData) -> str:
-    """The laws tied on validation and how the final one was told apart (empty if there was no tie)."""
-    sel = data.selection
-    if not sel or sel.get("rule") != "inner hold-out":
+def _group_counts(task) -> str:
+    """Rows fit/val/test per group, as a short sentence (empty for one group)."""
+    counts = task.split_counts()
+    if len(counts) <= 1:
         return ""
+    shown = "; ".join(f"{escape(g)} {c['fit']}/{c['val']}/{c['test']}" for g, c in list(counts.items())[:8])
+    more = f"; … ({len(counts)} groups)" if len(counts) > 8 else ""
+    return f". Rows fit/val/test per group: {shown}{more}"
+
+
+def _selection_part(data: ReportData) -> str:
+    """How sure the pick is: the laws in the running and their scores on each extrapolation fold."""
+    sel = data.selection
+    if not sel or sel.get("rule") != "extrapolation folds":
+        return ""
+    folds = list(sel.get("folds") or [])
     rows = []
     for c in sel.get("candidates", []):
         chosen = c.get("program_id") == sel.get("program_id")
         mark = ' <span class="ok">chosen</span>' if chosen else ""
-        rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")),
-                     fmt_num(c.get("inner_r2")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
+        per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
+        rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
+                     fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
-    return ("<h3>How the law was chosen</h3>"
-            + _table(["law", "val R²", "inner hold-out R²", "params"], rows)
-            + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) '
-            "on validation, too close for validation to tell apart. Each was refit on the fit rows other than "
-            "those lying furthest towards validation and scored on those (the inner hold-out: no validation or "
-            "test targets are read); the best of them is returned.</p>")
+    weight = fmt_num(sel.get("val_weight"), 2)
+    describe = "; ".join(f"{escape(f.name)}: {int(f.fit.sum())} rows fitted, {int(f.scored.sum())} scored"
+                         for f in data.task.inner_folds(len(folds))) if folds else ""
+    return ("<h3>How the law was chosen (how sure is this pick)</h3>"
+            + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "selection score", "params"], rows)
+            + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) on '
+            "validation. Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
+            "beyond a band, predict the band: forward chaining towards validation; no validation or test targets "
+            f"are read; {describe}). The selection score weighs validation {weight} and the inner folds the rest "
+            "(each R² clipped at −1); the best score is returned. Laws that agree across folds are a safer pick "
+            "than one that wins a single slice.</p>")
 
 
 def _figure_section(name: str, title: str, png: bytes, data: ReportData) -> str:
@@ -308,7 +325,9 @@ def _facts_section(data: ReportData) -> str:
         rows.append(("LLM", "no LLM calls (no tokens, no cost)"))
     rows.append(("data", f"{len(data.task.fit_df)} fit / {int(data.task.val_mask.sum())} validation / "
                  f"{len(data.task.test)} test rows, {len(data.task.groups)} group(s); validation: "
-                 f"<code>{escape(data.task.val_rule or '?')}</code>, test: <code>{escape(data.task.test_rule or '?')}</code>"))
+                 f"<code>{escape(data.task.val_rule or '?')}</code>"
+                 + (f" ({escape(data.task.val_how)})" if data.task.val_how else "")
+                 + f", test: <code>{escape(data.task.test_rule or '?')}</code>" + _group_counts(data.task)))
     rows.append(("evosld", escape(f.evosld_version)))
     return "<section><h2>Run</h2>" + _facts_table(rows) + "</section>"
 
