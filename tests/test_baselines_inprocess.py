@@ -15,7 +15,8 @@ from evosld.evaluation.metrics import score
 from evosld.tasks import BUILTIN, load_task, task_names
 from evosld.tasks.baselines import baseline_path, baseline_source, starter_path, starter_source
 
-#: Leaderboard test R² of the human laws (DESIGN.md) minus 0.03.
+#: Leaderboard test R² of the human laws (DESIGN.md) minus 0.03 (parallel: minus 3e-4,
+#: as its figure is 0.99989; easy_question: its clipped figure, -1).
 MIN_TEST_R2 = {
     "vocab_scaling_law": 0.936,
     "sft_scaling_law": 0.927,
@@ -23,6 +24,8 @@ MIN_TEST_R2 = {
     "moe_scaling_law": 0.673,
     "data_constrained_scaling_law": 0.881,
     "lr_bsz_scaling_law": -0.106,
+    "parallel_scaling_law": 0.99959,
+    "easy_question_scaling_law": -1.0,
 }
 ALLOWED_IMPORTS = {"numpy", "scipy", "itertools", "math"}
 
@@ -85,6 +88,7 @@ def test_human_law_reaches_leaderboard(name: str, data_dir: Path, monkeypatch) -
     task = load_task(name)
     module = _load(baseline_path(name))
     r2, _ = _fit_and_score(module, task, "test")
+    r2 = max(r2, -1.0)  # clipped, as the leaderboard scores it
     assert r2 >= MIN_TEST_R2[name], f"{name}: test R² {r2:.4f} < {MIN_TEST_R2[name]}"
     val_r2, _ = _fit_and_score(module, task, "val")
     assert np.isfinite(val_r2)

@@ -33,7 +33,8 @@ def test_baselines_reach_the_leaderboard(data_dir):
     rows = {r["task"]: r for r in json.loads(proc.stdout)}
     assert set(rows) == set(PUBLISHED)
     for task, row in rows.items():
-        assert row["test_r2"] >= PUBLISHED[task]["human"] - 0.03, (task, row)
+        # clipped, as the leaderboard scores it (easy_question's quintic lands far below -1)
+        assert row["test_r2_clipped"] >= PUBLISHED[task]["human"] - 0.03, (task, row)
 
 
 @pytest.mark.data

@@ -236,6 +236,7 @@ def every_block_law() -> Law:
         Term.of(F("expmix", 2, 3)),
         Term.of(F("bowl", 4, 0)),
         Term.of(F("eff", 0, 1)),
+        Term.of(F("bump", 4)),
     )
 
 
@@ -374,3 +375,65 @@ def test_own_component_feature_for_one_output_per_component() -> None:
     params = ns["fit_scaling_law"](P, Y)
     assert np.max(np.abs(ns["scaling_law_func"](P, params) - Y)) < 1e-5
     assert np.allclose(Model(law, sp).predict(P, params), ns["scaling_law_func"](P, params))
+
+
+# ---- non-monotone targets in one feature -----------------------------------------
+
+
+def hump_table(seed: int = 0, noise: float = 0.003) -> tuple[np.ndarray, np.ndarray]:
+    """A score that falls with x, rises over a bump, then keeps falling; x is not a size.
+
+    x (n, 1) in [-1, 3] (a log10 compute, say: may be negative); y (n,).
+    """
+    rng = np.random.default_rng(seed)
+    x = np.sort(rng.uniform(-1.0, 3.0, 160))
+    y = -0.2 - 0.5 * (1 - np.exp(-0.3 * (x + 1))) + 0.25 * np.exp(-0.5 * ((x - 0.8) / 0.35) ** 2)
+    return x[:, None], y + noise * rng.normal(size=len(x))
+
+
+def test_bump_fits_a_local_excursion_and_returns_to_the_trend_beyond_it() -> None:
+    X, y = hump_table()
+    fit, far = X[:, 0] < 2.0, X[:, 0] >= 2.0
+    sp = Space.from_data(X[fit], ("x",), ()).with_extrapolation(X[fit & (X[:, 0] < 1.6)], X[fit & (X[:, 0] >= 1.6)])
+    assert sp.kinds == ("lin",) and sp.extrapolated == (0,)
+    # a bowl (a parabola) may not curve along an extrapolated feature; a bump may
+    assert not valid(Law.of(Term(), Term.of(F("bowl", 0))), sp, None)
+    with_bump = Law.of(Term(), Term.of(F("expmix", 0)), Term.of(F("bump", 0)))  # trend + bump: 6 parameters
+    trend = Law.of(Term(), Term.of(F("expmix", 0)))
+    assert with_bump.n_params == 6 and valid(with_bump, sp, 6)
+    r2 = {}
+    for name, law in (("bump", with_bump), ("trend", trend)):
+        model = Model(law, sp)
+        resid = model.predict(X[far], model.fit(X[fit], y[fit])) - y[far]
+        r2[name] = 1 - np.mean(resid**2) / np.var(y[far])
+    assert r2["bump"] > 0.9 > r2["trend"], r2  # past the bump, back on the trend
+
+
+def test_bumps_only_along_features_the_data_does_not_show_monotone() -> None:
+    D, lr = np.meshgrid(10.0 ** np.arange(8, 12), 10.0 ** np.linspace(-4, -2, 5))
+    X = np.column_stack([D.ravel(), lr.ravel()])
+    y = 2.0 + 50.0 / X[:, 0] ** 0.2 + 0.3 * (np.log10(X[:, 1]) + 3.0) ** 2
+    sp = space_for(X, names=("D", "lr"), logs=("D", "lr")).with_optima([(X, y)])
+    assert sp.monotone == (0,)
+    assert not valid(Law.of(Term(), Term.of(F("bump", 0))), sp, None)
+    assert valid(Law.of(Term(), Term.of(F("bump", 1))), sp, None)
+    rng = np.random.default_rng(0)
+    bumps = [f.feats[0] for _ in range(300) for t in random_law(rng, sp, None).terms for f in t.factors
+             if f.kind == "bump"]
+    assert bumps and set(bumps) == {1}
+
+
+def test_proposer_reaches_trend_plus_bump_on_a_non_monotone_target() -> None:
+    X, y = hump_table(seed=3)
+    df = pd.DataFrame({"group": "all", "x": X[:, 0], "score": y})
+    train, test = df[df["x"] < 2.0].reset_index(drop=True), df[df["x"] >= 2.0].reset_index(drop=True)
+    task = Task(name="hump", features=("x",), targets=("score",), train=train, test=test,
+                val_mask=(train["x"] >= 1.6).to_numpy(), max_params=6, log_features=())
+    prop = SymbolicProposer(task.search_view(), seed=0)
+    best = (-np.inf, None)
+    for i in range(20):
+        p = asyncio.run(prop.propose(ProposalRequest(iteration=i, parent=None, seed=i)))
+        if p.source is not None and p.meta.get("screen_r2", -np.inf) > best[0]:
+            best = (p.meta["screen_r2"], Law.from_json(p.meta["structure"]))
+    assert best[0] > 0.9
+    assert "bump" in {f.kind for t in best[1].terms for f in t.factors}

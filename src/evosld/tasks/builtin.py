@@ -1,4 +1,4 @@
-"""The six SLDBench tasks: schema, descriptions, parameter limits and split rules.
+"""The eight SLDBench tasks: schema, descriptions, parameter limits and split rules.
 
 Feature order follows SLDBench (arXiv 2507.21184); ``max_params`` is the number
 of fitted parameters per group of the published human law. ``val_rule`` carves
@@ -123,6 +123,63 @@ BUILTIN: dict[str, TaskSpec] = {
             test_rule="vocab_size >= 96256",
             log_features=("non_vocab_parameters", "vocab_size", "num_characters"),
             baseline="vocab",
+        ),
+        TaskSpec(
+            name="parallel_scaling_law",
+            features=("num_params", "parallel_size"),
+            targets=("loss",),
+            description=(
+                "Final loss of language models trained with parallel scaling (ParScale, Chen et "
+                "al. 2025): the input is transformed P ways (parallel_size), the P streams run "
+                "through one shared model of num_params non-embedding parameters, and their "
+                "outputs are aggregated. One group per training corpus (stack: Stack-V2 Python, "
+                "pile: the Pile); test is P = 8, train P in {1, 2, 4}."
+            ),
+            max_params=4,
+            val_rule="parallel_size >= 4",
+            test_rule="parallel_size >= 8",
+            log_features=("num_params", "parallel_size"),
+            baseline="parallel",
+        ),
+        TaskSpec(
+            name="easy_question_scaling_law",
+            features=("log_flops",),
+            targets=("brier_score",),
+            description=(
+                "Performance on the easiest third of a benchmark's questions against training "
+                "compute (Wu & Lo 2025, U-shaped and inverted-U scaling behind emergent "
+                "abilities). log_flops is log10 of compute in units of 1e21 FLOPs (already a "
+                "log, may be negative); brier_score is minus the target-conditioned Brier score "
+                "(negative; higher is better). One group per benchmark (nine). The curve is not "
+                "monotone: an inverted U, then a second descent; test is each benchmark's runs "
+                "at or above its emergence threshold (utils.basic_parameter of the paper's code)."
+            ),
+            max_params=6,
+            # validation: the last 0.3 decades of compute below each threshold (5-12 rows a group)
+            val_rule=(
+                "(group == 'mmlu' and log_flops >= 1.2) or "
+                "(group == 'parsinlu_qa_mc' and log_flops >= 2) or "
+                "(group == 'arithmetic' and log_flops >= 1.5) or "
+                "(group == 'hindu_knowledge' and log_flops >= 0.7) or "
+                "(group == 'analogical_similarity' and log_flops >= 1.7) or "
+                "(group == 'conceptual_combinations' and log_flops >= 1.2) or "
+                "(group == 'hellaswag' and log_flops >= 2) or "
+                "(group == 'arc' and log_flops >= 2) or "
+                "(group == 'abstract_narrative_understanding' and log_flops >= 2)"
+            ),
+            test_rule=(
+                "(group == 'mmlu' and log_flops >= 1.5) or "
+                "(group == 'parsinlu_qa_mc' and log_flops >= 2.3) or "
+                "(group == 'arithmetic' and log_flops >= 1.8) or "
+                "(group == 'hindu_knowledge' and log_flops >= 1) or "
+                "(group == 'analogical_similarity' and log_flops >= 2) or "
+                "(group == 'conceptual_combinations' and log_flops >= 1.5) or "
+                "(group == 'hellaswag' and log_flops >= 2.3) or "
+                "(group == 'arc' and log_flops >= 2.3) or "
+                "(group == 'abstract_narrative_understanding' and log_flops >= 2.3)"
+            ),
+            log_features=(),
+            baseline="easy_question",
         ),
     ]
 }

@@ -26,6 +26,15 @@ Forms (references for the ones taken from the literature):
 - ``eff``     (D'/x_ref)^a, D' = U (1 + r (1 - e^{-(D/U-1)/r}))
                                                              effective data under repetition
                                                              (Muennighoff et al. 2023)
+- ``bump``    exp(-((u - m) / e^w)^2 / 2)                     a localised bump (Gaussian in u)
+
+Terms combine into non-monotone shapes in one feature without a block per
+shape: ``c0 + c1 bump`` is a bump or a dip (inverted U / U) that flattens back
+to c0 on both sides, so unlike a bowl it may extrapolate; ``c0 + c1 sat`` is a
+transition between two levels (saturation to a chance level or a ceiling);
+``c0 + c1 sat + c2 bump`` or ``c0 + c1 exp(t u) + c2 bump`` a trend with a
+local excursion (double descent, a U-shaped dip before improvement), as the
+U-shaped / inverted-U scaling of Wu & Lo (2025, arXiv:2410.01692) describes.
 """
 
 from __future__ import annotations
@@ -353,7 +362,8 @@ def _ltx_u(space: Space, i: int) -> str:
 
 def _ltx_p(p: str) -> str:
     head, _, idx = p.partition("_")
-    g = {"alpha": r"\alpha", "mu": r"\mu", "tau": r"\tau", "rho": r"\rho", "kappa": r"\kappa"}
+    g = {"alpha": r"\alpha", "mu": r"\mu", "tau": r"\tau", "rho": r"\rho", "kappa": r"\kappa",
+         "omega": r"\omega"}
     return f"{g.get(head, head)}_{{{idx}}}" if idx else g.get(head, head)
 
 
@@ -623,6 +633,49 @@ class Eff(Block):
         )
 
 
+class Bump(Block):
+    """A localised bump in one feature: exp(-((u - mu) / e^omega)^2 / 2).
+
+    Bounded (between 0 and 1, and back to 0 away from its centre), so it is
+    allowed along features validation extrapolates: beyond the bump a law
+    returns to its trend. Its centre may sit a span beyond the seen range.
+    Not along features the data shows to be monotone (``Space.monotone``).
+    """
+
+    name = "bump"
+
+    def n_params(self, feats):
+        return 2
+
+    def valid(self, feats, space):
+        return len(feats) == 1 and feats[0] not in space.monotone and super().valid(feats, space)
+
+    def box(self, feats, space):
+        i = feats[0]
+        s = space.span(i)
+        return Box(
+            [space.umin[i] - s, float(np.log(0.02 * s))],
+            [space.umax[i] + s, float(np.log(2.0 * s))],
+            [space.umin[i], float(np.log(0.08 * s))],
+            [space.umax[i], float(np.log(0.6 * s))],
+            ["mu", "omega"],
+        )
+
+    def evaluate(self, U, feats, th, space):
+        z = (U[:, feats[0]] - th[0]) * np.exp(-th[1])
+        return _exp(-0.5 * z * z)
+
+    def source(self, feats, th, space):
+        return f"_exp(-0.5 * ((u{feats[0]} - {th[0]}) * np.exp(-{th[1]})) ** 2)"
+
+    def text(self, feats, p, space):
+        return f"exp(-(({space.u_text(feats[0])} - {p[0]})/exp({p[1]}))^2/2)"
+
+    def latex(self, feats, p, space):
+        u = _ltx_u(space, feats[0])
+        return rf"e^{{-\frac{{1}}{{2}}\left(\left({u} - {_ltx_p(p[0])}\right) e^{{-{_ltx_p(p[1])}}}\right)^2}}"
+
+
 def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: float) -> np.ndarray:
     """(D'/x_ref_D)^a for the effective data D' of Muennighoff et al. (2023).
 
@@ -636,4 +689,6 @@ def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: flo
     return np.exp(np.clip(a * log_eff, -50.0, 50.0))
 
 
-KINDS: dict[str, Block] = {b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff())}
+KINDS: dict[str, Block] = {
+    b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff(), Bump())
+}

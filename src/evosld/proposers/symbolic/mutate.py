@@ -31,6 +31,10 @@ def available_kinds(space: Space) -> dict[str, float]:
         w.update(shift=w.get("shift", 0) + 1.0, logsh=w.get("logsh", 0) + 1.0)
     if space.dominates:
         w["eff"] = 1.0
+    # bumps: rarer along log-scale (size) axes, where most scaling data is monotone
+    bump = sum(0.5 if space.kinds[i] == "log" else 1.0 for i in range(space.n_features) if i not in space.monotone)
+    if bump:
+        w["bump"] = min(bump, 1.5)
     if "bowl" in w and not any(space.bowl_axis(i) for i in feats_of(space, *KINDS["bowl"].accepts)):
         del w["bowl"]
     return w
@@ -61,6 +65,11 @@ def random_factor(rng: np.random.Generator, space: Space, kind: str | None = Non
         k = int(rng.integers(1, len(allowed) + 1))
         chosen = set(rng.choice(allowed, size=k, replace=False).tolist()) | {i}
         return Factor("expmix", tuple(sorted(chosen)))
+    if kind == "bump" and i in space.monotone:
+        free = [j for j in allowed if j not in space.monotone]
+        if not free or feat is not None:
+            return None
+        i = int(rng.choice(free))
     if kind == "bowl":
         if not space.bowl_axis(i):
             free = [j for j in allowed if space.bowl_axis(j)]
@@ -183,7 +192,7 @@ def m_add_factor(rng, law, space):
     """Couple a term multiplicatively with a new factor."""
     k = int(rng.integers(len(law.terms)))
     f = random_factor(rng, space, kind=_pick(rng, {"pow": 3.0, "lin": 1.0, "sat": 1.0, "expmix": 1.0,
-                                                   "shift": 0.5, "bowl": 0.5}))
+                                                   "shift": 0.5, "bowl": 0.5, "bump": 0.3}))
     if f is None:
         return None
     return _replace_term(law, k, Term.of(*law.terms[k].factors, f))
