@@ -136,7 +136,7 @@ BUILTIN: dict[str, TaskSpec] = {
                 "pile: the Pile); test is P = 8, train P in {1, 2, 4}."
             ),
             max_params=4,
-            val_rule="parallel_size >= 4",
+            val_rule="",  # derived from the test rule: the largest P in train
             test_rule="parallel_size >= 8",
             log_features=("num_params", "parallel_size"),
             baseline="parallel",
@@ -155,18 +155,7 @@ BUILTIN: dict[str, TaskSpec] = {
                 "at or above its emergence threshold (utils.basic_parameter of the paper's code)."
             ),
             max_params=6,
-            # validation: the last 0.3 decades of compute below each threshold (5-12 rows a group)
-            val_rule=(
-                "(group == 'mmlu' and log_flops >= 1.2) or "
-                "(group == 'parsinlu_qa_mc' and log_flops >= 2) or "
-                "(group == 'arithmetic' and log_flops >= 1.5) or "
-                "(group == 'hindu_knowledge' and log_flops >= 0.7) or "
-                "(group == 'analogical_similarity' and log_flops >= 1.7) or "
-                "(group == 'conceptual_combinations' and log_flops >= 1.2) or "
-                "(group == 'hellaswag' and log_flops >= 2) or "
-                "(group == 'arc' and log_flops >= 2) or "
-                "(group == 'abstract_narrative_understanding' and log_flops >= 2)"
-            ),
+            val_rule="",  # derived from the test rule: each benchmark's runs next below its threshold
             test_rule=(
                 "(group == 'mmlu' and log_flops >= 1.5) or "
                 "(group == 'parsinlu_qa_mc' and log_flops >= 2.3) or "
