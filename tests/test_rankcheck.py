@@ -134,3 +134,18 @@ def test_benchmark_script_bad_input(args: list[str], data_dir: Path, tmp_path: P
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_rank_check_uses_the_runs_own_limits(tmp_path: Path) -> None:
+    """The stored record is {"config": RunConfig, "task_spec": ...}; its RunConfig gives the limits."""
+    from evosld.config import RunConfig
+    from evosld.rankcheck import _limits
+    from evosld.store import RunStore
+
+    config = RunConfig(evaluator={"timeout": 7, "cpu_seconds": 9, "memory_mb": 1234})
+    with RunStore.create(tmp_path / "run.sqlite", "t", 0, {"config": config.model_dump(mode="json"),
+                                                            "task_spec": {"name": "t"}}) as store:
+        stored = store.run().config
+    limits = _limits(stored)
+    assert limits is not None
+    assert (limits.wall_seconds, limits.cpu_seconds, limits.memory_mb) == (7, 9, 1234)

@@ -114,13 +114,17 @@ def _n_params(meta: dict[str, Any]) -> int | None:
     return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
 
 
-def _limits(config: dict[str, Any] | None) -> Limits | None:
-    """The run's per-candidate limits from its stored configuration (None: the sandbox's)."""
+def _limits(stored: dict[str, Any] | None) -> Limits | None:
+    """The run's per-candidate limits from what the run stored (None: the sandbox's).
+
+    ``stored`` is the run record's config: ``{"config": RunConfig fields,
+    "task_spec": ...}`` (the RunConfig is the ``config`` entry, not the whole).
+    """
     from evosld.config import RunConfig
     from evosld.runner import limits_from
 
     try:
-        return limits_from(RunConfig.model_validate(config or {}))
+        return limits_from(RunConfig.model_validate((stored or {}).get("config") or {}))
     except ValueError:
         return None
 
@@ -225,6 +229,10 @@ def rank_check(
         info = store.run()
         programs = store.programs()
         final = store.get_state("final_program_id")
+    if task is None and "csv" in (info.config.get("task_spec") or {}):
+        from evosld.tasks.taskfile import task_from_spec
+
+        task = task_from_spec(info.config["task_spec"], data_dir)
     if task is None or isinstance(task, str):
         from evosld.tasks import load_task
 
