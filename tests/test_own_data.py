@@ -52,3 +52,34 @@ def test_predict_checks_columns(tmp_path):
 def test_discover_needs_features():
     with pytest.raises(DataError, match="features"):
         evosld.discover(_example().make_runs(), progress=False)
+
+
+def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
+    """The run keeps a copy of the rows (table.csv) and the spec that rebuilds the task from them."""
+    import json
+    import subprocess
+    import sys
+
+    from evosld.rankcheck import rank_check
+
+    ex = _example()
+    run = tmp_path / "run"
+    evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=3, budget_seconds=None,
+                    seed=0, output=run, progress=False)
+    assert (run / "table.csv").is_file()
+    with RunStore.open(run / "run.sqlite") as store:
+        spec = store.run().config["task_spec"]
+    assert spec["csv"]["features"] == ["N", "D"] and spec["csv"]["path"].endswith("table.csv")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "evosld.cli", *args], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=600)
+
+    report = cli("report", str(run))
+    assert report.returncode == 0, report.stderr
+    resumed = cli("discover", "--resume", str(run), "--iterations", "5", "--quiet")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert json.loads((run / "best.json").read_text())["task"] == "my_law"
+    assert rank_check(run, top=3).n >= 1
+    with pytest.raises(evosld.errors.ConfigError, match="already holds a run"):
+        evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, output=run, progress=False)

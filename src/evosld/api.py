@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.config import RunConfig, load_config
-from evosld.errors import DataError
+from evosld.errors import ConfigError, DataError
 from evosld.evaluation import Evaluation, Evaluator, Sandbox
 from evosld.program import Program
 from evosld.proposers.base import Proposer
@@ -99,6 +99,22 @@ def evaluate(program: str | Path | Program, task: Task | str, split: str = "val"
     return Evaluator(task).evaluate(program, split)
 
 
+#: The copy of a DataFrame's rows kept in its run directory, so the run can be resumed and reported.
+TABLE_FILE = "table.csv"
+
+
+def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Write the rows into the run directory and return the task spec that rebuilds the task from them."""
+    from evosld.outputs import STORE_FILE
+
+    if (run_dir / STORE_FILE).exists():
+        raise ConfigError(f"{run_dir} already holds a run; give another output directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / TABLE_FILE
+    df.to_csv(path, index=False, float_format="%.17g")
+    return {"csv": {"path": str(path.resolve()), **spec}}
+
+
 def discover(
     data: pd.DataFrame | Task | str,
     features: list[str] | None = None,
@@ -139,6 +155,7 @@ def discover(
     """
     from evosld.runner import run_discovery
 
+    table_spec: dict[str, Any] | None = None
     if isinstance(data, Task):
         task = data
     elif isinstance(data, str):
@@ -149,6 +166,9 @@ def discover(
         task = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
                                description=description, max_params=max_params, scale_tolerance=scale_tolerance,
                                baseline=baseline)
+        table_spec = {"features": list(task.features), "target": target, "group": group, "test": test, "val": val,
+                      "name": name, "description": description, "max_params": max_params,
+                      "scale_tolerance": scale_tolerance, "baseline": baseline}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
                                  "max_iterations": iterations if iterations is not None else 100000,
                                  "max_params": max_params}
@@ -161,13 +181,14 @@ def discover(
         overrides["llm"] = llm
     cfg: RunConfig = load_config(config, overrides)[0]
     run_dir = Path(output) if output else Path("runs") / f"{task.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    spec = _store_table(data, table_spec, run_dir) if table_spec is not None else {"name": task.name}
     if progress:
         from evosld.progress import RichProgress
 
         with RichProgress(budget_seconds=cfg.budget_seconds) as bar:
-            out = run_discovery(task, cfg, run_dir, proposer=injected, progress=bar, task_spec={"name": task.name})
+            out = run_discovery(task, cfg, run_dir, proposer=injected, progress=bar, task_spec=spec)
     else:
-        out = run_discovery(task, cfg, run_dir, proposer=injected, task_spec={"name": task.name})
+        out = run_discovery(task, cfg, run_dir, proposer=injected, task_spec=spec)
     if out.best_source is None:
         raise DataError(f"no candidate law ran successfully; see {run_dir / 'evosld.log'}")
     return DiscoveryResult(
