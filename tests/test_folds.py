@@ -94,6 +94,18 @@ def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():
     assert d.rule.startswith("random:") and "--val" in d.how
 
 
+def test_validation_that_would_leave_one_size_to_fit_on_is_random_instead():
+    rng = np.random.default_rng(0)
+    N = np.repeat([1e8, 4e8, 1.6e9], 10)
+    D = np.tile(np.logspace(9, 11, 10), 3)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 2 + 300 / N**0.3 + 300 / D**0.3 + 0.01 * rng.standard_normal(30)})
+    task = task_from_frame(df, ["N", "D"], "loss", test="N > 1e9", name="three_sizes")
+    assert task.val_rule.startswith("random:") and "single N" in task.val_how
+    assert n_levels(task.fit_df["N"]) == 2  # the law can still be fitted along N
+    along_d = task_from_frame(df, ["N", "D"], "loss", test="D > 5e10", name="three_sizes")
+    assert along_d.val_rule.startswith("D >=")  # D has ten values: validation along it is fine
+
+
 def test_relaxed_rule_is_written_short_and_keeps_the_rows():
     df = pd.DataFrame({"N": [1e8, 2e8, 4e8, 8e8, 1.6e9], "D": [1, 2, 3, 4, 5]})
     assert relaxed_rule(df, "N > 2e9", 0.4) == "N >= 5.66e8"

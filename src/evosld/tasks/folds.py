@@ -41,7 +41,7 @@ import pandas as pd
 from evosld.errors import DataError
 from evosld.program import parse_python
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
-from evosld.tasks.scales import DEFAULT_RTOL, levels
+from evosld.tasks.scales import DEFAULT_RTOL, levels, n_levels
 from evosld.tasks.splits import _CMP, eval_node, group_keys, parse_largest
 
 #: Validation holds at least this share of the train rows, when derived.
@@ -432,32 +432,70 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     them) as a rule of the same shape; ``largest:COL`` gives the next-largest
     scale (more scales if one holds fewer than ``MIN_BAND_ROWS`` rows);
     ``random:K`` stays random; any other rule gives random held-out settings.
+    So do the first two when they would leave some group's fit rows with a
+    single value of a feature the rule cuts along (three model sizes, test
+    the largest): no law could be fitted along it, so extrapolating to the
+    band would test nothing but the formula's guess.
     """
     n = len(train)
     target = max(len(test), math.ceil(MIN_VAL_SHARE * n), MIN_BAND_ROWS)
     cap = max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * n))
     rule = (test_rule or "").strip()
+    k = max(1, math.ceil(min(target, cap) / max(1, len(set(group_keys(train))))))
     if rule.startswith("random:"):
         return DerivedRule(rule, "random held-out settings, as the test rule")
+    from evosld.tasks.splits import rule_mask
+
+    derived: DerivedRule | None = None
+    columns: list[str] = []
     if rule.startswith("largest:"):
         col, _ = parse_largest(rule, train.columns)
-        from evosld.tasks.splits import rule_mask
-
-        for k in range(1, 50):
-            text = f"largest:{col}" if k == 1 else f"largest:{col}:{k}"
+        for depth in range(1, 50):
+            text = f"largest:{col}" if depth == 1 else f"largest:{col}:{depth}"
             if rule_mask(train, text, rtol=rtol).sum() >= MIN_BAND_ROWS:
                 break
-        return DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest")
-    direction = distance_from(train, rule, test, features, log_features, rtol)
-    if direction.kind == "threshold":
-        band = next_band(direction.distance, np.ones(n, dtype=bool), target, cap)
-        lam = float(direction.distance[band].max()) if band.any() else 0.0
-        text = relaxed_rule(train, rule, lam, rtol)
-        if text is not None:
-            return DerivedRule(text, f"the train rows next in line towards the test rule {rule!r}")
-    k = max(1, math.ceil(target / max(1, len(set(group_keys(train))))))
-    return DerivedRule(f"random:{k}", f"random held-out settings (no direction could be read from the test rule {rule!r}; "
-                                      "give --val to choose)")
+        derived = DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest")
+        columns = [col]
+    else:
+        direction = distance_from(train, rule, test, features, log_features, rtol)
+        if direction.kind == "threshold":
+            band = next_band(direction.distance, np.ones(n, dtype=bool), target, cap)
+            lam = float(direction.distance[band].max()) if band.any() else 0.0
+            text = relaxed_rule(train, rule, lam, rtol)
+            if text is not None:
+                derived = DerivedRule(text, f"the train rows next in line towards the test rule {rule!r}")
+                columns = _threshold_columns(rule, train)
+    if derived is None:
+        return DerivedRule(f"random:{k}", f"random held-out settings (no direction could be read from the test rule "
+                                          f"{rule!r}; give --val to choose)")
+    stuck = _left_with_one_scale(train, rule_mask(train, derived.rule, rtol=rtol), [c for c in columns if c in features],
+                                 rtol)
+    if stuck is not None:
+        return DerivedRule(f"random:{k}", f"random held-out settings: validating on {derived.rule!r} would leave the "
+                                          f"fit rows with a single {stuck}, along which no law could then be fitted; "
+                                          "give --val to choose")
+    return derived
+
+
+def _threshold_columns(rule: str, rows: pd.DataFrame) -> list[str]:
+    """Names of the plain columns a threshold rule compares (``N`` in ``N >= 1e9``)."""
+    out = []
+    for node in ast.walk(_parse(rule)):
+        if isinstance(node, ast.Compare) and _selector(node, rows, rule) is None:
+            out += [n.id for n in [node.left, *node.comparators] if isinstance(n, ast.Name) and n.id in rows.columns]
+    return list(dict.fromkeys(out))
+
+
+def _left_with_one_scale(train: pd.DataFrame, val_mask: np.ndarray, columns: list[str], rtol: float) -> str | None:
+    """A column that has several scales in some group's train rows but one in its fit rows, if any."""
+    groups = group_keys(train)
+    for col in columns:
+        vals = train[col].to_numpy(dtype=float)
+        for g in dict.fromkeys(groups):
+            idx = groups == g
+            if n_levels(vals[idx], rtol) >= 2 and n_levels(vals[idx & ~val_mask], rtol) < 2:
+                return col
+    return None
 
 
 def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL) -> str:
