@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evosld.errors import EvosldError
+from evosld.signals import Aborted, exit_code_for
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -217,7 +218,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec, progress=progress)
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
-        return 1
+        return _interrupted_line(outcome, run_dir) or 1
     meta = outcome.meta or {}
     print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
     n = meta.get("n_params")
@@ -229,7 +230,17 @@ def cmd_discover(args: argparse.Namespace) -> int:
               "nearest validation (best.json: selection)")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
-    return 0
+    return _interrupted_line(outcome, run_dir)
+
+
+def _interrupted_line(outcome, run_dir: Path) -> int:
+    """Say how to continue a run stopped by a signal; its exit code (130 / 143), else 0."""
+    from evosld.signals import exit_code_for, signal_name
+
+    if outcome.signum is None:
+        return 0
+    print(f"  interrupted by {signal_name(outcome.signum)}: continue the search with evosld discover --resume {run_dir}")
+    return exit_code_for(outcome.signum)
 
 
 def _config_keys(path: str | None) -> set[str]:
@@ -319,6 +330,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvosldError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Aborted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code_for(exc.signum)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
