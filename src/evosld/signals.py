@@ -89,17 +89,21 @@ class StopRequest:
 
 
 @contextmanager
-def catch_stop_signals(stop: StopRequest) -> Iterator[StopRequest]:
+def catch_stop_signals(stop: StopRequest, forward: Callable[[int], None] | None = None) -> Iterator[StopRequest]:
     """Route SIGINT and SIGTERM to ``stop`` inside the block; restore the old handlers after.
 
-    Outside the main thread (where Python cannot install handlers) this does
-    nothing: the caller's own Ctrl-C handling applies.
+    ``forward`` is called with every signal first (e.g. to pass it on to child
+    processes), the second one included. Outside the main thread (where Python
+    cannot install handlers) this does nothing: the caller's own Ctrl-C
+    handling applies.
     """
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
     def handler(signum: int, _frame: object) -> None:
+        if forward is not None:
+            forward(signum)
         stop.request(signum)
 
     previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
