@@ -95,8 +95,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evosld.evaluation import Evaluator
     from evosld.program import Program
 
-    program = Program.from_file(args.program)
-    task = load_task_from_args(args, args.task)
+    if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
+        from evosld.rundir import run_law
+        from evosld.tasks.taskfile import task_from_spec
+
+        law = run_law(args.program)
+        program = Program(law.source)
+        given = args.task or getattr(args, "csv", None)
+        task = load_task_from_args(args, args.task) if given else task_from_spec(law.task_spec, args.data_dir)
+    else:
+        program = Program.from_file(args.program)
+        task = load_task_from_args(args, args.task)
     ev = Evaluator(task).evaluate(program, split=args.split)
     record = {"program": args.program, "task": task.name, **ev.metrics(), "params": ev.params}
     if args.json:
@@ -274,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("eval", help="score a program file on a task")
-    p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law")
+    p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law, or a run "
+                                   "directory (its chosen law, on its task unless --task/--csv is given)")
     p.add_argument("--task", help="built-in task name or a task file (.yaml); or use --csv")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="val: fit on train minus validation, score validation; test: fit on train, score test")
