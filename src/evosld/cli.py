@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import warnings
@@ -329,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors that mean "this disk cannot take the output" (shown as one line, not a traceback).
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -343,6 +348,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Aborted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc.signum)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror}; free some space or choose a writable --output",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130

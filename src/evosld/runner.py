@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from evosld.config import RunConfig
-from evosld.errors import ConfigError, EvosldError
+from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.outputs import LOG_FILE, STORE_FILE, write_best
+from evosld.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
 from evosld.proposers.base import Proposal, Proposer
 from evosld.runlock import RunLock
 from evosld.search.database import ProgramDatabase
@@ -143,7 +143,7 @@ def _run_coroutine(coro: Any) -> Any:
 
 
 def _setup_logging(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler = RunLogHandler(run_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -269,6 +269,8 @@ def run_locked(
                 from evosld.report import write_report as _write_report
 
                 _write_report(run_dir, task=task)
+            except OutputError:
+                raise  # a full or read-only disk is the user's to fix, not a missing figure
             except EvosldError as exc:
                 log.warning("no report: %s", exc)
     finally:
