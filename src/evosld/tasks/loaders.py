@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks import checks
+from evosld.tasks import checks, tables
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.splits import default_rule, rule_mask
 from evosld.tasks.task import GROUP_COLUMN, Task
@@ -21,7 +21,7 @@ DATA_ENV = "EVOSLD_DATA"
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        return tables.read_csv_bounded(path)
     except FileNotFoundError:
         raise DataError(f"file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -88,6 +88,7 @@ def _finish(
         raise DataError(f"{name}: test group(s) {', '.join(unknown[:5])} have no training rows")
     val_mask = rule_mask(train, val_rule, features)
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
+    tables.check_targets_vary(name, targets, {"validation": train.loc[val_mask], "test": test})
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     return Task(
         name=name,
@@ -171,6 +172,7 @@ def task_from_frame(
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
+    tables.check_frame(df, name)
     features = [features] if isinstance(features, str) else list(features)
     targets = [target] if isinstance(target, str) else list(target)
     if not features:
