@@ -228,6 +228,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
             outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec, progress=progress)
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
+        _failures_line(outcome)
         return _interrupted_line(outcome, run_dir) or 1
     meta = outcome.meta or {}
     print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
@@ -240,7 +241,16 @@ def cmd_discover(args: argparse.Namespace) -> int:
               "nearest validation (best.json: selection)")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
+    _failures_line(outcome)
     return _interrupted_line(outcome, run_dir)
+
+
+def _failures_line(outcome) -> None:
+    """How many proposals and evaluations failed, and why (the log has one line per failure)."""
+    from evosld.runner import describe_failures
+
+    if outcome.failures is not None and outcome.failures.total:
+        print(f"  failed: {describe_failures(outcome.failures)}")
 
 
 def _interrupted_line(outcome, run_dir: Path) -> int:

@@ -30,7 +30,7 @@ from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop, LoopLimits, LoopStatus
 from evosld.search.selection import Candidate, Selection, choose
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
-from evosld.store import RunStore
+from evosld.store import FailureCounts, RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
 
@@ -51,6 +51,7 @@ class RunOutcome:
     meta: dict[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
     signum: int | None = None  # the signal that stopped the search (status.stopped == "interrupted")
+    failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -264,6 +265,8 @@ def run_locked(
         outcome = finish(store, task, run_dir, config, status)
         log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
                  outcome.val.get("r2"), outcome.test.get("r2"))
+        outcome.failures = store.failure_counts()
+        log.info("failures: %s", describe_failures(outcome.failures))
         if write_report:
             try:
                 from evosld.report import write_report as _write_report
@@ -278,6 +281,16 @@ def run_locked(
         handler.close()
         store.close()
     return outcome
+
+
+def describe_failures(counts: FailureCounts) -> str:
+    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``."""
+    parts = []
+    for what, by_kind in (("proposals", counts.proposals), ("evaluations", counts.evaluations)):
+        if by_kind:
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+            parts.append(f"{what} {sum(by_kind.values())} ({kinds})")
+    return "; ".join(parts) or "none"
 
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:

@@ -29,7 +29,14 @@ import numpy as np
 from evosld.evaluation.evaluator import Evaluation
 from evosld.evaluation.executors import Executor
 from evosld.program import Program
-from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest, Proposer
+from evosld.proposers.base import (
+    EXHAUSTED,
+    ParentInfo,
+    Proposal,
+    ProposalRequest,
+    Proposer,
+    is_service_failure,
+)
 from evosld.search.database import ProgramDatabase, ProgramRecord
 from evosld.store import RunStore, StoredProgram
 
@@ -67,6 +74,8 @@ STOP_REASONS = {
     "max_cost": "LLM cost limit reached",
     "exhausted": "every structure within the parameter limit was tried",
     "interrupted": "stopped by a signal (Ctrl-C or SIGTERM); --resume continues the search",
+    "llm_unavailable": "the LLM server failed every request of a generation, after retries (see evosld.log); "
+                       "--resume continues once it answers",
 }
 
 
@@ -157,6 +166,7 @@ class DiscoveryLoop:
         self.status = LoopStatus()
         self._seen: set[str] = set()
         self._exhausted_streak = 0
+        self._service_streak = 0  # proposals in a row whose model server failed (after retries)
         self._stop_requested = False
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -300,6 +310,7 @@ class DiscoveryLoop:
                 self.status.llm_calls += 1
                 self.status.tokens += u.prompt_tokens + u.completion_tokens
             self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
+            self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
             if prop.source is None:
                 self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
                 continue
@@ -359,6 +370,9 @@ class DiscoveryLoop:
                 break
             if self._exhausted_streak >= EXHAUSTED_PATIENCE:
                 self.status.stopped = "exhausted"
+                break
+            if self._service_streak >= self.batch:
+                self.status.stopped = "llm_unavailable"
                 break
             count = min(self.batch, limits.max_iterations - next_it + 1)
             proposing = asyncio.ensure_future(self._propose_generation(next_it, count))
