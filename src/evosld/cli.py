@@ -259,7 +259,10 @@ def _interrupted_line(outcome, run_dir: Path) -> int:
 
     if outcome.signum is None:
         return 0
-    print(f"  interrupted by {signal_name(outcome.signum)}: continue the search with evosld discover --resume {run_dir}")
+    if outcome.status.stopped == "interrupted":
+        print(f"  interrupted by {signal_name(outcome.signum)}: continue the search with evosld discover --resume {run_dir}")
+    else:
+        print(f"  {signal_name(outcome.signum)} received while the run was finishing; it finished")
     return exit_code_for(outcome.signum)
 
 

@@ -50,7 +50,7 @@ class RunOutcome:
     params: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
-    signum: int | None = None  # the signal that stopped the search (status.stopped == "interrupted")
+    signum: int | None = None  # a SIGINT/SIGTERM received during the run (it stopped the search, or came while finishing)
     failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
 
 
@@ -173,7 +173,7 @@ def run_discovery(task: Task, config: RunConfig, run_dir: Path, *, stop: StopReq
         except Aborted as exc:
             raise Aborted(exc.signum, f"aborted by a second {signal_name(exc.signum)}; nothing evaluated "
                                       f"is lost: evosld discover --resume {run_dir} finishes the run") from None
-    outcome.signum = stop.signum if outcome.status.stopped == "interrupted" else None
+    outcome.signum = stop.signum  # also when it came after the search had stopped on its own
     return outcome
 
 

@@ -181,7 +181,10 @@ class DiscoveryLoop:
         """
         self._stop_requested = True
         if self._aio_loop is not None and self._stop_event is not None:
-            self._aio_loop.call_soon_threadsafe(self._stop_event.set)
+            try:
+                self._aio_loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:  # the loop has ended already (the run is finishing)
+                pass
 
     async def _unless_stopped(self, task: asyncio.Future[Any]) -> bool:
         """Wait for ``task`` unless a stop is requested first (then cancel it); True when it finished."""
