@@ -47,12 +47,6 @@ def _all_equal_target(path: Path) -> None:
     chinchilla_frame().assign(loss=2.5).to_csv(path, index=False)
 
 
-def _all_equal_on_test(path: Path) -> None:
-    df = chinchilla_frame()
-    df.loc[df.N == df.N.max(), "loss"] = 3.0
-    df.to_csv(path, index=False)
-
-
 def _three_million_rows(path: Path) -> None:
     df = chinchilla_frame()
     block = "".join(f"{r.N},{r.D},{r.loss}\n" for r in df.itertuples()) * 1000
@@ -67,7 +61,6 @@ CASES = {
     "text-in-numbers": (_text_in_numbers, "is not numeric"),
     "infinite": (_infinite, "NaN or infinite"),
     "all-equal-target": (_all_equal_target, "has the same value"),
-    "all-equal-on-test": (_all_equal_on_test, "in every test row"),
     "three-million-rows": (_three_million_rows, f"more than {MAX_ROWS:,} rows"),
 }
 

@@ -88,7 +88,7 @@ def _finish(
         raise DataError(f"{name}: test group(s) {', '.join(unknown[:5])} have no training rows")
     val_mask = rule_mask(train, val_rule, features)
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
-    tables.check_targets_vary(name, targets, {"validation": train.loc[val_mask], "test": test})
+    tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     return Task(
         name=name,

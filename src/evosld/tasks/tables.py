@@ -63,13 +63,17 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
 
 
 def check_targets_vary(name: str, targets: tuple[str, ...], splits: dict[str, pd.DataFrame]) -> None:
-    """Each target takes more than one value in every scored split (else R² = 1 - MSE/Var is undefined)."""
+    """Each target takes more than one value in each of ``splits`` (label -> rows; "" for the whole table).
+
+    A target that never varies cannot be scored: R² = 1 - MSE/Var.
+    """
     for split, df in splits.items():
         for t in targets:
             values = df[t].to_numpy(dtype=float)
             if len(values) and np.ptp(values) == 0:
+                where = f"{split} row" if split else "row"
                 raise DataError(
-                    f"{name}: target {t!r} has the same value ({values[0]:g}) in every {split} row, so no law can "
+                    f"{name}: target {t!r} has the same value ({values[0]:g}) in every {where}, so no law can "
                     "be scored on it (R² divides by its variance); check that it is the right column, or hold "
                     "out rows where it varies"
                 )
