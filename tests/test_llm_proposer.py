@@ -186,7 +186,7 @@ def test_diff_that_never_applies(fake_openai):
 def test_api_failure_is_recorded_without_feedback(fake_openai):
     fake_openai.script(Reply.error(401, "Incorrect API key provided"), Reply.program(CHILD))
     [proposal], _ = run(fake_openai, improve())
-    assert proposal.source is None and proposal.error_kind == "llm_error"
+    assert proposal.source is None and proposal.error_kind == "llm_auth_error"
     assert "authentication failed" in proposal.error
     [usage] = proposal.usage
     assert usage.status == "auth_error" and usage.cost_usd == 0 and usage.error
@@ -196,14 +196,14 @@ def test_api_failure_is_recorded_without_feedback(fake_openai):
 def test_retries_exhausted_are_recorded(fake_openai):
     fake_openai.script(*[Reply.rate_limited("0")] * 3)
     [proposal], _ = run(fake_openai, improve(), retries=2)
-    assert proposal.error_kind == "llm_error"
+    assert proposal.error_kind == "llm_rate_limited"
     assert proposal.usage[0].status == "rate_limited" and proposal.usage[0].attempts == 3
 
 
 def test_failed_follow_up_call(fake_openai):
     fake_openai.script(Reply.no_code(), Reply.error(403, "quota"))
     [proposal], _ = run(fake_openai, improve())
-    assert proposal.error_kind == "llm_error"
+    assert proposal.error_kind == "llm_auth_error"
     assert proposal.error.startswith("no code block") and "follow-up call failed" in proposal.error
     assert [u.status for u in proposal.usage] == ["ok", "auth_error"]
 

@@ -85,6 +85,22 @@ class DiscoveryResult:
         return out
 
 
+def _say_interrupted(signum: int, run_dir: Path, found: bool) -> None:
+    """Tell a notebook or script user where an interrupted run is; exit after SIGTERM."""
+    import signal
+    import sys
+
+    from evosld.signals import exit_code_for, signal_name
+
+    what = "the best law so far is returned" if found else "no law had run yet"
+    print(f"evosld: interrupted by {signal_name(signum)}; {what}. The run is in {run_dir}; continue it with "
+          f"evosld.discover(..., resume={str(run_dir)!r}) and the same data", file=sys.stderr)
+    if signum == signal.SIGTERM:
+        raise SystemExit(exit_code_for(signum))
+    if not found:
+        raise KeyboardInterrupt(f"interrupted before any law ran; the run is in {run_dir}")
+
+
 def load_task(name: str, data_dir: str | None = None) -> Task:
     """A built-in task (``evosld.task_names()``), from ``data_dir``, $EVOSLD_DATA or the Hub."""
     return _load_task(name, data_dir=data_dir)
@@ -136,6 +152,7 @@ def discover(
     output: str | Path | None = None,
     config: str | Path | None = None,
     progress: bool = True,
+    resume: str | Path | None = None,
 ) -> DiscoveryResult:
     """Discover a scaling law for a table of runs (or a built-in task).
 
@@ -152,6 +169,13 @@ def discover(
         seed: reproducible in symbolic mode.
         output: run directory (default: ``runs/<name>-seed<S>-<time>``).
         progress: show a live progress line (works in notebooks too).
+        resume: a run directory to continue (the same data and settings).
+
+    Ctrl-C (KeyboardInterrupt, a notebook's interrupt) stops the search; the run
+    still finishes and its best law so far is returned, with a line saying
+    where the run is and how to continue it. A second Ctrl-C while it finishes
+    raises KeyboardInterrupt at once; the run directory stays resumable. After
+    SIGTERM the run finishes the same way and the process exits (code 143).
     """
     from evosld.runner import run_discovery
 
@@ -180,15 +204,18 @@ def discover(
     if llm is not None:
         overrides["llm"] = llm
     cfg: RunConfig = load_config(config, overrides)[0]
-    run_dir = Path(output) if output else Path("runs") / f"{task.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-    spec = _store_table(data, table_spec, run_dir) if table_spec is not None else {"name": task.name}
+    run_dir = Path(resume or output or Path("runs") / f"{task.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
+    spec = _store_table(data, table_spec, run_dir) if table_spec is not None and resume is None else {"name": task.name}
+    common: dict[str, Any] = {"proposer": injected, "task_spec": spec, "resume": resume is not None}
     if progress:
         from evosld.progress import RichProgress
 
         with RichProgress(budget_seconds=cfg.budget_seconds) as bar:
-            out = run_discovery(task, cfg, run_dir, proposer=injected, progress=bar, task_spec=spec)
+            out = run_discovery(task, cfg, run_dir, progress=bar, **common)
     else:
-        out = run_discovery(task, cfg, run_dir, proposer=injected, task_spec=spec)
+        out = run_discovery(task, cfg, run_dir, **common)
+    if out.signum is not None:
+        _say_interrupted(out.signum, run_dir, found=out.best_source is not None)
     if out.best_source is None:
         raise DataError(f"no candidate law ran successfully; see {run_dir / 'evosld.log'}")
     return DiscoveryResult(

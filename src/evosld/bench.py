@@ -18,6 +18,8 @@ import concurrent.futures
 import hashlib
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ from typing import Any, Literal
 from evosld.errors import ConfigError, DataError
 from evosld.leaderboard import PUBLISHED
 from evosld.outputs import STORE_FILE, write_atomic
+from evosld.signals import StopRequest, catch_stop_signals
 from evosld.store import RunStore
 
 LEADERBOARD_MD = "leaderboard.md"
@@ -142,10 +145,16 @@ def run_state(run_dir: str | Path) -> RunState:
     if not path.is_file():
         return "new"
     with RunStore.open(path) as store:
-        stopped = bool(store.events("stopped"))
+        stopped = _stopped_for_good(store)
         best = store.final()
         scored = best is not None and store.test_evaluation(best.id) is not None
     return "finished" if stopped and scored else "unfinished"
+
+
+def _stopped_for_good(store: RunStore) -> bool:
+    """The run's last stop was a limit, not a signal (an interrupted run is resumed by the next bench)."""
+    stops = store.events("stopped")
+    return bool(stops) and (stops[-1].data or {}).get("reason") != "interrupted"
 
 
 def plan_runs(spec: BenchSpec) -> list[BenchRun]:
@@ -171,21 +180,51 @@ def discover_command(spec: BenchSpec, run: BenchRun, python: str = sys.executabl
     return [*cmd, "--quiet", *spec.extra_args]
 
 
-def _execute(spec: BenchSpec, run: BenchRun) -> RunOutcome:
+class _Children:
+    """The discovery subprocesses running now, so a signal can be passed on to them."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+        self.stop = StopRequest()
+
+    def forward(self, signum: int) -> None:
+        """Send ``signum`` to every child (each finishes its run, or aborts on a second signal)."""
+        for pid in list(self.pids):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None) -> RunOutcome:
     """Run one discovery subprocess, its output appended to ``<run_dir>/bench.log``."""
     action: Literal["new", "resumed"] = "resumed" if run.state == "unfinished" else "new"
+    children = children or _Children()
+    if children.stop.requested:  # the bench was stopped before this run began
+        return RunOutcome(run.task, run.seed, run.run_dir, action, children.stop.exit_code, 0.0)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     cmd = discover_command(spec, run)
     t0 = time.monotonic()
     with open(run.run_dir / RUN_LOG, "a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
-        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False).returncode
+        # Its own session: a Ctrl-C at the terminal reaches the bench only, which passes it on once.
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        children.pids.add(proc.pid)
+        try:
+            if children.stop.requested:
+                children.forward(children.stop.signum or signal.SIGTERM)
+            code = proc.wait()
+        finally:
+            children.pids.discard(proc.pid)
     return RunOutcome(run.task, run.seed, run.run_dir, action, code, time.monotonic() - t0)
 
 
-def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None) -> list[RunOutcome]:
+def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None,
+            children: _Children | None = None) -> list[RunOutcome]:
     """Run every run that is not finished, ``spec.jobs`` at a time; finished ones are skipped."""
+    children = children or _Children()
     outcomes: list[RunOutcome] = []
     todo = []
     for run in runs:
@@ -198,11 +237,16 @@ def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], N
         futures = {}
         for run in todo:
             report(f"{run.task} seed {run.seed}: {'resuming' if run.state == 'unfinished' else 'starting'}")
-            futures[pool.submit(_execute, spec, run)] = run
+            futures[pool.submit(_execute, spec, run, children)] = run
         for fut in concurrent.futures.as_completed(futures):
             out = fut.result()
             outcomes.append(out)
-            verdict = "done" if out.returncode == 0 else f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"
+            if out.returncode == 0:
+                verdict = "done"
+            elif children.stop.requested and out.returncode == children.stop.exit_code:
+                verdict = "interrupted (rerun the bench to resume it)"
+            else:
+                verdict = f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"
             report(f"{out.task} seed {out.seed}: {verdict} in {out.seconds:.0f} s")
     order = {(r.task, r.seed): i for i, r in enumerate(runs)}
     return sorted(outcomes, key=lambda o: order[(o.task, o.seed)])
@@ -230,7 +274,7 @@ def run_record(task: str, seed: int, run_dir: str | Path) -> dict[str, Any]:
     with RunStore.open(path) as store:
         best = store.final()
         test = store.test_evaluation(best.id) if best is not None else None
-        stopped = bool(store.events("stopped"))
+        stopped = _stopped_for_good(store)
         state = store.state()
         totals = store.llm_totals()
         meta = (best.meta or {}) if best is not None else {}
@@ -428,13 +472,24 @@ def write_leaderboard(output: str | Path, board: Leaderboard) -> tuple[Path, Pat
     return md, js
 
 
-def run_bench(spec: BenchSpec, report: Callable[[str], None] = lambda s: None) -> tuple[Leaderboard, list[RunOutcome]]:
-    """Run (or resume) every discovery of ``spec``, refit the human laws, write the leaderboard."""
+def run_bench(spec: BenchSpec, report: Callable[[str], None] = lambda s: None,
+              stop: StopRequest | None = None) -> tuple[Leaderboard, list[RunOutcome]]:
+    """Run (or resume) every discovery of ``spec``, refit the human laws, write the leaderboard.
+
+    SIGINT / SIGTERM (or ``stop.request()``) are passed on to the running
+    discoveries, which finish their runs; runs not started yet are not started,
+    and the leaderboard is written from what finished. ``stop.signum`` then
+    says which signal; a second signal aborts the runs and the bench at once.
+    """
     if spec.jobs < 1:
         raise ConfigError("--jobs must be at least 1")
     Path(spec.output).mkdir(parents=True, exist_ok=True)
     runs = plan_runs(spec)
-    outcomes = execute(spec, runs, report)
+    children = _Children()
+    if stop is not None:
+        children.stop = stop
+    with catch_stop_signals(children.stop, forward=children.forward):
+        outcomes = execute(spec, runs, report, children)
     human = human_scores(spec, report)
     board = build_leaderboard(spec, human)
     write_leaderboard(spec.output, board)

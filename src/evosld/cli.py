@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import warnings
@@ -13,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evosld.errors import EvosldError
+from evosld.signals import Aborted, exit_code_for
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -128,8 +130,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evosld.evaluation import Evaluator
     from evosld.program import Program
 
-    program = Program.from_file(args.program)
-    task = load_task_from_args(args, args.task)
+    if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
+        from evosld.rundir import run_law
+        from evosld.tasks.taskfile import task_from_spec
+
+        law = run_law(args.program)
+        program = Program(law.source)
+        given = args.task or getattr(args, "csv", None)
+        task = load_task_from_args(args, args.task) if given else task_from_spec(law.task_spec, args.data_dir)
+    else:
+        program = Program.from_file(args.program)
+        task = load_task_from_args(args, args.task)
     ev = Evaluator(task).evaluate(program, split=args.split)
     record = {"program": args.program, "task": task.name, **ev.metrics(), "params": ev.params}
     if args.json:
@@ -256,7 +267,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
             outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec, progress=progress)
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
-        return 1
+        _failures_line(outcome)
+        return _interrupted_line(outcome, run_dir) or 1
     meta = outcome.meta or {}
     print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
     n = meta.get("n_params")
@@ -278,7 +290,29 @@ def cmd_discover(args: argparse.Namespace) -> int:
               f"test R² {fmt((ref.get('test') or {}).get('r2'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
-    return 0
+    _failures_line(outcome)
+    return _interrupted_line(outcome, run_dir)
+
+
+def _failures_line(outcome) -> None:
+    """How many proposals and evaluations failed, and why (the log has one line per failure)."""
+    from evosld.runner import describe_failures
+
+    if outcome.failures is not None and outcome.failures.total:
+        print(f"  failed: {describe_failures(outcome.failures)}")
+
+
+def _interrupted_line(outcome, run_dir: Path) -> int:
+    """Say how to continue a run stopped by a signal; its exit code (130 / 143), else 0."""
+    from evosld.signals import exit_code_for, signal_name
+
+    if outcome.signum is None:
+        return 0
+    if outcome.status.stopped == "interrupted":
+        print(f"  interrupted by {signal_name(outcome.signum)}: continue the search with evosld discover --resume {run_dir}")
+    else:
+        print(f"  {signal_name(outcome.signum)} received while the run was finishing; it finished")
+    return exit_code_for(outcome.signum)
 
 
 def _config_keys(path: str | None) -> set[str]:
@@ -314,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("eval", help="score a program file on a task")
-    p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law")
+    p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law, or a run "
+                                   "directory (its chosen law, on its task unless --task/--csv is given)")
     p.add_argument("--task", help="built-in task name or a task file (.yaml); or use --csv")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="val: fit on train minus validation, score validation; test: fit on train, score test")
@@ -359,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors that mean "this disk cannot take the output" (shown as one line, not a traceback).
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -369,6 +408,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except EvosldError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Aborted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exit_code_for(exc.signum)
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror}; free some space or choose a writable --output",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")

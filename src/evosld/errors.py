@@ -17,3 +17,11 @@ class ProgramError(EvosldError):
 
 class ConfigError(EvosldError):
     """A configuration file or command-line option is invalid."""
+
+
+class OutputError(EvosldError):
+    """The run directory or the run store cannot be written (read-only, disk full, no permission)."""
+
+
+class StoreError(DataError):
+    """A run store is damaged, unreadable, or from a newer evosld."""

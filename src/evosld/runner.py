@@ -19,16 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from evosld.config import RunConfig
-from evosld.errors import ConfigError, EvosldError
+from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.outputs import LOG_FILE, STORE_FILE, write_best
+from evosld.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
 from evosld.proposers.base import Proposal, Proposer
+from evosld.runlock import RunLock
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop, LoopLimits, LoopStatus
 from evosld.search.selection import Candidate, Selection, choose
-from evosld.store import RunStore
+from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
+from evosld.store import FailureCounts, RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
 
@@ -49,6 +51,8 @@ class RunOutcome:
     meta: dict[str, Any] = field(default_factory=dict)
     selection: Selection | None = None
     reference: dict[str, Any] | None = None
+    signum: int | None = None  # a SIGINT/SIGTERM received during the run (it stopped the search, or came while finishing)
+    failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -142,14 +146,40 @@ def _run_coroutine(coro: Any) -> Any:
 
 
 def _setup_logging(run_dir: Path) -> logging.Handler:
-    handler = logging.FileHandler(run_dir / LOG_FILE, encoding="utf-8")
+    handler = RunLogHandler(run_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     return handler
 
 
-def run_discovery(
+def run_discovery(task: Task, config: RunConfig, run_dir: Path, *, stop: StopRequest | None = None,
+                  **kwargs: Any) -> RunOutcome:
+    """Run (or resume) a discovery in ``run_dir``, holding its lock; stop cleanly on SIGINT/SIGTERM.
+
+    Takes the arguments of :func:`run_locked`. A first SIGINT or SIGTERM (or
+    ``stop.request()``) ends the search at once and the run finishes as usual
+    (``outcome.signum`` says which signal); a second one raises
+    :class:`~evosld.signals.Aborted`, leaving a store that ``--resume`` completes.
+
+    Raises:
+        RunLocked: another live process is running in ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    if kwargs.get("resume") and not (run_dir / STORE_FILE).is_file():
+        raise ConfigError(f"run store not found: {run_dir / STORE_FILE}")
+    stop = stop or StopRequest()
+    with RunLock.acquire(run_dir), catch_stop_signals(stop):
+        try:
+            outcome = run_locked(task, config, run_dir, stop=stop, **kwargs)
+        except Aborted as exc:
+            raise Aborted(exc.signum, f"aborted by a second {signal_name(exc.signum)}; nothing evaluated "
+                                      f"is lost: evosld discover --resume {run_dir} finishes the run") from None
+    outcome.signum = stop.signum  # also when it came after the search had stopped on its own
+    return outcome
+
+
+def run_locked(
     task: Task,
     config: RunConfig,
     run_dir: Path,
@@ -160,8 +190,9 @@ def run_discovery(
     executor: Executor | None = None,
     progress: Any = None,
     write_report: bool = True,
+    stop: StopRequest | None = None,
 ) -> RunOutcome:
-    """Run (or resume) a discovery in ``run_dir`` and write its outputs.
+    """Run (or resume) a discovery in ``run_dir`` and write its outputs (the caller holds the lock).
 
     Args:
         task: the task (test rows are only used for the final test score).
@@ -171,6 +202,7 @@ def run_discovery(
         task_spec: how to rebuild the task on resume (stored in the run).
         proposer, executor: injected parts (defaults from ``config``).
         progress: a callable taking ``LoopStatus`` (e.g. a rich display).
+        stop: when requested, the search stops and the run finishes.
     """
     run_dir = Path(run_dir)
     store_path = run_dir / STORE_FILE
@@ -218,6 +250,8 @@ def run_discovery(
         on_best=on_best,
         progress=progress,
     )
+    if stop is not None:
+        stop.on_request(loop.request_stop)
     log.info("%s %s on %s (seed %d)", "resuming" if resume else "starting", type(proposer).__name__, task.name, config.random_seed)
     async def _main() -> LoopStatus:
         try:
@@ -233,20 +267,36 @@ def run_discovery(
         store.set_state("elapsed_seconds", elapsed_before + time.monotonic() - t_start)
         if own_executor:
             executor.close()
-    outcome = finish(store, task, run_dir, config, status)
-    log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
-             outcome.val.get("r2"), outcome.test.get("r2"))
-    if write_report:
-        try:
-            from evosld.report import write_report as _write_report
+    try:
+        outcome = finish(store, task, run_dir, config, status)
+        log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
+                 outcome.val.get("r2"), outcome.test.get("r2"))
+        outcome.failures = store.failure_counts()
+        log.info("failures: %s", describe_failures(outcome.failures))
+        if write_report:
+            try:
+                from evosld.report import write_report as _write_report
 
-            _write_report(run_dir, task=task)
-        except EvosldError as exc:
-            log.warning("no report: %s", exc)
-    log.removeHandler(handler)
-    handler.close()
-    store.close()
+                _write_report(run_dir, task=task)
+            except OutputError:
+                raise  # a full or read-only disk is the user's to fix, not a missing figure
+            except EvosldError as exc:
+                log.warning("no report: %s", exc)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+        store.close()
     return outcome
+
+
+def describe_failures(counts: FailureCounts) -> str:
+    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``."""
+    parts = []
+    for what, by_kind in (("proposals", counts.proposals), ("evaluations", counts.evaluations)):
+        if by_kind:
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+            parts.append(f"{what} {sum(by_kind.values())} ({kinds})")
+    return "; ".join(parts) or "none"
 
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:

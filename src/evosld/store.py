@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from evosld.errors import ConfigError, DataError
+from evosld.errors import ConfigError, DataError, StoreError
 from evosld.program import Program
+from evosld.storeerrors import explain
 
 #: Version of the table layout written by this module (``PRAGMA user_version``).
 SCHEMA_VERSION = 1
@@ -119,6 +120,31 @@ CREATE TABLE state (
     value TEXT NOT NULL
 );
 """
+
+
+def _expected_columns() -> dict[str, list[str]]:
+    """Table -> column names of the layout this version writes (read from ``_SCHEMA`` itself)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+    finally:
+        conn.close()
+
+
+def _check_tables(conn: sqlite3.Connection, path: Path) -> None:
+    """Every table and column this version reads is there (a store with the right version but a damaged layout)."""
+    try:
+        for table, columns in _expected_columns().items():
+            have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+            missing = [c for c in columns if c not in have]
+            if missing:
+                what = f"table {table!r} is missing" if not have else f"table {table!r} lacks {', '.join(missing)}"
+                raise StoreError(f"{path} is damaged or from another program ({what}); it was left as it is. "
+                                 "Start a new run with another --output")
+    except sqlite3.DatabaseError as exc:
+        raise explain(exc, path) from None
 
 
 # --------------------------------------------------------------------------- records
@@ -461,10 +487,10 @@ class RunStore:
             conn = cls._connect(p, create=False, synchronous=sync)
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
             if conn is not None:
                 conn.close()
-            raise DataError(f"{p} is not an evosld run store (not an SQLite database)") from None
+            raise explain(exc, p) from None
         if app_id != APPLICATION_ID:
             conn.close()
             raise DataError(f"{p} is not an evosld run store")
@@ -481,6 +507,11 @@ class RunStore:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError:  # read-only media: reading still works
             pass
+        try:
+            _check_tables(conn, p)
+        except BaseException:
+            conn.close()
+            raise
         return cls(conn, p)
 
     # -- lifecycle ---------------------------------------------------------------
@@ -523,7 +554,7 @@ class RunStore:
         completed; on an exception everything is rolled back. Nested batches
         join the outermost one. Other threads wait until the block exits.
         """
-        with self._lock:
+        with self._lock, self._explained():
             conn = self.conn
             outer = self._depth == 0
             if outer:
@@ -534,11 +565,24 @@ class RunStore:
             except BaseException:
                 self._depth -= 1
                 if outer and conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.DatabaseError:
+                        pass  # SQLite already rolled back (e.g. after a full disk)
                 raise
             self._depth -= 1
             if outer:
                 conn.execute("COMMIT")
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Turn SQLite failures (disk full, read-only, damaged file) into one-line user errors."""
+        try:
+            yield
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise explain(exc, self._path) from None
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> int:
         """Execute one write in its own (or the current) transaction; the new rowid."""
@@ -550,7 +594,7 @@ class RunStore:
             return int(cur.lastrowid or 0)
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._explained():
             return self.conn.execute(sql, params).fetchall()
 
     # -- the run -----------------------------------------------------------------

@@ -39,6 +39,7 @@ class Reply:
             (``reasoning_tokens`` None: no ``completion_tokens_details``).
         finish_reason: reported finish reason.
         usage: False to leave usage out of the body.
+        content_type: the response's Content-Type header.
     """
 
     status: int = 200
@@ -52,6 +53,7 @@ class Reply:
     reasoning_tokens: int | None = None
     finish_reason: str = "stop"
     usage: bool = True
+    content_type: str = "application/json"
 
     # ---- constructors -------------------------------------------------
     @classmethod
@@ -113,6 +115,16 @@ class Reply:
     def malformed(cls) -> Reply:
         """200 with a JSON content type and a body that is not JSON."""
         return cls(body=b'{"id": "chatcmpl-broken", "choices": [{"message": ')
+
+    @classmethod
+    def hang(cls) -> Reply:
+        """Accept the request and never answer (until the server stops): a wedged inference server."""
+        return cls(delay=24 * 3600.0)
+
+    @classmethod
+    def garbage(cls) -> Reply:
+        """200 with bytes that are no JSON at all, as a proxy's error page or a binary blob."""
+        return cls(body=b"<html><body>502 Bad Gateway</body></html>\x00\xff\xfe" * 8, content_type="text/html")
 
     @classmethod
     def dropped(cls) -> Reply:
@@ -234,12 +246,13 @@ class FakeOpenAIServer:
                     self.close_connection = True
                     return
                 model = record.model or "fake-model"
-                self._send(reply.status, reply.payload(model), reply.headers)
+                self._send(reply.status, reply.payload(model), reply.headers, reply.content_type)
 
-            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(self, status: int, payload: bytes, headers: dict[str, str] | None = None,
+                      content_type: str = "application/json") -> None:
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for k, v in (headers or {}).items():
                         self.send_header(k, v)

@@ -32,12 +32,18 @@ class LocalExecutor:
 
     def __init__(self, task: Task, workers: int = 2, limits: Limits | None = None, sandbox: Sandbox | None = None) -> None:
         self.workers = max(1, workers)
+        self._own_sandbox = sandbox is None
         self.sandbox = sandbox or Sandbox(limits, max_concurrent=self.workers + 4)
         self.evaluator = Evaluator(task, self.sandbox, limits)
         self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="evosld-eval")
 
     def submit(self, source: str, split: str = "val") -> concurrent.futures.Future[Evaluation]:
         return self._pool.submit(self.evaluator.evaluate, source, split)
+
+    def cancel(self) -> None:
+        """Drop queued evaluations and kill the sandboxed children in flight."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.sandbox.stop(refuse_new=self._own_sandbox)  # a shared sandbox stays usable
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -131,6 +131,8 @@ class Sandbox:
         first = SANDBOX_UID_BASE + (os.getpid() % PID_MAX) * UIDS_PER_PROCESS
         self._free_uids = list(range(first, first + max_concurrent))
         self._uid_lock = threading.Lock()
+        self._running: set[int] = set()  # process groups of the children in flight
+        self._stopped = False
         if not self._as_root:
             _make_undumpable()
 
@@ -138,10 +140,21 @@ class Sandbox:
         """Start the forkserver now rather than on the first run."""
         _start_clean_forkserver(self._ctx)
 
+    def stop(self, refuse_new: bool = True) -> None:
+        """Kill every child in flight and (unless ``refuse_new`` is False) refuse new runs.
+
+        Used when a run is stopped by a signal: nothing it still has queued should start.
+        """
+        self._stopped = self._stopped or refuse_new
+        for pid in list(self._running):
+            _kill_group(pid)
+
     # ------------------------------------------------------------------
     def run(self, source: str, job: dict[str, Any], limits: Limits | None = None) -> RunResult:
         """Run ``source`` on ``job`` (see ``worker.run_job``) and report what happened."""
         lim = limits or self.limits
+        if self._stopped:
+            return RunResult(None, "killed", "the run was stopped before this program started")
         uid = self._take_uid()
         scratch = tempfile.mkdtemp(prefix="evosld-job-")
         t0 = time.perf_counter()
@@ -166,6 +179,9 @@ class Sandbox:
                     proc.start()
                 except Exception:  # noqa: BLE001
                     return RunResult(None, "sandbox", f"could not start the sandbox: {exc}", duration=time.perf_counter() - t0)
+            self._running.add(proc.pid)
+            if self._stopped:  # stop() ran while this child was starting
+                _kill_group(proc.pid)
             proc.join(lim.wall_seconds)
             timed_out = proc.exitcode is None
             _kill_group(proc.pid)
@@ -175,6 +191,7 @@ class Sandbox:
             return self._collect(proc.exitcode, timed_out, scratch, lim, duration)
         finally:
             if proc is not None:
+                self._running.discard(proc.pid)
                 _kill_group(proc.pid)
             if uid is not None:
                 _kill_uid(uid)

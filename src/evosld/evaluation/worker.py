@@ -183,7 +183,8 @@ def child_main(source: str, job: dict[str, Any], scratch: str, limits: dict[str,
     try:
         confine(scratch, limits, uid)
     except BaseException as exc:  # noqa: BLE001
-        os.write(2, f"sandbox setup failed: {exc}\n".encode())
+        if os.path.isdir(scratch):  # else the parent gave this run up (stopped by a signal): nothing to say
+            os.write(2, f"sandbox setup failed: {exc}\n".encode())
         os._exit(70)
     result = run_job(source, job)
     data = json.dumps(result).encode()

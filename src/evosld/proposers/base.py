@@ -8,6 +8,15 @@ from typing import Any, Protocol, runtime_checkable
 #: ``Proposal.error_kind`` of a proposer with nothing new left to propose (every
 #: structure within the limits already tried); a long streak of these ends a run.
 EXHAUSTED = "exhausted"
+#: Prefix of ``Proposal.error_kind`` when the model's server failed (after its
+#: retries): ``llm_timeout``, ``llm_malformed_response``, ``llm_auth_error``...
+#: A generation in which every proposal failed this way ends a run.
+SERVICE_FAILURE = "llm_"
+
+
+def is_service_failure(kind: str | None) -> bool:
+    """True when a proposal failed because the model's server did (not because of its answer)."""
+    return kind is not None and kind.startswith(SERVICE_FAILURE)
 
 
 @dataclass(frozen=True)

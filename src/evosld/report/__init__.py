@@ -52,10 +52,7 @@ def write_report(
     data = collect(run_dir, task=task, data_dir=data_dir, x_feature=x_feature)
     images = render_figures(data)
     for name, png in images.items():
-        path = figure_path(run_dir, name)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
+        write_atomic(figure_path(run_dir, name), png)
     out = run_dir / REPORT_FILE
     write_atomic(out, render_html(data, images))
     return out

@@ -44,6 +44,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from evosld.bench import BenchSpec, parse_seeds, parse_tasks, run_bench
+    from evosld.signals import StopRequest, signal_name
 
     err = Console(stderr=True)
     spec = BenchSpec(
@@ -57,12 +58,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
     )
     err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {spec.jobs} at a time -> {spec.output}")
-    board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False))
+    stop = StopRequest()
+    board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False), stop=stop)
     for row in board.tasks:
         mean, best = row["mean_test_r2_clipped"], row["best_test_r2"]
         print(f"{row['task']:<30} runs {row['runs']}/{row['seeds']}  mean test R² "
               f"{'—' if mean is None else f'{mean:.3f}'}  best {'—' if best is None else f'{best:.3f}'}")
     print(f"leaderboard: {spec.output / 'leaderboard.md'} and {spec.output / 'leaderboard.json'}")
+    if stop.requested:
+        print(f"interrupted by {signal_name(stop.signum or 0)}: the leaderboard holds the runs that finished; "
+              "rerun the same command to resume the others", file=sys.stderr)
+        return stop.exit_code
     failed = [o for o in outcomes if o.returncode != 0]
     if failed:
         print(f"{len(failed)} run(s) failed; see their bench.log", file=sys.stderr)

@@ -29,7 +29,14 @@ import numpy as np
 from evosld.evaluation.evaluator import Evaluation
 from evosld.evaluation.executors import Executor
 from evosld.program import Program
-from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest, Proposer
+from evosld.proposers.base import (
+    EXHAUSTED,
+    ParentInfo,
+    Proposal,
+    ProposalRequest,
+    Proposer,
+    is_service_failure,
+)
 from evosld.search.database import ProgramDatabase, ProgramRecord
 from evosld.store import RunStore, StoredProgram
 
@@ -66,6 +73,9 @@ STOP_REASONS = {
     "budget": "time budget spent",
     "max_cost": "LLM cost limit reached",
     "exhausted": "every structure within the parameter limit was tried",
+    "interrupted": "stopped by a signal (Ctrl-C or SIGTERM); --resume continues the search",
+    "llm_unavailable": "the LLM server failed every request of a generation, after retries (see evosld.log); "
+                       "--resume continues once it answers",
 }
 
 
@@ -156,6 +166,44 @@ class DiscoveryLoop:
         self.status = LoopStatus()
         self._seen: set[str] = set()
         self._exhausted_streak = 0
+        self._service_streak = 0  # proposals in a row whose model server failed (after retries)
+        self._stop_requested = False
+        self._aio_loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+
+    # ------------------------------------------------------------------ stopping
+    def request_stop(self) -> None:
+        """Stop as soon as possible (thread- and signal-safe, idempotent).
+
+        No new proposals are made; proposals and evaluations in flight are
+        cancelled (their programs stay stored and unevaluated, so ``--resume``
+        evaluates them) and the executor is asked to kill its sandboxes.
+        """
+        self._stop_requested = True
+        if self._aio_loop is not None and self._stop_event is not None:
+            try:
+                self._aio_loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:  # the loop has ended already (the run is finishing)
+                pass
+
+    async def _unless_stopped(self, task: asyncio.Future[Any]) -> bool:
+        """Wait for ``task`` unless a stop is requested first (then cancel it); True when it finished."""
+        assert self._stop_event is not None
+        if not self._stop_requested:
+            waiter = asyncio.ensure_future(self._stop_event.wait())
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+
+    def _kill_in_flight(self) -> None:
+        cancel = getattr(self.executor, "cancel", None)
+        if callable(cancel):
+            cancel()
 
     # ------------------------------------------------------------------ setup
     async def _restore(self) -> int:
@@ -265,6 +313,7 @@ class DiscoveryLoop:
                 self.status.llm_calls += 1
                 self.status.tokens += u.prompt_tokens + u.completion_tokens
             self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
+            self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
             if prop.source is None:
                 self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
                 continue
@@ -292,7 +341,11 @@ class DiscoveryLoop:
         self.progress(self.status)
 
     async def run(self, limits: LoopLimits) -> LoopStatus:
-        """Run until a limit is reached; safe to call on a resumed store."""
+        """Run until a limit is reached or :meth:`request_stop`; safe to call on a resumed store."""
+        self._aio_loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
         start = self.clock()
         fresh = self.store.program_count() == 0
         if fresh:
@@ -306,6 +359,9 @@ class DiscoveryLoop:
         evaluating: asyncio.Task[None] | None = None  # the previous generation, in the sandboxes
         while True:
             self.status.cost_usd = self.cost_so_far()
+            if self._stop_requested:
+                self.status.stopped = "interrupted"
+                break
             if next_it > limits.max_iterations:
                 self.status.stopped = "iterations"
                 break
@@ -318,16 +374,28 @@ class DiscoveryLoop:
             if self._exhausted_streak >= EXHAUSTED_PATIENCE:
                 self.status.stopped = "exhausted"
                 break
+            if self._service_streak >= self.batch:
+                self.status.stopped = "llm_unavailable"
+                break
             count = min(self.batch, limits.max_iterations - next_it + 1)
-            items = await self._propose_generation(next_it, count)
+            proposing = asyncio.ensure_future(self._propose_generation(next_it, count))
+            if not await self._unless_stopped(proposing):
+                continue
+            items = proposing.result()
             if evaluating is not None:
-                await evaluating
+                if not await self._unless_stopped(evaluating):
+                    evaluating = None
+                    continue
                 self._report_generation()
             evaluating = asyncio.ensure_future(self._evaluate_generation(items))
             next_it += count
             self.status.iteration = next_it - 1
-        if evaluating is not None:  # what was proposed is evaluated before the run ends
-            await evaluating
-            self._report_generation()
+        if evaluating is not None:  # what was proposed is evaluated before the run ends (unless stopped)
+            if await self._unless_stopped(evaluating):
+                self._report_generation()
+            else:
+                self.status.stopped = "interrupted"
+        if self.status.stopped == "interrupted":
+            self._kill_in_flight()
         self.store.add_event("stopped", {"reason": self.status.stopped, "iteration": self.status.iteration})
         return self.status

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks import checks
+from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
@@ -24,7 +24,7 @@ DATA_ENV = "EVOSLD_DATA"
 
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        return tables.read_csv_bounded(path)
     except FileNotFoundError:
         raise DataError(f"file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -98,6 +98,7 @@ def _finish(
         val_rule, val_how = derived.rule, derived.how
     val_mask = rule_mask(train, val_rule, features, rtol=scale_rtol)
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
+    tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     return Task(
@@ -198,6 +199,7 @@ def task_from_frame(
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
+    tables.check_frame(df, name)
     features = [features] if isinstance(features, str) else list(features)
     targets = [target] if isinstance(target, str) else list(target)
     if not features:

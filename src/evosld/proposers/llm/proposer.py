@@ -12,7 +12,9 @@ is recorded as an ``LLMUsage`` in ``Proposal.usage`` and counted by the shared
 
 from __future__ import annotations
 
-from evosld.proposers.base import LLMUsage, Proposal, ProposalRequest
+import logging
+
+from evosld.proposers.base import SERVICE_FAILURE, LLMUsage, Proposal, ProposalRequest
 from evosld.proposers.llm.client import ChatClient, ChatResult
 from evosld.proposers.llm.config import LLMConfig
 from evosld.proposers.llm.ensemble import ModelEnsemble
@@ -21,9 +23,17 @@ from evosld.search.edits import outside_code, parse_response
 from evosld.search.prompts import Message, build_messages, feedback_messages
 from evosld.tasks.task import Task
 
-#: ``Proposal.error_kind`` when the budget is spent / the API call failed.
+#: ``Proposal.error_kind`` when the budget is spent / the API call failed
+#: (``llm_<status>`` when the status is known: llm_timeout, llm_malformed_response...).
 BUDGET = "budget"
 LLM_ERROR = "llm_error"
+
+log = logging.getLogger("evosld.llm")
+
+
+def _failure_kind(status: str | None) -> str:
+    """``llm_timeout`` etc. for a failed call's status; ``llm_error`` when unknown."""
+    return f"{SERVICE_FAILURE}{status}" if status and status not in ("ok", "error") else LLM_ERROR
 #: Longest model commentary kept in ``Proposal.meta["rationale"]``.
 MAX_RATIONALE_CHARS = 2000
 
@@ -114,7 +124,9 @@ class LLMProposer:
         result = await self._call(model, messages, usage)
         if not result.ok:
             meta["llm_status"] = result.status
-            return Proposal(None, self.name, meta, f"LLM call failed: {result.error}", LLM_ERROR, usage)
+            kind = _failure_kind(result.status)
+            log.warning("iteration %d: %s: LLM call to %s failed: %s", request.iteration, kind, model, result.error)
+            return Proposal(None, self.name, meta, f"LLM call failed: {result.error}", kind, usage)
         edit = parse_response(result.content, parent, diff_mode=diff_mode, finish_reason=result.finish_reason)
 
         if not edit.ok and self.config.feedback and not self.meter.exhausted:
@@ -125,7 +137,9 @@ class LLMProposer:
             if not result.ok:
                 meta["llm_status"] = result.status
                 error = f"{edit.reason}; the follow-up call failed: {result.error}"
-                return Proposal(None, self.name, meta, error, LLM_ERROR, usage)
+                kind = _failure_kind(result.status)
+                log.warning("iteration %d: %s: %s", request.iteration, kind, error)
+                return Proposal(None, self.name, meta, error, kind, usage)
             edit = parse_response(
                 result.content, parent, diff_mode=diff_mode, finish_reason=result.finish_reason
             )
@@ -138,4 +152,6 @@ class LLMProposer:
             meta["rationale"] = rationale[:MAX_RATIONALE_CHARS]
         if edit.ok:
             return Proposal(edit.source, self.name, meta, usage=usage)
+        log.warning("iteration %d: %s: the answer of %s gave no program: %s", request.iteration, edit.kind, model,
+                    edit.reason)
         return Proposal(None, self.name, meta, edit.reason, edit.kind, usage)

@@ -1,0 +1,42 @@
+"""Reading a run directory back: its chosen law and how to rebuild its task.
+
+Used by ``evosld eval RUN_DIR``, which scores a run's law again without
+naming the program file or the task. Opening the store validates it, so a
+damaged or foreign store ends with one error line and is never written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evosld.errors import DataError
+from evosld.outputs import STORE_FILE
+from evosld.store import RunStore
+
+
+@dataclass(frozen=True)
+class RunLaw:
+    """A run's chosen law (its final pick, else its best on validation) and its task's spec."""
+
+    program_id: int
+    source: str
+    task_spec: dict[str, Any]
+
+
+def run_law(run_dir: str | Path) -> RunLaw:
+    """The law a run chose and how to rebuild its task.
+
+    Raises:
+        ConfigError: ``run_dir`` holds no run store.
+        StoreError / OutputError: the store is damaged, foreign, newer or unreadable.
+        DataError: no program of the run has been evaluated successfully yet.
+    """
+    path = Path(run_dir) / STORE_FILE
+    with RunStore.open(path) as store:
+        info = store.run()
+        best = store.final()
+        if best is None:
+            raise DataError(f"{run_dir} holds no law that ran successfully yet; resume the run first")
+        return RunLaw(best.id, best.source, info.config.get("task_spec") or {"name": info.task})

@@ -1,0 +1,117 @@
+"""An LLM server that hangs, answers garbage or answers without code, behind a real `evosld discover`.
+
+The loopback fake server runs in this process; `evosld discover` runs in a
+subprocess pointed at it, with a 1 s timeout and one retry per call.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import chinchilla_frame
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.programs import PARENT
+
+SECRET = "sk-evosld-test-secret-4242"
+TIMEOUT, RETRIES = 1.0, 1
+
+
+def _config(tmp_path: Path, eval_timeout: float = 20) -> Path:
+    path = tmp_path / "llm.yaml"
+    path.write_text(
+        f"proposals_in_flight: 2\n"
+        f"evaluator:\n  timeout: {eval_timeout}\n"
+        f"llm:\n  timeout: {TIMEOUT}\n  retries: {RETRIES}\n  backoff_base: 0.01\n  backoff_max: 0.05\n"
+    )
+    return path
+
+
+def _discover(server: FakeOpenAIServer, tmp_path: Path, iterations: int, eval_timeout: float = 20) -> subprocess.Popen:
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    env = dict(os.environ, OPENAI_API_KEY=SECRET)
+    cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D", "--target", "loss",
+           "--output", str(tmp_path / "run"), "--llm", "fake-model", "--api-base", server.base_url,
+           "--config", str(_config(tmp_path, eval_timeout)), "--iterations", str(iterations), "--quiet"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _no_secret_in(run: Path) -> None:
+    for path in run.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize(("reply", "kind"), [(Reply.hang(), "llm_timeout"),
+                                            (Reply.garbage(), "llm_malformed_response")])
+def test_a_dead_server_ends_the_run_within_timeout_times_retries(tmp_path, reply, kind):
+    with FakeOpenAIServer(default=reply) as server:
+        proc = _discover(server, tmp_path, iterations=50)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "stopped: llm_unavailable" in out, out
+    assert f"failed: proposals 2 ({kind} 2)" in out, out
+    # one generation of two calls in parallel, each 1 + RETRIES attempts of TIMEOUT seconds
+    run = tmp_path / "run"
+    con = sqlite3.connect(run / "run.sqlite")
+    latency = con.execute("SELECT MAX(latency_s), MAX(attempts) FROM llm_calls").fetchone()
+    assert latency[0] < TIMEOUT * (RETRIES + 1) + 2 and latency[1] == RETRIES + 1
+    kinds = [k for (k,) in con.execute("SELECT error_kind FROM failed_proposals")]
+    con.close()
+    assert kinds == [kind, kind]
+    log = (run / "evosld.log").read_text()
+    assert log.count(kind) >= 2 and "failures: proposals 2" in log
+    _no_secret_in(run)
+
+
+def test_answers_without_code_are_counted_and_the_run_goes_on(tmp_path):
+    with FakeOpenAIServer(default=Reply.no_code()) as server:
+        proc = _discover(server, tmp_path, iterations=4)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "stopped: iterations" in out
+    assert "failed: proposals 4 (no_code 4)" in out, out
+    assert (tmp_path / "run" / "evosld.log").read_text().count("no_code") >= 4
+    _no_secret_in(tmp_path / "run")
+
+
+def test_sigterm_kills_the_sandboxes_in_flight(tmp_path):
+    sleeper = PARENT.replace("    return least_squares(", "    import time\n    time.sleep(300)\n    return least_squares(")
+    with FakeOpenAIServer(default=Reply.program(sleeper)) as server:
+        proc = _discover(server, tmp_path, iterations=50, eval_timeout=600)
+        db = tmp_path / "run" / "run.sqlite"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            if db.exists():
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+                try:
+                    stuck = con.execute("SELECT COUNT(*) FROM programs WHERE proposer = 'llm'").fetchone()[0]
+                except sqlite3.OperationalError:
+                    stuck = 0
+                con.close()
+                if stuck:
+                    break
+            time.sleep(0.1)
+        time.sleep(1.0)  # the sleeper is in its sandbox now
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert time.monotonic() - t0 < 45, "the run waited for the sandbox instead of killing it"
+    assert "stopped: interrupted" in out
+    con = sqlite3.connect(db)
+    # the killed program was not scored as a failure: it is still pending, for --resume
+    pending = con.execute("SELECT COUNT(*) FROM programs p LEFT JOIN evaluations e ON e.program_id = p.id "
+                          "WHERE e.program_id IS NULL").fetchone()[0]
+    con.close()
+    assert pending >= 1
