@@ -206,3 +206,33 @@ def test_next_generation_is_proposed_while_the_previous_is_evaluated(synthetic_t
     with RunStore.open(tmp_path / "overlap" / "run.sqlite") as store:
         assert store.evaluation_count() == store.program_count()  # the last generation was not dropped
         assert max(p.iteration for p in store.programs()) == 16
+
+
+class _BrokenExecutor:
+    """An executor whose evaluations fail with an error the run does not expect."""
+
+    workers = 1
+
+    def submit(self, source: str, split: str = "val"):
+        raise RuntimeError("the cluster went away")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_that_fails_leaves_no_log_handler_or_open_store_behind(synthetic_task, tmp_path):
+    """After an exception (as after Ctrl-C in a notebook), the next run logs into its own file only."""
+    import logging
+
+    import pytest
+
+    with pytest.raises(RuntimeError, match="cluster"):
+        run_discovery(synthetic_task, _config(max_iterations=4), tmp_path / "broken", executor=_BrokenExecutor(),
+                      write_report=False)
+    handlers = [h for h in logging.getLogger("evosld").handlers if isinstance(h, logging.FileHandler)]
+    assert not any(str(tmp_path / "broken") in h.baseFilename for h in handlers)
+    before = (tmp_path / "broken" / "evosld.log").read_text()
+    run_discovery(synthetic_task, _config(max_iterations=2), tmp_path / "next", write_report=False)
+    assert (tmp_path / "broken" / "evosld.log").read_text() == before  # the old run's log is left alone
+    with RunStore.open(tmp_path / "broken" / "run.sqlite") as store:  # and its store was closed, so it reopens
+        assert store.run().task == synthetic_task.name

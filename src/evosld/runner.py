@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,7 +217,26 @@ def run_locked(
         store = RunStore.create(store_path, task.name, config.random_seed,
                                 {"config": config.model_dump(mode="json", exclude={"llm": {"api_key"}}),
                                  "task_spec": task_spec or {"name": task.name}})
+    with store, _logging_into(run_dir):
+        return _run_with_store(store, task, config, run_dir, resume=resume, proposer=proposer, executor=executor,
+                               progress=progress, write_report=write_report, stop=stop)
+
+
+@contextlib.contextmanager
+def _logging_into(run_dir: Path) -> Iterator[None]:
+    """Log the ``evosld`` logger into ``run_dir``'s log file for the duration, whatever ends it."""
     handler = _setup_logging(run_dir)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Path, *, resume: bool,
+                    proposer: Proposer | None, executor: Executor | None, progress: Any, write_report: bool,
+                    stop: StopRequest | None) -> RunOutcome:
+    """The body of :func:`run_locked` once the store is open and the log file attached."""
     split = task.split_summary()
     store.set_state("split", split)
     log.info("test: %s; validation: %s (%s); rows fit/val/test per group: %s", split["test_rule"], split["val_rule"],
@@ -267,26 +288,23 @@ def run_locked(
         store.set_state("elapsed_seconds", elapsed_before + time.monotonic() - t_start)
         if own_executor:
             executor.close()
-    try:
-        outcome = finish(store, task, run_dir, config, status)
-        log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
-                 outcome.val.get("r2"), outcome.test.get("r2"))
-        outcome.failures = store.failure_counts()
-        log.info("failures: %s", describe_failures(outcome.failures))
-        if write_report:
-            try:
-                from evosld.report import write_report as _write_report
+    outcome = finish(store, task, run_dir, config, status)
+    log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
+             outcome.val.get("r2"), outcome.test.get("r2"))
+    outcome.failures = store.failure_counts()
+    log.info("failures: %s", describe_failures(outcome.failures))
+    if write_report:
+        try:
+            from evosld.report import write_report as _write_report
 
-                _write_report(run_dir, task=task)
-            except OutputError:
-                raise  # a full or read-only disk is the user's to fix, not a missing figure
-            except EvosldError as exc:
-                log.warning("no report: %s", exc)
-    finally:
-        log.removeHandler(handler)
-        handler.close()
-        store.close()
+            _write_report(run_dir, task=task)
+        except OutputError:
+            raise  # a full or read-only disk is the user's to fix, not a missing figure
+        except EvosldError as exc:
+            log.warning("no report: %s", exc)
     return outcome
+
+
 
 
 def describe_failures(counts: FailureCounts) -> str:
