@@ -56,10 +56,12 @@ def test_a_dead_server_ends_the_run_within_timeout_times_retries(tmp_path, reply
     with FakeOpenAIServer(default=reply) as server:
         proc = _discover(server, tmp_path, iterations=50)
         out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert "stopped: llm_unavailable" in out, out
     assert f"failed: proposals 2 ({kind} 2)" in out, out
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert f"no LLM proposal succeeded: all 2 failed ({kind} 2" in line and "--api-base" in line, err
     # one generation of two calls in parallel, each 1 + RETRIES attempts of TIMEOUT seconds
     run = tmp_path / "run"
     con = sqlite3.connect(run / "run.sqlite")
@@ -73,13 +75,16 @@ def test_a_dead_server_ends_the_run_within_timeout_times_retries(tmp_path, reply
     _no_secret_in(run)
 
 
-def test_answers_without_code_are_counted_and_the_run_goes_on(tmp_path):
+def test_answers_without_code_are_counted_and_a_run_with_no_program_fails(tmp_path):
     with FakeOpenAIServer(default=Reply.no_code()) as server:
         proc = _discover(server, tmp_path, iterations=4)
         out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 1, err
     assert "stopped: iterations" in out
     assert "failed: proposals 4 (no_code 4)" in out, out
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "all 4 failed (no_code 4: the answers held no code block)" in errors[0], err
+    assert "Traceback" not in err
     assert (tmp_path / "run" / "evosld.log").read_text().count("no_code") >= 4
     _no_secret_in(tmp_path / "run")
 
@@ -115,3 +120,34 @@ def test_sigterm_kills_the_sandboxes_in_flight(tmp_path):
                           "WHERE e.program_id IS NULL").fetchone()[0]
     con.close()
     assert pending >= 1
+
+
+def test_an_unknown_model_fails_the_run_with_one_line_naming_it(tmp_path):
+    with FakeOpenAIServer(default=Reply.error(404, "The model `fake-model` does not exist")) as server:
+        proc = _discover(server, tmp_path, iterations=20)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert "llm_not_found 2: HTTP 404: unknown model or wrong base URL" in line, line
+    assert "fake-model" in line and server.base_url in line and "chat-completions" in line
+    assert "Traceback" not in err
+
+
+def test_a_wrong_base_url_fails_the_run_with_one_line(tmp_path):
+    with FakeOpenAIServer() as server:
+        pass  # stopped: its port now refuses connections
+    proc = _discover(server, tmp_path, iterations=20)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert "llm_connection_error 2: no server answered at the base URL" in line, line
+    assert "Traceback" not in err
+
+
+def test_one_good_proposal_among_failures_is_a_success(tmp_path):
+    with FakeOpenAIServer(default=Reply.no_code()) as server:
+        server.script(Reply.program(PARENT))
+        proc = _discover(server, tmp_path, iterations=2)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "error:" not in err

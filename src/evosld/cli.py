@@ -268,7 +268,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
         _failures_line(outcome)
-        return _interrupted_line(outcome, run_dir) or 1
+        failed = _diagnosis(outcome, config, task)
+        return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
     print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
     n = meta.get("n_params")
@@ -291,7 +292,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     _failures_line(outcome)
-    return _interrupted_line(outcome, run_dir)
+    failed = _diagnosis(outcome, config, task)
+    return _interrupted_line(outcome, run_dir) or failed
 
 
 def _failures_line(outcome) -> None:
@@ -300,6 +302,24 @@ def _failures_line(outcome) -> None:
 
     if outcome.failures is not None and outcome.failures.total:
         print(f"  failed: {describe_failures(outcome.failures)}")
+
+
+def _diagnosis(outcome, config, task) -> int:
+    """Say why candidates timed out and why no LLM proposal succeeded; 1 if none did, else 0."""
+    from evosld.diagnose import LLMTarget, no_proposal_line, timeout_line
+
+    if outcome.failures is None:
+        return 0
+    line = timeout_line(outcome.failures, config.evaluator.timeout, len(task.train) + len(task.test),
+                        len(task.groups))
+    if line:
+        print(f"  {line}")
+    if config.uses_llm() and outcome.proposed == 0 and outcome.failures.proposals:
+        llm = config.llm
+        target = LLMTarget(tuple(m.name for m in llm.models) if llm else (), llm.api_base if llm else None)
+        print(f"error: {no_proposal_line(outcome.failures, target)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _interrupted_line(outcome, run_dir: Path) -> int:

@@ -55,6 +55,7 @@ class RunOutcome:
     reference: dict[str, Any] | None = None
     signum: int | None = None  # a SIGINT/SIGTERM received during the run (it stopped the search, or came while finishing)
     failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
+    proposed: int = 0  # programs the proposer wrote over the whole run (seeds not counted)
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -292,6 +293,7 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     log.info("stopped (%s) after iteration %d; best val R2 %s, test R2 %s", status.stopped, status.iteration,
              outcome.val.get("r2"), outcome.test.get("r2"))
     outcome.failures = store.failure_counts()
+    outcome.proposed = sum(1 for p in store.programs() if p.iteration > 0)
     log.info("failures: %s", describe_failures(outcome.failures))
     if write_report:
         try:
