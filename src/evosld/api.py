@@ -210,7 +210,7 @@ def discover(
     if progress:
         from evosld.progress import RichProgress
 
-        with RichProgress(budget_seconds=cfg.budget_seconds) as bar:
+        with RichProgress(budget_seconds=cfg.budget_seconds, max_iterations=iterations) as bar:
             out = run_discovery(task, cfg, run_dir, progress=bar, **common)
     else:
         out = run_discovery(task, cfg, run_dir, **common)

@@ -240,9 +240,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume)
         with RunStore.open(run_dir / "run.sqlite") as store:
             info = store.run()
+            searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
         stored = info.config
         spec = stored.get("task_spec", {"name": info.task})
         config, ignored = load_config(None, overrides, base=stored.get("config", {}))
+        if config.budget_seconds is not None and searched >= config.budget_seconds:
+            err_console.print(f"[yellow]note:[/yellow] this run has searched {searched:.0f} s already, its whole "
+                              f"budget of {config.budget_seconds:.0f} s (--budget-seconds counts the whole run); "
+                              "give a larger --budget-seconds to search longer", highlight=False)
     else:
         config, ignored = load_config(args.config, overrides)
         spec = task_spec_from_args(args, args.task)
@@ -263,7 +268,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.quiet:
         outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec)
     else:
-        with RichProgress(err_console, config.budget_seconds) as progress:
+        bound = None if config.max_iterations >= OFFLINE_MAX_ITERATIONS else config.max_iterations
+        with RichProgress(err_console, config.budget_seconds, bound) as progress:
             outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec, progress=progress)
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
@@ -384,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_table_options(p)
     g = p.add_argument_group("search")
     g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs stop on their time budget, 180 s unless --budget-seconds)")
-    g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly after this many seconds")
+    g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly once the run has searched this many seconds in all; on --resume "
+                   "the time already searched counts, however the run stopped (Ctrl-C, SIGTERM, budget, kill -9)")
     g.add_argument("--seed", type=int, help="random seed (offline runs are reproducible from it)")
     g.add_argument("--config", help="YAML config (OpenEvolve / SLDBench key names accepted)")
     g.add_argument("--output", help="run directory (default: runs/<task>-seed<S>-<time>)")

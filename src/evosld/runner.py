@@ -255,6 +255,12 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     elapsed_before = float(store.get_state("elapsed_seconds", 0.0))
     budget = None if config.budget_seconds is None else max(0.0, config.budget_seconds - elapsed_before)
 
+    def on_progress(status: LoopStatus) -> None:
+        # the time searched so far, kept as it grows: a budget on --resume counts it whatever stopped the run
+        store.set_state("elapsed_seconds", elapsed_before + time.monotonic() - t_start)
+        if progress is not None:
+            progress(status)
+
     def on_best(pid: int, source: str, metrics: dict[str, Any]) -> None:
         write_best(run_dir, source, best_record(store, task, pid))
         log.info("new best: program %d, val R2 %.4f", pid, metrics.get("r2", float("nan")))
@@ -270,8 +276,9 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
         seeds=seed_programs(task, config, proposer),
         cost_so_far=(lambda: meter.spent) if meter is not None else None,
         on_best=on_best,
-        progress=progress,
+        progress=on_progress,
     )
+    loop.status.started -= elapsed_before  # the progress clock counts the earlier sessions too
     if stop is not None:
         stop.on_request(loop.request_stop)
     log.info("%s %s on %s (seed %d)", "resuming" if resume else "starting", type(proposer).__name__, task.name, config.random_seed)

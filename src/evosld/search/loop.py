@@ -57,6 +57,8 @@ class LoopStatus:
     tokens: int = 0
     cost_usd: float = 0.0
     stopped: str | None = None
+    unchanged: int = 0  # proposals that found nothing new (a duplicate, or nothing left to try)
+    activity: Callable[[], str | None] | None = None  # what the proposer is waiting on (LLM calls), if anything
 
     @property
     def evals_per_second(self) -> float:
@@ -163,7 +165,7 @@ class DiscoveryLoop:
         self.on_best = on_best or (lambda *a: None)
         self.progress = progress or (lambda s: None)
         self.clock = clock
-        self.status = LoopStatus()
+        self.status = LoopStatus(activity=getattr(proposer, "activity", None))
         self._seen: set[str] = set()
         self._exhausted_streak = 0
         self._service_streak = 0  # proposals in a row whose model server failed (after retries)
@@ -222,6 +224,8 @@ class DiscoveryLoop:
         ok = [r for r in records if r.fitness is not None]
         self.status.evaluations = sum(1 for p in stored if p.evaluation is not None)
         self.status.failures = sum(1 for p in stored if p.evaluation is not None and not p.evaluation.ok)
+        earlier = self.store.failure_counts().proposals
+        self.status.unchanged = earlier.get(EXHAUSTED, 0) + earlier.get("duplicate", 0)
         if ok:
             best = max(ok, key=lambda r: r.fitness)
             self.status.best_val_r2, self.status.best_id = best.metrics.get("r2"), best.id
@@ -313,6 +317,7 @@ class DiscoveryLoop:
                 self.status.llm_calls += 1
                 self.status.tokens += u.prompt_tokens + u.completion_tokens
             self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
+            self.status.unchanged += prop.error_kind == EXHAUSTED
             self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
             if prop.source is None:
                 self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
@@ -320,6 +325,7 @@ class DiscoveryLoop:
             digest = Program(prop.source).digest
             if digest in self._seen:
                 self.store.add_failed_proposal(it, prop.proposer, "duplicate", "the same program was already evaluated")
+                self.status.unchanged += 1
                 continue
             self._seen.add(digest)
             pid = self.store.add_program(

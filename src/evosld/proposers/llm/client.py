@@ -118,6 +118,25 @@ class ChatResult:
         return self.status == "ok"
 
 
+@dataclass
+class CallActivity:
+    """The calls in flight, for a progress display: since when each waits, and what it retries after."""
+
+    calls: dict[int, tuple[float, int, str | None]] = field(default_factory=dict)  # id -> (since, attempt, fault)
+
+    def describe(self, now: float, retries: int) -> str | None:
+        """``waiting for the LLM: 2 calls, 35 s; retrying (attempt 2 of 4) after: ...``, or None when idle."""
+        if not self.calls:
+            return None
+        since, attempt, fault = max(self.calls.values(), key=lambda c: (c[1], -c[0]))
+        oldest = min(c[0] for c in self.calls.values())
+        n = len(self.calls)
+        line = f"waiting for the LLM: {n} call{'s' if n > 1 else ''}, {now - oldest:.0f} s"
+        if attempt > 1:
+            line += f"; retrying (attempt {attempt} of {retries + 1}) after: {fault}"
+        return line
+
+
 @dataclass(frozen=True)
 class _Fault:
     status: str
@@ -204,6 +223,7 @@ class ChatClient:
             api_key = api_key or getattr(openai_client, "api_key", None)
         self._api_key = api_key if isinstance(api_key, str) else None
         self._client = openai_client
+        self.activity = CallActivity()
         # What each model turned out to accept (learnt from 400 answers).
         self._token_param: dict[str, str] = {}
         self._no_temperature: set[str] = set()
@@ -351,13 +371,26 @@ class ChatClient:
             max_tokens: completion limit (sent as ``max_completion_tokens`` to
                 reasoning models).
         """
+        try:
+            return await self._chat(model, messages, temperature, max_tokens)
+        finally:
+            self.activity.calls.pop(id(asyncio.current_task()), None)
+
+    def describe_activity(self) -> str | None:
+        """What the calls in flight are doing (waiting, retrying), or None when none is."""
+        return self.activity.describe(self._clock(), self.retries)
+
+    async def _chat(self, model: str, messages: Sequence[Mapping[str, str]], temperature: float | None,
+                    max_tokens: int | None) -> ChatResult:
         result = ChatResult(model=model)
         params = self.request_params(model, temperature, max_tokens)
         failures = 0
         adjusted = False
         start = self._clock()
+        key = id(asyncio.current_task())
         while True:
             result.attempts += 1
+            self.activity.calls[key] = (start, result.attempts, result.faults[-1] if result.faults else None)
             try:
                 completion = await asyncio.wait_for(
                     self._client.chat.completions.create(
@@ -390,4 +423,5 @@ class ChatClient:
                 return result
             failures += 1
             result.waits.append(delay)
+            self.activity.calls[key] = (start, result.attempts + 1, fault.message)
             await self._sleep(delay)

@@ -76,6 +76,11 @@ class LLMProposer:
         self._owns_client = client is None
         self.client = client if client is not None else ChatClient.from_config(self.config, seed=seed)
 
+    def activity(self) -> str | None:
+        """What the model calls in flight are doing (for the progress line), or None."""
+        describe = getattr(self.client, "describe_activity", None)
+        return describe() if callable(describe) else None
+
     async def aclose(self) -> None:
         """Close the HTTP client if this proposer built it."""
         if self._owns_client:
