@@ -18,7 +18,8 @@ from evosld.signals import Aborted, exit_code_for
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
 console = Console() if sys.stdout.isatty() else Console(width=160)
-err_console = Console(stderr=True)
+# Messages to stderr are one line each when it is not a terminal (a log file, a pipe): no folding at 80 columns.
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, soft_wrap=True)
 
 
 # ---------------------------------------------------------------------------
@@ -224,6 +225,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         "diff_based_evolution": True if args.diff else None,
         "seed_with_human_law": True if args.seed_human else None,
         "evaluator.parallel_evaluations": args.workers,
+        "evaluator.timeout": args.timeout,
         "evaluator.dask_scheduler": args.dask_scheduler,
         "evaluator.dask_local_cluster": True if args.dask_local else None,
     }
@@ -399,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--proposer", choices=("auto", "symbolic", "llm"), help="force a proposer (default: LLM if configured, else symbolic)")
     g.add_argument("--seed-human", dest="seed_human", action="store_true", help="also seed the search with the task's human law")
     g.add_argument("--workers", type=int, help="evaluations in parallel (default 2)")
+    g.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="wall-clock limit for one candidate's fit and prediction (default 60)")
     g.add_argument("--dask-scheduler", dest="dask_scheduler", help="run evaluations on this Dask scheduler (tcp://host:8786)")
     g.add_argument("--dask-local", dest="dask_local", action="store_true", help="run evaluations on a local Dask cluster")
     g.add_argument("--quiet", action="store_true", help="no live progress display")

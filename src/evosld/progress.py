@@ -65,8 +65,10 @@ class RichProgress:
         self.budget_seconds = budget_seconds
         self.max_iterations = max_iterations
         self._status: LoopStatus | None = None
+        self._last = ""
+        # Not a terminal (a pipe, a log file): no live redrawing; the last line is printed once, at the end.
         self._live = Live(console=self.console, refresh_per_second=4, transient=False,
-                          get_renderable=self._render)
+                          get_renderable=self._render) if self.console.is_terminal else None
 
     def _render(self) -> Text:
         if self._status is None:
@@ -74,12 +76,18 @@ class RichProgress:
         return Text(status_line(self._status, self.budget_seconds, self.max_iterations))
 
     def __enter__(self) -> RichProgress:
-        self._live.__enter__()
+        if self._live is not None:
+            self._live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._live.__exit__(*exc)
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        elif self._last:
+            self.console.print(self._last, highlight=False, soft_wrap=True)
 
     def __call__(self, status: LoopStatus) -> None:
         self._status = status
-        self._live.refresh()
+        self._last = status_line(status, self.budget_seconds, self.max_iterations)
+        if self._live is not None:
+            self._live.refresh()

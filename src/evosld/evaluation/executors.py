@@ -101,6 +101,8 @@ class DaskExecutor:
         out: concurrent.futures.Future[Evaluation] = concurrent.futures.Future()
 
         def _done(f: Any) -> None:
+            if out.cancelled():  # the loop gave up on it (its budget ran out)
+                return
             try:
                 out.set_result(f.result())
             except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting loop

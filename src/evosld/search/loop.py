@@ -172,6 +172,7 @@ class DiscoveryLoop:
         self._stop_requested = False
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
+        self._deadline: float | None = None  # when the time budget ends (clock time): no candidate starts after it
 
     # ------------------------------------------------------------------ stopping
     def request_stop(self) -> None:
@@ -252,10 +253,27 @@ class DiscoveryLoop:
 
     # ------------------------------------------------------------------ core
     async def _evaluate_and_record(self, items: list[tuple[int, str]], restoring: bool = False) -> None:
-        """Evaluate (id, source) pairs in parallel; record results in the given order."""
-        futures = [asyncio.wrap_future(self.executor.submit(src, "val")) for _, src in items]
-        results: list[Evaluation | BaseException] = await asyncio.gather(*futures, return_exceptions=True)
+        """Evaluate (id, source) pairs in parallel; record results in the given order.
+
+        Once the time budget is spent no candidate starts: those still queued
+        stay stored and unevaluated (``--resume`` evaluates them).
+        """
+        if items and self._deadline is not None and self.clock() >= self._deadline:
+            self.store.add_event("not_started", {"programs": [pid for pid, _ in items], "why": "budget spent"})
+            return
+        submitted = [self.executor.submit(src, "val") for _, src in items]
+        guard = asyncio.ensure_future(self._cancel_unstarted_at_deadline(submitted))
+        futures = [asyncio.wrap_future(f) for f in submitted]
+        try:
+            results: list[Evaluation | BaseException] = await asyncio.gather(*futures, return_exceptions=True)
+        finally:
+            guard.cancel()
+        skipped = [pid for (pid, _), ev in zip(items, results) if isinstance(ev, asyncio.CancelledError)]
+        if skipped:
+            self.store.add_event("not_started", {"programs": skipped, "why": "budget spent"})
         for (pid, src), ev in zip(items, results):
+            if isinstance(ev, asyncio.CancelledError):
+                continue
             if isinstance(ev, BaseException):
                 metrics = {"split": "val", "r2": -1.0, "r2_clipped": -1.0, "error_kind": "executor",
                            "error": f"{type(ev).__name__}: {ev}"[:300]}
@@ -275,6 +293,14 @@ class DiscoveryLoop:
                 self.status.best_id = pid
                 self.store.add_event("new_best", {"program_id": pid, "val_r2": metrics.get("r2")})
                 self.on_best(pid, src, metrics)
+
+    async def _cancel_unstarted_at_deadline(self, submitted: list[Any]) -> None:
+        """At the budget's end, drop the evaluations not started yet (those running finish)."""
+        if self._deadline is None:
+            return
+        await asyncio.sleep(max(0.0, self._deadline - self.clock()))
+        for f in submitted:
+            f.cancel()  # a no-op for an evaluation already running
 
     def _better(self, metrics: dict[str, Any]) -> bool:
         best = self.store.program(self.status.best_id) if self.status.best_id else None
@@ -353,6 +379,7 @@ class DiscoveryLoop:
         if self._stop_requested:
             self._stop_event.set()
         start = self.clock()
+        self._deadline = None if limits.budget_seconds is None else start + limits.budget_seconds
         fresh = self.store.program_count() == 0
         if fresh:
             await self._seed()

@@ -1,0 +1,52 @@
+"""Candidates that time out: the run says how many and what to do, and starts none once its budget is spent.
+
+A real `evosld discover` runs in a subprocess against the loopback fake LLM
+server, which answers every request with a law whose fit sleeps far past the
+per-candidate limit (`--timeout 1`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import chinchilla_frame
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.programs import PARENT
+
+SLEEPER = PARENT.replace("    return least_squares(", "    import time\n    time.sleep(300)\n    return least_squares(")
+
+
+def test_timed_out_candidates_are_counted_and_the_budget_holds(tmp_path: Path) -> None:
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    cfg = tmp_path / "llm.yaml"
+    cfg.write_text("proposals_in_flight: 3\nllm:\n  timeout: 5\n  retries: 0\n")
+    run = tmp_path / "run"
+    n = itertools.count()
+    with FakeOpenAIServer(default=lambda _req: Reply.program(f"{SLEEPER}\n# variant {next(n)}\n")) as server:
+        cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+               "--target", "loss", "--output", str(run), "--llm", "fake-model", "--api-base", server.base_url,
+               "--config", str(cfg), "--iterations", "1000", "--budget-seconds", "4", "--timeout", "1",
+               "--workers", "1", "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENAI_API_KEY="sk-x"),
+                              timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    line = next((ln for ln in proc.stdout.splitlines() if "timed out" in ln), None)
+    assert line is not None, proc.stdout
+    assert "limit 1 s each" in line and "subsample the rows" in line and "--timeout" in line, line
+    con = sqlite3.connect(run / "run.sqlite")
+    (searched,) = con.execute("SELECT value FROM state WHERE key = 'elapsed_seconds'").fetchone()
+    not_started = [json.loads(d) for (d,) in con.execute("SELECT data FROM events WHERE kind = 'not_started'")]
+    timed_out = con.execute("SELECT COUNT(*) FROM evaluations WHERE error_kind = 'timeout'").fetchone()[0]
+    con.close()
+    assert not_started, "candidates queued when the budget ran out were started anyway"
+    # one worker: after the budget, only the candidate running finishes (its 1 s limit)
+    assert float(searched) < 4 + 1 + 3, searched
+    assert f"{timed_out} candidate(s) timed out" in line
