@@ -75,7 +75,7 @@ def test_nan_values(tmp_path):
     train, test = sft_frames()
     train.loc[2, "sft_loss"] = np.nan
     write_sft(tmp_path, train, test)
-    with pytest.raises(DataError, match="NaN or infinite values in rows 2"):
+    with pytest.raises(DataError, match=r"NaN or infinite values in line 4 of the file \(line 1 is the header\)"):
         load_task("sft_scaling_law", data_dir=tmp_path)
 
 
@@ -83,7 +83,7 @@ def test_non_positive_log_feature(tmp_path):
     train, test = sft_frames()
     train.loc[0, "sft_data_size"] = 0
     write_sft(tmp_path, train, test)
-    with pytest.raises(DataError, match="log scale but has values <= 0 in rows 0"):
+    with pytest.raises(DataError, match="log scale but has values <= 0 in line 2 of the file"):
         load_task("sft_scaling_law", data_dir=tmp_path)
 
 

@@ -41,6 +41,9 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
                    "when the features look like model size and data), chinchilla, chinchilla:N_COL,D_COL or none")
     g.add_argument("--scale-tolerance", dest="scale_tolerance", type=float,
                    help="values closer than this relative difference count as one scale (default 1e-3)")
+    g.add_argument("--linear-features", dest="linear_features", metavar="A,B",
+                   help="features kept on a linear scale (e.g. a column with zeros); by default a positive "
+                   "feature spanning 10x or more is treated on a log scale")
     g.add_argument("--name", help="a name for the law / task")
     g.add_argument("--description", help="what the runs are (goes into LLM prompts and the report)")
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
@@ -66,6 +69,7 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             "description": args.description or "", "max_params": args.max_params,
             "scale_tolerance": getattr(args, "scale_tolerance", None),
             "baseline": getattr(args, "baseline", None),
+            "linear_features": split(args.linear_features) if getattr(args, "linear_features", None) else None,
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")

@@ -14,10 +14,20 @@ from evosld.tasks.task import GROUP_COLUMN
 MIN_FIT_ROWS = 3
 
 
-def _rows(index: np.ndarray, limit: int = 5) -> str:
-    shown = ", ".join(str(int(i)) for i in index[:limit])
-    more = f" and {len(index) - limit} more" if len(index) > limit else ""
-    return f"{shown}{more}"
+def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
+    """Where rows are, counted one way in every message: the file's line numbers (line 1 is the header).
+
+    A table read from a CSV keeps its row index 0, 1, ... (also in its train
+    and test parts), so row index ``i`` is line ``i + 2`` of the file. A frame
+    with another index (passed from Python) is named by its index labels.
+    """
+    labels = df.index[positions]
+    more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
+    if pd.api.types.is_integer_dtype(df.index):
+        shown = ", ".join(str(int(i) + 2) for i in labels[:limit])
+        return f"line{'s' if len(labels) > 1 else ''} {shown}{more} of the file (line 1 is the header)"
+    shown = ", ".join(repr(i) for i in labels[:limit])
+    return f"the row(s) with index {shown}{more}"
 
 
 def check_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:
@@ -36,12 +46,12 @@ def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
             rows = np.flatnonzero(bad.to_numpy())
             raise DataError(
                 f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
-                f"in row {rows[0] + 2} of the file)" if len(rows) else f"{where}: column {col!r} is not numeric"
+                f"in {_rows(df, rows[:1])})" if len(rows) else f"{where}: column {col!r} is not numeric"
             )
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))
         if len(bad):
-            raise DataError(f"{where}: column {col!r} has NaN or infinite values in rows {_rows(bad)} (0-based); drop or fill them")
+            raise DataError(f"{where}: column {col!r} has NaN or infinite values in {_rows(df, bad)}; drop or fill them")
 
 
 def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
@@ -51,8 +61,9 @@ def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
         bad = np.flatnonzero(vals <= 0)
         if len(bad):
             raise DataError(
-                f"{where}: column {col!r} is treated on a log scale but has values <= 0 in rows "
-                f"{_rows(bad)} (0-based); remove those rows or declare it a linear feature"
+                f"{where}: column {col!r} is treated on a log scale but has values <= 0 in "
+                f"{_rows(df, bad)}; remove those rows or declare it a linear feature "
+                f"(--linear-features {col}, or linear_features: [{col}] in a task file)"
             )
 
 
@@ -80,7 +91,7 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
     cols = [GROUP_COLUMN, *columns] if GROUP_COLUMN in df.columns else columns
     dup = np.flatnonzero(df.duplicated(subset=cols).to_numpy())
     if len(dup):
-        warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. rows {_rows(dup)}); they are kept", stacklevel=3)
+        warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. {_rows(df, dup)}); they are kept", stacklevel=3)
 
 
 #: Fewest rows a validation or test slice needs for its R² to mean anything.

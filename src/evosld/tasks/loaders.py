@@ -174,6 +174,7 @@ def task_from_frame(
     description: str = "",
     max_params: int | None = None,
     log_features: Sequence[str] | None = None,
+    linear_features: Sequence[str] | None = None,
     scale_tolerance: float = DEFAULT_RTOL,
     baseline: str | None = "auto",
 ) -> Task:
@@ -190,6 +191,8 @@ def task_from_frame(
         val: validation rule applied to the remaining rows; default: derived
             from ``test`` (``tasks.folds.derive_val_rule``): the train rows
             next in line towards the test region.
+        log_features: features on a log scale (default: guessed, see ``guess_log_features``).
+        linear_features: features never on a log scale (e.g. a column with zeros), whatever the guess.
         scale_tolerance: values closer than this relative difference count as
             one scale (sizes read off a figure are never exactly equal).
         baseline: the reference law shown beside the found one: ``"auto"``
@@ -222,6 +225,10 @@ def task_from_frame(
     if len(train) == 0:
         raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on")
     logs = tuple(log_features) if log_features is not None else guess_log_features(df, features)
+    unknown = [f for f in linear_features or () if f not in features]
+    if unknown:
+        raise DataError(f"linear feature(s) {', '.join(unknown)} are not among the features ({', '.join(features)})")
+    logs = tuple(f for f in logs if f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
     if reference and (baseline or "auto") == "auto" and not all((df[t].to_numpy(dtype=float) > 0).all() for t in targets):
         reference = ""  # the Chinchilla form predicts a positive loss

@@ -41,6 +41,7 @@ class TaskFile(BaseModel):
     description: str = ""
     max_params: int | None = Field(default=None, ge=1)
     log_features: list[str] | None = None
+    linear_features: list[str] | None = None
     scale_tolerance: float | None = Field(default=None, ge=0, lt=0.5)
     baseline: str | None = None
 
@@ -57,6 +58,7 @@ class TaskFile(BaseModel):
             "description": self.description,
             "max_params": self.max_params,
             "log_features": self.log_features,
+            "linear_features": self.linear_features,
             "scale_tolerance": self.scale_tolerance,
             "baseline": self.baseline,
         }
