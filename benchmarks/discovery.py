@@ -4,8 +4,9 @@ Runs ``evosld discover --proposer symbolic`` on each task for each seed under a
 wall-clock budget (through ``evosld.bench``: OUTPUT/<task>/seed<k>; finished
 runs are skipped and unfinished ones resumed, so an interrupted benchmark is
 continued by running the same command again). Each run selects its law without the
-test split (validation R², near-ties broken on the fit rows nearest
-validation: ``search.selection``); that law is scored once on test. Then, for every
+test split (among the laws close on validation R², the best median R² over
+validation and two inner extrapolation folds: ``search.selection``); that law
+is scored once on test. Then, for every
 finished run, ``evosld.rankcheck`` refits the run's best distinct laws (by
 validation R²) on all of train and asks how well validation R² ranked them
 compared with test R² (Spearman ρ; analysis only, never fed back to a search).
@@ -181,7 +182,7 @@ def render(result: dict[str, Any]) -> str:
         f"Seeds {', '.join(map(str, s['seeds']))}; {s['budget_seconds']:g} s per run; "
         f"{s['jobs']} run(s) at once, `{' '.join(s['extra_args'])}`.",
         "Test R² on the held-out largest scales; the law of each run is selected without test rows "
-        "(validation R², near-ties broken on the fit rows nearest validation). "
+        "(among the laws close on validation R², the best median over validation and two inner extrapolation folds). "
         "Mean over finished seeds with each R² clipped at −1; best unclipped. Human refit: the task's human "
         "law fit here on the same train rows (clipped at −1); pub.: SLDBench published figures "
         "(SLDAgent: GPT-5, mean of five runs). val–test ρ: Spearman correlation between validation and "

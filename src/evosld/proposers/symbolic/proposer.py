@@ -141,7 +141,7 @@ class SymbolicProposer:
     def choose(self, cands: list[tuple[Law, str]]) -> tuple[Law, str, float | None]:
         """The best-screened candidate if it passes the gate, else the best of the backlog.
 
-        Candidates are scored on the inner hold-out of the fit split; the ones
+        Candidates are scored on the first inner fold of the fit split; the ones
         not proposed now stay in a backlog, so a good structure found while
         mutating one parent can still be proposed later.
         """

@@ -73,7 +73,7 @@ def fold_splits(task, fold_name: str = "inner1", max_rows: int = 400, seed: int 
 
 @dataclass
 class Screen:
-    """Scores structures by inner hold-out R² (cached by structure key)."""
+    """Scores structures by their R² on the first inner fold (cached by structure key)."""
 
     splits: list[Split]
     space: Space
