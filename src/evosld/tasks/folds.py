@@ -42,7 +42,7 @@ from evosld.errors import DataError
 from evosld.program import parse_python
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
 from evosld.tasks.scales import DEFAULT_RTOL, levels, n_levels
-from evosld.tasks.splits import _CMP, eval_node, group_keys, parse_largest
+from evosld.tasks.splits import _CMP, eval_node, group_keys, parse_largest, rule_mask, scales_above
 
 #: Validation holds at least this share of the train rows, when derived.
 MIN_VAL_SHARE = 0.10
@@ -225,18 +225,6 @@ def _threshold_distance(node: ast.AST, df: pd.DataFrame, rule: str, rtol: float,
     raise _NoDirection
 
 
-def _largest_distance(df: pd.DataFrame, rule: str, rtol: float) -> np.ndarray:
-    col, _ = parse_largest(rule, df.columns)
-    vals = df[col].to_numpy(dtype=float)
-    groups = group_keys(df)
-    out = np.zeros(len(df))
-    for g in dict.fromkeys(groups):
-        idx = groups == g
-        lv = levels(vals[idx], rtol)
-        out[idx] = lv.max() - lv
-    return out
-
-
 def _feature_distance(rows: pd.DataFrame, held: pd.DataFrame, features: tuple[str, ...],
                       log_features: tuple[str, ...], rtol: float) -> np.ndarray | None:
     cols = list(features)
@@ -274,7 +262,8 @@ def distance_from(rows: pd.DataFrame, rule: str, held: pd.DataFrame | None = Non
     """
     rule = (rule or "").strip()
     if rule.startswith("largest:"):
-        return Direction("largest", _largest_distance(rows, rule, rtol))
+        col, _ = parse_largest(rule, rows.columns)
+        return Direction("largest", scales_above(rows, col, rtol).astype(float))
     if rule.startswith("random:"):
         return Direction("random", None)
     if rule:
@@ -394,8 +383,6 @@ def relaxed_rule(rows: pd.DataFrame, rule: str, lam: float, rtol: float = DEFAUL
     half-way (geometrically, for positive values) between the last scale
     admitted and the next, rounded to the fewest digits that keep the rows.
     """
-    from evosld.tasks.splits import rule_mask
-
     try:
         tree = _parse(rule)
         want = _threshold_distance(tree, rows, rule, rtol) <= lam + 1e-12
@@ -444,8 +431,6 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     k = max(1, math.ceil(min(target, cap) / max(1, len(set(group_keys(train))))))
     if rule.startswith("random:"):
         return DerivedRule(rule, "random held-out settings, as the test rule")
-    from evosld.tasks.splits import rule_mask
-
     derived: DerivedRule | None = None
     columns: list[str] = []
     if rule.startswith("largest:"):
@@ -505,8 +490,6 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     (sizes that are all different, as when read off a figure) a threshold
     holding out about the largest tenth of the runs, at least two scales.
     """
-    from evosld.tasks.splits import rule_mask
-
     rule = f"largest:{column}"
     if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or not column.isidentifier():
         return rule

@@ -113,6 +113,18 @@ def group_keys(df: pd.DataFrame) -> np.ndarray:
     return df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df), dtype=str)
 
 
+def scales_above(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL) -> np.ndarray:
+    """(len(df),) int: per group, how many distinct scales of ``column`` lie above the row's (0 at the top)."""
+    vals = df[column].to_numpy(dtype=float)
+    groups = group_keys(df)
+    out = np.zeros(len(df), dtype=int)
+    for g in dict.fromkeys(groups):
+        idx = groups == g
+        lv = levels(vals[idx], rtol)
+        out[idx] = lv.max() - lv
+    return out
+
+
 def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed: int = 0,
               rtol: float = DEFAULT_RTOL) -> np.ndarray:
     """Boolean mask (len(df),) of the rows ``rule`` holds out.
@@ -126,13 +138,7 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
     groups = group_keys(df)
     if rule.startswith("largest:"):
         col, k = parse_largest(rule, df.columns)
-        vals = df[col].to_numpy(dtype=float)
-        mask = np.zeros(len(df), dtype=bool)
-        for g in dict.fromkeys(groups):
-            idx = groups == g
-            lv = levels(vals[idx], rtol)
-            mask[idx] = lv > lv.max() - k
-        return mask
+        return scales_above(df, col, rtol) < k
     if rule.startswith("random:"):
         try:
             k = int(rule.split(":", 1)[1])
