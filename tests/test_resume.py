@@ -1,4 +1,10 @@
-"""Kill -9 a running `evosld discover` at several points and resume it."""
+"""Kill -9 a running `evosld discover` at several points and resume it.
+
+A resumed run must also propose what the unbroken run with the same seed
+proposes: the runs here are bounded by iterations (not time), and the symbolic
+proposer, the selection and the sandboxed fits (seeded, one BLAS thread) are
+deterministic, so the stored programs and their validation scores are equal.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import chinchilla_frame
 
@@ -31,6 +40,16 @@ def _discover(args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
+def _kill_when(proc: subprocess.Popen, count: Callable[[], int], at_least: int) -> None:
+    """SIGKILL ``proc`` once ``count()`` reaches ``at_least`` (it must still be running)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and count() < at_least and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
 def test_kill_and_resume_loses_and_repeats_nothing(tmp_path):
     csv = tmp_path / "runs.csv"
     chinchilla_frame().to_csv(csv, index=False)
@@ -41,13 +60,7 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path):
     for i, kill_at in enumerate((3, 14, 26)):
         args = ["--csv", str(csv), "--features", "N,D", "--target", "loss", "--output", str(run), *common] \
             if i == 0 else ["--resume", str(run), *common]
-        proc = _discover(args)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(_evaluations(db)) < kill_at and proc.poll() is None:
-            time.sleep(0.05)
-        assert proc.poll() is None, proc.stderr.read().decode()
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        _kill_when(_discover(args), lambda: len(_evaluations(db)), kill_at)
         now = _evaluations(db)
         assert all(now.get(pid) == m for pid, m in before.items()), "an evaluation was lost or changed"
         before = now
@@ -64,3 +77,62 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path):
     iters = [it for _, _, it in progs if it > 0]
     assert len(iters) == len(set(iters)) and max(iters) <= 60
     assert (run / "best.json").exists()
+
+
+SAME = ["--iterations", "40", "--seed", "7"]
+
+
+def _programs(db: Path) -> list[tuple[int, str, float | None]]:
+    """(iteration, source, val R²) of every stored program, in the order stored."""
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT p.iteration, p.source, e.r2 FROM programs p "
+                           "LEFT JOIN evaluations e ON e.program_id = p.id ORDER BY p.id").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        con.close()
+
+
+def _new(csv: Path, run: Path, args: list[str]) -> list[str]:
+    return ["--csv", str(csv), "--features", "N,D", "--target", "loss", "--output", str(run), *args]
+
+
+def _finish(args: list[str]) -> None:
+    proc = _discover(args)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+
+
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory) -> tuple[Path, list[tuple[int, str, float | None]]]:
+    """The CSV and the programs of the run never stopped."""
+    tmp = tmp_path_factory.mktemp("unbroken")
+    csv = tmp / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    _finish(_new(csv, tmp / "run", SAME))
+    return csv, _programs(tmp / "run" / "run.sqlite")
+
+
+def test_kill_and_resume_proposes_what_the_unbroken_run_does(unbroken, tmp_path):
+    csv, expected = unbroken
+    run = tmp_path / "run"
+    db = run / "run.sqlite"
+    for i, kill_at in enumerate((14, 30)):
+        proc = _discover(_new(csv, run, SAME) if i == 0 else ["--resume", str(run), *SAME])
+        _kill_when(proc, lambda: len(_programs(db)), kill_at)
+    _finish(["--resume", str(run), *SAME])
+    got = _programs(db)
+    assert [p[:2] for p in got] == [p[:2] for p in expected]  # same programs, same order, same iterations
+    assert [p[2] for p in got] == [p[2] for p in expected]  # and the same validation scores
+
+
+def test_a_run_extended_by_resume_proposes_what_a_longer_run_does(unbroken, tmp_path):
+    csv, expected = unbroken
+    run = tmp_path / "run"
+    _finish(_new(csv, run, ["--iterations", "20", "--seed", "7"]))  # its last generation is evaluated, not in flight
+    _finish(["--resume", str(run), *SAME])
+    got = _programs(run / "run.sqlite")
+    assert [p[:2] for p in got] == [p[:2] for p in expected]

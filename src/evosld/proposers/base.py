@@ -95,3 +95,20 @@ class Proposer(Protocol):
 
     async def propose(self, request: ProposalRequest) -> Proposal:  # pragma: no cover - protocol
         ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A proposer with state of its own that a resumed run rebuilds from the store.
+
+    ``journal()`` returns, and forgets, JSON records of what the proposer
+    learned since the last call; the loop stores them in the same transaction
+    as the generation they belong to. On resume, ``replay`` is given the records
+    of every stored generation, in order, on a proposer built like the original.
+    """
+
+    def journal(self) -> list[dict[str, Any]]:  # pragma: no cover - protocol
+        ...
+
+    def replay(self, records: list[dict[str, Any]]) -> None:  # pragma: no cover - protocol
+        ...

@@ -10,6 +10,12 @@ previous one is being evaluated (the proposer and the sandboxes work at the
 same time), so its parents are chosen from the database as it stood one
 generation earlier: a fixed lag, so a fixed seed gives the same selections for
 the same proposals whatever the timing. Fitness is the validation score only.
+
+A generation's proposals are stored in one transaction with what resuming
+needs: the next iteration, the database's random state, the loop's streaks and
+the proposer's journal (a ``Resumable`` proposer). A run resumed after a kill
+rebuilds that state, puts the last stored generation back in flight and so
+proposes what the unbroken run would have.
 A run stops at its iteration, time or cost limit, or once the proposer has
 found nothing new for ``EXHAUSTED_PATIENCE`` proposals in a row (a small
 search space fully tried), rather than idling out its budget.
@@ -35,6 +41,7 @@ from evosld.proposers.base import (
     Proposal,
     ProposalRequest,
     Proposer,
+    Resumable,
     is_service_failure,
 )
 from evosld.search.database import ProgramDatabase, ProgramRecord
@@ -68,6 +75,8 @@ class LoopStatus:
 
 #: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
 EXHAUSTED_PATIENCE = 200
+#: Event kind of a generation's proposer journal (``Resumable.journal``), replayed on resume.
+JOURNAL_EVENT = "proposer_journal"
 
 #: Why a run stopped (``LoopStatus.stopped``), in words for the CLI and the report.
 STOP_REASONS = {
@@ -209,19 +218,41 @@ class DiscoveryLoop:
             cancel()
 
     # ------------------------------------------------------------------ setup
-    async def _restore(self) -> int:
-        """Rebuild selection state from the store; finish evaluations cut off by a kill."""
-        self._seen = {p.digest for p in self.store.programs()}
+    async def _restore(self) -> tuple[int, list[StoredProgram]]:
+        """Rebuild the loop's state as it stood when the last stored generation was proposed.
+
+        That generation was being evaluated while the next one would have been
+        proposed, so its programs are returned, to be evaluated (if a kill cut
+        that short) and recorded once the next generation's parents are drawn;
+        earlier programs a kill left unevaluated are evaluated now. Returns the
+        next iteration and the generation in flight (its programs, in order).
+        """
+        stored = self.store.programs()
+        self._seen = {p.digest for p in stored}
+        # Stores written before generations were stored whole may hold part of a
+        # generation past the counter: continue after the highest iteration stored.
+        last = max((p.iteration for p in stored), default=0)
+        next_it = max(int(self.store.get_state("next_iteration", 1)), last + 1)
+        first = self.store.get_state("in_flight")
+        first = next_it if first is None else int(first)
         pending = self.store.unevaluated_programs()
         if pending:
             self.store.add_event("resume_pending", {"programs": [p.id for p in pending]})
-            await self._evaluate_and_record([(p.id, p.source) for p in pending], restoring=True)
+            await self._evaluate_and_record([(p.id, p.source) for p in pending if p.iteration < first],
+                                            restoring=True)
         stored = self.store.programs(order="evaluated")
-        records = [_record(p, self.fitness) for p in stored]
+        self.db.rebuild([_record(p, self.fitness) for p in stored if p.iteration < first])
         state = self.store.get_state("database")
-        self.db.rebuild(records)
         if state is not None:
             self.db.set_state(state)
+        streaks = self.store.get_state("streaks") or {}
+        self._exhausted_streak = int(streaks.get("exhausted", 0))
+        self._service_streak = int(streaks.get("service", 0))
+        if isinstance(self.proposer, Resumable):
+            name = getattr(self.proposer, "name", "?")
+            self.proposer.replay([r for e in self.store.events(JOURNAL_EVENT) if e.data.get("proposer") == name
+                                  for r in e.data["records"]])
+        records = [_record(p, self.fitness) for p in stored]
         ok = [r for r in records if r.fitness is not None]
         self.status.evaluations = sum(1 for p in stored if p.evaluation is not None)
         self.status.failures = sum(1 for p in stored if p.evaluation is not None and not p.evaluation.ok)
@@ -230,24 +261,31 @@ class DiscoveryLoop:
         if ok:
             best = max(ok, key=lambda r: r.fitness)
             self.status.best_val_r2, self.status.best_id = best.metrics.get("r2"), best.id
-        # A generation cut off by a kill stored some programs but not the counter:
-        # continue after the highest iteration stored, so no number is reused.
-        last = max((p.iteration for p in stored), default=0)
-        return max(int(self.store.get_state("next_iteration", 1)), last + 1)
+        return next_it, [p for p in self.store.programs() if p.iteration >= first]
+
+    async def _finish_in_flight(self, programs: list[StoredProgram]) -> None:
+        """Evaluate what is left of the generation in flight at a kill and record it all, in order."""
+        await self._evaluate_and_record([(p.id, p.source) for p in programs if p.evaluation is None],
+                                        restoring=True)
+        for p in programs:
+            prog = self.store.program(p.id)
+            if prog.evaluation is not None:
+                self.db.add(_record(prog, self.fitness), prog.island)
 
     async def _seed(self) -> None:
         items = []
-        for prop in self.seeds:
-            if prop.source is None:
-                continue
-            digest = Program(prop.source).digest
-            if digest in self._seen:
-                continue
-            self._seen.add(digest)
-            pid = self.store.add_program(prop.source, iteration=0, island=0, proposer=prop.proposer,
-                                         meta=prop.meta, digest=digest)
-            items.append((pid, prop.source))
-        self.store.add_event("seeded", {"programs": [i for i, _ in items]})
+        with self.store.batch():  # all the seeds or none
+            for prop in self.seeds:
+                if prop.source is None:
+                    continue
+                digest = Program(prop.source).digest
+                if digest in self._seen:
+                    continue
+                self._seen.add(digest)
+                pid = self.store.add_program(prop.source, iteration=0, island=0, proposer=prop.proposer,
+                                             meta=prop.meta, digest=digest)
+                items.append((pid, prop.source))
+            self.store.add_event("seeded", {"programs": [i for i, _ in items]})
         await self._evaluate_and_record(items)
         self.store.set_state("next_iteration", 1)
 
@@ -324,48 +362,65 @@ class DiscoveryLoop:
         )
         return req, parent
 
-    async def _propose_generation(self, first_iteration: int, count: int) -> list[tuple[int, str]]:
-        """Propose and store one generation; return its new (id, source) pairs to evaluate."""
+    async def _propose_generation(
+        self, first_iteration: int, requests: list[tuple[ProposalRequest, ProgramRecord | None]]
+    ) -> list[tuple[int, str]]:
+        """Propose and store one generation; return its new (id, source) pairs to evaluate.
+
+        The generation is stored in one transaction with the state a resumed
+        run starts from (see the module docstring): after a kill it is either
+        all there or not at all, and then proposed again the same way.
+        """
+        count = len(requests)
         islands = [(first_iteration + j) % self.db.num_islands for j in range(count)]
-        requests = [self._request(first_iteration + j, islands[j]) for j in range(count)]
         proposals = await asyncio.gather(
             *(self.proposer.propose(req) for req, _ in requests), return_exceptions=True
         )
         items = []
-        for j, ((_req, parent), prop) in enumerate(zip(requests, proposals)):
-            it = first_iteration + j
-            if isinstance(prop, BaseException):
-                self.store.add_failed_proposal(it, getattr(self.proposer, "name", "?"), "proposer_crash",
-                                               f"{type(prop).__name__}: {prop}"[:300])
-                continue
-            for u in prop.usage:
-                self.store.add_llm_call(it, **dataclasses.asdict(u))
-                self.status.llm_calls += 1
-                self.status.tokens += u.prompt_tokens + u.completion_tokens
-            self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
-            self.status.unchanged += prop.error_kind == EXHAUSTED
-            self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
-            if prop.source is None:
-                self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
-                continue
-            digest = Program(prop.source).digest
-            if digest in self._seen:
-                self.store.add_failed_proposal(it, prop.proposer, "duplicate", "the same program was already evaluated")
-                self.status.unchanged += 1
-                continue
-            self._seen.add(digest)
-            pid = self.store.add_program(
-                prop.source, parent_id=parent.id if parent else None, island=islands[j], iteration=it,
-                proposer=prop.proposer, meta=prop.meta, digest=digest,
-            )
-            items.append((pid, prop.source))
-        self.store.set_state("next_iteration", first_iteration + count)
+        with self.store.batch():
+            for j, ((_req, parent), prop) in enumerate(zip(requests, proposals)):
+                it = first_iteration + j
+                if isinstance(prop, BaseException):
+                    self.store.add_failed_proposal(it, getattr(self.proposer, "name", "?"), "proposer_crash",
+                                                   f"{type(prop).__name__}: {prop}"[:300])
+                    continue
+                for u in prop.usage:
+                    self.store.add_llm_call(it, **dataclasses.asdict(u))
+                    self.status.llm_calls += 1
+                    self.status.tokens += u.prompt_tokens + u.completion_tokens
+                self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
+                self.status.unchanged += prop.error_kind == EXHAUSTED
+                self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
+                if prop.source is None:
+                    self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
+                    continue
+                digest = Program(prop.source).digest
+                if digest in self._seen:
+                    self.store.add_failed_proposal(it, prop.proposer, "duplicate",
+                                                   "the same program was already evaluated")
+                    self.status.unchanged += 1
+                    continue
+                self._seen.add(digest)
+                pid = self.store.add_program(
+                    prop.source, parent_id=parent.id if parent else None, island=islands[j], iteration=it,
+                    proposer=prop.proposer, meta=prop.meta, digest=digest,
+                )
+                items.append((pid, prop.source))
+            if isinstance(self.proposer, Resumable):
+                self.store.add_event(JOURNAL_EVENT, {"proposer": getattr(self.proposer, "name", "?"),
+                                                     "iteration": first_iteration,
+                                                     "records": self.proposer.journal()})
+            self.store.update_state({
+                "next_iteration": first_iteration + count,
+                "in_flight": first_iteration,
+                "database": self.db.get_state(),  # its random state after drawing this generation's parents
+                "streaks": {"exhausted": self._exhausted_streak, "service": self._service_streak},
+            })
         return items
 
     async def _evaluate_generation(self, items: list[tuple[int, str]]) -> None:
-        """Evaluate and record one generation, then save the selection state."""
+        """Evaluate and record one generation (the selection state was saved with its proposals)."""
         await self._evaluate_and_record(items)
-        self.store.set_state("database", self.db.get_state())
 
     def _report_generation(self) -> None:
         """Publish the status once a generation is recorded."""
@@ -381,15 +436,17 @@ class DiscoveryLoop:
         start = self.clock()
         self._deadline = None if limits.budget_seconds is None else start + limits.budget_seconds
         fresh = self.store.program_count() == 0
+        evaluating: asyncio.Future[None] | None = None  # the previous generation, in the sandboxes
         if fresh:
             await self._seed()
             next_it = 1
         else:
-            next_it = await self._restore()
+            next_it, in_flight = await self._restore()
+            if in_flight:
+                evaluating = asyncio.ensure_future(self._finish_in_flight(in_flight))
         self.status.max_iterations = limits.max_iterations
         self.status.iteration = next_it - 1
         self.progress(self.status)
-        evaluating: asyncio.Task[None] | None = None  # the previous generation, in the sandboxes
         while True:
             self.status.cost_usd = self.cost_so_far()
             if self._stop_requested:
@@ -411,7 +468,10 @@ class DiscoveryLoop:
                 self.status.stopped = "llm_unavailable"
                 break
             count = min(self.batch, limits.max_iterations - next_it + 1)
-            proposing = asyncio.ensure_future(self._propose_generation(next_it, count))
+            # Parents are drawn now, before anything awaits: the generation started
+            # evaluating last has not recorded a result yet, whatever the timing.
+            requests = [self._request(next_it + j, (next_it + j) % self.db.num_islands) for j in range(count)]
+            proposing = asyncio.ensure_future(self._propose_generation(next_it, requests))
             if not await self._unless_stopped(proposing):
                 continue
             items = proposing.result()

@@ -10,6 +10,12 @@ have distinct values of it: ``identify.py``), pre-screens them on the fit split
 (``screen.py``) and emits the best as a self-contained program (``emit.py``).
 Its random state is seeded from the constructor seed and each request's seed,
 so equal runs propose equal programs.
+
+What it learns while proposing (structures proposed, the screened backlog, the
+best screen score, the call count) is kept as a journal: ``journal()`` hands
+over the records written since its last call (the loop stores them with the
+generation they belong to) and ``replay(records)`` rebuilds that state in a
+fresh proposer, so a resumed run proposes what an unbroken one would.
 """
 
 from __future__ import annotations
@@ -64,6 +70,9 @@ class SymbolicProposer:
         self.best_screen = -np.inf
         #: a proposal's screen score may trail the best by max(floor, share * (1 - best))
         self.gate_floor, self.gate_share = 0.01, 0.25
+        #: one record per ``propose`` call not yet handed over by ``journal()``
+        self._journal: list[dict[str, Any]] = []
+        self._screened: list[list[Any]] = []  # this call's screened candidates: [key, score, law, origin]
 
     # ---- helpers ---------------------------------------------------------
     def _rng(self, request_seed: int) -> np.random.Generator:
@@ -152,6 +161,7 @@ class SymbolicProposer:
         for law, how in cands:
             s = self.screen.score(law)
             batch.append((s, -law.n_params, law, how))
+            self._screened.append([law.key, s, _law_terms(law), how])
             self.backlog[law.key] = (s, law, how)
             if np.isfinite(s):
                 self.best_screen = max(self.best_screen, s)
@@ -166,17 +176,52 @@ class SymbolicProposer:
 
     def propose_sync(self, request: ProposalRequest) -> Proposal:
         """The work of ``propose``, synchronously."""
-        rng = self._rng(request.seed)
-        parent = self.parse(request.parent)
-        others = [law for law in (self.parse(i) for i in request.inspirations) if law is not None]
-        if parent is not None and not valid(parent, self.space, self.max_params):
-            parent = None
-        cands = self.candidates(rng, parent, others, self.n_candidates)
-        if not cands:
-            return Proposal(source=None, proposer=NAME, error="no novel structure left to propose",
-                            error_kind=EXHAUSTED)
-        law, how, s = self.choose(cands)
-        return self.proposal(law, how, s)
+        self._screened = []
+        proposed: str | None = None
+        try:
+            rng = self._rng(request.seed)
+            parent = self.parse(request.parent)
+            others = [law for law in (self.parse(i) for i in request.inspirations) if law is not None]
+            if parent is not None and not valid(parent, self.space, self.max_params):
+                parent = None
+            cands = self.candidates(rng, parent, others, self.n_candidates)
+            if not cands:
+                return Proposal(source=None, proposer=NAME, error="no novel structure left to propose",
+                                error_kind=EXHAUSTED)
+            law, how, s = self.choose(cands)
+            proposed = law.key
+            return self.proposal(law, how, s)
+        finally:
+            self._journal.append({"calls": self.calls, "screened": self._screened, "proposed": proposed})
+
+    # ---- resuming ------------------------------------------------------------
+    def journal(self) -> list[dict[str, Any]]:
+        """The records of the ``propose`` calls since the last call (JSON), oldest first.
+
+        Each record: ``calls`` (the call count after it), ``screened`` (the
+        candidates it screened: ``[key, screen score, law terms, origin]``) and
+        ``proposed`` (the key it proposed, or None).
+        """
+        out, self._journal = self._journal, []
+        return out
+
+    def replay(self, records: list[dict[str, Any]]) -> None:
+        """Rebuild the state that ``records`` (from ``journal``, in order) describe.
+
+        Call on a proposer built like the original, after ``seeds()``: the seed
+        proposals are not journaled, they are made again.
+        """
+        for rec in records:
+            self.calls = int(rec["calls"])
+            for key, s, terms, how in rec["screened"]:
+                s = float(s)
+                self.screen.cache[key] = s
+                self.backlog[key] = (s, _law_from_terms(terms), how)
+                if np.isfinite(s):
+                    self.best_screen = max(self.best_screen, s)
+            if rec["proposed"] is not None:
+                self.backlog.pop(rec["proposed"], None)
+                self.seen.add(rec["proposed"])
 
     async def propose(self, request: ProposalRequest) -> Proposal:
         """A new program: a screened mutation of the parent's structure.
@@ -237,3 +282,13 @@ class SymbolicProposer:
             if np.isfinite(s):
                 self.best_screen = max(self.best_screen, s)
         return [self.proposal(law, "seed", s) for s, _, law in scored[:8]]
+
+
+def _law_terms(law: Law) -> list[list[list[Any]]]:
+    """``law`` as JSON, in its own order (``Law.to_json`` canonicalises)."""
+    return [[[f.kind, list(f.feats)] for f in t.factors] for t in law.terms]
+
+
+def _law_from_terms(terms: list[list[list[Any]]]) -> Law:
+    """The inverse of :func:`_law_terms`."""
+    return Law(tuple(Term(tuple(Factor(str(kind), tuple(int(i) for i in feats)) for kind, feats in t)) for t in terms))
