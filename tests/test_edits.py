@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from evosld.program import Program
-from evosld.search.edits import (
+from evosld.proposers.llm.edits import (
     DIFF_FAILED,
     NO_CHANGE,
     NO_CODE,

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from evosld.progress import status_line
-from evosld.search.loop import LoopStatus
+from evosld.search.status import LoopStatus
 from tests.conftest import chinchilla_frame
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.proposers.base import ParentInfo, ProposalRequest
-from evosld.search.prompts import (
+from evosld.proposers.llm.prompts import (
     build_messages,
     feedback_messages,
     format_metrics,

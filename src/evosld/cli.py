@@ -216,7 +216,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from evosld.config import load_config
     from evosld.progress import RichProgress
     from evosld.runner import run_discovery
-    from evosld.search.loop import STOP_REASONS
+    from evosld.search.status import STOP_REASONS
     from evosld.store import RunStore
     from evosld.tasks.taskfile import task_from_spec
 

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from evosld.search.loop import LoopStatus
+from evosld.search.status import LoopStatus
 
 
 def status_line(s: LoopStatus, budget_seconds: float | None = None, max_iterations: int | None = -1,

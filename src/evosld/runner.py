@@ -29,8 +29,9 @@ from evosld.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
 from evosld.proposers.base import Proposal, Proposer
 from evosld.runlock import RunLock
 from evosld.search.database import ProgramDatabase
-from evosld.search.loop import DiscoveryLoop, LoopLimits, LoopStatus
+from evosld.search.loop import DiscoveryLoop
 from evosld.search.selection import Candidate, Selection, choose
+from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.store import FailureCounts, RunStore
 from evosld.tasks.starter import starter_source

@@ -21,7 +21,7 @@ from evosld import __version__
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
-from evosld.search.loop import STOP_REASONS
+from evosld.search.status import STOP_REASONS
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 

@@ -1,1 +1,1 @@
-"""The discovery loop: program database, prompt building and edit parsing."""
+"""The search: program database (selection state), the loop, its status and limits, the final pick."""

@@ -27,7 +27,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,58 +44,13 @@ from evosld.proposers.base import (
     is_service_failure,
 )
 from evosld.search.database import ProgramDatabase, ProgramRecord
+from evosld.search.status import LoopLimits, LoopStatus
 from evosld.store import RunStore, StoredProgram
-
-
-@dataclass
-class LoopStatus:
-    """What the progress display shows."""
-
-    iteration: int = 0
-    max_iterations: int = 0
-    evaluations: int = 0
-    failures: int = 0
-    best_val_r2: float | None = None
-    best_id: int | None = None
-    started: float = field(default_factory=time.monotonic)
-    eval_seconds: float = 0.0
-    llm_calls: int = 0
-    tokens: int = 0
-    cost_usd: float = 0.0
-    stopped: str | None = None
-    unchanged: int = 0  # proposals that found nothing new (a duplicate, or nothing left to try)
-    activity: Callable[[], str | None] | None = None  # what the proposer is waiting on (LLM calls), if anything
-
-    @property
-    def evals_per_second(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.evaluations / elapsed if elapsed > 0 else 0.0
-
 
 #: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
 EXHAUSTED_PATIENCE = 200
 #: Event kind of a generation's proposer journal (``Resumable.journal``), replayed on resume.
 JOURNAL_EVENT = "proposer_journal"
-
-#: Why a run stopped (``LoopStatus.stopped``), in words for the CLI and the report.
-STOP_REASONS = {
-    "iterations": "iteration limit reached",
-    "budget": "time budget spent",
-    "max_cost": "LLM cost limit reached",
-    "exhausted": "every structure within the parameter limit was tried",
-    "interrupted": "stopped by a signal (Ctrl-C or SIGTERM); --resume continues the search",
-    "llm_unavailable": "the LLM server failed every request of a generation, after retries (see evosld.log); "
-                       "--resume continues once it answers",
-}
-
-
-@dataclass(frozen=True)
-class LoopLimits:
-    """When to stop: whichever comes first."""
-
-    max_iterations: int
-    budget_seconds: float | None = None
-    max_cost: float | None = None
 
 
 def fitness_of(metrics: dict[str, Any], kind: str = "r2") -> float | None:

@@ -2,6 +2,7 @@
 
 Modules: ``client`` (async calls, retries, backoff), ``pricing`` (price table,
 cost meter), ``ensemble`` (weighted model choice), ``config`` (``LLMConfig``),
+``prompts`` (the messages sent), ``edits`` (parsing the answer into a program),
 ``proposer`` (``LLMProposer``).
 """
 

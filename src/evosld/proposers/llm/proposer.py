@@ -17,10 +17,10 @@ import logging
 from evosld.proposers.base import SERVICE_FAILURE, LLMUsage, Proposal, ProposalRequest
 from evosld.proposers.llm.client import ChatClient, ChatResult
 from evosld.proposers.llm.config import LLMConfig
+from evosld.proposers.llm.edits import outside_code, parse_response
 from evosld.proposers.llm.ensemble import ModelEnsemble
 from evosld.proposers.llm.pricing import CostMeter, PriceTable
-from evosld.search.edits import outside_code, parse_response
-from evosld.search.prompts import Message, build_messages, feedback_messages
+from evosld.proposers.llm.prompts import Message, build_messages, feedback_messages
 from evosld.tasks.task import Task
 
 #: ``Proposal.error_kind`` when the budget is spent / the API call failed
