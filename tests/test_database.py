@@ -308,3 +308,16 @@ def test_config_accepts_openevolve_names_and_per_dimension_bins():
     db.add(record(1, 0.3, n_params=100))
     (cell,) = db.grid(0)
     assert cell[0] == 3 and 0 <= cell[1] < 6
+
+
+def test_openevolve_prompt_keys_set_the_inspirations_unless_the_database_has_its_own():
+    from evosld.config import RunConfig, load_config
+
+    cfg, _ = load_config(None, {"prompt": {"num_top_programs": 5, "num_diverse_programs": 0}})
+    assert (cfg.database.num_top_programs, cfg.database.num_diverse_programs) == (5, 0)
+    assert RunConfig.model_validate(cfg.model_dump(mode="json")).database.num_top_programs == 5  # as stored
+    cfg, _ = load_config(None, {"prompt": {"num_top_programs": 5}, "database": {"num_top_programs": 1}})
+    assert cfg.database.num_top_programs == 1
+    assert load_config(None, {})[0].database.num_top_programs == DatabaseConfig().num_top_programs
+    with pytest.raises(ConfigError, match="config: prompt.num_top_programs: Input should be greater"):
+        load_config(None, {"prompt": {"num_top_programs": -1}})

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evosld.errors import ConfigError
+from evosld.errors import ConfigError, first_error
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
 
@@ -38,13 +38,20 @@ IGNORED_KEYS = {
 
 
 class PromptConfig(BaseModel):
-    """What each LLM prompt shows."""
+    """What each LLM prompt shows.
+
+    ``num_top_programs`` / ``num_diverse_programs`` are OpenEvolve's spelling of
+    the inspirations shown with the parent; the program database picks them, so
+    a value given here is used as ``database.num_top_programs`` /
+    ``database.num_diverse_programs`` unless those are given too (None: the
+    database's own).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     system_message: str | None = None
-    num_top_programs: int = Field(default=3, ge=0)
-    num_diverse_programs: int = Field(default=2, ge=0)
+    num_top_programs: int | None = Field(default=None, ge=0, description="the island's fittest programs shown")
+    num_diverse_programs: int | None = Field(default=None, ge=0, description="random programs of other cells shown")
 
 
 class EvaluatorConfig(BaseModel):
@@ -99,6 +106,15 @@ class RunConfig(BaseModel):
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
+
+    @model_validator(mode="after")
+    def _inspirations_from_prompt(self) -> RunConfig:
+        """``prompt.num_top_programs`` / ``num_diverse_programs`` set the database's unless it has its own."""
+        for name in ("num_top_programs", "num_diverse_programs"):
+            value = getattr(self.prompt, name)
+            if value is not None and name not in self.database.model_fields_set:
+                self.database = self.database.model_copy(update={name: value})
+        return self
 
     def uses_llm(self) -> bool:
         return self.proposer == "llm" or (self.proposer == "auto" and self.llm is not None)
@@ -164,9 +180,5 @@ def load_config(
     try:
         return RunConfig.model_validate(data), ignored
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        msg = first["msg"]
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        raise ConfigError(f"config: {loc}: {msg}") from None
+        where, what = first_error(exc)
+        raise ConfigError(f"config: {where or '(top level)'}: {what}") from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EvosldError(Exception):
     """A mistake the user can fix; the message says what to do."""
@@ -25,3 +27,16 @@ class OutputError(EvosldError):
 
 class StoreError(DataError):
     """A run store is damaged, unreadable, or from a newer evosld."""
+
+
+def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
+    """Where and what of a pydantic ``ValidationError``'s first error, for a one-line message.
+
+    Returns the dotted path of the bad key ("" for the whole mapping) and the
+    message: ``unknown`` for a key the model does not have, else pydantic's
+    own, without its "Value error, " prefix.
+    """
+    err = exc.errors()[0]
+    where = ".".join(str(x) for x in err["loc"])
+    what = unknown if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
+    return where, what

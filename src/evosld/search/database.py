@@ -68,7 +68,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from evosld.errors import ConfigError
+from evosld.errors import ConfigError, first_error
 from evosld.program import Program
 
 #: ``c_max`` of the complexity bins when complexity is a parameter count.
@@ -191,12 +191,8 @@ class DatabaseConfig(BaseModel):
         try:
             return cls.model_validate(data or {})
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "database"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown setting"
-            raise ConfigError(f"database.{where}: {msg}" if where != "database" else f"database: {msg}") from None
+            where, what = first_error(exc, unknown="unknown setting")
+            raise ConfigError(f"database.{where}: {what}" if where else f"database: {what}") from None
 
 
 # --------------------------------------------------------------------------- features

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from evosld.errors import DataError
+from evosld.errors import DataError, first_error
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.task import Task
 
@@ -80,10 +80,8 @@ def read_task_file(path: str | Path) -> dict[str, Any]:
     try:
         tf = TaskFile.model_validate(raw or {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise DataError(f"task file {p}: {loc}: {msg}") from None
+        where, what = first_error(exc)
+        raise DataError(f"task file {p}: {where or '(top level)'}: {what}") from None
     return {"csv": tf.spec(p.parent)}
 
 
