@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from evosld.errors import DataError
-from evosld.proposers.symbolic.blocks import Space
+from evosld.proposers.symbolic.space import Space
 from evosld.tasks import task_from_frame
 from evosld.tasks.folds import derive_val_rule, relaxed_rule
 from evosld.tasks.scales import levels, n_levels

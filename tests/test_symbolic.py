@@ -14,12 +14,13 @@ import pytest
 
 from evosld.proposers.base import ParentInfo, ProposalRequest
 from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
-from evosld.proposers.symbolic.blocks import KINDS, Space
+from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.emit import program_source
 from evosld.proposers.symbolic.fit import fit_varpro
 from evosld.proposers.symbolic.identify import dof_along, identifiable
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
+from evosld.proposers.symbolic.space import Space
 from evosld.tasks.task import Task
 
 

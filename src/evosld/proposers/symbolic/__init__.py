@@ -1,6 +1,6 @@
 """Offline symbolic proposer: searches scaling-law structures, emits programs.
 
-Modules, one job each: ``blocks`` (building blocks and the feature space),
+Modules, one job each: ``space`` (the feature space), ``blocks`` (building blocks),
 ``expr`` (structures, canonical key, parameter count), ``model`` (a structure
 made numeric), ``fit`` (variable-projection fitter, copied into programs),
 ``emit`` (program source, readable and LaTeX formulas), ``mutate`` (mutations

@@ -16,9 +16,10 @@ import textwrap
 import numpy as np
 
 from evosld.proposers.symbolic import blocks, fit
-from evosld.proposers.symbolic.blocks import KINDS, Space
+from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
+from evosld.proposers.symbolic.space import Space, short_names
 
 #: Fitter settings written into programs (keyword arguments of fit_varpro).
 PROGRAM_FIT = {"n_starts": 48, "n_refine": 3, "max_nfev": 300}
@@ -54,7 +55,7 @@ def formula_text(law: Law, space: Space, target: str = "y") -> str:
 
 def formula_latex(law: Law, space: Space, target: str = "y") -> str:
     """The formula in LaTeX."""
-    t = r"\mathrm{" + blocks.short_names((target,))[0].replace("_", r"\_") + "}"
+    t = r"\mathrm{" + short_names((target,))[0].replace("_", r"\_") + "}"
     return f"{t} = " + " + ".join(term_texts(law, space, latex=True))
 
 

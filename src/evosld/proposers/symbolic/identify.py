@@ -26,9 +26,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
+from evosld.proposers.symbolic.space import Space
 
 #: points on the line along a feature, random parameter draws, relative rank tolerance
 _POINTS, _DRAWS, _TOL = 40, 2, 1e-7

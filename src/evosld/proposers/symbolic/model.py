@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evosld.proposers.symbolic.blocks import KINDS, Space
+from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.fit import fit_varpro
+from evosld.proposers.symbolic.space import Space
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from evosld.proposers.symbolic.blocks import KINDS, Space
+from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Factor, Law, Term
+from evosld.proposers.symbolic.space import Space
 
 
 def feats_of(space: Space, *kinds: str) -> list[int]:

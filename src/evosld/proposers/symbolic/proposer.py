@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest
-from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.emit import formula_latex, formula_text, program_source
 from evosld.proposers.symbolic.expr import Factor, Law, Term
 from evosld.proposers.symbolic.identify import identifiable
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
 from evosld.proposers.symbolic.screen import Screen, fold_splits
+from evosld.proposers.symbolic.space import Space
 
 NAME = "symbolic"
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evosld.proposers.symbolic.blocks import Space
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
+from evosld.proposers.symbolic.space import Space
 
 #: Fitter settings for screening (cheaper than the programs' own).
 SCREEN_FIT = {"n_starts": 12, "n_refine": 1, "max_nfev": 80}

@@ -1,0 +1,267 @@
+"""The feature space a law is searched in: how each feature is transformed, and what the data says about it.
+
+``Space.from_data`` decides per feature its kind (log scale, fraction, linear),
+its reference value and range on the training rows; the ``with_*`` steps add
+what the mutations and the identifiability check need to know (the
+extrapolation direction, interior optima, how many distinct levels each scale
+has per group, a per-output feature for several targets). The building blocks
+(``blocks``) evaluate on the transformed features ``u`` it defines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from evosld.tasks.holdout import feature_kind
+from evosld.tasks.scales import DEFAULT_RTOL, n_levels
+
+
+def _nice(x: float) -> float:
+    """A round reference value (two significant digits)."""
+    return float(f"{x:.2g}")
+
+
+@dataclass(frozen=True)
+class Space:
+    """How each feature is transformed, and its range on the training rows.
+
+    Attributes:
+        names: feature names, task order.
+        kinds: per feature ``"log"`` (positive, log scale), ``"frac"`` (in [0, 1],
+            used raw) or ``"lin"`` (standardised).
+        ref: per feature the reference ``x_ref`` (log), 0 (frac) or the mean (lin).
+        scale: per feature 1 (log, frac) or the standard deviation (lin).
+        umin, umax: per feature the range of ``u`` on the training rows.
+        dominates: pairs (i, j) of log features with x_i >= x_j on every row and
+            x_i ≈ x_j on some (a total and a unique count, equal at one epoch:
+            where the effective-data block applies).
+        mixture: True when the fractions sum to one on every row.
+        own: for a mixture with one output per component, output t's own
+            component (feature index); the space then ends with a virtual
+            fraction ``x_own`` that stands for it (see ``with_own``).
+        extrapolated: features validation lies beyond (``with_extrapolation``).
+        monotone: features along which the data shows no optimum (``with_optima``).
+        Bowls curve along neither.
+        levels: per raw feature, the fewest distinct values it takes in one
+            group's fit rows (``with_levels``); empty when not known.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    ref: tuple[float, ...]
+    scale: tuple[float, ...]
+    umin: tuple[float, ...]
+    umax: tuple[float, ...]
+    dominates: tuple[tuple[int, int], ...] = ()
+    mixture: bool = False
+    short: tuple[str, ...] = field(default=())
+    extrapolated: tuple[int, ...] = ()
+    own: tuple[int, ...] = ()
+    monotone: tuple[int, ...] = ()
+    levels: tuple[int, ...] = ()
+
+    @staticmethod
+    def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
+        """Build from training rows ``X`` (N, F) and the names of log-scale features.
+
+        ``extrapolated`` (features validation lies beyond) is set later with
+        ``with_extrapolation``. A feature not declared log-scale is still treated as one when it is
+        positive and spans more than a factor of 20; features within [0, 1]
+        are fractions.
+        """
+        X = np.asarray(X, dtype=float)
+        names = tuple(names)
+        kinds, ref, scale = [], [], []
+        for i, name in enumerate(names):
+            col = X[:, i]
+            kind = feature_kind(col, name in log_features)
+            if kind == "log":
+                kinds.append("log")
+                ref.append(_nice(float(np.exp(np.mean(np.log(col))))))
+                scale.append(1.0)
+            elif kind == "frac":
+                kinds.append("frac")
+                ref.append(0.0)
+                scale.append(1.0)
+            else:
+                kinds.append("lin")
+                ref.append(_nice(float(col.mean())))
+                sd = float(col.std())
+                scale.append(_nice(sd) if sd > 0 else 1.0)
+        space = Space(names, tuple(kinds), tuple(ref), tuple(scale), (), ())
+        U = space.transform(X)
+        dom = tuple(
+            (i, j)
+            for i in range(len(names))
+            for j in range(len(names))
+            if i != j and kinds[i] == kinds[j] == "log" and np.all(X[:, i] >= X[:, j])
+            and np.any(X[:, i] > X[:, j]) and np.min(X[:, i] / X[:, j]) < 1.05
+        )
+        fr = [i for i, k in enumerate(kinds) if k == "frac"]
+        mixture = len(fr) >= 2 and bool(np.allclose(X[:, fr].sum(axis=1), 1.0, atol=1e-3))
+        return Space(
+            names,
+            tuple(kinds),
+            tuple(ref),
+            tuple(scale),
+            tuple(float(v) for v in U.min(axis=0)),
+            tuple(float(v) for v in U.max(axis=0)),
+            dom,
+            mixture,
+            short_names(names),
+        )
+
+    def with_extrapolation(self, X_fit: np.ndarray, X_val: np.ndarray) -> Space:
+        """Mark the features along which validation rows lie beyond the fit rows.
+
+        A feature is extrapolated when the validation rows' mean sits more than
+        0.8 standard deviations above the fit rows' mean, or more than a fifth of
+        them lie above the fit rows' maximum. Bowls do not curve along these.
+        Args: X_fit (N, F), X_val (M, F) raw features.
+        """
+        if len(X_val) == 0 or len(X_fit) == 0:
+            return self
+        Uf, Uv = self.transform(X_fit), self.transform(X_val)
+        sd = np.where(Uf.std(axis=0) > 0, Uf.std(axis=0), 1.0)
+        shift = (Uv.mean(axis=0) - Uf.mean(axis=0)) / sd
+        beyond = (Uv > Uf.max(axis=0) + 1e-12).mean(axis=0)
+        ext = tuple(i for i in range(self.n_raw) if shift[i] > 0.8 or beyond[i] > 0.2)
+        return replace(self, extrapolated=ext)
+
+    def with_optima(self, groups: list[tuple[np.ndarray, np.ndarray]], share: float = 0.2) -> Space:
+        """Mark the features along which the data never turns back up.
+
+        For each raw feature, the rows that vary it alone (same group, every
+        other feature equal) and take at least three of its values form a
+        sweep; the sweep has an interior optimum when its smallest mean target
+        lies strictly inside. A feature swept at least twice with interior
+        optima in fewer than ``share`` of its sweeps is ``monotone``: bowls do
+        not curve along it (a learning rate has an optimum; experts, data and
+        model size, in the data given, do not). Features never swept stay free.
+
+        Args:
+            groups: per group (X (N, F) raw features, Y (N,) or (N, T) targets);
+                pass fit rows only.
+            share: least share of sweeps with an interior optimum that keeps a
+                feature free.
+        """
+        mono = []
+        for i in range(self.n_raw):
+            sweeps = interior = 0
+            for X, Y in groups:
+                y = np.asarray(Y, dtype=float).reshape(len(X), -1).mean(axis=1)
+                rest = np.delete(np.asarray(X, dtype=float), i, axis=1)
+                _, which = np.unique(rest, axis=0, return_inverse=True)
+                for w in np.unique(which):
+                    rows = np.flatnonzero(which.ravel() == w)
+                    values, at = np.unique(X[rows, i], return_inverse=True)
+                    if len(values) < 3:
+                        continue
+                    means = np.bincount(at.ravel(), weights=y[rows]) / np.bincount(at.ravel())
+                    sweeps += 1
+                    interior += 0 < int(np.argmin(means)) < len(values) - 1
+            if sweeps >= 2 and interior < share * sweeps:
+                mono.append(i)
+        return replace(self, monotone=tuple(mono))
+
+    def with_levels(self, groups: list[np.ndarray], rtol: float = DEFAULT_RTOL) -> Space:
+        """Record how many distinct values each raw feature takes in the fit rows.
+
+        Args:
+            groups: per group, the fit rows' raw features X (N, F).
+            rtol: values closer than this relative difference count as one
+                (``tasks.scales``: sizes read off a figure are never equal).
+        Per feature the fewest over groups: a law fitted group by group is only
+        as well pinned along a feature as its worst-sampled group.
+        """
+        if not groups:
+            return self
+        counts = [min(n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups) for i in range(self.n_raw)]
+        return replace(self, levels=tuple(int(c) for c in counts))
+
+    def bowl_axis(self, i: int) -> bool:
+        """Whether a bowl may curve along feature ``i`` (not extrapolated, not monotone)."""
+        return i not in self.extrapolated and i not in self.monotone
+
+    def with_own(self, n_outputs: int) -> Space:
+        """Add the virtual feature ``x_own`` when each output is one mixture component.
+
+        Applies when the fractions form a mixture and there are as many outputs
+        as components (output t <-> the t-th fraction, in order).
+        """
+        fr = [i for i, k in enumerate(self.kinds) if k == "frac"]
+        if self.own or not self.mixture or n_outputs < 2 or len(fr) != n_outputs:
+            return self
+        return replace(
+            self,
+            names=(*self.names, "x_own"),
+            kinds=(*self.kinds, "frac"),
+            ref=(*self.ref, 0.0),
+            scale=(*self.scale, 1.0),
+            umin=(*self.umin, min(self.umin[i] for i in fr)),
+            umax=(*self.umax, max(self.umax[i] for i in fr)),
+            short=(*self.short, "x_own"),
+            own=tuple(fr),
+        )
+
+    @property
+    def n_features(self) -> int:
+        """Features a block may use (the raw ones, plus ``x_own`` if present)."""
+        return len(self.names)
+
+    @property
+    def n_raw(self) -> int:
+        """Columns of the raw data."""
+        return len(self.names) - (1 if self.own else 0)
+
+    def transform(self, X: np.ndarray, t: int = 0) -> np.ndarray:
+        """(N, F) raw features -> (N, n_features) transformed features ``u`` (for output t)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        U = np.empty((len(X), self.n_features))
+        for i, k in enumerate(self.kinds):
+            if i >= self.n_raw:
+                U[:, i] = X[:, self.own[t]]
+            elif k == "log":
+                U[:, i] = np.log(np.maximum(X[:, i], 1e-300)) - np.log(self.ref[i])
+            elif k == "frac":
+                U[:, i] = X[:, i]
+            else:
+                U[:, i] = (X[:, i] - self.ref[i]) / self.scale[i]
+        return U
+
+    def u_source(self, i: int) -> str:
+        """numpy source computing ``u_i`` from ``X``."""
+        k = self.kinds[i]
+        if i >= self.n_raw:
+            return f"X[:, {list(self.own)!r}[t]]"
+        if k == "log":
+            return f"np.log(np.maximum(X[:, {i}], 1e-300) / {self.ref[i]!r})"
+        if k == "frac":
+            return f"X[:, {i}]"
+        return f"(X[:, {i}] - {self.ref[i]!r}) / {self.scale[i]!r}"
+
+    def u_text(self, i: int) -> str:
+        """Readable definition of ``u_i``."""
+        n = self.short[i]
+        k = self.kinds[i]
+        if k == "log":
+            return f"ln({n}/{self.ref[i]:.3g})"
+        if k == "frac":
+            return n
+        return f"({n} - {self.ref[i]:.3g})/{self.scale[i]:.3g}"
+
+    def span(self, i: int) -> float:
+        return max(self.umax[i] - self.umin[i], 1e-6)
+
+
+def short_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Identifier-safe names for formulas (the feature names themselves, sanitised)."""
+    out = []
+    for n in names:
+        s = "".join(ch if ch.isalnum() else "_" for ch in str(n)).strip("_") or "x"
+        if s[0].isdigit():
+            s = "x_" + s
+        out.append(s)
+    return tuple(out)
