@@ -139,13 +139,13 @@ def test_benchmark_script_bad_input(args: list[str], data_dir: Path, tmp_path: P
 def test_rank_check_uses_the_runs_own_limits(tmp_path: Path) -> None:
     """The stored record is {"config": RunConfig, "task_spec": ...}; its RunConfig gives the limits."""
     from evosld.config import RunConfig
-    from evosld.rankcheck import _limits
     from evosld.store import RunStore
+    from evosld.summary import stored_limits
 
     config = RunConfig(evaluator={"timeout": 7, "cpu_seconds": 9, "memory_mb": 1234})
     with RunStore.create(tmp_path / "run.sqlite", "t", 0, {"config": config.model_dump(mode="json"),
                                                             "task_spec": {"name": "t"}}) as store:
         stored = store.run().config
-    limits = _limits(stored)
+    limits = stored_limits(stored)  # what rank_check gives its evaluator
     assert limits is not None
     assert (limits.wall_seconds, limits.cpu_seconds, limits.memory_mb) == (7, 9, 1234)

@@ -21,6 +21,7 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation import Evaluation, Evaluator, Sandbox
 from evosld.program import Program
 from evosld.proposers.base import Proposer
+from evosld.summary import n_params_of
 from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 
@@ -219,6 +220,6 @@ def discover(
     if out.best_source is None:
         raise DataError(f"no candidate law ran successfully; see {run_dir / 'evosld.log'}")
     return DiscoveryResult(
-        task=task, source=out.best_source, formula=out.meta.get("formula"), n_params=out.meta.get("n_params"),
+        task=task, source=out.best_source, formula=out.meta.get("formula"), n_params=n_params_of(out.meta),
         params=out.params, val=out.val, test=out.test, run_dir=run_dir, meta=out.meta,
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
-import math
 import os
 import signal
 import subprocess
@@ -33,6 +32,7 @@ from evosld.leaderboard import PUBLISHED
 from evosld.outputs import STORE_FILE, write_atomic
 from evosld.signals import StopRequest, catch_stop_signals
 from evosld.store import RunStore
+from evosld.summary import RunSummary, count_params, finite
 
 LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_JSON = "leaderboard.json"
@@ -145,16 +145,8 @@ def run_state(run_dir: str | Path) -> RunState:
     if not path.is_file():
         return "new"
     with RunStore.open(path) as store:
-        stopped = _stopped_for_good(store)
-        best = store.final()
-        scored = best is not None and store.test_evaluation(best.id) is not None
-    return "finished" if stopped and scored else "unfinished"
-
-
-def _stopped_for_good(store: RunStore) -> bool:
-    """The run's last stop was a limit, not a signal (an interrupted run is resumed by the next bench)."""
-    stops = store.events("stopped")
-    return bool(stops) and (stops[-1].data or {}).get("reason") != "interrupted"
+        # stopped by a limit, not a signal: an interrupted run is resumed by the next bench
+        return "finished" if RunSummary.from_store(store).complete else "unfinished"
 
 
 def plan_runs(spec: BenchSpec) -> list[BenchRun]:
@@ -255,47 +247,32 @@ def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], N
 # --------------------------------------------------------------------------- numbers from stores
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
 def run_record(task: str, seed: int, run_dir: str | Path) -> dict[str, Any]:
     """One run's numbers, read from its store (``status`` ``missing`` when there is none)."""
-    from evosld.report.collect import count_params
-
     record: dict[str, Any] = {"task": task, "seed": seed, "run_dir": str(run_dir)}
     path = Path(run_dir) / STORE_FILE
     if not path.is_file():
         return {**record, "status": "missing"}
     with RunStore.open(path) as store:
-        best = store.final()
-        test = store.test_evaluation(best.id) if best is not None else None
-        stopped = _stopped_for_good(store)
-        state = store.state()
+        summary = RunSummary.from_store(store)
+        best, test = summary.final, summary.test
         totals = store.llm_totals()
         meta = (best.meta or {}) if best is not None else {}
-        n_params = meta.get("n_params")
-        if not isinstance(n_params, int):
-            n_params = count_params(test.params) if test is not None else None
         test_metrics = test.metrics if test is not None else {}
         record.update({
-            "status": "finished" if stopped and test is not None else "unfinished",
+            "status": "finished" if summary.complete else "unfinished",
             "best_program_id": best.id if best is not None else None,
-            "val_r2": _finite(best.evaluation.r2) if best is not None and best.evaluation else None,
-            "test_r2": _finite(test_metrics.get("r2")),
-            "test_r2_clipped": _finite(test_metrics.get("r2_clipped")),
-            "test_nmse": _finite(test_metrics.get("nmse")),
-            "test_nmae": _finite(test_metrics.get("nmae")),
-            "n_params": n_params,
+            "val_r2": finite(best.evaluation.r2) if best is not None and best.evaluation else None,
+            "test_r2": finite(test_metrics.get("r2")),
+            "test_r2_clipped": finite(test_metrics.get("r2_clipped")),
+            "test_nmse": finite(test_metrics.get("nmse")),
+            "test_nmae": finite(test_metrics.get("nmae")),
+            "n_params": summary.n_params,
             "formula": meta.get("formula"),
             "best_proposer": best.proposer if best is not None else None,
-            "iterations": int(state.get("next_iteration", 1)) - 1,
+            "iterations": summary.iterations,
             "evaluations": store.evaluation_count(),
-            "wall_seconds": _finite(state.get("elapsed_seconds")),
+            "wall_seconds": summary.elapsed_seconds,
             "llm_tokens": totals.total_tokens,
             "cost_usd": totals.cost_usd,
         })
@@ -317,7 +294,6 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
     data, so each is computed once per bench directory.
     """
     from evosld.evaluation import Evaluator, Sandbox
-    from evosld.report.collect import count_params
     from evosld.tasks import load_task
     from evosld.tasks.baselines import baseline_source
 
@@ -339,9 +315,9 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
         report(f"{name}: refitting the human law")
         ev = Evaluator(task, sandbox)
         val, test = ev.evaluate(src, "val"), ev.evaluate(src, "test")
-        return {"key": key, "val_r2": _finite(val.scores.r2), "test_r2": _finite(test.scores.r2),
-                "test_r2_clipped": _finite(test.scores.r2_clipped), "test_nmse": _finite(test.scores.nmse),
-                "test_nmae": _finite(test.scores.nmae), "n_params": count_params(test.params),
+        return {"key": key, "val_r2": finite(val.scores.r2), "test_r2": finite(test.scores.r2),
+                "test_r2_clipped": finite(test.scores.r2_clipped), "test_nmse": finite(test.scores.nmse),
+                "test_nmae": finite(test.scores.nmae), "n_params": count_params(test.params),
                 "error": test.message or val.message or None}
 
     with concurrent.futures.ThreadPoolExecutor(max(1, min(spec.jobs, len(spec.tasks)))) as pool:

@@ -218,6 +218,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     from evosld.runner import run_discovery
     from evosld.search.status import STOP_REASONS
     from evosld.store import RunStore
+    from evosld.summary import n_params_of
     from evosld.tasks.taskfile import task_from_spec
 
     overrides = {
@@ -284,7 +285,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
     print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
-    n = meta.get("n_params")
+    n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     sel = outcome.selection

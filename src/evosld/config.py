@@ -9,7 +9,7 @@ meaning here are accepted and reported as ignored; anything else is an error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evosld.errors import ConfigError, first_error
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
+
+if TYPE_CHECKING:
+    from evosld.evaluation.sandbox import Limits
 
 #: OpenEvolve keys accepted for compatibility but not used by evosld.
 IGNORED_KEYS = {
@@ -65,6 +68,12 @@ class EvaluatorConfig(BaseModel):
     parallel_evaluations: int = Field(default=2, ge=1)
     dask_scheduler: str | None = Field(default=None, description="run evaluations on this Dask scheduler")
     dask_local_cluster: bool = Field(default=False, description="start a local Dask cluster for evaluations")
+
+    def limits(self) -> Limits:
+        """The sandbox limits of one candidate run."""
+        from evosld.evaluation.sandbox import Limits
+
+        return Limits(wall_seconds=self.timeout, cpu_seconds=self.cpu_seconds, memory_mb=self.memory_mb)
 
 
 class RunConfig(BaseModel):

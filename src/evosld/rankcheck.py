@@ -28,10 +28,10 @@ from typing import Any, NamedTuple
 from evosld.bench import data_digest
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
-from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.evaluation.sandbox import Sandbox
 from evosld.outputs import STORE_FILE, write_atomic
-from evosld.report.collect import count_params
 from evosld.store import RunStore, StoredProgram
+from evosld.summary import count_params, finite, n_params_of, stored_limits
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -102,31 +102,8 @@ class RankCheck:
 
 def _clip(value: Any) -> float:
     """R² clipped at -1; a missing or non-finite value counts as -1 (a failed law)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return R2_FLOOR
-    return v if math.isfinite(v) and v > R2_FLOOR else R2_FLOOR
-
-
-def _n_params(meta: dict[str, Any]) -> int | None:
-    n = meta.get("n_params")
-    return n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None
-
-
-def _limits(stored: dict[str, Any] | None) -> Limits | None:
-    """The run's per-candidate limits from what the run stored (None: the sandbox's).
-
-    ``stored`` is the run record's config: ``{"config": RunConfig fields,
-    "task_spec": ...}`` (the RunConfig is the ``config`` entry, not the whole).
-    """
-    from evosld.config import RunConfig
-    from evosld.runner import limits_from
-
-    try:
-        return limits_from(RunConfig.model_validate((stored or {}).get("config") or {}))
-    except ValueError:
-        return None
+    v = finite(value)
+    return v if v is not None and v > R2_FLOOR else R2_FLOOR
 
 
 def correlations(val: Sequence[float], test: Sequence[float]) -> tuple[float | None, float | None]:
@@ -254,13 +231,13 @@ def rank_check(
             todo.append(p)
 
     if todo:
-        evaluator = Evaluator(task, sandbox or Sandbox(), _limits(info.config))
+        evaluator = Evaluator(task, sandbox or Sandbox(), stored_limits(info.config))
 
         def fit(p: StoredProgram) -> dict[str, Any]:
             ev = evaluator.evaluate(p.source, "test")
             raw = ev.scores.r2
             return {"digest": p.digest,
-                    "test_r2": float(raw) if math.isfinite(raw) else None,
+                    "test_r2": finite(raw),
                     "n_params": count_params(ev.params),
                     "error": (ev.message or ev.error_kind) if not ev.ok else None}
 
@@ -277,7 +254,7 @@ def rank_check(
     for p in chosen:
         entry = results[p.id]
         meta = p.meta or {}
-        n = _n_params(meta)
+        n = n_params_of(meta)
         if n is None and isinstance(entry.get("n_params"), int):
             n = entry["n_params"]
         formula = meta.get("formula")

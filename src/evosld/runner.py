@@ -60,8 +60,7 @@ class RunOutcome:
 
 
 def limits_from(config: RunConfig) -> Limits:
-    ev = config.evaluator
-    return Limits(wall_seconds=ev.timeout, cpu_seconds=ev.cpu_seconds, memory_mb=ev.memory_mb)
+    return config.evaluator.limits()
 
 
 def make_executor(task: Task, config: RunConfig) -> Executor:

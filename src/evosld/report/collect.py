@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
-from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.evaluation.sandbox import Sandbox
 from evosld.outputs import STORE_FILE
 from evosld.program import Program, parse_python
 from evosld.report.curves import PlotPlan, plan_plot
 from evosld.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
+from evosld.summary import RunSummary, count_params, n_params_of
 from evosld.tasks.task import Task
 
 
@@ -105,18 +103,6 @@ def open_run(run_dir: str | Path) -> RunStore:
     return RunStore.open(path / STORE_FILE)
 
 
-def count_params(params: dict[str, Any] | None) -> int | None:
-    """Number of fitted parameters of one group (the first) of a fit, or None."""
-    if not params:
-        return None
-    first = next(iter(params.values()))
-    try:
-        arr = np.asarray(first, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return int(arr.size) if arr.size else None
-
-
 def law_title(source: str, fallback: str) -> str:
     """The first line of a program's docstring (e.g. the human law's reference)."""
     try:
@@ -127,54 +113,34 @@ def law_title(source: str, fallback: str) -> str:
     return line[0].rstrip(".") if line and line[0] else fallback
 
 
-def limits_of(config: dict[str, Any]) -> Limits:
-    """Sandbox limits from a stored run configuration (defaults when absent)."""
-    ev = (config.get("config") or {}).get("evaluator") or {}
-    base = Limits()
-    return Limits(
-        wall_seconds=float(ev.get("timeout", base.wall_seconds)),
-        cpu_seconds=int(ev.get("cpu_seconds", base.cpu_seconds)),
-        memory_mb=int(ev.get("memory_mb", base.memory_mb)),
-    )
-
-
-def run_facts(store: RunStore) -> RunFacts:
-    """Facts about a run, read from its store."""
+def run_facts(store: RunStore, summary: RunSummary | None = None) -> RunFacts:
+    """Facts about a run, read from its store (and its summary, when read already)."""
     info = store.run()
+    summary = summary or RunSummary.from_store(store)
     config = info.config.get("config") or {}
-    llm = config.get("llm") or {}
-    uses_llm = config.get("proposer") == "llm" or (config.get("proposer", "auto") == "auto" and bool(llm))
-    models = [m.get("name", "?") if isinstance(m, dict) else str(m) for m in llm.get("models", [])] if uses_llm else []
     programs = store.programs()
     by_proposer: dict[str, int] = {}
     for p in programs:
         by_proposer[p.proposer] = by_proposer.get(p.proposer, 0) + 1
-    stopped = store.events("stopped")
-    state = store.state()
-    next_iteration = state.get("next_iteration")
-    iterations = int(next_iteration) - 1 if next_iteration else max((p.iteration for p in programs), default=0)
-    best = store.final()
-    finished = bool(stopped) and best is not None and store.test_evaluation(best.id) is not None
-    elapsed = state.get("elapsed_seconds")
     return RunFacts(
         task=info.task,
         seed=info.seed,
         created=info.created,
         evosld_version=info.evosld_version,
-        proposer="LLM" if uses_llm else "symbolic (offline)",
-        models=models,
+        proposer="LLM" if summary.uses_llm else "symbolic (offline)",
+        models=summary.models,
         proposals_by_proposer=by_proposer,
-        iterations=iterations,
+        iterations=summary.iterations,
         max_iterations=config.get("max_iterations"),
         budget_seconds=config.get("budget_seconds"),
         programs=len(programs),
         evaluations=store.evaluation_count(),
         ok_evaluations=store.evaluation_count(ok_only=True),
         failures=store.failure_counts(),
-        wall_seconds=None if elapsed is None else float(elapsed),
-        stop_reason=(stopped[-1].data or {}).get("reason") if stopped else None,
+        wall_seconds=summary.elapsed_seconds,
+        stop_reason=summary.stop_reason,
         llm=store.llm_totals(),
-        finished=finished,
+        finished=summary.finished,
     )
 
 
@@ -193,10 +159,8 @@ def _reference(task: Task) -> tuple[str, str, Literal["human", "starter"]]:
 
 
 def _n_params(meta: dict[str, Any], fit: Evaluation) -> int | None:
-    n = meta.get("n_params")
-    if isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n):
-        return int(n)
-    return count_params(fit.params)
+    n = n_params_of(meta)
+    return n if n is not None else count_params(fit.params)
 
 
 def collect(
@@ -228,12 +192,13 @@ def collect(
         best = store.final()
         if best is None:
             raise ReportError(f"no program of the run in {run_dir} was evaluated successfully; nothing to report")
-        stored_test = store.test_evaluation(best.id)
-        facts = run_facts(store)
+        summary = RunSummary.from_store(store)
+        stored_test = summary.test
+        facts = run_facts(store, summary)
         history = store.history()
         programs = store.programs()
         selection = store.get_state("selection")
-    limits = limits_of(info.config)
+    limits = summary.limits
     sandbox = sandbox or Sandbox(limits)
     evaluator = Evaluator(task, sandbox, limits)
     plan = plan_plot(task, x_feature)
@@ -286,6 +251,4 @@ def collect(
 
 def complexity(program: StoredProgram) -> tuple[int | None, int]:
     """(fitted parameters from the program's meta or None, code lines of its EVOLVE block)."""
-    n = (program.meta or {}).get("n_params")
-    n_params = int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n) else None
-    return n_params, Program(program.source).code_size()
+    return n_params_of(program.meta), Program(program.source).code_size()

@@ -1,0 +1,151 @@
+"""What a run came to, read from its store: the one reader of finished (or stopped) runs.
+
+``RunSummary.from_store(store)`` gives the final law and its test evaluation,
+whether the run finished, how it stopped, its iterations, the number of
+parameters of the final law, the run's configuration with the sandbox limits
+it ran under, and whether it used an LLM. The report, the bench, the rank
+check and the CLI read a run through it, so each of these is decided once.
+The small guards the readers share (``finite``, ``n_params_of``,
+``count_params``) live here too.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from evosld.config import EvaluatorConfig, RunConfig
+from evosld.evaluation.sandbox import Limits
+from evosld.store import RunStore, StoredProgram, StoredTestEvaluation
+
+
+def finite(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number, else None."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def n_params_of(meta: dict[str, Any] | None) -> int | None:
+    """The fitted-parameter count a proposer recorded in a program's meta (a whole number >= 0), or None."""
+    n = (meta or {}).get("n_params")
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n) or n < 0 or n != int(n):
+        return None
+    return int(n)
+
+
+def count_params(params: dict[str, Any] | None) -> int | None:
+    """Number of fitted parameters of one group (the first) of a fit, or None."""
+    if not params:
+        return None
+    first = next(iter(params.values()))
+    try:
+        arr = np.asarray(first, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return int(arr.size) if arr.size else None
+
+
+def stored_config(stored: dict[str, Any] | None) -> RunConfig | None:
+    """The RunConfig a run stored (its record's ``config`` entry), or None when it no longer validates."""
+    try:
+        return RunConfig.model_validate((stored or {}).get("config") or {})
+    except (ValidationError, ValueError):
+        return None
+
+
+def stored_limits(stored: dict[str, Any] | None) -> Limits:
+    """The sandbox limits a run ran under, from what it stored (the defaults where that is unreadable)."""
+    config = stored_config(stored)
+    if config is not None:
+        return config.evaluator.limits()
+    try:
+        section = ((stored or {}).get("config") or {}).get("evaluator") or {}
+        return EvaluatorConfig.model_validate(section).limits()
+    except (ValidationError, ValueError, AttributeError):
+        return Limits()
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as its store records it.
+
+    Attributes:
+        task, seed: what the run searched, with which seed.
+        config: the run's configuration (None when it no longer validates).
+        task_spec: how to rebuild the task (``taskfile.task_from_spec``).
+        final: the chosen law (``RunStore.final``: the recorded pick, else the best on validation).
+        test: the final law's stored test evaluation (None until the run finished).
+        stop_reason: why the last session stopped (``search.status.STOP_REASONS``), None if it never did.
+        iterations: proposals made (the loop's iteration counter).
+        elapsed_seconds: time searched over all sessions (None if never recorded).
+    """
+
+    task: str
+    seed: int
+    config: RunConfig | None
+    task_spec: dict[str, Any]
+    final: StoredProgram | None
+    test: StoredTestEvaluation | None
+    stop_reason: str | None
+    iterations: int
+    elapsed_seconds: float | None
+    limits: Limits
+
+    @classmethod
+    def from_store(cls, store: RunStore) -> RunSummary:
+        info = store.run()
+        stops = store.events("stopped")
+        final = store.final()
+        next_iteration = store.get_state("next_iteration")
+        iterations = (int(next_iteration) - 1 if next_iteration
+                      else max((p.iteration for p in store.programs()), default=0))
+        return cls(
+            task=info.task,
+            seed=info.seed,
+            config=stored_config(info.config),
+            task_spec=info.config.get("task_spec") or {"name": info.task},
+            final=final,
+            test=store.test_evaluation(final.id) if final is not None else None,
+            stop_reason=(stops[-1].data or {}).get("reason") if stops else None,
+            iterations=iterations,
+            elapsed_seconds=finite(store.get_state("elapsed_seconds")),
+            limits=stored_limits(info.config),
+        )
+
+    @property
+    def finished(self) -> bool:
+        """The run stopped and its final law was scored on test."""
+        return self.stop_reason is not None and self.test is not None
+
+    @property
+    def complete(self) -> bool:
+        """Finished, and stopped by a limit rather than a signal (an interrupted run is worth resuming)."""
+        return self.finished and self.stop_reason != "interrupted"
+
+    @property
+    def n_params(self) -> int | None:
+        """Fitted parameters of the final law: what its proposer recorded, else counted in its test fit."""
+        if self.final is None:
+            return None
+        n = n_params_of(self.final.meta)
+        if n is None and self.test is not None:
+            n = count_params(self.test.params)
+        return n
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.config is not None and self.config.uses_llm()
+
+    @property
+    def models(self) -> list[str]:
+        """The LLM models of the run (empty for an offline run)."""
+        if not self.uses_llm or self.config is None or self.config.llm is None:
+            return []
+        return [m.name for m in self.config.llm.models]
