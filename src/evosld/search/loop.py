@@ -53,6 +53,7 @@ class LoopStatus:
     best_id: int | None = None
     started: float = field(default_factory=time.monotonic)
     eval_seconds: float = 0.0
+    propose_seconds: float = 0.0  # wall time spent in the proposer (this session)
     llm_calls: int = 0
     tokens: int = 0
     cost_usd: float = 0.0
@@ -328,9 +329,11 @@ class DiscoveryLoop:
         """Propose and store one generation; return its new (id, source) pairs to evaluate."""
         islands = [(first_iteration + j) % self.db.num_islands for j in range(count)]
         requests = [self._request(first_iteration + j, islands[j]) for j in range(count)]
+        t0 = time.perf_counter()
         proposals = await asyncio.gather(
             *(self.proposer.propose(req) for req, _ in requests), return_exceptions=True
         )
+        self.status.propose_seconds += time.perf_counter() - t0
         items = []
         for j, ((_req, parent), prop) in enumerate(zip(requests, proposals)):
             it = first_iteration + j
