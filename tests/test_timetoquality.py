@@ -13,7 +13,14 @@ from evosld.evaluation import Evaluator
 from evosld.search.selection import Candidate
 from evosld.store import RunStore
 from evosld.tasks import task_from_frame
-from evosld.timetoquality import CACHE_FILE, Pick, SelectionSettings, first_reached, replay, time_to_quality
+from evosld.timetoquality import (
+    CACHE_FILE,
+    Pick,
+    SelectionSettings,
+    first_reached,
+    replay,
+    time_to_quality,
+)
 from tests.conftest import chinchilla_frame
 
 #: A law linear in the logs of the first K features (K = 0: the mean).
