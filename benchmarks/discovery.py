@@ -19,8 +19,24 @@ human law (refit) and SLDAgent (published); then a summary line and the law
 found by each run. The same content goes to OUTPUT/discovery.md and
 OUTPUT/discovery.json.
 
+Peer (``--peers operon``, the default; ``pip install -e '.[peers]'``): after the
+evosld runs, Operon (``benchmarks/peers.py``: same split, validation-based
+selection, same budget on one core, one model per group) runs once per task and
+seed; the table shows its mean test R² and constants, and the same restricted to
+the task's parameter limit. Without pyoperon a one-line note says so.
+
+Time to quality (``evosld.timetoquality``): for each finished run, the run's
+final pick is replayed over its history (by the selection score, never test),
+each pick is scored on test after the run, and the table gives the median over
+seeds of the time at which the pick first reached the human law's refit test R²
+and the SLDAgent+GPT-5 published mean ("—" when the median run never did).
+A second table says where each run's time went: proposing (of which
+screening, symbolic proposer), the sandbox (of which the candidates' own
+fitting), from the run store.
+
 Usage: EVOSLD_DATA=../shared/sldbench python benchmarks/discovery.py --budget-seconds 300 --seeds 3
        [--tasks all|a,b] [--jobs 2] [--workers 1] [--output bench-discovery] [--data-dir D] [--rank-top 30]
+       [--peers operon|none]
 
 Runs in parallel: ``--jobs`` discoveries at once, each evaluating ``--workers``
 candidates at once (default 2 x 1, for a 2-core machine). Runs already in
@@ -30,8 +46,11 @@ OUTPUT are reused whatever budget made them: use a new OUTPUT for new settings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import math
 import os
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,9 +58,11 @@ from typing import Any, NoReturn
 from evosld.bench import BenchSpec, human_scores, parse_seeds, parse_tasks, run_bench
 from evosld.errors import ConfigError, DataError, EvosldError
 from evosld.leaderboard import PUBLISHED
-from evosld.outputs import write_atomic
+from evosld.outputs import STORE_FILE, write_atomic
 from evosld.rankcheck import rank_check
+from evosld.store import RunStore
 from evosld.tasks.builtin import BUILTIN
+from evosld.timetoquality import time_to_quality
 
 DEFAULT_OUTPUT = "bench-discovery"
 MARKDOWN = "discovery.md"
@@ -68,7 +89,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", dest="data_dir", help="SLDBench tables, one folder per task (default $EVOSLD_DATA)")
     p.add_argument("--rank-top", dest="rank_top", type=int, default=30,
                    help="laws per run in the validation-test rank check (default 30)")
+    p.add_argument("--peers", choices=("operon", "none"), default="operon",
+                   help="generic symbolic regressor to compare with (default operon, skipped when not installed)")
     return p
+
+
+def load_peers() -> Any:
+    """``benchmarks/peers.py`` as a module (it sits next to this script, not in the package)."""
+    spec = importlib.util.spec_from_file_location("evosld_bench_peers", Path(__file__).with_name("peers.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_timings(run_dir: str | Path) -> dict[str, float | None]:
+    """Where a run's time went, from its store (seconds; None when not recorded).
+
+    ``search``: wall time of the search; ``propose``: time in the proposer,
+    seeding included, of which ``screen`` pre-screening (symbolic proposer);
+    ``sandbox``: evaluations in the sandbox (process start to result, summed
+    over evaluations: with several workers it can exceed ``search``), of which
+    ``fit`` in the candidates' ``fit_scaling_law``. Proposing and evaluating
+    overlap, so the parts need not add up to ``search``. Runs made before
+    proposing was timed have no ``propose``/``screen``.
+    """
+    path = Path(run_dir) / STORE_FILE
+    if not path.is_file():
+        return {}
+    with RunStore.open(path) as store:
+        timings = store.get_state("timings") or {}
+        search = store.get_state("elapsed_seconds")
+        sandbox = fit = 0.0
+        count = 0
+        for p in store.programs(order="evaluated"):
+            m = p.evaluation.metrics if p.evaluation else {}
+            sandbox += float(m.get("duration") or 0.0)
+            fit += float(m.get("fit_seconds") or 0.0)
+            count += 1
+
+    def num(v: Any) -> float | None:
+        return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+    return {"search": num(search), "propose": num(timings.get("propose_seconds")),
+            "screen": num(timings.get("screen_seconds")), "sandbox": sandbox, "fit": fit, "evaluations": count}
 
 
 # --------------------------------------------------------------------------- numbers
@@ -83,16 +148,64 @@ def _at_least(a: float | None, b: float | None) -> bool | None:
     return None if a is None or b is None else a >= b
 
 
+def _median_time(values: list[float | None]) -> float | None:
+    """Median over runs of a time to quality, a run that never reached the level counting as infinite.
+
+    None when the median run never reached it (or there are no runs).
+    """
+    if not values:
+        return None
+    m = statistics.median([math.inf if v is None else v for v in values])
+    return None if math.isinf(m) else float(m)
+
+
+def _peer_fields(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Operon's per-task figures from its per-seed results (failed runs left out)."""
+    ok = [r for r in results if isinstance(r.get("best"), dict)]
+    limited = [r["within_limit"] for r in ok if isinstance(r.get("within_limit"), dict)]
+    best = [r["best"] for r in ok]
+
+    def biggest(rows: list[dict[str, Any]]) -> int | None:
+        sizes = [x["n_params"] for x in rows if x.get("n_params") is not None]
+        return max(sizes) if sizes else None
+
+    return {
+        "operon_runs": len(ok),
+        "operon_mean_test_r2": _mean([x.get("test_r2_clipped") for x in best]),
+        "operon_n_params": biggest(best),
+        "operon_limit_mean_test_r2": _mean([x.get("test_r2_clipped") for x in limited]),
+        "operon_limit_n_params": biggest(limited),
+        "operon_limit_fallbacks": sum(int(x.get("fallbacks") or 0) for x in limited),
+        "operon_errors": [r["error"] for r in results if "error" in r],
+    }
+
+
+TIMING_KEYS = ("search", "propose", "screen", "sandbox", "fit", "evaluations")
+
+
 def summarize(spec: BenchSpec, board: Any, human: dict[str, dict[str, Any]],
-              checks: dict[tuple[str, int], dict[str, Any]]) -> dict[str, Any]:
-    """Per-task rows, the summary and the per-run rows (JSON-ready) of a finished benchmark."""
+              checks: dict[tuple[str, int], dict[str, Any]],
+              ttq: dict[tuple[str, int], dict[str, Any]] | None = None,
+              timings: dict[tuple[str, int], dict[str, Any]] | None = None,
+              peers: dict[tuple[str, int], dict[str, Any]] | None = None,
+              peer_note: str | None = None) -> dict[str, Any]:
+    """Per-task rows, the summary and the per-run rows (JSON-ready) of a finished benchmark.
+
+    ``ttq``: (task, seed) -> ``TimeToQuality.to_json()``; ``timings``: (task,
+    seed) -> ``run_timings``; ``peers``: (task, seed) -> Operon's result (or
+    ``{"error": ...}``); ``peer_note``: why there is no peer, if there is none.
+    """
+    ttq, timings, peers = ttq or {}, timings or {}, peers or {}
     runs = []
     for r in board.runs:
         check = checks.get((r["task"], r["seed"]), {})
         limit = BUILTIN[r["task"]].max_params
+        q = ttq.get((r["task"], r["seed"]))
         runs.append({**r, "max_params": limit,
                      "within_limit": None if r.get("n_params") is None else r["n_params"] <= limit,
-                     "spearman": check.get("spearman"), "rank_n": check.get("n"), "rank_check": check})
+                     "spearman": check.get("spearman"), "rank_n": check.get("n"), "rank_check": check,
+                     "time_to_quality": q, "timings": timings.get((r["task"], r["seed"])),
+                     "operon": peers.get((r["task"], r["seed"]))})
     tasks = []
     for row in board.tasks:
         task = row["task"]
@@ -103,6 +216,9 @@ def summarize(spec: BenchSpec, board: Any, human: dict[str, dict[str, Any]],
         mean = row["mean_test_r2_clipped"]
         human_refit = h.get("test_r2_clipped")
         rhos = [r["spearman"] for r in mine if r["spearman"] is not None]
+        replayed = [r["time_to_quality"] for r in mine if r["time_to_quality"]]
+        peer = _peer_fields([peers[(task, s)] for s in spec.seeds if (task, s) in peers])
+        clock = [r["timings"] for r in mine if r["timings"]]
         tasks.append({
             "task": task,
             "runs": len(mine),
@@ -121,18 +237,31 @@ def summarize(spec: BenchSpec, board: Any, human: dict[str, dict[str, Any]],
             "spearman_runs": len(rhos),
             "beats_human": _at_least(mean, human_refit),
             "beats_sldagent": _at_least(mean, pub.get("sldagent_gpt5")),
+            **peer,
+            "beats_operon": _at_least(mean, peer["operon_mean_test_r2"]),
+            "beats_operon_limit": _at_least(mean, peer["operon_limit_mean_test_r2"]),
+            "ttq_runs": len(replayed),
+            "ttq_human_s": _median_time([q["reached"].get("human") for q in replayed]),
+            "ttq_human_reached": sum(q["reached"].get("human") is not None for q in replayed),
+            "ttq_sldagent_s": _median_time([q["reached"].get("sldagent") for q in replayed]),
+            "ttq_sldagent_reached": sum(q["reached"].get("sldagent") is not None for q in replayed),
+            "timings": {k: _mean([c.get(k) for c in clock]) for k in TIMING_KEYS} if clock else None,
         })
     scored = [t for t in tasks if t["runs"]]
     summary = {
         "tasks": len(scored),
         "beats_human": sum(bool(t["beats_human"]) for t in scored),
         "beats_sldagent": sum(bool(t["beats_sldagent"]) for t in scored),
+        "beats_operon": sum(bool(t["beats_operon"]) for t in scored),
+        "beats_operon_limit": sum(bool(t["beats_operon_limit"]) for t in scored),
+        "operon_tasks": sum(1 for t in scored if t["operon_runs"]),
         "all_within_limits": bool(scored) and all(t["within_limit"] is True for t in scored),
         "over_limit": [t["task"] for t in scored if t["within_limit"] is False],
         "mean_test_r2": _mean([t["mean_test_r2"] for t in scored]),
         "published_sldagent_r2": _mean([t["published_sldagent_r2"] for t in scored]),
         "human_refit_r2": _mean([t["human_refit_r2"] for t in scored]),
         "failed_runs": [f"{r['task']} seed {r['seed']}" for r in runs if r["status"] != "finished"],
+        "peer_note": peer_note,
     }
     settings = {"proposer": "symbolic", "tasks": list(spec.tasks), "seeds": list(spec.seeds),
                 "budget_seconds": spec.budget_seconds, "jobs": spec.jobs, "extra_args": list(spec.extra_args),
@@ -153,6 +282,17 @@ def _f(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _with_size(r2: float | None, n: int | None) -> str:
+    return "—" if r2 is None else f"{r2:.4f} ({_f(n)})"
+
+
+def _time(t: dict[str, Any], key: str) -> str:
+    if not t["ttq_runs"]:
+        return "—"
+    value = t[f"ttq_{key}_s"]
+    return f"{'—' if value is None else f'{value:.0f} s'} ({t[f'ttq_{key}_reached']}/{t['ttq_runs']})"
+
+
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     """A Markdown table padded to aligned columns (readable as plain text too)."""
     widths = [max(len(c) for c in col) for col in zip(header, *rows)]
@@ -165,17 +305,28 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return [line(header), rule, *(line(r) for r in rows)]
 
 
+def _seconds(value: float | None, part: float | None = None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if part is None else f"{value:.0f} ({part:.0f})"
+
+
 def render(result: dict[str, Any]) -> str:
-    """The benchmark as Markdown: task table, summary line, law per run."""
+    """The benchmark as Markdown: task table, summary line, where the time goes, law per run."""
     s, summ = result["settings"], result["summary"]
     header = ["task", "runs", "mean test R²", "best test R²", "params best/max (limit)", "human refit",
-              "human pub.", "SLDAgent pub.", "val–test ρ", "mean ≥ human?", "mean ≥ SLDAgent?"]
+              "human pub.", "SLDAgent pub.", "Operon (consts)", "Operon ≤ limit (consts)", "to human",
+              "to SLDAgent", "val–test ρ", "mean ≥ human?", "mean ≥ SLDAgent?", "mean ≥ Operon ≤ limit?"]
     rows = []
     for t in result["tasks"]:
         rows.append([t["task"], f"{t['runs']}/{t['seeds']}", _f(t["mean_test_r2"], 4), _f(t["best_test_r2"], 4),
                      f"{_f(t['best_n_params'])}/{_f(t['max_n_params'])} ({t['max_params']})",
                      _f(t["human_refit_r2"], 4), _f(t["published_human_r2"]), _f(t["published_sldagent_r2"]),
-                     _f(t["mean_spearman"], 2), _f(t["beats_human"]), _f(t["beats_sldagent"])])
+                     _with_size(t["operon_mean_test_r2"], t["operon_n_params"]),
+                     _with_size(t["operon_limit_mean_test_r2"], t["operon_limit_n_params"]),
+                     _time(t, "human"), _time(t, "sldagent"),
+                     _f(t["mean_spearman"], 2), _f(t["beats_human"]), _f(t["beats_sldagent"]),
+                     _f(t["beats_operon_limit"])])
     lines = [
         "# evosld discovery benchmark: offline symbolic proposer",
         "",
@@ -185,34 +336,85 @@ def render(result: dict[str, Any]) -> str:
         "(among the laws close on validation R², the best median over validation and two inner extrapolation folds). "
         "Mean over finished seeds with each R² clipped at −1; best unclipped. Human refit: the task's human "
         "law fit here on the same train rows (clipped at −1); pub.: SLDBench published figures "
-        "(SLDAgent: GPT-5, mean of five runs). val–test ρ: Spearman correlation between validation and "
-        "test R² over each run's best distinct laws, mean over seeds.",
+        "(SLDAgent: GPT-5, mean of five runs). Operon: mean test R² over the same seeds, same split and budget "
+        "(one core, one model per group; `benchmarks/peers.py`), chosen on validation, and the largest "
+        "number of constants per group; ≤ limit: chosen among its models within the task's parameter limit. "
+        "to human / to SLDAgent: median over seeds of the run time at which the run's pick (by the selection "
+        "score, replayed after the run) first scored at least the human refit / SLDAgent pub. on test "
+        "(— when the median run never did; in brackets, how many runs did). val–test ρ: Spearman correlation "
+        "between validation and test R² over each run's best distinct laws, mean over seeds.",
         "",
-        *_table(header, rows, right=set(range(1, len(header) - 2))),
+        *_table(header, rows, right=set(range(1, len(header) - 3))),
         "",
     ]
     limits = "yes" if summ["all_within_limits"] else ("no: " + ", ".join(summ["over_limit"]) if summ["over_limit"]
                                                        else "unknown for some runs")
     lines.append(f"**Summary**: over {summ['tasks']} task(s), mean test R² ≥ human law (refit) on "
-                 f"{summ['beats_human']}, ≥ SLDAgent+GPT-5 (published) on {summ['beats_sldagent']}; "
-                 f"all laws within the parameter limits: {limits}. Average mean test R² {_f(summ['mean_test_r2'], 4)} "
-                 f"vs human refit {_f(summ['human_refit_r2'], 4)}, SLDAgent {_f(summ['published_sldagent_r2'])}.")
+                 f"{summ['beats_human']}, ≥ SLDAgent+GPT-5 (published) on {summ['beats_sldagent']}"
+                 + (f", ≥ Operon on {summ['beats_operon']} and ≥ Operon within the limit on "
+                    f"{summ['beats_operon_limit']} (of {summ['operon_tasks']} with Operon)"
+                    if summ["operon_tasks"] else "")
+                 + f"; all laws within the parameter limits: {limits}. Average mean test R² "
+                 f"{_f(summ['mean_test_r2'], 4)} vs human refit {_f(summ['human_refit_r2'], 4)}, "
+                 f"SLDAgent {_f(summ['published_sldagent_r2'])}.")
+    if summ.get("peer_note"):
+        lines.append(summ["peer_note"])
     if summ["failed_runs"]:
         lines.append(f"Unfinished or failed runs: {', '.join(summ['failed_runs'])} (see their bench.log).")
+    time_rows = []
+    for t in result["tasks"]:
+        c = t.get("timings")
+        if not c:
+            continue
+        rate = (c["evaluations"] / c["search"]) if c.get("evaluations") and c.get("search") else None
+        time_rows.append([t["task"], _seconds(c["search"]), _seconds(c["propose"], c["screen"]),
+                          _seconds(c["sandbox"], c["fit"]), _f(None if c["evaluations"] is None else round(c["evaluations"])),
+                          _f(rate, 1)])
+    if time_rows:
+        lines += ["", "## Where the time goes", "",
+                  "Seconds per run, mean over seeds, from the run stores. Proposing includes seeding; in brackets "
+                  "the symbolic proposer's pre-screening. Sandbox: evaluations from process start to result, in "
+                  "brackets the candidates' own `fit_scaling_law`. Proposing and evaluating overlap. "
+                  "The final pick's refits and the test score come after the search and are not counted.", "",
+                  *_table(["task", "search", "proposing (screen)", "sandbox (fit)", "evaluations", "eval/s"],
+                          time_rows, right={1, 2, 3, 4, 5})]
     run_rows = []
     for r in result["runs"]:
         formula = r.get("formula") or (f"({r['best_proposer']} program, no formula)" if r.get("best_proposer") else "—")
         rho = "—" if r.get("rank_n") is None else f"{_f(r['spearman'], 2)} (n={r['rank_n']})"
+        op = r.get("operon") or {}
+        op_cell = ("failed" if "error" in op else
+                   _with_size((op.get("best") or {}).get("test_r2_clipped"), (op.get("best") or {}).get("n_params")))
+        q = r.get("time_to_quality") or {}
+        reached = q.get("reached") or {}
+        ttq_cell = "—" if not q else " / ".join("—" if reached.get(k) is None else f"{reached[k]:.0f} s"
+                                                for k in ("human", "sldagent"))
         run_rows.append([r["task"], str(r["seed"]), r["status"], _f(r.get("val_r2"), 4), _f(r.get("test_r2"), 4),
                          f"{_f(r.get('n_params'))} ({r['max_params']})", _f(r.get("evaluations")), rho,
+                         op_cell, ttq_cell,
                          "`" + formula.replace("|", "\\|").replace("`", "'") + "`"])
     lines += ["", "## Law per run", "",
               *_table(["task", "seed", "status", "val R²", "test R²", "params (limit)", "evaluations", "val–test ρ",
-                       "law"], run_rows, right={1, 3, 4, 5, 6, 7}), ""]
+                       "Operon (consts)", "to human / SLDAgent", "law"], run_rows, right={1, 3, 4, 5, 6, 7, 8, 9}), ""]
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- main
+
+
+def run_peer(args: argparse.Namespace, spec: BenchSpec, loaded: dict[str, Any],
+             log: Any) -> tuple[dict[tuple[str, int], dict[str, Any]], str | None]:
+    """Operon's results per (task, seed) after the evosld runs, or ({}, a one-line note why not)."""
+    if args.peers == "none":
+        return {}, "Operon: not run (--peers none)."
+    peers = load_peers()
+    if peers.operon_version() is None:
+        note = "Operon: skipped, pyoperon is not installed (pip install -e '.[peers]')."
+        log(note)
+        return {}, note
+    return peers.run_all(loaded, spec.seeds, spec.budget_seconds, spec.output, spec.data_dir,
+                         jobs=spec.jobs, report=log), None
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,7 +459,26 @@ def main(argv: list[str] | None = None) -> int:
             if check.evaluated:
                 log(f"{r['task']} seed {r['seed']}: rank check, {check.evaluated} law(s) refit on test")
             checks[(r["task"], r["seed"])] = check.to_json()
-        result = summarize(spec, board, human, checks)
+        ttq: dict[tuple[str, int], dict[str, Any]] = {}
+        timings: dict[tuple[str, int], dict[str, Any]] = {}
+        for r in board.runs:
+            if r["status"] != "finished":
+                continue
+            key = (r["task"], r["seed"])
+            timings[key] = run_timings(r["run_dir"])
+            levels = {"human": human.get(r["task"], {}).get("test_r2_clipped"),
+                      "sldagent": PUBLISHED.get(r["task"], {}).get("sldagent_gpt5")}
+            try:
+                q = time_to_quality(r["run_dir"], loaded[r["task"]], levels=levels, sandbox=sandbox,
+                                    workers=spec.jobs * args.workers)
+            except EvosldError as exc:
+                log(f"{r['task']} seed {r['seed']}: no time to quality ({exc})")
+                continue
+            if q.evaluated:
+                log(f"{r['task']} seed {r['seed']}: time to quality, {len(q.picks)} pick(s), {q.evaluated} refit(s)")
+            ttq[key] = q.to_json()
+        peers, peer_note = run_peer(args, spec, loaded, log)
+        result = summarize(spec, board, human, checks, ttq, timings, peers, peer_note)
         text = render(result)
         write_atomic(spec.output / MARKDOWN, text)
         write_atomic(spec.output / JSON_FILE, json.dumps(result, indent=2) + "\n")

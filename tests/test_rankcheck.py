@@ -56,7 +56,7 @@ def bench(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[sub
     out = tmp_path_factory.mktemp("discovery")
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--seeds", "1", "--budget-seconds", "10", "--tasks", TASK,
-         "--output", str(out), "--rank-top", "5"],
+         "--output", str(out), "--rank-top", "5", "--peers", "none"],
         capture_output=True, text=True, timeout=240, env={**os.environ, "EVOSLD_DATA": str(data_dir)},
     )
     return proc, out

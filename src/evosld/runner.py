@@ -254,10 +254,24 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     t_start = time.monotonic()
     elapsed_before = float(store.get_state("elapsed_seconds", 0.0))
     budget = None if config.budget_seconds is None else max(0.0, config.budget_seconds - elapsed_before)
+    timings_before = dict(store.get_state("timings", {}) or {})
+    t_seeds = time.perf_counter()
+    seeds = seed_programs(task, config, proposer)
+    seed_seconds = time.perf_counter() - t_seeds
+    loop: DiscoveryLoop | None = None
+
+    def save_timings() -> None:
+        # where the time went, over all sessions: proposing (with seeding) and screening (symbolic proposer)
+        screen = getattr(getattr(proposer, "screen", None), "seconds", None)
+        now = {"propose_seconds": seed_seconds + (loop.status.propose_seconds if loop is not None else 0.0),
+               "screen_seconds": float(screen) if isinstance(screen, (int, float)) else None}
+        store.set_state("timings", {k: None if v is None else float(timings_before.get(k) or 0.0) + v
+                                    for k, v in now.items()})
 
     def on_progress(status: LoopStatus) -> None:
         # the time searched so far, kept as it grows: a budget on --resume counts it whatever stopped the run
         store.set_state("elapsed_seconds", elapsed_before + time.monotonic() - t_start)
+        save_timings()
         if progress is not None:
             progress(status)
 
@@ -273,7 +287,7 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
         seed=config.random_seed,
         batch=config.proposals_in_flight,
         fitness=config.fitness,
-        seeds=seed_programs(task, config, proposer),
+        seeds=seeds,
         cost_so_far=(lambda: meter.spent) if meter is not None else None,
         on_best=on_best,
         progress=on_progress,
@@ -294,6 +308,7 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
         status = _run_coroutine(_main())
     finally:
         store.set_state("elapsed_seconds", elapsed_before + time.monotonic() - t_start)
+        save_timings()
         if own_executor:
             executor.close()
     outcome = finish(store, task, run_dir, config, status)

@@ -327,9 +327,11 @@ class DiscoveryLoop:
         """
         count = len(requests)
         islands = [(first_iteration + j) % self.db.num_islands for j in range(count)]
+        t0 = time.perf_counter()
         proposals = await asyncio.gather(
             *(self.proposer.propose(req) for req, _ in requests), return_exceptions=True
         )
+        self.status.propose_seconds += time.perf_counter() - t0
         items = []
         with self.store.batch():
             for j, ((_req, parent), prop) in enumerate(zip(requests, proposals)):

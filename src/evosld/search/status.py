@@ -24,6 +24,7 @@ class LoopStatus:
     best_id: int | None = None
     started: float = field(default_factory=time.monotonic)
     eval_seconds: float = 0.0
+    propose_seconds: float = 0.0  # wall time spent in the proposer (this session)
     llm_calls: int = 0
     tokens: int = 0
     cost_usd: float = 0.0

@@ -1,0 +1,358 @@
+"""Time to quality: when did a finished run's pick first reach a given test level?
+
+For one finished run directory, :func:`time_to_quality` replays the run's
+final pick (``search.selection.choose`` with the run's own selection settings)
+over the run's history: after each validation evaluation, in the order they
+were stored, it asks which law the run would have returned had it stopped
+there. Every law the replay returns is then fit on all of train and scored on
+test, once, and for each level (for instance the human law's test R² and the
+SLDAgent+GPT-5 mean) the answer is the run time at which the pick's test R²
+(clipped at -1) first reached it::
+
+    ttq = time_to_quality("bench/moe_scaling_law/seed0", "moe_scaling_law",
+                          levels={"human": 0.70, "sldagent": 0.773})
+    ttq.reached          # {"human": 41.2, "sldagent": None}  (seconds; None: never)
+    ttq.picks[0]         # Pick(elapsed_s=3.1, program_id=2, val_r2=0.81, score=0.77, test_r2=0.64)
+
+The pick is chosen by the selection score only (validation R² and the inner
+extrapolation folds), never by test: test scores are computed after the
+run, for analysis, and never reach a search. They are not written into the run
+store; the inner-fold refits and the test scores are cached in
+``<run_dir>/time_to_quality.json`` (keyed by program id and checked against the
+program's digest and the task's data), so a second call evaluates nothing. The
+fold scores the run stored itself for its final pick (state ``fold_r2``) are
+reused.
+
+Time is measured from the creation of the run store to the moment an
+evaluation was stored (``StoredEvaluation.created``): it includes the seeding
+and, for a resumed run, the time it was down.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evosld.errors import ConfigError, DataError
+from evosld.evaluation.evaluator import Evaluator
+from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.outputs import STORE_FILE, write_atomic
+from evosld.search.selection import Candidate, choose, tied
+from evosld.store import RunStore, StoredProgram
+from evosld.tasks.task import Task
+
+#: The cache file written into the run directory.
+CACHE_FILE = "time_to_quality.json"
+#: Bumped when the cached entries change meaning.
+CACHE_VERSION = 1
+#: R² floor (SLDBench clips at -1; a failed fit counts -1).
+FLOOR = -1.0
+
+FoldR2 = dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The law a run would have returned at ``elapsed_s`` seconds (until the next pick).
+
+    ``score`` is the selection score (None when the pick needed no refits);
+    ``test_r2`` is its test R² clipped at -1 (None until scored).
+    """
+
+    elapsed_s: float
+    program_id: int
+    val_r2: float
+    score: float | None = None
+    test_r2: float | None = None
+
+
+@dataclass
+class TimeToQuality:
+    """When a run's pick first reached each level (seconds since the run started; None: never)."""
+
+    run_dir: Path
+    task: str
+    picks: list[Pick]
+    levels: dict[str, float | None]
+    reached: dict[str, float | None]
+    final_program_id: int | None = None
+    evaluated: int = 0
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def replay_matches_run(self) -> bool | None:
+        """Does the replay's last pick equal the run's own final law (None when the run recorded none)?"""
+        if self.final_program_id is None or not self.picks:
+            return None
+        return self.picks[-1].program_id == self.final_program_id
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"run_dir": str(self.run_dir), "task": self.task, "levels": self.levels, "reached": self.reached,
+                "final_program_id": self.final_program_id, "replay_matches_run": self.replay_matches_run,
+                "evaluated": self.evaluated, "errors": {str(k): v for k, v in self.errors.items()},
+                "picks": [asdict(p) for p in self.picks]}
+
+
+# --------------------------------------------------------------------------- the pure parts
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """The final-pick settings of a run (``RunConfig`` fields of the same names)."""
+
+    band: float
+    tolerance: float
+    pool: int
+    val_weight: float
+    folds: tuple[str, ...]
+
+
+def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
+    """(elapsed seconds, candidate) per distinct evaluated law, in evaluation order (as ``runner.select_final``)."""
+    out: list[tuple[float, Candidate]] = []
+    seen: set[str] = set()
+    for p in programs:
+        ev = p.evaluation
+        if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen:
+            continue
+        seen.add(p.digest)
+        n = (p.meta or {}).get("n_params")
+        out.append((ev.created - start, Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None)))
+    return out
+
+
+def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate]:
+    """The laws ``choose`` would consider (it only refits them when there are several and folds)."""
+    if s.band <= 0:
+        return tied(cands, 0.0, s.tolerance, pool=len(cands))
+    return tied(cands, s.band, s.tolerance, s.pool)
+
+
+def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings) -> list[int]:
+    """Program ids the replay will refit on the inner folds (first appearance order)."""
+    if s.band <= 0 or not s.folds:
+        return []
+    out: dict[int, None] = {}
+    cands: list[Candidate] = []
+    for _, c in history:
+        cands.append(c)
+        running = _running(cands, s)
+        if len(running) > 1:
+            out.update((r.program_id, None) for r in running)
+    return list(out)
+
+
+def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
+           fold_r2: Callable[[int], FoldR2]) -> list[Pick]:
+    """The run's pick after each evaluation, kept when it changes.
+
+    Args:
+        history: (elapsed seconds, candidate) in evaluation order, one per distinct law.
+        s: the run's selection settings.
+        fold_r2: program id -> {inner fold: R² or None} (called for laws in a running set of several).
+    Returns:
+        One ``Pick`` per change of the chosen law, in time order (test_r2 still None).
+    """
+    picks: list[Pick] = []
+    cands: list[Candidate] = []
+    last: tuple[int, ...] | None = None
+    for elapsed, c in history:
+        cands.append(c)
+        key = tuple(r.program_id for r in _running(cands, s))
+        if key == last:
+            continue  # the laws in the running did not change: neither does the pick
+        last = key
+        sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds)
+        if sel is None or (picks and picks[-1].program_id == sel.program_id):
+            continue
+        chosen = next(x for x in sel.candidates if x.program_id == sel.program_id)
+        picks.append(Pick(elapsed, sel.program_id, chosen.val_r2, chosen.score))
+    return picks
+
+
+def first_reached(picks: Sequence[Pick], level: float | None) -> float | None:
+    """Seconds at which a pick's test R² first reached ``level`` (None: never, or no level)."""
+    if level is None:
+        return None
+    for p in picks:
+        if p.test_r2 is not None and p.test_r2 >= level:
+            return p.elapsed_s
+    return None
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _clip(value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return FLOOR
+    return v if math.isfinite(v) and v > FLOOR else FLOOR
+
+
+def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSettings, Limits]:
+    """The run's selection settings and per-candidate limits, from its stored config."""
+    from evosld.config import RunConfig
+    from evosld.runner import limits_from
+
+    try:
+        config = RunConfig.model_validate((stored or {}).get("config") or {})
+    except ValueError as exc:
+        raise DataError(f"the run's stored configuration is not readable here: {exc}") from None
+    folds = tuple(f.name for f in task.inner_folds(config.selection_folds)) if config.selection_folds else ()
+    return (SelectionSettings(config.selection_band, config.parsimony_tolerance, config.selection_pool,
+                              config.selection_val_weight, folds), limits_from(config))
+
+
+def _read_cache(path: Path, data_key: str) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or data.get("data") != data_key:
+        return {}
+    return data
+
+
+def time_to_quality(
+    run_dir: str | Path,
+    task: Task | str | None = None,
+    levels: Mapping[str, float | None] | None = None,
+    sandbox: Sandbox | None = None,
+    cache: bool = True,
+    *,
+    workers: int = 2,
+    data_dir: str | Path | None = None,
+) -> TimeToQuality:
+    """Replay a finished run's final pick over time and score each pick on test (see the module docstring).
+
+    Args:
+        run_dir: a directory written by ``evosld discover``.
+        task: the run's task, or a built-in task name; default: the name stored in the run.
+        levels: name -> test R² level to reach (None: not known, never reached).
+        sandbox: where the refits run (default: a new ``Sandbox()``; unused when all is cached).
+        cache: read and write ``<run_dir>/time_to_quality.json``.
+        workers: refits in flight at once (threads; the sandbox is thread-safe).
+        data_dir: where to load a built-in task given by name (default ``$EVOSLD_DATA``).
+    Raises:
+        ConfigError: ``workers`` is below 1, or there is no run store in ``run_dir``.
+        DataError: the task does not match the run's, or its data cannot be loaded.
+    """
+    from evosld.bench import data_digest
+
+    if workers < 1:
+        raise ConfigError("workers must be at least 1")
+    run_dir = Path(run_dir)
+    store_path = run_dir / STORE_FILE
+    if not store_path.is_file():
+        raise ConfigError(f"no run store in {run_dir} (expected {store_path})")
+    with RunStore.open(store_path) as store:
+        info = store.run()
+        programs = store.programs(order="evaluated")
+        final = store.get_state("final_program_id")
+        stored_folds = dict(store.get_state("fold_r2", {}) or {})
+        stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
+                        if not (t.metrics or {}).get("error_kind")}
+    if task is None and "csv" in (info.config.get("task_spec") or {}):
+        from evosld.tasks.taskfile import task_from_spec
+
+        task = task_from_spec(info.config["task_spec"], data_dir)
+    if task is None or isinstance(task, str):
+        from evosld.tasks import load_task
+
+        task = load_task(task or info.task, data_dir=data_dir)
+    if task.name != info.task:
+        raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
+
+    settings, limits = _settings(info.config, task)
+    by_id = {p.id: p for p in programs}
+    history = _candidates(programs, info.created)
+    data_key = data_digest(task, salt=task.name)
+    cache_path = run_dir / CACHE_FILE
+    cached = _read_cache(cache_path, data_key) if cache else {}
+    fold_cache: dict[str, dict[str, Any]] = dict(cached.get("folds") or {})
+    test_cache: dict[str, dict[str, Any]] = dict(cached.get("test") or {})
+    evaluator = Evaluator(task, sandbox or Sandbox(), limits)
+    evaluated = 0
+    errors: dict[int, str] = {}
+
+    def known_folds(pid: int) -> FoldR2 | None:
+        mine, theirs = fold_cache.get(str(pid)), stored_folds.get(str(pid))
+        if isinstance(mine, dict) and mine.get("digest") == by_id[pid].digest and all(f in mine for f in settings.folds):
+            return {f: mine[f] for f in settings.folds}
+        if isinstance(theirs, dict) and all(f in theirs for f in settings.folds):
+            return {f: theirs[f] for f in settings.folds}
+        return None
+
+    def refit_folds(pid: int) -> FoldR2:
+        out: FoldR2 = {}
+        for name in settings.folds:
+            ev = evaluator.evaluate(by_id[pid].source, name)
+            r2 = ev.scores.r2 if ev.ok else None
+            out[name] = r2 if r2 is not None and math.isfinite(r2) else None
+        return out
+
+    def test_score(pid: int) -> dict[str, Any]:
+        ev = evaluator.evaluate(by_id[pid].source, "test")
+        raw = ev.scores.r2
+        return {"digest": by_id[pid].digest, "test_r2": float(raw) if math.isfinite(raw) else None,
+                "error": (ev.message or ev.error_kind) if not ev.ok else None}
+
+    folds: dict[int, FoldR2] = {}
+    todo = []
+    for pid in needs_folds(history, settings):
+        hit = known_folds(pid)
+        if hit is None:
+            todo.append(pid)
+        else:
+            folds[pid] = hit
+    if todo:
+        with concurrent.futures.ThreadPoolExecutor(min(workers, len(todo))) as pool:
+            for pid, r2s in zip(todo, pool.map(refit_folds, todo)):
+                folds[pid] = r2s
+                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **r2s}
+        evaluated += len(todo) * len(settings.folds)
+
+    picks = replay(history, settings, lambda pid: folds[pid])
+
+    tests: dict[int, float | None] = {}
+    todo = []
+    for pid in dict.fromkeys(p.program_id for p in picks):
+        hit = test_cache.get(str(pid))
+        if pid in stored_tests:
+            tests[pid] = stored_tests[pid]
+        elif isinstance(hit, dict) and hit.get("digest") == by_id[pid].digest and "test_r2" in hit:
+            tests[pid] = hit["test_r2"]
+            if hit.get("error"):
+                errors[pid] = str(hit["error"])
+        else:
+            todo.append(pid)
+    if todo:
+        with concurrent.futures.ThreadPoolExecutor(min(workers, len(todo))) as pool:
+            for pid, entry in zip(todo, pool.map(test_score, todo)):
+                tests[pid] = entry["test_r2"]
+                test_cache[str(pid)] = entry
+                if entry["error"]:
+                    errors[pid] = str(entry["error"])
+        evaluated += len(todo)
+    if cache and evaluated:
+        write_atomic(cache_path, json.dumps({"version": CACHE_VERSION, "task": task.name, "data": data_key,
+                                             "folds": fold_cache, "test": test_cache}, indent=1) + "\n")
+
+    picks = [Pick(p.elapsed_s, p.program_id, p.val_r2, p.score, _clip(tests.get(p.program_id))) for p in picks]
+    wanted = dict(levels or {})
+    return TimeToQuality(run_dir=run_dir, task=task.name, picks=picks, levels=wanted,
+                         reached={name: first_reached(picks, level) for name, level in wanted.items()},
+                         final_program_id=int(final) if final is not None else None,
+                         evaluated=evaluated, errors=errors)
+
+
+__all__ = ["CACHE_FILE", "Pick", "SelectionSettings", "TimeToQuality", "first_reached", "needs_folds", "replay",
+           "time_to_quality"]
