@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
@@ -132,6 +133,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "val": p.evaluation.metrics if p.evaluation else None,
         "test": test,
         "params": params,
+        **bounds_record(p.source, meta, params),
         "lineage": _lineage(store, pid),
         "selection": selection.to_json() if selection is not None else None,
         "split": task.split_summary(),
