@@ -33,7 +33,7 @@ from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop, LoopLimits, LoopStatus
 from evosld.search.selection import Candidate, Selection, choose
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
-from evosld.store import FailureCounts, RunStore
+from evosld.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
 
@@ -255,6 +255,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     database = ProgramDatabase(config.database, seed=config.random_seed)
     t_start = time.monotonic()
     elapsed_before = float(store.get_state("elapsed_seconds", 0.0))
+    # where this session starts on the run's searched-time clock (the report's time axis leaves out time down)
+    store.add_event(SESSION_EVENT, {"elapsed_before": elapsed_before, "resumed": resume})
     budget = None if config.budget_seconds is None else max(0.0, config.budget_seconds - elapsed_before)
 
     def on_progress(status: LoopStatus) -> None:
