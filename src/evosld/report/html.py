@@ -3,7 +3,8 @@
 Figures are embedded as base64 PNG data URIs and the style sheet is inline;
 the page loads nothing else (a Content-Security-Policy says so) and runs no
 script. Every piece of text that comes from a run (code, formulas, labels) is
-escaped.
+escaped; the formula is typeset as MathML rebuilt from an allow-list
+(``mathml.py``), which the browser draws without loading anything.
 """
 
 from __future__ import annotations
