@@ -98,6 +98,12 @@ def test_resume_after_finish_continues_iterations(synthetic_task, tmp_path):
         iters = [p.iteration for p in progs if p.iteration > 0]
         assert len(iters) == len(set(iters)) and max(iters) <= 8
         assert store.evaluation_count() == len(progs)
+        # each session marks where it starts on the searched-time clock: the report's time axis leaves out time down
+        sessions = store.sessions()
+        assert [resumed for _, _, resumed in sessions] == [False, True]
+        assert sessions[0][1] == 0.0 and sessions[1][1] > 0.0
+        searched = [h.searched_s for h in store.history()]
+        assert searched == sorted(searched) and searched[-1] <= store.get_state("elapsed_seconds") + 1.0
 
 
 def test_llm_run_survives_every_fault_and_keeps_the_best(synthetic_task, tmp_path, monkeypatch):

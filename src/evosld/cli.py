@@ -288,6 +288,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
+    _bounds_line(outcome)
     sel = outcome.selection
     if sel is not None and sel.rule == "extrapolation folds":
         ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
@@ -307,6 +308,16 @@ def cmd_discover(args: argparse.Namespace) -> int:
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def _bounds_line(outcome) -> None:
+    """Fitted parameters that sit on a bound of the program's search box (the law may be mis-specified)."""
+    from evosld.bounds import params_at_bounds, program_bounds, summarize
+
+    flags = params_at_bounds(outcome.params, program_bounds(outcome.best_source or "", outcome.meta))
+    if flags:
+        print(f"  on a search bound: {'; '.join(summarize(flags, len(outcome.params)))} "
+              "(the fit wanted to go further; best.json: params_at_bounds)")
 
 
 def _failures_line(outcome) -> None:

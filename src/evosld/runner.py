@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
@@ -33,7 +34,7 @@ from evosld.search.loop import DiscoveryLoop
 from evosld.search.selection import Candidate, Selection, choose
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
-from evosld.store import FailureCounts, RunStore
+from evosld.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
 
@@ -132,6 +133,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "val": p.evaluation.metrics if p.evaluation else None,
         "test": test,
         "params": params,
+        **bounds_record(p.source, meta, params),
         "lineage": _lineage(store, pid),
         "selection": selection.to_json() if selection is not None else None,
         "split": task.split_summary(),
@@ -253,6 +255,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     database = ProgramDatabase(config.database, seed=config.random_seed)
     t_start = time.monotonic()
     elapsed_before = float(store.get_state("elapsed_seconds", 0.0))
+    # where this session starts on the run's searched-time clock (the report's time axis leaves out time down)
+    store.add_event(SESSION_EVENT, {"elapsed_before": elapsed_before, "resumed": resume})
     budget = None if config.budget_seconds is None else max(0.0, config.budget_seconds - elapsed_before)
     timings_before = dict(store.get_state("timings", {}) or {})
     t_seeds = time.perf_counter()

@@ -26,6 +26,7 @@ thread may write while the event loop thread does too.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import math
@@ -44,6 +45,9 @@ from evosld.storeerrors import explain
 
 #: Version of the table layout written by this module (``PRAGMA user_version``).
 SCHEMA_VERSION = 1
+#: Event stored as each session of a run (the first, and every resume) starts; data
+#: ``{"elapsed_before": searched seconds before it, "resumed": bool}``.
+SESSION_EVENT = "session"
 #: ``PRAGMA application_id`` marking a file as an evosld run store ("ESLD").
 APPLICATION_ID = 0x45534C44
 
@@ -284,8 +288,12 @@ class HistoryPoint:
     """One validation evaluation, in the order evaluations were stored.
 
     ``elapsed_s`` is the time since the run was created (it includes the time
-    a killed run spent down before it was resumed); ``best_r2`` is the best
-    validation R² of a successful evaluation so far (None until there is one).
+    a killed run spent down before it was resumed); ``searched_s`` is the
+    time on the run's searched-time clock (state ``elapsed_seconds``: the
+    sessions' time only, down time left out), read from the ``session``
+    events a run stores as each session starts (``elapsed_s`` for a run
+    stored before those events existed); ``best_r2`` is the best validation
+    R² of a successful evaluation so far (None until there is one).
     """
 
     program_id: int
@@ -294,6 +302,7 @@ class HistoryPoint:
     r2: float | None
     ok: bool
     best_r2: float | None
+    searched_s: float = 0.0
 
 
 # --------------------------------------------------------------------------- helpers
@@ -928,14 +937,28 @@ class RunStore:
             "SELECT e.program_id, p.iteration, e.created, e.r2, e.error_kind FROM evaluations e"
             " JOIN programs p ON p.id = e.program_id ORDER BY e.seq"
         )
+        sessions = self.sessions()
+        starts = [t for t, _, _ in sessions]
         points: list[HistoryPoint] = []
         best: float | None = None
         for pid, iteration, created, r2, kind in rows:
             ok = kind is None
             if ok and r2 is not None and math.isfinite(r2) and (best is None or r2 > best):
                 best = r2
-            points.append(HistoryPoint(pid, iteration, created - start, r2, ok, best))
+            at = bisect.bisect_right(starts, created) - 1
+            searched = created - start if at < 0 else sessions[at][1] + created - sessions[at][0]
+            points.append(HistoryPoint(pid, iteration, created - start, r2, ok, best, max(0.0, searched)))
         return points
+
+    def sessions(self) -> list[tuple[float, float, bool]]:
+        """(clock time, searched seconds before it, resumed?) of each session's start, in order (``SESSION_EVENT``)."""
+        out = []
+        for e in self.events(SESSION_EVENT):
+            data = e.data if isinstance(e.data, dict) else {}
+            before = data.get("elapsed_before")
+            if isinstance(before, (int, float)) and not isinstance(before, bool) and math.isfinite(before):
+                out.append((e.time, float(before), bool(data.get("resumed"))))
+        return sorted(out)
 
     def events(self, kind: str | None = None) -> list[Event]:
         """Stored events (of one ``kind`` if given), in order."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from evosld.bounds import AtBound, ParamBounds, params_at_bounds, program_bounds
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.sandbox import Sandbox
@@ -91,6 +92,12 @@ class ReportData:
     warnings: list[str] = field(default_factory=list)
     #: how the final law was picked (``search.selection.Selection.to_json``), if recorded
     selection: dict[str, Any] | None = None
+    #: the search box the best program declares (None: it declares none)
+    bounds: ParamBounds | None = None
+    #: the best law's parameters (fitted on all of train) that sit on a bound of that box
+    at_bounds: list[AtBound] = field(default_factory=list)
+    #: where on the searched-time clock each resumed session started (seconds)
+    resumed_at: list[float] = field(default_factory=list)
 
 
 def open_run(run_dir: str | Path) -> RunStore:
@@ -198,6 +205,7 @@ def collect(
         history = store.history()
         programs = store.programs()
         selection = store.get_state("selection")
+        resumed_at = [before for _, before, resumed in store.sessions() if resumed]
     limits = summary.limits
     sandbox = sandbox or Sandbox(limits)
     evaluator = Evaluator(task, sandbox, limits)
@@ -245,8 +253,10 @@ def collect(
     )
     if not (isinstance(selection, dict) and selection.get("program_id") == best.id):
         selection = None
+    box = program_bounds(best.source, best.meta)
+    at_bounds = params_at_bounds(done["best_test"].params if done["best_test"].ok else None, box)
     return ReportData(run_dir, task, best, best_law, reference, plan, history, programs, facts, warnings,
-                      selection=selection)
+                      selection=selection, bounds=box, at_bounds=at_bounds, resumed_at=resumed_at)
 
 
 def complexity(program: StoredProgram) -> tuple[int | None, int]:

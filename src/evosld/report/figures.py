@@ -98,8 +98,27 @@ def _fmt(v: float) -> str:
 # --------------------------------------------------------------------------- search
 
 
+def search_ends(data: ReportData) -> tuple[float, float]:
+    """(last iteration, time searched) of the whole run: where the search figure's x axes end.
+
+    The run's own totals (iterations proposed, seconds searched over all its
+    sessions), so the axes go on past the last evaluation through a tail of
+    proposals that found nothing new; never short of the last point drawn.
+    """
+    hist, facts = data.history, data.facts
+    last_it = max((h.iteration for h in hist), default=0)
+    last_t = max((h.searched_s for h in hist), default=0.0)
+    wall = facts.wall_seconds if facts.wall_seconds is not None and math.isfinite(facts.wall_seconds) else 0.0
+    return float(max(facts.iterations, last_it)), float(max(wall, last_t))
+
+
 def search_figure(data: ReportData) -> Figure:
-    """Best validation R² against iteration and against wall time; new bests starred."""
+    """Best validation R² against iteration and against time searched; new bests starred.
+
+    Both x axes run from 0 to the end of the run (``search_ends``), the best
+    so far drawn to the end; on the time axis, dotted lines mark where the
+    run was resumed (time spent down is left out).
+    """
     hist = data.history
     fig = Figure(figsize=(12, 3.9), layout="constrained")
     axes = fig.subplots(1, 2, sharey=True)
@@ -113,7 +132,9 @@ def search_figure(data: ReportData) -> Figure:
         if h.best_r2 is not None and (prev is None or h.best_r2 > prev):
             changes.append(h)
             prev = h.best_r2
-    for ax, key, label in ((axes[0], "iteration", "iteration"), (axes[1], "elapsed_s", "wall time since start (s)")):
+    end_it, end_t = search_ends(data)
+    for ax, key, label, end in ((axes[0], "iteration", "iteration", end_it),
+                                (axes[1], "searched_s", "time searched (s)", end_t)):
         x_ok = np.array([getattr(h, key) for h in ok], dtype=float)
         y_ok = np.array([h.r2 for h in ok], dtype=float)
         low = y_ok < floor
@@ -127,17 +148,27 @@ def search_figure(data: ReportData) -> Figure:
                        color="#c62828", alpha=0.7, label="failed", zorder=2)
         steps = [(getattr(h, key), h.best_r2) for h in hist if h.best_r2 is not None]
         if steps:
+            steps.append((max(end, steps[-1][0]), steps[-1][1]))  # the best so far holds to the end of the run
             xs, ys = zip(*steps)
             ax.step(xs, np.maximum(ys, floor), where="post", color=FIT_COLOR, lw=2, label="best so far", zorder=3)
         ax.scatter([getattr(h, key) for h in changes], [max(h.best_r2, floor) for h in changes], s=90, marker="*",
                    color=STAR_COLOR, edgecolor="black", linewidths=0.6, label="new best", zorder=4)
+        if key == "searched_s":
+            for k, at in enumerate(data.resumed_at):
+                ax.axvline(at, color="#555555", ls=":", lw=1.2, zorder=1, label="resumed" if k == 0 else None)
         ax.set_xlabel(label)
-        ax.set_xlim(left=min(0.0, ax.get_xlim()[0]))
+        pad = 0.02 * max(end, 1.0)
+        ax.set_xlim(-pad, end + pad)
         if key == "iteration":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         _r2_axis(ax, floor, top)
     axes[0].set_ylabel("validation R²")
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles, labels = [], []
+    for ax in axes:  # "resumed" is only on the time axis
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
     fig.legend(handles, labels, loc="outside right upper", fontsize=8, frameon=False)
     return fig
 

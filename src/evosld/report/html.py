@@ -3,7 +3,8 @@
 Figures are embedded as base64 PNG data URIs and the style sheet is inline;
 the page loads nothing else (a Content-Security-Policy says so) and runs no
 script. Every piece of text that comes from a run (code, formulas, labels) is
-escaped.
+escaped; the formula is typeset as MathML rebuilt from an allow-list
+(``mathml.py``), which the browser draws without loading anything.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from evosld import __version__
+from evosld.bounds import summarize
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
+from evosld.report.mathml import latex_to_mathml
 from evosld.search.status import STOP_REASONS
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -42,6 +45,11 @@ section { background: #fff; border: 1px solid #dde1e6; border-radius: 8px; paddi
 .card .k { color: #5b6672; font-size: .8rem; text-transform: uppercase; letter-spacing: .03em; }
 .card .v { font-size: 1.45rem; font-weight: 600; font-variant-numeric: tabular-nums; }
 .card .n { color: #5b6672; font-size: .8rem; }
+.formula.math { font: 1rem/1.6 system-ui, sans-serif; white-space: normal; padding: 10px 14px; }
+.formula.math math { font-size: 1.6em; font-family: math, "STIX Two Math", "Latin Modern Math", "Cambria Math", serif; }
+details.copy { margin: 6px 0 10px; font-size: .88rem; }
+details.copy summary { color: #5b6672; cursor: pointer; }
+.at-bound { font-weight: 600; }
 .formula { font: 1rem/1.5 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: #f0f4fa;
   border-left: 4px solid #0072B2; padding: 8px 12px; overflow-x: auto; white-space: pre-wrap; word-break: break-word; }
 code { font: .88rem ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; background: #f0f2f5;
@@ -79,8 +87,10 @@ CAPTIONS = {
         "Test: fitted on all of train, scored once for this report."
     ),
     "search": (
-        "Validation R² of every candidate (grey) and the best so far (line), against iteration and against wall "
-        "time; stars mark where the best changed. Values below the axis are drawn at its floor."
+        "Validation R² of every candidate (grey) and the best so far (line), against iteration and against time "
+        "searched (summed over the run's sessions, time spent stopped left out; dotted lines: where it was "
+        "resumed); stars mark where the best changed. Both axes run to the end of the run, past the last "
+        "improvement. Values below the axis are drawn at its floor."
     ),
     "front": (
         "Accuracy against complexity for every successfully evaluated program; the Pareto front (no other program "
@@ -176,12 +186,7 @@ def _law_section(data: ReportData) -> str:
     formula, latex = meta.get("formula"), meta.get("latex")
     limit = data.task.max_params
     parts = ["<section><h2>The best law</h2>"]
-    if formula:
-        parts.append(f'<div class="formula">{escape(str(formula))}</div>')
-    else:
-        parts.append('<p class="note">No formula was recorded for this program; read it from the code below.</p>')
-    if latex:
-        parts.append(f'<p>LaTeX: <code>{escape(str(latex))}</code></p>')
+    parts.append(_formula_part(formula, latex))
     n = best.n_params
     if n is None:
         count = "unknown number of fitted parameters"
@@ -196,14 +201,109 @@ def _law_section(data: ReportData) -> str:
                  f"{data.best.iteration}.</p>")
     params = best.test.params if best.test.ok else {}
     if params:
-        shown = list(params.items())[:6]
-        rows = [(escape(str(g)), f"<code>{escape(fmt_params(v))}</code>") for g, v in shown]
-        more = f" (first 6 of {len(params)} groups)" if len(params) > 6 else ""
-        parts.append(f"<h3>Fitted on all of train{more}</h3>" + _facts_table(rows))
+        parts.append(_params_part(data, params))
     parts.append("<h3>Program</h3>")
     parts.append(f"<pre><code>{escape(data.best.source)}</code></pre>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _formula_part(formula: Any, latex: Any) -> str:
+    """The formula as MathML, with its plain-text and LaTeX forms to copy; the text alone if it does not convert."""
+    if not formula and not latex:
+        return '<p class="note">No formula was recorded for this program; read it from the code below.</p>'
+    markup = latex_to_mathml(str(latex)) if latex else None
+    text = str(formula or latex)
+    if markup is None:
+        shown = f'<div class="formula">{escape(text)}</div>'
+        if latex and formula:
+            shown += (f'<details class="copy"><summary>as LaTeX</summary><p><code>{escape(str(latex))}</code>'
+                      "</p></details>")
+        return shown
+    forms = "".join(f'<p>{label}: <code>{escape(str(v))}</code></p>'
+                    for label, v in (("text", formula), ("LaTeX", latex)) if v)
+    return (f'<div class="formula math" title="{escape(text)}">{markup}</div>'
+            f'<details class="copy"><summary>as text or LaTeX (to copy)</summary>{forms}</details>')
+
+
+#: Groups the parameter table shows (besides every group with a parameter on a bound).
+SHOWN_GROUPS = 6
+#: Most parameters shown as columns; a longer fit is shown as one list per group.
+MAX_PARAM_COLUMNS = 12
+
+
+#: Greek names of the symbolic blocks' parameters, as the formula shows them.
+GREEK = {"alpha": "α", "mu": "μ", "tau": "τ", "rho": "ρ", "kappa": "κ", "omega": "ω"}
+
+
+def _param_label(name: str) -> str:
+    """``mu_1`` as μ₁ (HTML, the name itself as its tooltip); other names as they are."""
+    head, sep, idx = name.partition("_")
+    if not (sep and idx.isdigit()):
+        return escape(name)
+    return f'<span title="{escape(name)}">{escape(GREEK.get(head, head))}<sub>{idx}</sub></span>'
+
+
+def _param_rows(params: Mapping[str, Any], targets: list[str]) -> list[tuple[str, str, int | None, np.ndarray]] | None:
+    """(group, row label, output, (P,) values) per group and output; None when the fits are not numeric arrays."""
+    rows = []
+    for g, v in params.items():
+        try:
+            arr = np.asarray(v, dtype=float)
+        except (TypeError, ValueError):
+            return None
+        if arr.ndim == 1:
+            rows.append((str(g), str(g), None, arr))
+        elif arr.ndim == 2:
+            for t, row in enumerate(arr):
+                name = targets[t] if t < len(targets) else f"output {t}"
+                rows.append((str(g), f"{g} · {name}", t, row))
+        else:
+            return None
+    sizes = {r[3].size for r in rows}
+    return rows if len(sizes) == 1 and 0 < sizes.pop() <= MAX_PARAM_COLUMNS else None
+
+
+def _params_part(data: ReportData, params: Mapping[str, Any]) -> str:
+    """The fitted parameters, one column each, with the search box; values on a bound are marked."""
+    box, flags = data.bounds, data.at_bounds
+    flagged_groups = {f.group for f in flags}
+    keep = set(list(params)[:SHOWN_GROUPS]) | flagged_groups
+    shown = {g: v for g, v in params.items() if g in keep}
+    extra = len(shown) - min(len(params), SHOWN_GROUPS)
+    title = "Fitted on all of train"
+    if len(shown) < len(params):
+        title += f" (first {SHOWN_GROUPS} of {len(params)} groups"
+        title += f", and {extra} more with a parameter on a bound)" if extra else ")"
+    warn = ""
+    if flags:
+        lines = "; ".join(escape(line) for line in summarize(flags, len(params)))
+        warn = (f'<div class="warn"><strong>Parameters on a search bound:</strong> {lines}. The fit wanted to go '
+                "further: the law may be mis-specified for those groups, or the bound too tight. Read those "
+                "groups' extrapolations with care.</div>")
+    rows = _param_rows(shown, list(data.task.targets))
+    if rows is None:
+        table = _facts_table((escape(str(g)), f"<code>{escape(fmt_params(v))}</code>") for g, v in shown.items())
+        return f"<h3>{title}</h3>{warn}{table}"
+    size = rows[0][3].size
+    names = list(box.names) if box is not None and box.size == size else [f"p[{i}]" for i in range(size)]
+    marks = {(f.group, f.output, f.index): f for f in flags}
+    body = []
+    if box is not None and box.size == size:
+        body.append(['<span class="note">search bounds</span>',
+                     *(f'<span class="note">{escape(box.describe(i))}</span>' for i in range(size))])
+    for g, label, t, values in rows:
+        cells = [escape(label)]
+        for i, v in enumerate(values):
+            f = marks.get((g, t, i))
+            if f is None:
+                cells.append(f"{v:.4g}")
+            else:
+                cells.append(f'<span class="bad at-bound" title="{escape(f.describe())}">{v:.4g} '
+                             f"(at {f.side} bound)</span>")
+        body.append(cells)
+    head = ["group" if len(params) > 1 or rows[0][2] is not None else "", *(_param_label(n) for n in names)]
+    return f"<h3>{title}</h3>{warn}" + _table(head, body, cls="params")
 
 
 def _law_row(law: LawResult) -> list[str]:

@@ -97,6 +97,16 @@ class Block:
         raise NotImplementedError
 
 
+def _ltx_num(v: float) -> str:
+    """A number in LaTeX, three significant digits: ``9.1e+03`` as ``9.1 \\cdot 10^{3}``."""
+    text = f"{v:.3g}"
+    mant, _, exp = text.partition("e")
+    if not exp:
+        return text
+    power = f"10^{{{int(exp)}}}"
+    return power if mant == "1" else f"{mant} \\cdot {power}"
+
+
 def _ltx_name(space: Space, i: int) -> str:
     return r"\mathrm{" + space.short[i].replace("_", r"\_") + "}"
 
@@ -104,10 +114,10 @@ def _ltx_name(space: Space, i: int) -> str:
 def _ltx_u(space: Space, i: int) -> str:
     n = _ltx_name(space, i)
     if space.kinds[i] == "log":
-        return rf"\ln\frac{{{n}}}{{{space.ref[i]:.3g}}}"
+        return rf"\ln\frac{{{n}}}{{{_ltx_num(space.ref[i])}}}"
     if space.kinds[i] == "frac":
         return n
-    return rf"\frac{{{n} - {space.ref[i]:.3g}}}{{{space.scale[i]:.3g}}}"
+    return rf"\frac{{{n} - {_ltx_num(space.ref[i])}}}{{{_ltx_num(space.scale[i])}}}"
 
 
 def _ltx_p(p: str) -> str:
@@ -142,7 +152,7 @@ class Pow(Block):
 
     def latex(self, feats, p, space):
         i = feats[0]
-        return rf"\left(\frac{{{_ltx_name(space, i)}}}{{{space.ref[i]:.3g}}}\right)^{{{_ltx_p(p[0])}}}"
+        return rf"\left(\frac{{{_ltx_name(space, i)}}}{{{_ltx_num(space.ref[i])}}}\right)^{{{_ltx_p(p[0])}}}"
 
 
 class Lin(Block):
@@ -216,7 +226,7 @@ def _w_text(i: int, space: Space) -> str:
 
 def _w_latex(i: int, space: Space) -> str:
     n = _ltx_name(space, i)
-    return rf"\frac{{{n}}}{{{space.ref[i]:.3g}}}" if space.kinds[i] == "log" else n
+    return rf"\frac{{{n}}}{{{_ltx_num(space.ref[i])}}}" if space.kinds[i] == "log" else n
 
 
 class Shift(Block):
@@ -379,7 +389,7 @@ class Eff(Block):
         r = f"e^{{{_ltx_p(p[1])}}}"
         return (
             rf"\left(\frac{{{u}\left(1 + {r}\left(1 - e^{{-({d}/{u} - 1)/{r}}}\right)\right)}}"
-            rf"{{{space.ref[i]:.3g}}}\right)^{{{_ltx_p(p[0])}}}"
+            rf"{{{_ltx_num(space.ref[i])}}}\right)^{{{_ltx_p(p[0])}}}"
         )
 
 

@@ -48,6 +48,12 @@ def term_texts(law: Law, space: Space, latex: bool = False) -> list[str]:
     return out
 
 
+def param_names(law: Law, space: Space) -> list[str]:
+    """(P,) names of one output's parameters in program order: ``c_0 .. c_{K-1}``, then the nonlinear ones."""
+    coef, names = Model(law, space).param_names()
+    return coef + [n for term in names for factor in term for n in factor]
+
+
 def formula_text(law: Law, space: Space, target: str = "y") -> str:
     """One-line readable formula, e.g. ``loss = c_0 + c_1 * (N/2e8)^alpha_1``."""
     return f"{target} = " + " + ".join(term_texts(law, space))

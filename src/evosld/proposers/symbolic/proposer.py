@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest
-from evosld.proposers.symbolic.emit import formula_latex, formula_text, program_source
+from evosld.proposers.symbolic.emit import formula_latex, formula_text, param_names, program_source
 from evosld.proposers.symbolic.expr import Factor, Law, Term
 from evosld.proposers.symbolic.identify import identifiable
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
@@ -103,6 +103,7 @@ class SymbolicProposer:
             "latex": formula_latex(law, self.space, target),
             "n_params": law.n_params * self.n_outputs,
             "n_params_per_output": law.n_params,
+            "param_names": param_names(law, self.space),
             "complexity": law.complexity,
             "origin": origin,
         }
