@@ -298,6 +298,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"  chosen among {len(sel.candidates)} laws close on validation by its score over the extrapolation "
               f"folds: {chosen.score:.4f} ({folds})" + (f"; runner-up {runner_up.score:.4f}" if runner_up else "")
               + " (best.json: selection)")
+    if sel is not None and sel.limit is not None:
+        away = [c for c in sel.candidates if c.beyond is not None and c.beyond > sel.limit]
+        if away:
+            ids = ", ".join(str(c.program_id) for c in away[:5]) + (" …" if len(away) > 5 else "")
+            print(f"  passed over {len(away)} law(s) close on validation that run away one step beyond the data "
+                  f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span)")
     ref = outcome.reference
     if ref:
         fmt = lambda r: f"{r:.4f}" if isinstance(r, (int, float)) else "failed"  # noqa: E731

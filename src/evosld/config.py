@@ -110,6 +110,11 @@ class RunConfig(BaseModel):
         description=("final pick: weight of the validation fold in the weighted median over folds (the inner folds "
                      "share the rest; 1/3 with two inner folds is the plain median of three)"),
     )
+    selection_probe: float | None = Field(
+        default=1.0, ge=0,
+        description=("final pick: a law whose predictions one step beyond the data leave the range its targets "
+                     "span on train by more than this many spans scores -1 (search.plausibility); null: no check"),
+    )
     proposals_in_flight: int = Field(default=4, ge=1)
     llm: LLMConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)

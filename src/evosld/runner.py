@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from evosld.proposers.base import Proposal, Proposer
 from evosld.runlock import RunLock
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
+from evosld.search.plausibility import LIMIT, runaway
 from evosld.search.selection import Candidate, Selection, choose
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
@@ -376,8 +377,49 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Se
             store.set_state("fold_r2", done)
         return {f: have[f] for f in folds}
 
+    probe = probe_excess(store, evaluator) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
-                  pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds)
+                  pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
+                  probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
+
+
+def probe_excess(store: RunStore, evaluator: Evaluator) -> Callable[[int], float | None] | None:
+    """program id -> how far the law, refit on all train, leaves the train target range one step beyond the data.
+
+    In spans of each group's targets (``search.plausibility.runaway``); None
+    when the law fails to fit or predict. Kept in the store (state
+    ``probe_excess``). None when the task has no probe (held-out mixtures).
+    """
+    if not evaluator.task.probe():
+        return None
+    done: dict[str, Any] = dict(store.get_state("probe_excess", {}) or {})
+
+    def excess(pid: int) -> float | None:
+        if str(pid) not in done:
+            value = probe_law(evaluator, store.program(pid).source)
+            done[str(pid)] = value if value is None or math.isfinite(value) else "inf"
+            store.set_state("probe_excess", done)
+        value = done[str(pid)]
+        return math.inf if value == "inf" else value
+
+    return excess
+
+
+def probe_law(evaluator: Evaluator, source: str) -> float | None:
+    """How far ``source``, refit on all train, leaves the train target range at the task's probe (spans).
+
+    None when the task has no probe or the law fails to fit or predict
+    (``search.plausibility.runaway``; ``inf`` for predictions that are not finite).
+    """
+    task = evaluator.task
+    rows = task.probe()
+    if not rows:
+        return None
+    ev = evaluator.evaluate(source, "train", extra_predict={g: {"probe": X} for g, X in rows.items()})
+    if not ev.ok:
+        return None
+    targets = {g: d.y for g, d in task.arrays(task.train).items()}
+    return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets)
 
 
 def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[str, Any] | None:

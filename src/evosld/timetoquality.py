@@ -111,6 +111,7 @@ class SelectionSettings:
     pool: int
     val_weight: float
     folds: tuple[str, ...]
+    probe: float | None = None  # RunConfig.selection_probe: the runaway limit, None without the check
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
@@ -149,13 +150,14 @@ def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings
 
 
 def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
-           fold_r2: Callable[[int], FoldR2]) -> list[Pick]:
+           fold_r2: Callable[[int], FoldR2], probe: Callable[[int], float | None] | None = None) -> list[Pick]:
     """The run's pick after each evaluation, kept when it changes.
 
     Args:
         history: (elapsed seconds, candidate) in evaluation order, one per distinct law.
         s: the run's selection settings.
         fold_r2: program id -> {inner fold: R² or None} (called for laws in a running set of several).
+        probe: program id -> probe excess (``runner.probe_law``), when the run checked it.
     Returns:
         One ``Pick`` per change of the chosen law, in time order (test_r2 still None).
     """
@@ -168,7 +170,8 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
         if key == last:
             continue  # the laws in the running did not change: neither does the pick
         last = key
-        sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds)
+        sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
+                     probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0)
         if sel is None or (picks and picks[-1].program_id == sel.program_id):
             continue
         chosen = next(x for x in sel.candidates if x.program_id == sel.program_id)
@@ -208,7 +211,7 @@ def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSe
         raise DataError(f"the run's stored configuration is not readable here: {exc}") from None
     folds = tuple(f.name for f in task.inner_folds(config.selection_folds)) if config.selection_folds else ()
     return (SelectionSettings(config.selection_band, config.parsimony_tolerance, config.selection_pool,
-                              config.selection_val_weight, folds), limits_from(config))
+                              config.selection_val_weight, folds, config.selection_probe), limits_from(config))
 
 
 def _read_cache(path: Path, data_key: str) -> dict[str, Any]:
@@ -246,6 +249,7 @@ def time_to_quality(
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
     from evosld.bench import data_digest
+    from evosld.runner import probe_law
 
     if workers < 1:
         raise ConfigError("workers must be at least 1")
@@ -258,6 +262,7 @@ def time_to_quality(
         programs = store.programs(order="evaluated")
         final = store.get_state("final_program_id")
         stored_folds = dict(store.get_state("fold_r2", {}) or {})
+        stored_probe = dict(store.get_state("probe_excess", {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
     if task is None and "csv" in (info.config.get("task_spec") or {}):
@@ -320,7 +325,23 @@ def time_to_quality(
                 fold_cache[str(pid)] = {"digest": by_id[pid].digest, **r2s}
         evaluated += len(todo) * len(settings.folds)
 
-    picks = replay(history, settings, lambda pid: folds[pid])
+    probe_cache: dict[str, Any] = dict(cached.get("probe") or {})
+
+    def probe(pid: int) -> float | None:
+        nonlocal evaluated
+        key = str(pid)
+        if key in stored_probe:
+            value = stored_probe[key]
+        else:
+            if key not in probe_cache or probe_cache[key].get("digest") != by_id[pid].digest:
+                found = probe_law(evaluator, by_id[pid].source)
+                evaluated += 1
+                probe_cache[key] = {"digest": by_id[pid].digest,
+                                    "beyond": found if found is None or math.isfinite(found) else "inf"}
+            value = probe_cache[key]["beyond"]
+        return math.inf if value == "inf" else value
+
+    picks = replay(history, settings, lambda pid: folds[pid], probe if task.probe() else None)
 
     tests: dict[int, float | None] = {}
     todo = []
@@ -344,7 +365,8 @@ def time_to_quality(
         evaluated += len(todo)
     if cache and evaluated:
         write_atomic(cache_path, json.dumps({"version": CACHE_VERSION, "task": task.name, "data": data_key,
-                                             "folds": fold_cache, "test": test_cache}, indent=1) + "\n")
+                                             "folds": fold_cache, "test": test_cache,
+                                             "probe": probe_cache}, indent=1) + "\n")
 
     picks = [Pick(p.elapsed_s, p.program_id, p.val_r2, p.score, _clip(tests.get(p.program_id))) for p in picks]
     wanted = dict(levels or {})

@@ -350,7 +350,7 @@ def _group_counts(task) -> str:
 def _selection_part(data: ReportData) -> str:
     """How sure the pick is: the laws in the running and their scores on each extrapolation fold."""
     sel = data.selection
-    if not sel or sel.get("rule") != "extrapolation folds":
+    if not sel or (sel.get("rule") != "extrapolation folds" and not _refused(sel)):
         return ""
     folds = list(sel.get("folds") or [])
     rows = []
@@ -359,19 +359,44 @@ def _selection_part(data: ReportData) -> str:
         mark = ' <span class="ok">chosen</span>' if chosen else ""
         per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
         rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
+                     _beyond_cell(c.get("beyond"), sel.get("limit")),
                      fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
     describe = "; ".join(f"{escape(f.name)}: {int(f.fit.sum())} rows fitted, {int(f.scored.sum())} scored"
                          for f in data.task.inner_folds(len(folds))) if folds else ""
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
-            + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "selection score", "params"], rows)
+            + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
+                      "params"], rows)
             + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) on '
             "validation. Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
             "beyond a band, predict the band: forward chaining towards validation; no validation or test targets "
             f"are read; {describe}). The selection score weighs validation {weight} and the inner folds the rest "
             "(each R² clipped at −1); the best score is returned. Laws that agree across folds are a safer pick "
-            "than one that wins a single slice.</p>")
+            "than one that wins a single slice. &ldquo;Beyond the data&rdquo;: each law refit on all train rows "
+            "predicts inputs one step past validation (the step from the band below validation to validation); "
+            "shown is how far those predictions leave the range the targets span on train, in units of that span. "
+            "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
+            "whatever its folds say.</p>")
+
+
+def _refused(sel: dict[str, Any]) -> list[dict[str, Any]]:
+    """The laws in the running that ran away beyond the data."""
+    limit = sel.get("limit")
+    return [c for c in sel.get("candidates", []) if c.get("beyond") == "inf"
+            or (isinstance(limit, (int, float)) and isinstance(c.get("beyond"), (int, float)) and c["beyond"] > limit)]
+
+
+def _beyond_cell(value: Any, limit: Any) -> str:
+    """The probe excess of one law, flagged when it runs away (``search.plausibility``)."""
+    if value is None:
+        return "—"
+    if value == "inf" or (isinstance(value, float) and not math.isfinite(value)):
+        return '<span class="bad">not finite: runs away</span>'
+    text = f"{float(value):.2f} spans"
+    if isinstance(limit, (int, float)) and float(value) > float(limit):
+        return f'<span class="bad">{text}: runs away</span>'
+    return text
 
 
 def _figure_section(name: str, title: str, png: bytes, data: ReportData) -> str:

@@ -79,7 +79,10 @@ class Task:
         return list(dict.fromkeys(self.train[GROUP_COLUMN].astype(str)))
 
     def frames(self, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(rows to fit on, rows to score) for ``split``: ``"val"``, ``"test"`` or ``"innerK"``.
+        """(rows to fit on, rows to score) for ``split``: ``"val"``, ``"test"``, ``"train"`` or ``"innerK"``.
+
+        ``train`` fits and scores all train rows (in-sample; for predictions
+        beyond the data from the law as it is returned).
 
         ``innerK`` is the K-th extrapolation fold below validation
         (``inner_folds``); ``"inner"`` is ``"inner1"``.
@@ -88,10 +91,12 @@ class Task:
             return self.fit_df, self.val_df
         if split == "test":
             return self.train, self.test
+        if split == "train":
+            return self.train, self.train
         if split.startswith("inner"):
             fold = self.fold(split)
             return self.train.loc[fold.fit], self.train.loc[fold.scored]
-        raise ValueError(f"unknown split {split!r}; use 'val', 'test' or 'inner1', 'inner2', ...")
+        raise ValueError(f"unknown split {split!r}; use 'val', 'test', 'train' or 'inner1', 'inner2', ...")
 
     def inner_folds(self, n: int = INNER_FOLDS) -> list[Fold]:
         """Up to ``n`` extrapolation folds below validation, nearest first (``tasks.folds``).
@@ -107,6 +112,24 @@ class Task:
             cache[n] = inner_folds(self.train, self.val_mask, self.val_rule, self.features, self.targets,
                                    self.log_features, n_folds=n, rtol=self.scale_rtol)
         return cache[n]
+
+    def probe(self) -> dict[str, np.ndarray]:
+        """Inputs one step beyond validation, per group: group -> (M_g, F) (``tasks.probe``).
+
+        Empty for held-out mixtures (random folds: no direction to step along).
+        """
+        from evosld.tasks.folds import distance_from
+        from evosld.tasks.probe import probe_rows
+
+        cache = self.__dict__.setdefault("_probe", {})
+        if "rows" not in cache:
+            held = self.train.loc[self.val_mask]
+            direction = distance_from(self.fit_df, self.val_rule, held, self.features, self.log_features,
+                                      self.scale_rtol)
+            folds = self.inner_folds()
+            band = folds[0].scored if folds and direction.distance is not None else None
+            cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
+        return cache["rows"]
 
     def fold(self, name: str) -> Fold:
         """The inner fold called ``name`` (``"inner1"``...; ``"inner"`` is the first)."""

@@ -1,0 +1,65 @@
+"""Does a law stay sane one step beyond the data?
+
+Folds only score a law where the search has runs. A law can pass them all
+and still run away just past the largest run: an exponential hiding in the
+tail of a logistic, a pole just outside the range, two large terms that
+cancel on the data and not beyond. Any researcher would throw such a law
+out at a glance at its curve. The check here is that glance, in numbers:
+fit the law on all train rows, predict the probe inputs one step beyond
+validation (``Task.probe``), and measure how far the predictions leave the
+range the group's targets span on train, in units of that span.
+
+A loss that falls, a metric that rises, a U-shape: one step beyond the data
+they move by about one band's worth, far less than the whole observed range
+(``LIMIT`` = 1 leaves room for a law that keeps going as fast as the data
+ever did). Predictions that are not finite count as infinitely far.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+#: A law whose probe predictions leave the group's train target range by more than this many spans is implausible.
+LIMIT = 1.0
+
+
+def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]) -> float:
+    """How far probe predictions leave the train target range, in spans (0 inside it).
+
+    Args:
+        predictions: group -> (M_g,) or (M_g, T) predictions at the probe inputs.
+        targets: group -> (N_g,) or (N_g, T) train targets.
+    Returns:
+        The largest excess over groups and outputs, ``max(lo - p, p - hi, 0) /
+        (hi - lo)``; ``inf`` when a prediction is not finite or has the wrong
+        shape; 0 with no probe. A group whose targets do not vary is skipped.
+    """
+    worst = 0.0
+    for g, pred in predictions.items():
+        if g not in targets:
+            continue
+        y = np.asarray(targets[g], dtype=float)
+        y = y.reshape(len(y), -1)
+        try:
+            p = np.asarray(pred, dtype=float).reshape(-1, y.shape[1])
+        except ValueError:
+            return math.inf
+        if not np.all(np.isfinite(p)):
+            return math.inf
+        lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+        span = hi - lo
+        ok = span > 0
+        if not ok.any():
+            continue
+        excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / span[ok]
+        if excess.size:
+            worst = max(worst, float(excess.max()))
+    return worst
+
+
+def plausible(excess: float | None, limit: float = LIMIT) -> bool:
+    """True when the probe excess is known and within ``limit`` spans (None: not checked, counts as plausible)."""
+    return excess is None or (math.isfinite(excess) and excess <= limit)

@@ -1,0 +1,73 @@
+"""Probe rows: one step beyond validation, where a law will next be asked to predict.
+
+The folds check a law on rows the search holds (``tasks.folds``); none of them
+reaches past the largest train run, so a law that fits every band and then
+runs away just beyond the data (an exponential hidden in a logistic tail, a
+pole just past the range) passes them all. The probe is a set of made-up
+inputs one step further along the direction the validation band lies from
+the rows before it: per group, each validation row shifted by the step from
+the band below validation (the first inner fold) to validation, feature by
+feature (the difference of their medians, in log scale for size-like
+features). No targets are made up and no test row is read; only inputs are
+produced, to see what the law predicts there (``search.plausibility``).
+
+With no direction (held-out mixtures: random folds) there is no step and no
+probe.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from evosld.tasks.splits import group_keys
+
+
+def _log_scale(values: np.ndarray, declared: bool) -> bool:
+    """Treat a feature in log scale: declared so, or all positive and spanning >= 10x."""
+    if declared:
+        return bool(np.all(values > 0))
+    return bool(len(values) and np.all(values > 0) and values.max() >= 10 * values.min())
+
+
+def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray | None,
+               features: tuple[str, ...], log_features: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Inputs one step beyond validation, per group.
+
+    Args:
+        train: the train table (N rows, with a ``group`` column when grouped).
+        val_mask: (N,) bool, the validation rows.
+        band_mask: (N,) bool, the band just below validation (first inner
+            fold's scored rows); None when folds have no direction (then no probe).
+        features: feature columns, in order.
+        log_features: features declared on a log scale.
+    Returns:
+        group -> (M_g, F) probe inputs, M_g = the group's validation rows;
+        groups with no validation rows, or no rows below validation, are left out.
+    """
+    if band_mask is None or not np.any(val_mask):
+        return {}
+    groups = group_keys(train)
+    X = train[list(features)].to_numpy(dtype=float)
+    logs = [_log_scale(X[:, j][np.isfinite(X[:, j])], f in log_features) for j, f in enumerate(features)]
+    T = X.copy()
+    for j, use_log in enumerate(logs):
+        if use_log:
+            T[:, j] = np.log(X[:, j])
+    out: dict[str, np.ndarray] = {}
+    for g in dict.fromkeys(groups):
+        here = groups == g
+        val = here & val_mask
+        below = here & band_mask
+        if not below.any():
+            below = here & ~val_mask
+        if not val.any() or not below.any():
+            continue
+        step = np.nanmedian(T[val], axis=0) - np.nanmedian(T[below], axis=0)
+        shifted = T[val] + step
+        for j, use_log in enumerate(logs):
+            if use_log:
+                shifted[:, j] = np.exp(shifted[:, j])
+        if np.all(np.isfinite(shifted)):
+            out[str(g)] = shifted
+    return out
