@@ -12,8 +12,13 @@ at random (moe: four model sizes in the fit rows, and five-parameter curves in
 N that scored best on validation and worst beyond it).
 
 The count is the rank of the Jacobian of the law's prediction with respect to
-all its parameters, on a line of points along ``x_i``. It is computed
+all its parameters on points spanning every feature, less its rank with
+``x_i`` held fixed, plus one: parameters the other features already pin (a
+coefficient, an exponent a size shares with what scales it, as in
+``c + A (N (1 + k ln P))^a``) are not free along ``x_i``. It is computed
 numerically, so it holds for every building block without per-block rules.
+A feature with only two values may still carry a one-parameter effect
+(``allowed_dof``): ignoring a feature validation lies along is worse.
 Only log-scale features are checked: they are the scale axes a law
 extrapolates along, and they are swept one at a time in scaling studies.
 Mixture fractions move together, so a count of their distinct values bounds
