@@ -27,6 +27,13 @@ Forms (references for the ones taken from the literature):
                                                              effective data under repetition
                                                              (Muennighoff et al. 2023)
 - ``bump``    exp(-((u - m) / e^w)^2 / 2)                     a localised bump (Gaussian in u)
+- ``escale``  ((x_i/x_ref) (1 + k ln(x_j/x_j0)))^a, k >= 0     effective scale: a size times a
+                                                             slowly (logarithmically) growing
+                                                             factor of a second feature, one
+                                                             shared exponent (ParScale's
+                                                             N (k ln P + 1): Chen et al. 2025,
+                                                             "Parallel Scaling Law for Language
+                                                             Models", arXiv:2505.10475)
 
 Terms combine into non-monotone shapes in one feature without a block per
 shape: ``c0 + c1 bump`` is a bump or a dip (inverted U / U) that flattens back
@@ -436,6 +443,71 @@ class Bump(Block):
         return rf"e^{{-\frac{{1}}{{2}}\left(\left({u} - {_ltx_p(p[0])}\right) e^{{-{_ltx_p(p[1])}}}\right)^2}}"
 
 
+class EffScale(Block):
+    """An effective scale: ((x_i / x_ref) * (1 + k ln(x_j / x_j0)))^a, k >= 0.
+
+    ``x_i`` is a log-scale size, ``x_j`` another positive (log-scale) feature and
+    ``x_j0`` its smallest training value (rounded to three digits), so the log
+    factor starts at 1 there and grows slowly with ``x_j``: ``x_j`` multiplies
+    the size it acts through, and both share one exponent (ParScale's
+    N (k ln P + 1), Chen et al. 2025; N times a log of experts, data times a log
+    of epochs). Two parameters, ``alpha`` and ``kappa`` (= k >= 0). The factor
+    is clipped at 1e-6, so rows below ``x_j0`` never give NaN.
+    """
+
+    name = "escale"
+    accepts = ("log",)
+
+    def n_params(self, feats):
+        return 2
+
+    def valid(self, feats, space):
+        return len(feats) == 2 and feats[0] != feats[1] and super().valid(feats, space)
+
+    def box(self, feats, space):
+        # k ln(x_j/x_j0) spans [0, k * span]: up to a factor 1 + 10 over the seen range. Every start
+        # has k = 0 (no effect): where the fit rows take one value of x_j, k is not identified and
+        # stays 0, so the law falls back to the size alone instead of an arbitrary k.
+        kmax = 10.0 / space.span(feats[1])
+        return Box([-4.0, 0.0], [4.0, kmax], [-1.0, 0.0], [0.0, 0.0], ["alpha", "kappa"])
+
+    @staticmethod
+    def origin(j: int, space: Space) -> tuple[float, float]:
+        """(x_j0, u_j0): the smallest training value of x_j, rounded, and its ``u``."""
+        x0 = float(f"{space.ref[j] * np.exp(space.umin[j]):.3g}")
+        return x0, float(np.log(x0 / space.ref[j]))
+
+    def evaluate(self, U, feats, th, space):
+        i, j = feats
+        return escale_power(U[:, i], U[:, j], self.origin(j, space)[1], th[0], th[1])
+
+    def source(self, feats, th, space):
+        i, j = feats
+        return f"_escale(u{i}, u{j}, {self.origin(j, space)[1]!r}, {th[0]}, {th[1]})"
+
+    def text(self, feats, p, space):
+        i, j = feats
+        return (f"({_w_text(i, space)} * (1 + {p[1]}*ln({space.short[j]}/{self.origin(j, space)[0]:.3g})))"
+                f"^{p[0]}")
+
+    def latex(self, feats, p, space):
+        i, j = feats
+        x0 = _ltx_num(self.origin(j, space)[0])
+        log = rf"\ln {_ltx_name(space, j)}" if x0 == "1" else rf"\ln\frac{{{_ltx_name(space, j)}}}{{{x0}}}"
+        return (rf"\left({_w_latex(i, space)}\left(1 + {_ltx_p(p[1])} {log}\right)\right)"
+                rf"^{{{_ltx_p(p[0])}}}")
+
+
+def escale_power(ui: np.ndarray, uj: np.ndarray, uj0: float, a: float, k: float) -> np.ndarray:
+    """((x_i/x_ref_i) * (1 + k ln(x_j/x_j0)))^a for ``ui = ln(x_i/x_ref_i)``, ``uj = ln(x_j/x_ref_j)``,
+    ``uj0 = ln(x_j0/x_ref_j)``, all (N,) but ``uj0``; the log factor is clipped at 1e-6
+    (rows below x_j0 with k > 0), so the result is finite for every ``a``, ``k``.
+    Self-contained: emitted programs carry a copy of this function.
+    """
+    factor = np.maximum(1.0 + k * (uj - uj0), 1e-6)
+    return np.exp(np.clip(a * (ui + np.log(factor)), -50.0, 50.0))
+
+
 def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: float) -> np.ndarray:
     """(D'/x_ref_D)^a for the effective data D' of Muennighoff et al. (2023).
 
@@ -450,5 +522,5 @@ def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: flo
 
 
 KINDS: dict[str, Block] = {
-    b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff(), Bump())
+    b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff(), Bump(), EffScale())
 }

@@ -160,6 +160,8 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     ]
     if needs_eff:
         helpers.append(inspect.getsource(blocks.eff_power).replace("def eff_power(", "def _eff(", 1))
+    if any(f.kind == "escale" for t in law.terms for f in t.factors):
+        helpers.append(inspect.getsource(blocks.escale_power).replace("def escale_power(", "def _escale(", 1))
     fitter = "\n\n".join(
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.robust_polish, fit.fit_varpro)
     )

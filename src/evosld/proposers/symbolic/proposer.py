@@ -248,6 +248,11 @@ class SymbolicProposer:
             for i, j in sp.dominates:
                 rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
                 pools.append([c, Term.of(Factor("eff", (i, j)))] + rest)
+            for i in logs:  # a size scaled by the log of another feature, one shared exponent
+                for j in logs:
+                    if i != j:
+                        rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
+                        pools.append([c, Term.of(Factor("escale", (i, j)))] + rest)
             if len(logs) >= 3:
                 for i in logs:
                     others = tuple(j for j in logs if j != i)
