@@ -13,7 +13,7 @@ import pytest
 from evosld.errors import DataError
 from evosld.proposers.symbolic.space import Space
 from evosld.tasks import task_from_frame
-from evosld.tasks.folds import derive_val_rule, relaxed_rule
+from evosld.tasks.folds import blind_feature, derive_val_rule, relaxed_rule
 from evosld.tasks.scales import levels, n_levels
 from evosld.tasks.splits import rule_mask
 
@@ -204,3 +204,22 @@ def test_per_group_thresholds_are_relaxed_within_their_group():
     for g, top in (("a", 2.0), ("b", 1.0)):
         xs = val.loc[val.group == g, "x"]
         assert len(xs) >= 3 and xs.max() < top and xs.min() > top - 1.5  # each group's band lies just below its own test
+
+
+def test_a_fold_whose_fit_rows_hold_one_value_of_a_feature_it_scores_is_dropped_but_the_probe_stays():
+    rng = np.random.default_rng(3)
+    N = np.tile(np.logspace(8, 10, 6), 8) * (1 + 1e-6 * rng.random(48))
+    P = np.repeat([1.0, 2.0, 4.0, 8.0], 12)
+    group = np.tile(np.repeat(["stack", "pile"], 6), 4)
+    loss = 1.5 + (3e8 / (N * (0.4 * np.log(P) + 1))) ** 0.3
+    df = pd.DataFrame({"N": N, "P": P, "loss": loss, "g": group})
+    task = task_from_frame(df, ["N", "P"], "loss", group="g", test="P >= 8", name="par")
+    assert set(task.train.loc[task.val_mask, "P"]) == {4.0}
+    # the next band (P = 2) would be fitted on P = 1 alone: every law would score as if it ignored P
+    assert blind_feature(task.train.loc[task.train.P == 1], task.train.loc[task.train.P == 2], ("N", "P")) == "P"
+    assert task.inner_folds(2) == []
+    probe = task.probe()  # still one step beyond validation, from the fit rows below it
+    assert set(probe) == {"stack", "pile"} and all((X[:, 1] > 4.0).all() for X in probe.values())
+    flat = pd.DataFrame({"N": np.logspace(8, 10, 24), "P": 1.0, "loss": 1.5 + (3e8 / np.logspace(8, 10, 24)) ** 0.3})
+    one = task_from_frame(flat, ["N", "P"], "loss", test="N > 4e9", name="one")
+    assert one.inner_folds(1)  # a feature that never varies is no reason to drop a fold

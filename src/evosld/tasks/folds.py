@@ -501,6 +501,27 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     return relaxed_rule(df, start, float(d[band].max()), rtol) or rule
 
 
+def blind_feature(fit: pd.DataFrame, scored: pd.DataFrame, features: tuple[str, ...],
+                  rtol: float = DEFAULT_RTOL) -> str | None:
+    """A feature the fit rows cannot teach: one value in some group's fit rows, another in its scored rows.
+
+    Such a fold scores every law as if it ignored the feature (a law cannot
+    fit an effect it never sees vary), so it cannot tell laws apart along it.
+    Returns the first such feature, or None.
+    """
+    fit_groups, scored_groups = group_keys(fit), group_keys(scored)
+    for g in dict.fromkeys(scored_groups):
+        f_rows, s_rows = fit.loc[fit_groups == g], scored.loc[scored_groups == g]
+        for col in features:
+            f_vals = f_rows[col].to_numpy(dtype=float)
+            if len(f_vals) == 0 or n_levels(f_vals, rtol) != 1:
+                continue
+            both = np.concatenate([f_vals, s_rows[col].to_numpy(dtype=float)])
+            if n_levels(both, rtol) > 1:
+                return col
+    return None
+
+
 def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, features: tuple[str, ...],
                 targets: tuple[str, ...], log_features: tuple[str, ...] = (), n_folds: int = 2,
                 rtol: float = DEFAULT_RTOL, seed: int = 0, min_fit_rows: int = 3) -> list[Fold]:
@@ -511,9 +532,11 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     at least two scales where there are) and fits on the fit rows beyond it;
     with no direction (held-out mixtures) the bands are random and each fold
     fits on all other fit rows. A fold is dropped when its scored rows are
-    fewer than ``MIN_BAND_ROWS`` or a target does not vary on them; a group's
-    scored rows are dropped when it has fewer than ``min_fit_rows`` rows to
-    fit on.
+    fewer than ``MIN_BAND_ROWS`` or a target does not vary on them, or when
+    it is blind (``blind_feature``: some group's fit rows hold one value of a
+    feature its scored rows change, so no law's dependence on that feature can
+    be fitted, and every law scores as if it ignored it); a group's scored
+    rows are dropped when it has fewer than ``min_fit_rows`` rows to fit on.
 
     Args:
         train: the train table (N rows); ``val_mask`` (N,) marks validation.
@@ -557,6 +580,8 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
             if np.count_nonzero(fit & (groups == g)) < min_fit_rows:
                 scored &= groups != g
         if scored.sum() < MIN_BAND_ROWS or not _targets_vary(fit_rows.loc[scored], targets):
+            continue
+        if blind_feature(fit_rows.loc[fit], fit_rows.loc[scored], features, rtol) is not None:
             continue
         full_fit = np.zeros(len(train), dtype=bool)
         full_scored = np.zeros(len(train), dtype=bool)

@@ -127,7 +127,8 @@ class Task:
             direction = distance_from(self.fit_df, self.val_rule, held, self.features, self.log_features,
                                       self.scale_rtol)
             folds = self.inner_folds()
-            band = folds[0].scored if folds and direction.distance is not None else None
+            band = None if direction.distance is None else \
+                folds[0].scored if folds else np.zeros(len(self.train), dtype=bool)  # none: all fit rows
             cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
         return cache["rows"]
 
