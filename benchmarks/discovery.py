@@ -58,9 +58,9 @@ from typing import Any, NoReturn
 from evosld.bench import BenchSpec, human_scores, parse_seeds, parse_tasks, run_bench
 from evosld.errors import ConfigError, DataError, EvosldError
 from evosld.leaderboard import PUBLISHED
-from evosld.outputs import STORE_FILE, write_atomic
 from evosld.rankcheck import rank_check
-from evosld.store import RunStore
+from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN
 from evosld.timetoquality import time_to_quality
 

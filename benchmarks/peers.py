@@ -405,7 +405,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", help="write the JSON result here too")
     args = p.parse_args(argv)
     from evosld.errors import EvosldError
-    from evosld.outputs import write_atomic
+    from evosld.run.outputs import write_atomic
     from evosld.tasks import load_task
 
     if operon_version() is None:

@@ -23,7 +23,7 @@ from evosld.bench import (
 from evosld.errors import ConfigError, DataError
 from evosld.leaderboard import PUBLISHED
 from evosld.report.cli import add_bench_parser
-from evosld.store import RunStore
+from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN
 
 TASKS = ("moe_scaling_law", "data_constrained_scaling_law")

@@ -10,7 +10,7 @@ import pytest
 
 import evosld
 from evosld.errors import DataError
-from evosld.store import RunStore
+from evosld.run.store import RunStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "recover_chinchilla.py"
 

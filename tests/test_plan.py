@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import evosld
-import evosld.runner
+import evosld.run.runner
 from evosld.cli import main
 from evosld.config import OFFLINE_BUDGET_SECONDS, OFFLINE_MAX_ITERATIONS, RUNS_DIR
-from evosld.plan import plan_run
+from evosld.run.plan import plan_run
 from evosld.tasks import task_from_frame
 from tests.conftest import chinchilla_frame
 
@@ -30,7 +30,7 @@ def planned(monkeypatch, tmp_path):
     def stand_in(task, config, run_dir, **kwargs):
         raise Planned(config, run_dir)
 
-    monkeypatch.setattr(evosld.runner, "run_discovery", stand_in)
+    monkeypatch.setattr(evosld.run.runner, "run_discovery", stand_in)
     monkeypatch.setattr(time, "strftime", lambda fmt, *a: "20250101-000000")
     monkeypatch.chdir(tmp_path)
     csv = tmp_path / "runs.csv"
@@ -82,7 +82,7 @@ def test_iterations_in_a_config_file_keep_their_count(tmp_path):
 
 
 def test_resume_plan_reads_the_stored_config_and_time(planned, tmp_path):
-    from evosld.store import RunStore
+    from evosld.run.store import RunStore
 
     first = plan_run({"csv": {"path": str(planned), "features": ["N", "D"], "target": "loss"}},
                      {"random_seed": 4, "budget_seconds": 9}, output=tmp_path / "run")

@@ -10,8 +10,8 @@ import pytest
 
 from evosld.config import RunConfig
 from evosld.evaluation import Evaluator
+from evosld.run.store import RunStore
 from evosld.search.selection import Candidate
-from evosld.store import RunStore
 from evosld.tasks import task_from_frame
 from evosld.timetoquality import (
     CACHE_FILE,

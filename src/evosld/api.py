@@ -19,7 +19,7 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation import Evaluation, Evaluator, Sandbox
 from evosld.program import Program
 from evosld.proposers.base import Proposer
-from evosld.summary import n_params_of
+from evosld.run.summary import n_params_of
 from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 
@@ -120,7 +120,7 @@ TABLE_FILE = "table.csv"
 
 def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Write the rows into the run directory and return the task spec that rebuilds the task from them."""
-    from evosld.outputs import STORE_FILE
+    from evosld.run.outputs import STORE_FILE
 
     if (run_dir / STORE_FILE).exists():
         raise ConfigError(f"{run_dir} already holds a run; give another output directory")
@@ -179,8 +179,8 @@ def discover(
     raises KeyboardInterrupt at once; the run directory stays resumable. After
     SIGTERM the run finishes the same way and the process exits (code 143).
     """
-    from evosld.plan import plan_run
-    from evosld.runner import run_discovery
+    from evosld.run.plan import plan_run
+    from evosld.run.runner import run_discovery
 
     table_spec: dict[str, Any] | None = None
     if isinstance(data, (Task, str)):

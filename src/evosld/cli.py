@@ -52,7 +52,7 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     """How to build the task the user asked for (stored in the run for resume)."""
     from evosld.errors import DataError
-    from evosld.plan import task_spec_for
+    from evosld.run.plan import task_spec_for
 
     csv = getattr(args, "csv", None)
     if csv:
@@ -134,7 +134,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evosld.program import Program
 
     if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
-        from evosld.rundir import run_law
+        from evosld.run.rundir import run_law
         from evosld.tasks.taskfile import task_from_spec
 
         law = run_law(args.program)
@@ -207,7 +207,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace):
     """The run ``evosld discover`` asked for (``plan.plan_run``, as ``evosld.discover`` does)."""
-    from evosld.plan import plan_run
+    from evosld.run.plan import plan_run
 
     overrides = {
         "max_iterations": args.iterations,
@@ -238,9 +238,9 @@ def plan_from_args(args: argparse.Namespace):
 
 def cmd_discover(args: argparse.Namespace) -> int:
     from evosld.progress import RichProgress
-    from evosld.runner import run_discovery
+    from evosld.run.runner import run_discovery
+    from evosld.run.summary import n_params_of
     from evosld.search.status import STOP_REASONS
-    from evosld.summary import n_params_of
 
     plan = plan_from_args(args)
     task, config, run_dir, spec = plan.task, plan.config, plan.run_dir, plan.task_spec
@@ -311,7 +311,7 @@ def _bounds_line(outcome) -> None:
 
 def _failures_line(outcome) -> None:
     """How many proposals and evaluations failed, and why (the log has one line per failure)."""
-    from evosld.runner import describe_failures
+    from evosld.run.runner import describe_failures
 
     if outcome.failures is not None and outcome.failures.total:
         print(f"  failed: {describe_failures(outcome.failures)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evosld.config import RunConfig, load_config
-from evosld.outputs import STORE_FILE
+from evosld.run.outputs import STORE_FILE
 from evosld.tasks.task import Task
 
 
@@ -86,7 +86,7 @@ def plan_run(
     from evosld.tasks.taskfile import task_from_spec
 
     if resume is not None:
-        from evosld.store import RunStore
+        from evosld.run.store import RunStore
 
         run_dir = Path(resume)
         with RunStore.open(run_dir / STORE_FILE) as store:
