@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evosld.leaderboard import PUBLISHED
+from evosld.bench.leaderboard import PUBLISHED
 from tests.conftest import chinchilla_frame
 
 

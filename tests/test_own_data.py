@@ -60,7 +60,7 @@ def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     import subprocess
     import sys
 
-    from evosld.rankcheck import rank_check
+    from evosld.bench.rankcheck import rank_check
 
     ex = _example()
     run = tmp_path / "run"

@@ -1,4 +1,4 @@
-"""``evosld.rankcheck`` and ``benchmarks/discovery.py``: validation-vs-test ranking of a real run."""
+"""``evosld.bench.rankcheck`` and ``benchmarks/discovery.py``: validation-vs-test ranking of a real run."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evosld.rankcheck import CACHE_FILE, correlations, rank_check, select_candidates
+from evosld.bench.rankcheck import CACHE_FILE, correlations, rank_check, select_candidates
 from evosld.run.store import RunStore, StoredEvaluation, StoredProgram
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "discovery.py"

@@ -162,8 +162,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def baseline_rows(args: argparse.Namespace) -> list[dict]:
+    from evosld.bench.leaderboard import PUBLISHED
     from evosld.evaluation import Evaluator, Sandbox
-    from evosld.leaderboard import PUBLISHED
     from evosld.tasks import task_names
     from evosld.tasks.baselines import baseline_source
 
@@ -399,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--diff", action="store_true", help="ask the LLM for SEARCH/REPLACE diffs instead of full rewrites")
     p.set_defaults(func=cmd_discover)
 
-    from evosld.report.cli import add_bench_parser, add_report_parser
+    from evosld.bench.cli import add_bench_parser
+    from evosld.report.cli import add_report_parser
 
     add_report_parser(sub)
     add_bench_parser(sub)
