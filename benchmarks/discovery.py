@@ -1,13 +1,13 @@
 """Benchmark of the offline symbolic proposer on SLDBench, against the human laws and SLDAgent.
 
 Runs ``evosld discover --proposer symbolic`` on each task for each seed under a
-wall-clock budget (through ``evosld.bench``: OUTPUT/<task>/seed<k>; finished
+wall-clock budget (through ``evosld.bench.runs``: OUTPUT/<task>/seed<k>; finished
 runs are skipped and unfinished ones resumed, so an interrupted benchmark is
 continued by running the same command again). Each run selects its law without the
 test split (among the laws close on validation R², the best median R² over
 validation and two inner extrapolation folds: ``search.selection``); that law
 is scored once on test. Then, for every
-finished run, ``evosld.rankcheck`` refits the run's best distinct laws (by
+finished run, ``evosld.bench.rankcheck`` refits the run's best distinct laws (by
 validation R²) on all of train and asks how well validation R² ranked them
 compared with test R² (Spearman ρ; analysis only, never fed back to a search).
 
@@ -25,7 +25,7 @@ selection, same budget on one core, one model per group) runs once per task and
 seed; the table shows its mean test R² and constants, and the same restricted to
 the task's parameter limit. Without pyoperon a one-line note says so.
 
-Time to quality (``evosld.timetoquality``): for each finished run, the run's
+Time to quality (``evosld.bench.timetoquality``): for each finished run, the run's
 final pick is replayed over its history (by the selection score, never test),
 each pick is scored on test after the run, and the table gives the median over
 seeds of the time at which the pick first reached the human law's refit test R²
@@ -55,14 +55,14 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from evosld.bench import BenchSpec, human_scores, parse_seeds, parse_tasks, run_bench
+from evosld.bench.leaderboard import PUBLISHED
+from evosld.bench.rankcheck import rank_check
+from evosld.bench.runs import BenchSpec, human_scores, parse_seeds, parse_tasks, run_bench
+from evosld.bench.timetoquality import time_to_quality
 from evosld.errors import ConfigError, DataError, EvosldError
-from evosld.leaderboard import PUBLISHED
-from evosld.outputs import STORE_FILE, write_atomic
-from evosld.rankcheck import rank_check
-from evosld.store import RunStore
+from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN
-from evosld.timetoquality import time_to_quality
 
 DEFAULT_OUTPUT = "bench-discovery"
 MARKDOWN = "discovery.md"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from evosld.bench import (
+from evosld.bench.cli import add_bench_parser
+from evosld.bench.leaderboard import PUBLISHED
+from evosld.bench.runs import (
     BenchRun,
     BenchSpec,
     discover_command,
@@ -21,9 +23,7 @@ from evosld.bench import (
     run_bench,
 )
 from evosld.errors import ConfigError, DataError
-from evosld.leaderboard import PUBLISHED
-from evosld.report.cli import add_bench_parser
-from evosld.store import RunStore
+from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN
 
 TASKS = ("moe_scaling_law", "data_constrained_scaling_law")

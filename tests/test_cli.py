@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evosld.leaderboard import PUBLISHED
+from evosld.bench.leaderboard import PUBLISHED
 from tests.conftest import chinchilla_frame
 
 
@@ -94,8 +94,8 @@ def test_eval_on_own_csv(tmp_path):
 
 def test_offline_budget_alone_decides_when_to_stop(tmp_path):
     """An offline run given only --budget-seconds is not also cut at the LLM default of 200 proposals."""
-    from evosld.cli import OFFLINE_MAX_ITERATIONS
-    from evosld.store import RunStore
+    from evosld.config import OFFLINE_MAX_ITERATIONS
+    from evosld.run.store import RunStore
 
     csv = tmp_path / "runs.csv"
     chinchilla_frame().to_csv(csv, index=False)

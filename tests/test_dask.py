@@ -6,8 +6,8 @@ import pytest
 
 from evosld.config import RunConfig
 from evosld.evaluation.executors import DaskExecutor
-from evosld.runner import run_discovery
-from evosld.store import RunStore
+from evosld.run.runner import run_discovery
+from evosld.run.store import RunStore
 from tests.test_discover import GOOD
 
 pytest.importorskip("distributed")

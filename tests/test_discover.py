@@ -8,9 +8,9 @@ import threading
 
 from evosld.config import RunConfig
 from evosld.proposers.llm import LLMConfig
-from evosld.runner import make_executor, make_proposer, run_discovery
+from evosld.run.runner import make_executor, make_proposer, run_discovery
+from evosld.run.store import RunStore
 from evosld.search import loop
-from evosld.store import RunStore
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 pytest_plugins = ["tests.fakes.openai_server"]

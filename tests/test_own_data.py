@@ -10,7 +10,7 @@ import pytest
 
 import evosld
 from evosld.errors import DataError
-from evosld.store import RunStore
+from evosld.run.store import RunStore
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "recover_chinchilla.py"
 
@@ -60,7 +60,7 @@ def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     import subprocess
     import sys
 
-    from evosld.rankcheck import rank_check
+    from evosld.bench.rankcheck import rank_check
 
     ex = _example()
     run = tmp_path / "run"

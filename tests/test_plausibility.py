@@ -10,11 +10,11 @@ import pytest
 
 from evosld.config import RunConfig
 from evosld.report import write_report
-from evosld.runner import finish
+from evosld.run.runner import finish
+from evosld.run.store import RunStore
 from evosld.search.plausibility import plausible, runaway
 from evosld.search.selection import Candidate, choose
 from evosld.search.status import LoopStatus
-from evosld.store import RunStore
 from evosld.tasks import task_from_frame
 from tests.conftest import chinchilla_frame
 from tests.test_discover import GOOD

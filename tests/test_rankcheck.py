@@ -1,4 +1,4 @@
-"""``evosld.rankcheck`` and ``benchmarks/discovery.py``: validation-vs-test ranking of a real run."""
+"""``evosld.bench.rankcheck`` and ``benchmarks/discovery.py``: validation-vs-test ranking of a real run."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from evosld.rankcheck import CACHE_FILE, correlations, rank_check, select_candidates
-from evosld.store import RunStore, StoredEvaluation, StoredProgram
+from evosld.bench.rankcheck import CACHE_FILE, correlations, rank_check, select_candidates
+from evosld.run.store import RunStore, StoredEvaluation, StoredProgram
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "discovery.py"
 TASK = "sft_scaling_law"
@@ -139,8 +139,8 @@ def test_benchmark_script_bad_input(args: list[str], data_dir: Path, tmp_path: P
 def test_rank_check_uses_the_runs_own_limits(tmp_path: Path) -> None:
     """The stored record is {"config": RunConfig, "task_spec": ...}; its RunConfig gives the limits."""
     from evosld.config import RunConfig
-    from evosld.store import RunStore
-    from evosld.summary import stored_limits
+    from evosld.run.store import RunStore
+    from evosld.run.summary import stored_limits
 
     config = RunConfig(evaluator={"timeout": 7, "cpu_seconds": 9, "memory_mb": 1234})
     with RunStore.create(tmp_path / "run.sqlite", "t", 0, {"config": config.model_dump(mode="json"),

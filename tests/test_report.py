@@ -24,8 +24,8 @@ from evosld.report import REPORT_FILE, ReportError, figure_path, write_report
 from evosld.report.cli import add_report_parser
 from evosld.report.curves import EXTEND_FACTOR, main_variable, plan_plot
 from evosld.report.figures import FIGURES, FrontPoint, pareto
-from evosld.runner import run_discovery
-from evosld.store import RunStore
+from evosld.run.runner import run_discovery
+from evosld.run.store import RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.taskfile import task_from_spec
 from tests.conftest import chinchilla_frame

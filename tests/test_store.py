@@ -16,7 +16,7 @@ import pytest
 
 from evosld.errors import ConfigError, DataError
 from evosld.proposers.base import LLMUsage
-from evosld.store import RunStore
+from evosld.run.store import RunStore
 
 SOURCE = "# EVOLVE-BLOCK-START\ndef f():\n    return {n}\n# EVOLVE-BLOCK-END\n"
 
@@ -176,7 +176,7 @@ def test_writes_from_a_worker_thread(store):
 CHILD = textwrap.dedent(
     """
     import sys
-    from evosld.store import RunStore
+    from evosld.run.store import RunStore
     store = RunStore.open(sys.argv[1])
     i = 0
     while True:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from evosld.config import RunConfig
-from evosld.store import RunStore
-from evosld.summary import RunSummary, finite, n_params_of
+from evosld.run.store import RunStore
+from evosld.run.summary import RunSummary, finite, n_params_of
 
 
 def test_a_run_read_before_and_after_it_finished(tmp_path):

@@ -1,4 +1,4 @@
-"""``evosld.timetoquality``: replaying a run's final pick over time and scoring each pick on test."""
+"""``evosld.bench.timetoquality``: replaying a run's final pick over time and scoring each pick on test."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evosld.config import RunConfig
-from evosld.evaluation import Evaluator
-from evosld.search.selection import Candidate
-from evosld.store import RunStore
-from evosld.tasks import task_from_frame
-from evosld.timetoquality import (
+from evosld.bench.timetoquality import (
     CACHE_FILE,
     Pick,
     SelectionSettings,
@@ -21,6 +16,11 @@ from evosld.timetoquality import (
     replay,
     time_to_quality,
 )
+from evosld.config import RunConfig
+from evosld.evaluation import Evaluator
+from evosld.run.store import RunStore
+from evosld.search.selection import Candidate
+from evosld.tasks import task_from_frame
 from tests.conftest import chinchilla_frame
 
 #: A law linear in the logs of the first K features (K = 0: the mean).

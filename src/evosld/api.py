@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evosld.config import RunConfig, load_config
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation import Evaluation, Evaluator, Sandbox
 from evosld.program import Program
 from evosld.proposers.base import Proposer
-from evosld.summary import n_params_of
+from evosld.run.summary import n_params_of
 from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 
@@ -122,7 +120,7 @@ TABLE_FILE = "table.csv"
 
 def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Write the rows into the run directory and return the task spec that rebuilds the task from them."""
-    from evosld.outputs import STORE_FILE
+    from evosld.run.outputs import STORE_FILE
 
     if (run_dir / STORE_FILE).exists():
         raise ConfigError(f"{run_dir} already holds a run; give another output directory")
@@ -147,9 +145,9 @@ def discover(
     baseline: str | None = "auto",
     proposer: str | Proposer | None = None,
     llm: dict[str, Any] | None = None,
-    budget_seconds: float | None = 120.0,
+    budget_seconds: float | None = None,
     iterations: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     output: str | Path | None = None,
     config: str | Path | None = None,
     progress: bool = True,
@@ -166,8 +164,11 @@ def discover(
             Chinchilla form when the features look like model size and data).
         proposer: None or "symbolic" (offline search), "llm" (uses ``llm``
             settings: models, api_base...), or a Proposer object.
-        budget_seconds, iterations: when to stop (whichever first).
-        seed: reproducible in symbolic mode.
+        budget_seconds, iterations: when to stop (whichever first). The defaults are
+            those of ``evosld discover``: an offline run given no ``iterations``
+            stops on its time budget, 180 s unless ``budget_seconds`` is given;
+            an LLM run stops after 200 proposals.
+        seed: reproducible in symbolic mode (default 0).
         output: run directory (default: ``runs/<name>-seed<S>-<time>``).
         progress: show a live progress line (works in notebooks too).
         resume: a run directory to continue (the same data and settings).
@@ -178,25 +179,23 @@ def discover(
     raises KeyboardInterrupt at once; the run directory stays resumable. After
     SIGTERM the run finishes the same way and the process exits (code 143).
     """
-    from evosld.runner import run_discovery
+    from evosld.run.plan import plan_run
+    from evosld.run.runner import run_discovery
 
     table_spec: dict[str, Any] | None = None
-    if isinstance(data, Task):
-        task = data
-    elif isinstance(data, str):
-        task = load_task(data)
+    if isinstance(data, (Task, str)):
+        task_or_spec: Task | str = data
     else:
         if features is None or target is None:
             raise DataError("discover(df, ...) needs features=[...] and target=...")
-        task = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
-                               description=description, max_params=max_params, scale_tolerance=scale_tolerance,
-                               baseline=baseline)
-        table_spec = {"features": list(task.features), "target": target, "group": group, "test": test, "val": val,
-                      "name": name, "description": description, "max_params": max_params,
+        task_or_spec = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
+                                       description=description, max_params=max_params,
+                                       scale_tolerance=scale_tolerance, baseline=baseline)
+        table_spec = {"features": list(task_or_spec.features), "target": target, "group": group, "test": test,
+                      "val": val, "name": name, "description": description, "max_params": max_params,
                       "scale_tolerance": scale_tolerance, "baseline": baseline}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
-                                 "max_iterations": iterations if iterations is not None else 100000,
-                                 "max_params": max_params}
+                                 "max_iterations": iterations, "max_params": max_params}
     injected: Proposer | None = None
     if isinstance(proposer, str):
         overrides["proposer"] = proposer
@@ -204,17 +203,17 @@ def discover(
         injected = proposer
     if llm is not None:
         overrides["llm"] = llm
-    cfg: RunConfig = load_config(config, overrides)[0]
-    run_dir = Path(resume or output or Path("runs") / f"{task.name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}")
-    spec = _store_table(data, table_spec, run_dir) if table_spec is not None and resume is None else {"name": task.name}
-    common: dict[str, Any] = {"proposer": injected, "task_spec": spec, "resume": resume is not None}
+    plan = plan_run(task_or_spec, overrides, config_file=config, output=output, resume=resume)
+    task, run_dir = plan.task, plan.run_dir
+    spec = _store_table(data, table_spec, run_dir) if table_spec is not None and not plan.resume else plan.task_spec
+    common: dict[str, Any] = {"proposer": injected, "task_spec": spec, "resume": plan.resume}
     if progress:
         from evosld.progress import RichProgress
 
-        with RichProgress(budget_seconds=cfg.budget_seconds, max_iterations=iterations) as bar:
-            out = run_discovery(task, cfg, run_dir, progress=bar, **common)
+        with RichProgress(budget_seconds=plan.config.budget_seconds, max_iterations=plan.config.iteration_bound) as bar:
+            out = run_discovery(task, plan.config, run_dir, progress=bar, **common)
     else:
-        out = run_discovery(task, cfg, run_dir, **common)
+        out = run_discovery(task, plan.config, run_dir, **common)
     if out.signum is not None:
         _say_interrupted(out.signum, run_dir, found=out.best_source is not None)
     if out.best_source is None:

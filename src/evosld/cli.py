@@ -52,7 +52,7 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     """How to build the task the user asked for (stored in the run for resume)."""
     from evosld.errors import DataError
-    from evosld.tasks.taskfile import is_task_file, read_task_file
+    from evosld.run.plan import task_spec_for
 
     csv = getattr(args, "csv", None)
     if csv:
@@ -73,9 +73,7 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")
-    if is_task_file(name):
-        return read_task_file(name)
-    return {"name": name, "data_dir": getattr(args, "data_dir", None)}
+    return task_spec_for(name, getattr(args, "data_dir", None))
 
 
 def load_task_from_args(args: argparse.Namespace, name: str | None):
@@ -136,7 +134,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evosld.program import Program
 
     if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
-        from evosld.rundir import run_law
+        from evosld.run.rundir import run_law
         from evosld.tasks.taskfile import task_from_spec
 
         law = run_law(args.program)
@@ -164,8 +162,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def baseline_rows(args: argparse.Namespace) -> list[dict]:
+    from evosld.bench.leaderboard import PUBLISHED
     from evosld.evaluation import Evaluator, Sandbox
-    from evosld.leaderboard import PUBLISHED
     from evosld.tasks import task_names
     from evosld.tasks.baselines import baseline_source
 
@@ -207,19 +205,9 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
-OFFLINE_DEFAULT_BUDGET = 180.0
-#: Offline runs given only a time budget are not also cut at the LLM default of 200 proposals.
-OFFLINE_MAX_ITERATIONS = 100000
-
-
-def cmd_discover(args: argparse.Namespace) -> int:
-    from evosld.config import load_config
-    from evosld.progress import RichProgress
-    from evosld.runner import run_discovery
-    from evosld.search.status import STOP_REASONS
-    from evosld.store import RunStore
-    from evosld.summary import n_params_of
-    from evosld.tasks.taskfile import task_from_spec
+def plan_from_args(args: argparse.Namespace):
+    """The run ``evosld discover`` asked for (``plan.plan_run``, as ``evosld.discover`` does)."""
+    from evosld.run.plan import plan_run
 
     overrides = {
         "max_iterations": args.iterations,
@@ -243,29 +231,25 @@ def cmd_discover(args: argparse.Namespace) -> int:
         if args.api_base:
             llm["api_base"] = args.api_base
         overrides["llm"] = llm
-    if args.resume:
-        run_dir = Path(args.resume)
-        with RunStore.open(run_dir / "run.sqlite") as store:
-            info = store.run()
-            searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
-        stored = info.config
-        spec = stored.get("task_spec", {"name": info.task})
-        config, ignored = load_config(None, overrides, base=stored.get("config", {}))
-        if config.budget_seconds is not None and searched >= config.budget_seconds:
-            err_console.print(f"[yellow]note:[/yellow] this run has searched {searched:.0f} s already, its whole "
-                              f"budget of {config.budget_seconds:.0f} s (--budget-seconds counts the whole run); "
-                              "give a larger --budget-seconds to search longer", highlight=False)
-    else:
-        config, ignored = load_config(args.config, overrides)
-        spec = task_spec_from_args(args, args.task)
-        if not config.uses_llm() and args.iterations is None and "max_iterations" not in _config_keys(args.config):
-            # offline, no iteration count asked for: the time budget alone says when to stop
-            budget = config.budget_seconds or OFFLINE_DEFAULT_BUDGET
-            config = config.model_copy(update={"budget_seconds": budget, "max_iterations": OFFLINE_MAX_ITERATIONS})
-        run_dir = Path(args.output) if args.output else _default_run_dir(spec, config.random_seed)
-    for key in ignored:
+    spec = None if args.resume else task_spec_from_args(args, args.task)
+    return plan_run(spec, overrides, config_file=args.config, output=args.output, resume=args.resume,
+                    data_dir=args.data_dir)
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from evosld.progress import RichProgress
+    from evosld.run.runner import run_discovery
+    from evosld.run.summary import n_params_of
+    from evosld.search.status import STOP_REASONS
+
+    plan = plan_from_args(args)
+    task, config, run_dir, spec = plan.task, plan.config, plan.run_dir, plan.task_spec
+    if plan.budget_spent:
+        err_console.print(f"[yellow]note:[/yellow] this run has searched {plan.searched_seconds:.0f} s already, its "
+                          f"whole budget of {config.budget_seconds:.0f} s (--budget-seconds counts the whole run); "
+                          "give a larger --budget-seconds to search longer", highlight=False)
+    for key in plan.ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
-    task = task_from_spec(spec, args.data_dir)
     mode = "LLM " + ", ".join(m.name for m in config.llm.models) if config.uses_llm() and config.llm else "offline symbolic search"
     if not args.quiet:
         limit = f"{config.budget_seconds:.0f} s budget" if config.budget_seconds else f"{config.max_iterations} iterations"
@@ -275,8 +259,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.quiet:
         outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec)
     else:
-        bound = None if config.max_iterations >= OFFLINE_MAX_ITERATIONS else config.max_iterations
-        with RichProgress(err_console, config.budget_seconds, bound) as progress:
+        with RichProgress(err_console, config.budget_seconds, config.iteration_bound) as progress:
             outcome = run_discovery(task, config, run_dir, resume=bool(args.resume), task_spec=spec, progress=progress)
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
@@ -328,7 +311,7 @@ def _bounds_line(outcome) -> None:
 
 def _failures_line(outcome) -> None:
     """How many proposals and evaluations failed, and why (the log has one line per failure)."""
-    from evosld.runner import describe_failures
+    from evosld.run.runner import describe_failures
 
     if outcome.failures is not None and outcome.failures.total:
         print(f"  failed: {describe_failures(outcome.failures)}")
@@ -365,25 +348,6 @@ def _interrupted_line(outcome, run_dir: Path) -> int:
     return exit_code_for(outcome.signum)
 
 
-def _config_keys(path: str | None) -> set[str]:
-    if not path:
-        return set()
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return set()
-    return set(data) if isinstance(data, dict) else set()
-
-
-def _default_run_dir(spec: dict, seed: int) -> Path:
-    import time
-
-    name = spec.get("name") or spec.get("csv", {}).get("name", "run")
-    return Path("runs") / f"{name}-seed{seed}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 # ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evosld", description="Discover scaling laws from training-run data.")
@@ -413,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(p)
     add_table_options(p)
     g = p.add_argument_group("search")
-    g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs stop on their time budget, 180 s unless --budget-seconds)")
+    g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs stop on their time budget, 180 s unless --budget-seconds; the same default as evosld.discover)")
     g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly once the run has searched this many seconds in all; on --resume "
                    "the time already searched counts, however the run stopped (Ctrl-C, SIGTERM, budget, kill -9)")
     g.add_argument("--seed", type=int, help="random seed (offline runs are reproducible from it)")
@@ -435,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--diff", action="store_true", help="ask the LLM for SEARCH/REPLACE diffs instead of full rewrites")
     p.set_defaults(func=cmd_discover)
 
-    from evosld.report.cli import add_bench_parser, add_report_parser
+    from evosld.bench.cli import add_bench_parser
+    from evosld.report.cli import add_report_parser
 
     add_report_parser(sub)
     add_bench_parser(sub)

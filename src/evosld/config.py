@@ -8,6 +8,7 @@ meaning here are accepted and reported as ignored; anything else is an error.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +21,13 @@ from evosld.search.database import DatabaseConfig
 
 if TYPE_CHECKING:
     from evosld.evaluation.sandbox import Limits
+
+#: An offline run given no iteration count stops on its time budget, this many seconds unless one is given.
+OFFLINE_BUDGET_SECONDS = 180.0
+#: Such a run is not also cut at the LLM default of 200 proposals.
+OFFLINE_MAX_ITERATIONS = 100000
+#: Where a new run goes unless an output directory is given: ``runs/<task>-seed<S>-<time>``.
+RUNS_DIR = Path("runs")
 
 #: OpenEvolve keys accepted for compatibility but not used by evosld.
 IGNORED_KEYS = {
@@ -132,6 +140,29 @@ class RunConfig(BaseModel):
 
     def uses_llm(self) -> bool:
         return self.proposer == "llm" or (self.proposer == "auto" and self.llm is not None)
+
+    def for_new_run(self) -> RunConfig:
+        """This config with the defaults a new run gets.
+
+        An offline run for which nobody set ``max_iterations`` (in the YAML or
+        as an override: pydantic's ``model_fields_set``) stops on its time
+        budget alone: ``OFFLINE_BUDGET_SECONDS`` unless ``budget_seconds`` is
+        set, and ``OFFLINE_MAX_ITERATIONS`` proposals. An LLM run keeps 200
+        proposals and no time budget unless told otherwise.
+        """
+        if self.uses_llm() or "max_iterations" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"budget_seconds": self.budget_seconds or OFFLINE_BUDGET_SECONDS,
+                                       "max_iterations": OFFLINE_MAX_ITERATIONS})
+
+    @property
+    def iteration_bound(self) -> int | None:
+        """The iteration limit worth showing (None when the time budget alone decides)."""
+        return None if self.max_iterations >= OFFLINE_MAX_ITERATIONS else self.max_iterations
+
+    def default_run_dir(self, task_name: str, stamp: str | None = None) -> Path:
+        """``runs/<task>-seed<S>-<YYYYmmdd-HHMMSS>`` (``stamp`` defaults to the local time now)."""
+        return RUNS_DIR / f"{task_name}-seed{self.random_seed}-{stamp or time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _strip_ignored(data: dict[str, Any], ignored: list[str]) -> dict[str, Any]:

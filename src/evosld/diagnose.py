@@ -1,6 +1,6 @@
 """What went wrong in a run, said in one line a user can act on.
 
-The run store counts failures by kind (:class:`~evosld.store.FailureCounts`);
+The run store counts failures by kind (:class:`~evosld.run.store.FailureCounts`);
 this module turns those counts into the closing lines of ``evosld discover``:
 why no LLM proposal succeeded, and why candidates timed out.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evosld.store import FailureCounts
+from evosld.run.store import FailureCounts
 
 #: What each kind of failed proposal usually means, for the closing line.
 PROPOSAL_HINTS = {

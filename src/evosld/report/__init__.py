@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evosld.outputs import write_atomic
 from evosld.report.collect import ReportData, ReportError, collect
 from evosld.report.figures import render_figures
 from evosld.report.html import render_html
+from evosld.run.outputs import write_atomic
 from evosld.tasks.task import Task
 
 REPORT_FILE = "report.html"

@@ -19,11 +19,11 @@ from evosld.bounds import AtBound, ParamBounds, params_at_bounds, program_bounds
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.sandbox import Sandbox
-from evosld.outputs import STORE_FILE
 from evosld.program import Program, parse_python
 from evosld.report.curves import PlotPlan, plan_plot
-from evosld.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
-from evosld.summary import RunSummary, count_params, n_params_of
+from evosld.run.outputs import STORE_FILE
+from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
+from evosld.run.summary import RunSummary, count_params, n_params_of
 from evosld.tasks.task import Task
 
 

@@ -43,9 +43,9 @@ from evosld.proposers.base import (
     Resumable,
     is_service_failure,
 )
+from evosld.run.store import RunStore, StoredProgram
 from evosld.search.database import ProgramDatabase, ProgramRecord
 from evosld.search.status import LoopLimits, LoopStatus
-from evosld.store import RunStore, StoredProgram
 
 #: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
 EXHAUSTED_PATIENCE = 200

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from evosld.config import EvaluatorConfig, RunConfig
 from evosld.evaluation.sandbox import Limits
-from evosld.store import RunStore, StoredProgram, StoredTestEvaluation
+from evosld.run.store import RunStore, StoredProgram, StoredTestEvaluation
 
 
 def finite(value: Any) -> float | None:

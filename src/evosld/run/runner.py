@@ -26,16 +26,16 @@ from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
 from evosld.proposers.base import Proposal, Proposer
-from evosld.runlock import RunLock
+from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
+from evosld.run.runlock import RunLock
+from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
 from evosld.search.selection import Candidate, Selection, choose
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
-from evosld.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.tasks.starter import starter_source
 from evosld.tasks.task import Task
 

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from evosld.bench.leaderboard import PUBLISHED
 from evosld.errors import ConfigError, DataError
-from evosld.leaderboard import PUBLISHED
-from evosld.outputs import STORE_FILE, write_atomic
+from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.store import RunStore
+from evosld.run.summary import RunSummary, count_params, finite
 from evosld.signals import StopRequest, catch_stop_signals
-from evosld.store import RunStore
-from evosld.summary import RunSummary, count_params, finite
 
 LEADERBOARD_MD = "leaderboard.md"
 LEADERBOARD_JSON = "leaderboard.json"

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from evosld.errors import DataError
-from evosld.outputs import STORE_FILE
-from evosld.store import RunStore
+from evosld.run.outputs import STORE_FILE
+from evosld.run.store import RunStore
 
 
 @dataclass(frozen=True)

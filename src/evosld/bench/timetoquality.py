@@ -41,9 +41,9 @@ from typing import Any
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.outputs import STORE_FILE, write_atomic
+from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.store import RunStore, StoredProgram
 from evosld.search.selection import Candidate, choose, tied
-from evosld.store import RunStore, StoredProgram
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -203,7 +203,7 @@ def _clip(value: Any) -> float:
 def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSettings, Limits]:
     """The run's selection settings and per-candidate limits, from its stored config."""
     from evosld.config import RunConfig
-    from evosld.runner import limits_from
+    from evosld.run.runner import limits_from
 
     try:
         config = RunConfig.model_validate((stored or {}).get("config") or {})
@@ -248,8 +248,8 @@ def time_to_quality(
         ConfigError: ``workers`` is below 1, or there is no run store in ``run_dir``.
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
-    from evosld.bench import data_digest
-    from evosld.runner import probe_law
+    from evosld.bench.runs import data_digest
+    from evosld.run.runner import probe_law
 
     if workers < 1:
         raise ConfigError("workers must be at least 1")

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from evosld.bench import data_digest
+from evosld.bench.runs import data_digest
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Sandbox
-from evosld.outputs import STORE_FILE, write_atomic
-from evosld.store import RunStore, StoredProgram
-from evosld.summary import count_params, finite, n_params_of, stored_limits
+from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.store import RunStore, StoredProgram
+from evosld.run.summary import count_params, finite, n_params_of, stored_limits
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.

@@ -1,0 +1,68 @@
+"""The ``evosld bench`` subcommand: discoveries over tasks and seeds, then a leaderboard.
+
+``evosld.cli.build_parser`` registers it with ``add_bench_parser(sub)``. The
+handler returns an exit code; user mistakes raise ``EvosldError`` subclasses,
+which the main CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the discoveries of a bench (resuming), then write its leaderboard."""
+    from rich.console import Console
+
+    from evosld.bench.runs import BenchSpec, parse_seeds, parse_tasks, run_bench
+    from evosld.signals import StopRequest, signal_name
+
+    err = Console(stderr=True)
+    spec = BenchSpec(
+        tasks=parse_tasks(args.tasks),
+        seeds=parse_seeds(args.seeds),
+        output=Path(args.output),
+        iterations=args.iterations,
+        budget_seconds=args.budget_seconds,
+        llm=tuple(args.llm or ()),
+        jobs=args.jobs,
+        data_dir=args.data_dir,
+    )
+    err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {spec.jobs} at a time -> {spec.output}")
+    stop = StopRequest()
+    board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False), stop=stop)
+    for row in board.tasks:
+        mean, best = row["mean_test_r2_clipped"], row["best_test_r2"]
+        print(f"{row['task']:<30} runs {row['runs']}/{row['seeds']}  mean test R² "
+              f"{'—' if mean is None else f'{mean:.3f}'}  best {'—' if best is None else f'{best:.3f}'}")
+    print(f"leaderboard: {spec.output / 'leaderboard.md'} and {spec.output / 'leaderboard.json'}")
+    if stop.requested:
+        print(f"interrupted by {signal_name(stop.signum or 0)}: the leaderboard holds the runs that finished; "
+              "rerun the same command to resume the others", file=sys.stderr)
+        return stop.exit_code
+    failed = [o for o in outcomes if o.returncode != 0]
+    if failed:
+        print(f"{len(failed)} run(s) failed; see their bench.log", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_bench_parser(sub: Any) -> None:
+    """Register ``evosld bench`` on ``sub`` (argparse subparsers)."""
+    p = sub.add_parser("bench", help="run discoveries over tasks and seeds and write a leaderboard",
+                       description="One `evosld discover` per task and seed in OUTPUT/<task>/seed<k>; finished "
+                                   "runs are skipped and unfinished ones resumed, then leaderboard.md and "
+                                   "leaderboard.json are written from the run stores.")
+    p.add_argument("--tasks", default="all", help="'all' or comma-separated built-in task names (default: all)")
+    p.add_argument("--seeds", default="1", help="number of seeds K (seeds 0..K-1), or a list such as 1,4,7 (default: 1)")
+    p.add_argument("--iterations", type=int, help="proposals per run")
+    p.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="wall-clock budget per run")
+    p.add_argument("--llm", action="append", metavar="MODEL", help="model name (repeat for an ensemble); default: offline")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("--output", default="bench", help="bench directory (default: ./bench)")
+    p.add_argument("--data-dir", help="directory with one folder per task holding train.csv/test.csv "
+                                      "(default: $EVOSLD_DATA, else the Hugging Face Hub)")
+    p.set_defaults(func=cmd_bench)
