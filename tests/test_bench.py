@@ -57,7 +57,7 @@ def test_discover_command(tmp_path: Path) -> None:
 def _stored(run_dir: Path) -> dict:
     """What the leaderboard should say about a run, read straight from its store."""
     with RunStore.open(run_dir / "run.sqlite") as store:
-        best = store.best("val")
+        best = store.program(store.get_state("final_program_id"))  # the run's final pick (search.selection)
         test = store.test_evaluation(best.id)
         n_params = best.meta.get("n_params")
         if n_params is None:  # e.g. the starter: count the fitted parameters of its (single) group
