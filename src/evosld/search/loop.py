@@ -403,47 +403,61 @@ class DiscoveryLoop:
         self.status.max_iterations = limits.max_iterations
         self.status.iteration = next_it - 1
         self.progress(self.status)
-        while True:
-            self.status.cost_usd = self.cost_so_far()
-            if self._stop_requested:
-                self.status.stopped = "interrupted"
-                break
-            if next_it > limits.max_iterations:
-                self.status.stopped = "iterations"
-                break
-            if limits.budget_seconds is not None and self.clock() - start >= limits.budget_seconds:
-                self.status.stopped = "budget"
-                break
-            if limits.max_cost is not None and self.status.cost_usd >= limits.max_cost:
-                self.status.stopped = "max_cost"
-                break
-            if self._exhausted_streak >= EXHAUSTED_PATIENCE:
-                self.status.stopped = "exhausted"
-                break
-            if self._service_streak >= self.batch:
-                self.status.stopped = "llm_unavailable"
-                break
-            count = min(self.batch, limits.max_iterations - next_it + 1)
-            # Parents are drawn now, before anything awaits: the generation started
-            # evaluating last has not recorded a result yet, whatever the timing.
-            requests = [self._request(next_it + j, (next_it + j) % self.db.num_islands) for j in range(count)]
-            proposing = asyncio.ensure_future(self._propose_generation(next_it, requests))
-            if not await self._unless_stopped(proposing):
-                continue
-            items = proposing.result()
-            if evaluating is not None:
-                if not await self._unless_stopped(evaluating):
-                    evaluating = None
+        proposing: asyncio.Future[list[tuple[int, str]]] | None = None
+        try:
+            while True:
+                self.status.cost_usd = self.cost_so_far()
+                if self._stop_requested:
+                    self.status.stopped = "interrupted"
+                    break
+                if next_it > limits.max_iterations:
+                    self.status.stopped = "iterations"
+                    break
+                if limits.budget_seconds is not None and self.clock() - start >= limits.budget_seconds:
+                    self.status.stopped = "budget"
+                    break
+                if limits.max_cost is not None and self.status.cost_usd >= limits.max_cost:
+                    self.status.stopped = "max_cost"
+                    break
+                if self._exhausted_streak >= EXHAUSTED_PATIENCE:
+                    self.status.stopped = "exhausted"
+                    break
+                if self._service_streak >= self.batch:
+                    self.status.stopped = "llm_unavailable"
+                    break
+                count = min(self.batch, limits.max_iterations - next_it + 1)
+                # Parents are drawn now, before anything awaits: the generation started
+                # evaluating last has not recorded a result yet, whatever the timing.
+                requests = [self._request(next_it + j, (next_it + j) % self.db.num_islands) for j in range(count)]
+                proposing = asyncio.ensure_future(self._propose_generation(next_it, requests))
+                if not await self._unless_stopped(proposing):
                     continue
-                self._report_generation()
-            evaluating = asyncio.ensure_future(self._evaluate_generation(items))
-            next_it += count
-            self.status.iteration = next_it - 1
-        if evaluating is not None:  # what was proposed is evaluated before the run ends (unless stopped)
-            if await self._unless_stopped(evaluating):
-                self._report_generation()
-            else:
-                self.status.stopped = "interrupted"
+                items = proposing.result()
+                if evaluating is not None:
+                    if not await self._unless_stopped(evaluating):
+                        evaluating = None
+                        continue
+                    self._report_generation()
+                evaluating = asyncio.ensure_future(self._evaluate_generation(items))
+                next_it += count
+                self.status.iteration = next_it - 1
+            if evaluating is not None:  # what was proposed is evaluated before the run ends (unless stopped)
+                if await self._unless_stopped(evaluating):
+                    self._report_generation()
+                else:
+                    self.status.stopped = "interrupted"
+        except BaseException:
+            # One failure (a full disk while storing a proposal) ends the run; the other
+            # generation may have failed the same way: settle it so its error is not
+            # printed again as an unretrieved task exception.
+            for job in (evaluating, proposing):
+                if job is None:
+                    continue
+                if not job.done():
+                    job.cancel()
+                elif not job.cancelled():
+                    job.exception()  # marks it retrieved
+            raise
         if self.status.stopped == "interrupted":
             self._kill_in_flight()
         self.store.add_event("stopped", {"reason": self.status.stopped, "iteration": self.status.iteration})
