@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from evosld.bench.runs import data_digest
-from evosld.errors import ConfigError, DataError
+from evosld.errors import ConfigError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Sandbox
 from evosld.run.outputs import STORE_FILE, write_atomic
 from evosld.run.store import RunStore, StoredProgram
-from evosld.run.summary import count_params, finite, n_params_of, stored_limits
+from evosld.run.summary import count_params, finite, n_params_of, stored_limits, stored_task
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -206,16 +206,7 @@ def rank_check(
         info = store.run()
         programs = store.programs()
         final = store.get_state("final_program_id")
-    if task is None and "csv" in (info.config.get("task_spec") or {}):
-        from evosld.tasks.taskfile import task_from_spec
-
-        task = task_from_spec(info.config["task_spec"], data_dir)
-    if task is None or isinstance(task, str):
-        from evosld.tasks import load_task
-
-        task = load_task(task or info.task, data_dir=data_dir)
-    if task.name != info.task:
-        raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
+    task = stored_task(info, run_dir, task, data_dir)
 
     chosen, n_distinct = select_candidates(programs, top)
     data_key = data_digest(task, salt=task.name)

@@ -43,6 +43,7 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.outputs import STORE_FILE, write_atomic
 from evosld.run.store import RunStore, StoredProgram
+from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, tied
 from evosld.tasks.task import Task
 
@@ -265,16 +266,7 @@ def time_to_quality(
         stored_probe = dict(store.get_state("probe_excess", {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
-    if task is None and "csv" in (info.config.get("task_spec") or {}):
-        from evosld.tasks.taskfile import task_from_spec
-
-        task = task_from_spec(info.config["task_spec"], data_dir)
-    if task is None or isinstance(task, str):
-        from evosld.tasks import load_task
-
-        task = load_task(task or info.task, data_dir=data_dir)
-    if task.name != info.task:
-        raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
+    task = stored_task(info, run_dir, task, data_dir)
 
     settings, limits = _settings(info.config, task)
     by_id = {p.id: p for p in programs}

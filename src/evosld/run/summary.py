@@ -12,15 +12,19 @@ The small guards the readers share (``finite``, ``n_params_of``,
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from evosld.config import EvaluatorConfig, RunConfig
 from evosld.evaluation.sandbox import Limits
-from evosld.run.store import RunStore, StoredProgram, StoredTestEvaluation
+from evosld.run.store import RunInfo, RunStore, StoredProgram, StoredTestEvaluation
+
+if TYPE_CHECKING:
+    from evosld.tasks.task import Task
 
 
 def finite(value: Any) -> float | None:
@@ -149,3 +153,31 @@ class RunSummary:
         if not self.uses_llm or self.config is None or self.config.llm is None:
             return []
         return [m.name for m in self.config.llm.models]
+
+
+def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | None = None,
+                data_dir: str | os.PathLike | None = None) -> Task:
+    """The task a stored run was made on: ``task`` itself, a built-in task by name, or rebuilt from the run.
+
+    Args:
+        info: the run's ``RunInfo`` (its task name and stored config).
+        run_dir: the run directory (for the error message).
+        task: a ``Task``, a built-in task name, or None (the run's own: its
+            stored csv task spec, else the built-in task of its name).
+        data_dir: where built-in task data lives (default ``$EVOSLD_DATA``).
+    Raises:
+        DataError: the task does not match the run's, or its data cannot be loaded.
+    """
+    from evosld.errors import DataError
+
+    if task is None and "csv" in (info.config.get("task_spec") or {}):
+        from evosld.tasks.taskfile import task_from_spec
+
+        task = task_from_spec(info.config["task_spec"], data_dir)
+    if task is None or isinstance(task, str):
+        from evosld.tasks import load_task
+
+        task = load_task(task or info.task, data_dir=data_dir)
+    if task.name != info.task:
+        raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
+    return task
