@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evosld.evaluation.metrics import score
+from evosld.evaluation.metrics import failure, score
 
 
 def test_single_output_by_hand():
@@ -54,3 +54,18 @@ def test_column_vector_matches_flat_target():
 def test_constant_truth_gives_infinite_nmse():
     s = score(np.array([1.0, 1.0]), np.array([2.0, 2.0]))
     assert s.nmse == np.inf and s.r2_clipped == -1
+
+
+def test_trimmed_r2_leaves_out_a_run_that_went_wrong():
+    rng = np.random.default_rng(0)
+    y = np.linspace(2.9, 3.1, 16)  # a narrow band, as an inner fold often is
+    good = y + 0.01 * rng.standard_normal(16)
+    truth = y.copy()
+    truth[5] += 0.5  # one run that went wrong
+    plain = score(good, truth)
+    assert plain.r2 < 0.5 and plain.r2_trimmed > 0.95  # one row carried the squared error
+    bad = y + 0.2 * np.sin(np.arange(16))  # a law that misses many rows keeps them all
+    assert score(bad, y).r2_trimmed == pytest.approx(score(bad, y).r2)
+    few = score(good[:9], truth[:9])  # under ten rows nothing is dropped
+    assert few.r2_trimmed == pytest.approx(few.r2)
+    assert failure("x").r2_trimmed == -1.0

@@ -13,7 +13,7 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.report import write_report
 from evosld.run.runner import finish
 from evosld.run.store import RunStore
-from evosld.search.selection import Candidate, choose, fold_score, tied, weighted_median
+from evosld.search.selection import Candidate, choose, fold_score, tied
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
 from tests.test_discover import GOOD
@@ -56,21 +56,19 @@ def test_laws_in_the_running_are_told_apart_by_their_fold_scores():
     assert sel is not None and sel.program_id == 3 and sel.rule == "extrapolation folds"
     assert sorted(asked) == [1, 2, 3]  # law 4 is not in the running and is never refitted
     by_id = {c.program_id: c for c in sel.candidates}
-    assert by_id[3].score == pytest.approx(0.96)  # median of 0.948, 0.96, 0.97
-    assert by_id[1].score == pytest.approx(0.9)  # one fold that suits a law cannot carry it
-    assert by_id[2].score == pytest.approx(0.949)  # a failed fold counts -1
-    assert [c.program_id for c in sel.candidates] == [3, 2, 1]  # ranked by score
+    assert by_id[3].score == pytest.approx((0.948 + 0.96 + 0.97) / 3)  # mean of validation and the folds
+    assert by_id[1].score == pytest.approx((0.95 + 0.2 + 0.9) / 3)  # one fold that suits a law cannot carry it
+    assert by_id[2].score == pytest.approx((0.949 - 1 + 0.99) / 3)  # a failed fold counts -1
+    assert [c.program_id for c in sel.candidates] == [3, 1, 2]  # ranked by score
     json.dumps(sel.to_json())
 
 
-def test_fold_score_is_a_weighted_median_of_clipped_r2():
+def test_fold_score_is_a_weighted_mean_of_clipped_r2():
     assert fold_score(0.9, {}, 1 / 3) == pytest.approx(0.9)
     assert fold_score(0.5, {"inner1": 0.9, "inner2": 0.1}, 1 / 3) == pytest.approx(0.5)
-    assert fold_score(0.9, {"inner1": -50.0}, 1 / 3) == pytest.approx(-1.0)
-    assert fold_score(0.9, {"inner1": -50.0}, 0.5) == pytest.approx(-0.05)  # exact half: the two averaged
-    assert fold_score(0.9, {"inner1": 0.1, "inner2": 0.2}, 0.6) == pytest.approx(0.9)  # validation outweighs
-    assert weighted_median([3.0, 1.0, 2.0], [1, 1, 1]) == 2.0
-    assert weighted_median([1.0, 2.0], [1, 1]) == 1.5
+    assert fold_score(0.9, {"inner1": -50.0}, 1 / 3) == pytest.approx((0.9 - 2.0) / 3)  # clipped at -1
+    assert fold_score(0.9, {"inner1": -50.0}, 0.5) == pytest.approx(-0.05)
+    assert fold_score(0.9, {"inner1": None, "inner2": 0.2}, 0.6) == pytest.approx(0.54 + 0.2 * (-1 + 0.2))
 
 
 def test_equal_fold_scores_prefer_fewer_parameters_then_validation():

@@ -115,8 +115,8 @@ class RunConfig(BaseModel):
     )
     selection_val_weight: float = Field(
         default=1 / 3, ge=0, le=1,
-        description=("final pick: weight of the validation fold in the weighted median over folds (the inner folds "
-                     "share the rest; 1/3 with two inner folds is the plain median of three)"),
+        description=("final pick: weight of the validation fold in the weighted mean over folds (the inner folds "
+                     "share the rest; 1/3 with two inner folds is the plain mean of three)"),
     )
     selection_probe: float | None = Field(
         default=1.0, ge=0,

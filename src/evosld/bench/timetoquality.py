@@ -20,7 +20,7 @@ run, for analysis, and never reach a search. They are not written into the run
 store; the inner-fold refits and the test scores are cached in
 ``<run_dir>/time_to_quality.json`` (keyed by program id and checked against the
 program's digest and the task's data), so a second call evaluates nothing. The
-fold scores the run stored itself for its final pick (state ``fold_r2``) are
+fold scores the run stored itself for its final pick (state ``run.runner.FOLD_STATE``, trimmed R²) are
 reused.
 
 Time is measured from the creation of the run store to the moment an
@@ -42,6 +42,7 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.runner import FOLD_STATE, fold_r2_of
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, tied
@@ -50,7 +51,7 @@ from evosld.tasks.task import Task
 #: The cache file written into the run directory.
 CACHE_FILE = "time_to_quality.json"
 #: Bumped when the cached entries change meaning.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: fold scores are trimmed R²
 #: R² floor (SLDBench clips at -1; a failed fit counts -1).
 FLOOR = -1.0
 
@@ -262,7 +263,7 @@ def time_to_quality(
         info = store.run()
         programs = store.programs(order="evaluated")
         final = store.get_state("final_program_id")
-        stored_folds = dict(store.get_state("fold_r2", {}) or {})
+        stored_folds = dict(store.get_state(FOLD_STATE, {}) or {})
         stored_probe = dict(store.get_state("probe_excess", {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
@@ -291,9 +292,7 @@ def time_to_quality(
     def refit_folds(pid: int) -> FoldR2:
         out: FoldR2 = {}
         for name in settings.folds:
-            ev = evaluator.evaluate(by_id[pid].source, name)
-            r2 = ev.scores.r2 if ev.ok else None
-            out[name] = r2 if r2 is not None and math.isfinite(r2) else None
+            out[name] = fold_r2_of(evaluator.evaluate(by_id[pid].source, name))
         return out
 
     def test_score(pid: int) -> dict[str, Any]:

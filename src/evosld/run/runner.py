@@ -61,6 +61,11 @@ class RunOutcome:
     proposed: int = 0  # programs the proposer wrote over the whole run (seeds not counted)
 
 
+#: Store state holding the fold scores of the laws in the running (trimmed R²;
+#: runs before trimming kept plain R² under ``fold_r2``, which is not read).
+FOLD_STATE = "fold_r2_trimmed"
+
+
 def limits_from(config: RunConfig) -> Limits:
     return config.evaluator.limits()
 
@@ -349,10 +354,11 @@ def describe_failures(counts: FailureCounts) -> str:
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:
     """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
 
-    Fold scores are kept in the store (state ``fold_r2``: program id -> fold
-    name -> R²), so a resumed or re-finished run does not refit them.
+    Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
+    store (state ``FOLD_STATE``: program id -> fold name -> score), so a
+    resumed or re-finished run does not refit them.
     """
-    done: dict[str, Any] = dict(store.get_state("fold_r2", {}) or {})
+    done: dict[str, Any] = dict(store.get_state(FOLD_STATE, {}) or {})
     folds = [f.name for f in evaluator.task.inner_folds(config.selection_folds)] if config.selection_folds else []
     seen: set[str] = set()
     candidates = []
@@ -370,17 +376,21 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Se
         if missing:
             source = store.program(pid).source
             for name in missing:
-                ev = evaluator.evaluate(source, name)
-                r2 = ev.scores.r2 if ev.ok else None
-                have[name] = r2 if r2 is not None and math.isfinite(r2) else None
+                have[name] = fold_r2_of(evaluator.evaluate(source, name))
             done[str(pid)] = have
-            store.set_state("fold_r2", done)
+            store.set_state(FOLD_STATE, done)
         return {f: have[f] for f in folds}
 
     probe = probe_excess(store, evaluator) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
+
+
+def fold_r2_of(ev: Any) -> float | None:
+    """A fold evaluation's score for the final pick: its trimmed R², None when it failed or is not finite."""
+    r2 = ev.scores.r2_trimmed if ev.ok else None
+    return r2 if r2 is not None and math.isfinite(r2) else None
 
 
 def probe_excess(store: RunStore, evaluator: Evaluator) -> Callable[[int], float | None] | None:
