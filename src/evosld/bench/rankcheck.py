@@ -29,7 +29,7 @@ from evosld.bench.runs import data_digest
 from evosld.errors import ConfigError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Sandbox
-from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import count_params, finite, n_params_of, stored_limits, stored_task
 from evosld.tasks.task import Task
@@ -199,10 +199,7 @@ def rank_check(
     if workers < 1:
         raise ConfigError("workers must be at least 1")
     run_dir = Path(run_dir)
-    store_path = run_dir / STORE_FILE
-    if not store_path.is_file():
-        raise ConfigError(f"no run store in {run_dir} (expected {store_path})")
-    with RunStore.open(store_path) as store:
+    with RunStore.open(existing_store(run_dir)) as store:
         info = store.run()
         programs = store.programs()
         final = store.get_state("final_program_id")

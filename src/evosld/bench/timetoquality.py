@@ -41,7 +41,7 @@ from typing import Any
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.run.outputs import STORE_FILE, write_atomic
+from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_STATE, fold_r2_of
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
@@ -256,10 +256,7 @@ def time_to_quality(
     if workers < 1:
         raise ConfigError("workers must be at least 1")
     run_dir = Path(run_dir)
-    store_path = run_dir / STORE_FILE
-    if not store_path.is_file():
-        raise ConfigError(f"no run store in {run_dir} (expected {store_path})")
-    with RunStore.open(store_path) as store:
+    with RunStore.open(existing_store(run_dir)) as store:
         info = store.run()
         programs = store.programs(order="evaluated")
         final = store.get_state("final_program_id")

@@ -17,6 +17,20 @@ STORE_FILE = "run.sqlite"
 LOG_FILE = "evosld.log"
 
 
+def existing_store(run_dir: str | os.PathLike) -> Path:
+    """The run store file in ``run_dir``.
+
+    Raises:
+        ConfigError: there is none.
+    """
+    from evosld.errors import ConfigError
+
+    path = Path(run_dir) / STORE_FILE
+    if not path.is_file():
+        raise ConfigError(f"no run store in {run_dir} (expected {path})")
+    return path
+
+
 def write_atomic(path: Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never a mix.
 

@@ -23,7 +23,7 @@ from typing import Any
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.errors import ConfigError, EvosldError, OutputError
-from evosld.evaluation.evaluator import Evaluator
+from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.proposers.base import Proposal, Proposer
@@ -387,7 +387,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Se
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
 
 
-def fold_r2_of(ev: Any) -> float | None:
+def fold_r2_of(ev: Evaluation) -> float | None:
     """A fold evaluation's score for the final pick: its trimmed R², None when it failed or is not finite."""
     r2 = ev.scores.r2_trimmed if ev.ok else None
     return r2 if r2 is not None and math.isfinite(r2) else None

@@ -141,8 +141,7 @@ def _clip(r2: float | None) -> float:
 
 def weighted_mean(values: Sequence[float], weights: Sequence[float]) -> float:
     """Sum of values times weights over the sum of weights."""
-    total = sum(weights)
-    return sum(v * w for v, w in zip(values, weights)) / total if total > 0 else sum(values) / len(values)
+    return sum(v * w for v, w in zip(values, weights)) / sum(weights)
 
 
 def fold_score(val_r2: float, folds: Mapping[str, float | None], val_weight: float) -> float:
