@@ -16,7 +16,7 @@ from evosld.proposers.base import ParentInfo, ProposalRequest
 from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.emit import program_source
-from evosld.proposers.symbolic.fit import fit_varpro
+from evosld.proposers.symbolic.fit import fit_varpro, projected_jacobian, projected_residual
 from evosld.proposers.symbolic.identify import dof_along, identifiable
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
@@ -162,6 +162,32 @@ def test_varpro_recovers_two_power_laws() -> None:
     coef, theta = params[: law.n_linear], params[law.n_linear:]
     assert sorted(np.round(theta, 3).tolist()) == [-0.34, -0.28]
     assert coef[law.terms.index(Term())] == pytest.approx(1.7, abs=1e-4)
+
+
+def test_projected_jacobian_matches_central_differences_also_at_a_bound() -> None:
+    from scipy.optimize._numdiff import approx_derivative
+
+    X, y = chinchilla_table()
+    y = y + 0.01 * np.random.default_rng(3).normal(size=len(y))
+    sp = space_for(X)
+    law = Law.of(Term(), Term.of(F("pow", 0), F("pow", 1)), Term.of(F("pow", 1)))
+    model = Model(law, sp)
+    lo, hi, ilo, ihi = model.boxes()
+    U = sp.transform(X, 0)
+    for theta in (np.clip((ilo + ihi) / 2 + 0.1 * (ihi - ilo), lo, hi), np.where(np.arange(lo.size) == 0, hi, (ilo + ihi) / 2)):
+        J = projected_jacobian(theta, model.basis_u, U, y, lo, hi)
+        ref = approx_derivative(lambda t: projected_residual(t, model.basis_u, U, y), theta, method="3-point",
+                                bounds=(lo, hi))
+        assert J.shape == (len(y), lo.size)
+        assert np.max(np.abs(J - ref)) < 1e-4 * np.max(np.abs(ref))
+
+
+def test_analytic_and_finite_difference_fits_agree() -> None:
+    X, y = chinchilla_table()
+    y = y + 0.01 * np.random.default_rng(4).normal(size=len(y))
+    model = Model(Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1))), space_for(X))
+    fast, slow = model.fit(X, y), model.fit(X, y, jacobian=False)
+    assert np.max(np.abs(model.predict(X, fast) - model.predict(X, slow))) < 1e-4
 
 
 def test_fit_varpro_is_deterministic_and_handles_no_nonlinear_params() -> None:

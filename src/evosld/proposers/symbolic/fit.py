@@ -17,6 +17,18 @@ least-squares fit, i.e. about 1.35 robust standard deviations, the usual tuning
 that keeps ~95% of least squares' efficiency under Gaussian noise. On the six
 SLDBench tasks this raised held-out R² most where laws extrapolate furthest.
 
+Both least-squares stages get their Jacobian from here rather than from
+scipy's finite differences over the whole residual: the basis is
+differenced in ``theta`` only (``basis_derivatives``, one basis evaluation
+per nonlinear parameter), the linear coefficients' columns are the basis
+itself, and the projected residual's Jacobian is Golub & Pereyra's exact
+formula (1973, eq. 5.4; Kaufman 1975 drops its second term)
+``J_j = P⊥ dPhi_j c - (Phi⁺)ᵀ dPhi_jᵀ r``, with ``P⊥`` and ``Phi⁺`` from one
+SVD of ``Phi``. That replaces one least-squares solve per parameter per
+Jacobian with one SVD, and scipy's bookkeeping with three array operations.
+``jacobian=False`` restores scipy's finite differences (the benchmark
+``benchmarks/fit_speed.py`` compares the two).
+
 The functions here use only numpy and scipy and no module state, so emitted
 programs embed their source verbatim (see ``emit.py``). Pure functions.
 """
@@ -60,7 +72,54 @@ def projected_residual(theta, basis, X, y):
     return np.where(np.isfinite(r), r, 1e6)
 
 
-def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
+def basis_derivatives(basis, X, theta, lo, hi, Phi):
+    """Forward differences of the basis in each nonlinear parameter.
+
+    Args:
+        basis: callable (X, theta) -> (N, K) basis matrix.
+        X: (N, F) features.
+        theta: (P,) nonlinear parameters, inside ``[lo, hi]``.
+        lo, hi: (P,) bounds; a step that would leave them is taken backwards.
+        Phi: (N, K) the basis at ``theta``.
+    Returns:
+        (N, K, P) derivatives; entries that are not finite are 0.
+    """
+    theta = np.asarray(theta, dtype=float)
+    D = np.zeros(Phi.shape + (theta.size,))
+    for j in range(theta.size):
+        h = 1.49e-8 * max(1.0, abs(theta[j]))  # sqrt(machine epsilon), as scipy's 2-point rule
+        if theta[j] + h > hi[j]:
+            h = -h
+        step = theta.copy()
+        step[j] += h
+        with np.errstate(all="ignore"):
+            D[:, :, j] = (basis(X, step) - Phi) / (step[j] - theta[j])
+    return np.where(np.isfinite(D), D, 0.0)
+
+
+def projected_jacobian(theta, basis, X, y, lo, hi):
+    """(N, P) Jacobian of ``projected_residual`` in ``theta`` (Golub & Pereyra's formula)."""
+    with np.errstate(all="ignore"):
+        Phi = basis(X, theta)
+    if not np.all(np.isfinite(Phi)):
+        return np.zeros((len(y), np.size(theta)))
+    D = basis_derivatives(basis, X, theta, lo, hi, Phi)
+    try:
+        U, s, Vt = np.linalg.svd(Phi, full_matrices=False)
+    except np.linalg.LinAlgError:
+        return np.zeros((len(y), np.size(theta)))
+    keep = s > s[0] * 1e-10 if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    U, s, Vt = U[:, keep], s[keep], Vt[keep]
+    coef = Vt.T @ ((U.T @ y) / s)
+    r = Phi @ coef - y
+    A = np.einsum("nkp,k->np", D, coef)
+    A = A - U @ (U.T @ A)
+    B = U @ ((Vt @ np.einsum("nkp,n->kp", D, r)) / s[:, None])
+    J = A - B
+    return np.where(np.isfinite(J), J, 0.0)
+
+
+def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True):
     """Refine ``(coef, theta)`` jointly under a Huber loss.
 
     Args:
@@ -72,6 +131,8 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
         lo, hi: (P,) bounds of ``theta``.
         huber: Huber threshold in units of the median absolute residual at the start.
         max_nfev: evaluation budget.
+        jacobian: differentiate the basis in ``theta`` only (``basis_derivatives``);
+            False: scipy's finite differences over all parameters.
     Returns:
         (coef (K,), theta (P,)); the start unchanged if the polish fails.
     """
@@ -82,6 +143,13 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
             r = basis(X, p[k:]) @ p[:k] - y
         return np.where(np.isfinite(r), r, 1e6)
 
+    def jac(p):
+        with np.errstate(all="ignore"):
+            Phi = basis(X, p[k:])
+        Phi = np.where(np.isfinite(Phi), Phi, 0.0)
+        D = basis_derivatives(basis, X, p[k:], lo, hi, Phi)
+        return np.hstack([Phi, np.einsum("nkp,k->np", D, p[:k])])
+
     delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
     if not (np.isfinite(delta) and delta > 1e-12 * (1.0 + float(np.mean(np.abs(y))))):
         return coef, theta
@@ -90,8 +158,8 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
     hi2 = np.concatenate([np.full(k, np.inf), hi])
     start = np.concatenate([coef, np.clip(theta, lo, hi)])
     try:
-        res = least_squares(resid, start, bounds=(lo2, hi2), method="trf", loss="huber",
-                            f_scale=delta, x_scale="jac", max_nfev=max_nfev)
+        res = least_squares(resid, start, jac=jac if jacobian else "2-point", bounds=(lo2, hi2), method="trf",
+                            loss="huber", f_scale=delta, x_scale="jac", max_nfev=max_nfev)
     except (ValueError, np.linalg.LinAlgError):
         return coef, theta
     if not np.all(np.isfinite(res.x)):
@@ -99,7 +167,8 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300):
     return res.x[:k], res.x[k:]
 
 
-def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0):
+def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0,
+               jacobian=True):
     """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
@@ -115,6 +184,8 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         huber: threshold of the final Huber polish in units of the median
             absolute least-squares residual (see ``robust_polish``); 0 keeps the
             plain least-squares fit.
+        jacobian: analytic Jacobians (``projected_jacobian``, and in the polish
+            ``basis_derivatives``); False: scipy's finite differences.
     Returns:
         (coef (K,), theta (P,)).
     """
@@ -134,6 +205,7 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
                 res = least_squares(
                     projected_residual,
                     starts[idx],
+                    jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
                     bounds=(lo, hi),
                     args=(basis, X, y),
                     method="trf",
@@ -150,5 +222,5 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     Phi = np.where(np.isfinite(Phi), Phi, 0.0)
     coef, theta = solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
     if huber > 0:
-        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev)
+        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian)
     return coef, theta
