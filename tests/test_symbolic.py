@@ -100,9 +100,37 @@ def test_bowls_curve_only_along_features_with_an_optimum_in_the_data() -> None:
     for _ in range(200):
         law = random_law(rng, sp, None)
         assert all(f.feats[0] == 1 for t in law.terms for f in t.factors if f.kind == "bowl")
-    # Rows that never vary one feature alone say nothing: the feature stays free.
-    Xr, yr = chinchilla_table()
-    assert space_for(Xr).with_optima([(Xr, yr)]).monotone == ()
+
+def test_features_never_swept_are_judged_on_quantile_bins() -> None:
+    """Users' tables rarely repeat the other features exactly (sizes read off a figure, continuous runs)."""
+    Xr, yr = chinchilla_table()  # N and D both continuous: no row varies one of them alone
+    sp = space_for(Xr).with_optima([(Xr, yr)])
+    assert sp.monotone == (0, 1)  # the loss falls along both, so no bump or bowl curves along them
+    assert not valid(Law.of(Term(), Term.of(F("bump", 0))), sp, None)
+    assert not valid(Law.of(Term(), Term.of(F("bowl", 1))), sp, None)
+    # A continuous learning rate with an optimum stays free, whatever the model size does.
+    rng = np.random.default_rng(1)
+    X = np.column_stack([10 ** rng.uniform(7, 9, 200), 10 ** rng.uniform(-4, -2, 200)])
+    y = 2.0 + 50.0 / X[:, 0] ** 0.2 + 0.3 * (np.log10(X[:, 1]) + 3.0) ** 2
+    sp = space_for(X, names=("N", "lr"), logs=("N", "lr")).with_optima([(X, y)])
+    assert 1 not in sp.monotone and 0 in sp.monotone
+    # Too few rows for bins: nothing is known, the feature stays free.
+    assert space_for(Xr[:12]).with_optima([(Xr[:12], yr[:12])]).monotone == ()
+def test_no_effective_scale_between_features_the_data_entangles() -> None:
+    """Data grown with model size (D ~ 20 N): (N (1 + k ln D))^a mimics an exponent and runs off beyond the data."""
+    rng = np.random.default_rng(0)
+    N = 10 ** rng.uniform(7.5, 10, 150)
+    tangled = np.column_stack([N, 20 * N * np.exp(rng.normal(0, 1.0, 150))])
+    sp = space_for(tangled)
+    assert sp.entangled == ((0, 1),)
+    assert not valid(Law.of(Term(), Term.of(F("escale", 0, 1))), sp, None)
+    assert not valid(Law.of(Term(), Term.of(F("escale", 1, 0))), sp, None)
+    crossed = np.column_stack([np.repeat(10.0 ** np.arange(8, 11), 4), np.tile([1.0, 2.0, 4.0, 8.0], 3)])
+    sp = space_for(crossed, names=("N", "P"), logs=("N", "P"))  # ParScale's grid: N x parallel streams
+    assert sp.entangled == ()
+    assert valid(Law.of(Term(), Term.of(F("escale", 0, 1))), sp, None)
+
+
 def test_free_parameters_along_a_feature_are_counted_and_bounded_by_its_levels() -> None:
     """Four model sizes pin down at most three parameters of the curve in N."""
     N, E = np.meshgrid(10.0 ** np.array([7.0, 7.5, 8.0, 8.5]), 2.0 ** np.arange(8))

@@ -452,7 +452,9 @@ class EffScale(Block):
     the size it acts through, and both share one exponent (ParScale's
     N (k ln P + 1), Chen et al. 2025; N times a log of experts, data times a log
     of epochs). Two parameters, ``alpha`` and ``kappa`` (= k >= 0). The factor
-    is clipped at 1e-6, so rows below ``x_j0`` never give NaN.
+    is clipped at 1e-6, so rows below ``x_j0`` never give NaN. Not offered
+    for a pair the data entangles (``Space.entangled``: data grown with model
+    size), where the factor mimics an exponent in range and runs off beyond it.
     """
 
     name = "escale"
@@ -462,7 +464,8 @@ class EffScale(Block):
         return 2
 
     def valid(self, feats, space):
-        return len(feats) == 2 and feats[0] != feats[1] and super().valid(feats, space)
+        return (len(feats) == 2 and feats[0] != feats[1] and tuple(sorted(feats)) not in space.entangled
+                and super().valid(feats, space))
 
     def box(self, feats, space):
         # k ln(x_j/x_j0) spans [0, k * span]: up to a factor 1 + 10 over the seen range. Every start

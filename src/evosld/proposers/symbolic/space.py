@@ -22,6 +22,14 @@ def _nice(x: float) -> float:
     """A round reference value (two significant digits)."""
     return float(f"{x:.2g}")
 
+#: |correlation| of two log features' logs beyond which they are entangled (share over a quarter of
+#: their variance). Crossed designs (ParScale's N x P, experts x size, lr x batch) sit at 0.0-0.41 on
+#: the built-in tables; data grown with model size (Chinchilla-like tables, vocab's N and characters,
+#: data-constrained's N and tokens) at 0.66-0.85; any limit in between gives the same pairs.
+ENTANGLED = 0.5
+#: Quantile bins of a binned sweep (``Space.with_optima``) for a feature never swept exactly.
+OPTIMA_BINS = 5
+
 
 @dataclass(frozen=True)
 class Space:
@@ -46,6 +54,11 @@ class Space:
         Bowls curve along neither.
         levels: per raw feature, the fewest distinct values it takes in one
             group's fit rows (``with_levels``); empty when not known.
+        entangled: pairs (i, j), i < j, of log features whose logs correlate
+            beyond ``ENTANGLED`` on the training rows (data grown with model
+            size): a factor of one that modifies the other cannot be told
+            from a change of the other's exponent, so ``escale`` is not
+            offered for them.
     """
 
     names: tuple[str, ...]
@@ -61,6 +74,7 @@ class Space:
     own: tuple[int, ...] = ()
     monotone: tuple[int, ...] = ()
     levels: tuple[int, ...] = ()
+    entangled: tuple[tuple[int, int], ...] = ()
 
     @staticmethod
     def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
@@ -99,6 +113,8 @@ class Space:
             if i != j and kinds[i] == kinds[j] == "log" and np.all(X[:, i] >= X[:, j])
             and np.any(X[:, i] > X[:, j]) and np.min(X[:, i] / X[:, j]) < 1.05
         )
+        logs = [i for i, k in enumerate(kinds) if k == "log"]
+        tangled = tuple((i, j) for i in logs for j in logs if i < j and _entangled(U[:, i], U[:, j]))
         fr = [i for i, k in enumerate(kinds) if k == "frac"]
         mixture = len(fr) >= 2 and bool(np.allclose(X[:, fr].sum(axis=1), 1.0, atol=1e-3))
         return Space(
@@ -111,6 +127,7 @@ class Space:
             dom,
             mixture,
             short_names(names),
+            entangled=tangled,
         )
 
     def with_extrapolation(self, X_fit: np.ndarray, X_val: np.ndarray) -> Space:
@@ -130,22 +147,35 @@ class Space:
         ext = tuple(i for i in range(self.n_raw) if shift[i] > 0.8 or beyond[i] > 0.2)
         return replace(self, extrapolated=ext)
 
-    def with_optima(self, groups: list[tuple[np.ndarray, np.ndarray]], share: float = 0.2) -> Space:
+    def with_optima(self, groups: list[tuple[np.ndarray, np.ndarray]], share: float = 0.2,
+                    bins: int = OPTIMA_BINS) -> Space:
         """Mark the features along which the data never turns back up.
 
         For each raw feature, the rows that vary it alone (same group, every
         other feature equal) and take at least three of its values form a
         sweep; the sweep has an interior optimum when its smallest mean target
         lies strictly inside. A feature swept at least twice with interior
-        optima in fewer than ``share`` of its sweeps is ``monotone``: bowls do
-        not curve along it (a learning rate has an optimum; experts, data and
-        model size, in the data given, do not). Features never swept stay free.
+        optima in fewer than ``share`` of its sweeps is ``monotone``: bowls and
+        bumps do not curve along it (a learning rate has an optimum; experts,
+        data and model size, in the data given, do not).
+
+        Most users' tables have no such sweeps: sizes read off a figure, or
+        runs whose data and model size both vary continuously, never repeat
+        the other features exactly. A feature never swept is judged on its
+        ``bins`` quantile bins instead, one binned sweep per group with at
+        least ``3 * bins`` rows and ``bins`` distinct values (the mean target
+        per bin; as the other features vary inside a bin, an interior optimum
+        counts only when it lies clearly below both ends, see
+        ``_binned_turn``): monotone when at least one group gives such a sweep
+        and fewer than ``share`` of them turn. A feature with neither stays
+        free.
 
         Args:
             groups: per group (X (N, F) raw features, Y (N,) or (N, T) targets);
                 pass fit rows only.
             share: least share of sweeps with an interior optimum that keeps a
                 feature free.
+            bins: quantile bins of a binned sweep.
         """
         mono = []
         for i in range(self.n_raw):
@@ -161,9 +191,13 @@ class Space:
                         continue
                     means = np.bincount(at.ravel(), weights=y[rows]) / np.bincount(at.ravel())
                     sweeps += 1
-                    interior += 0 < int(np.argmin(means)) < len(values) - 1
+                    interior += _turns(means)
             if sweeps >= 2 and interior < share * sweeps:
                 mono.append(i)
+            elif sweeps == 0:
+                binned = [t for X, Y in groups if (t := _binned_turn(X[:, i], Y, bins)) is not None]
+                if binned and sum(binned) < share * len(binned):
+                    mono.append(i)
         return replace(self, monotone=tuple(mono))
 
     def with_levels(self, groups: list[np.ndarray], rtol: float = DEFAULT_RTOL) -> Space:
@@ -265,3 +299,43 @@ def short_names(names: tuple[str, ...]) -> tuple[str, ...]:
             s = "x_" + s
         out.append(s)
     return tuple(out)
+
+
+def _turns(means: np.ndarray) -> bool:
+    """Whether the smallest of ``means`` (ordered along a feature) lies strictly inside."""
+    return 0 < int(np.argmin(means)) < len(means) - 1
+
+
+def _binned_turn(x: np.ndarray, Y: np.ndarray, bins: int) -> bool | None:
+    """Interior optimum of the mean target over ``bins`` quantile bins of ``x`` (N,); None: too few rows or values.
+
+    The other features vary within a bin, so its mean is noisy: the optimum
+    counts only when both end bins lie above it by more than two standard
+    errors of the difference (within-bin spread over the square root of the
+    bin's rows).
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(Y, dtype=float).reshape(len(x), -1).mean(axis=1)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 3 * bins or len(np.unique(x)) < bins:
+        return None
+    edges = np.quantile(x, np.linspace(0.0, 1.0, bins + 1))
+    at = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
+    parts = [y[at == b] for b in range(bins) if np.sum(at == b) >= 2]
+    if len(parts) < 3:
+        return None
+    means = np.array([v.mean() for v in parts])
+    sq_se = np.array([v.var(ddof=1) / len(v) for v in parts])
+    m = int(np.argmin(means))
+    if not 0 < m < len(means) - 1:
+        return False
+    return all(means[e] - means[m] > 2.0 * np.sqrt(sq_se[e] + sq_se[m]) for e in (0, len(means) - 1))
+
+
+def _entangled(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two transformed features (N,) correlate beyond ``ENTANGLED``."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return False
+    return bool(abs(np.corrcoef(a[ok], b[ok])[0, 1]) > ENTANGLED)
