@@ -267,7 +267,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
+    starter = ", the starter: no proposal did better" if meta.get("origin") == "starter" else ""
+    print(f"best law (program {outcome.best_id}{starter}): {meta.get('formula') or '(see best_program.py)'}")
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
@@ -310,11 +311,14 @@ def _bounds_line(outcome) -> None:
 
 
 def _failures_line(outcome) -> None:
-    """How many proposals and evaluations failed, and why (the log has one line per failure)."""
-    from evosld.run.runner import describe_failures
+    """How many proposals and evaluations failed, and why (the log has one line per failure); apart from
+    them, how many proposals found nothing new (duplicates are dropped, not failed)."""
+    from evosld.run.runner import describe_failures, describe_unchanged
 
     if outcome.failures is not None and outcome.failures.total:
         print(f"  failed: {describe_failures(outcome.failures)}")
+    if outcome.failures is not None and outcome.failures.unchanged:
+        print(f"  nothing new: {describe_unchanged(outcome.failures)}")
 
 
 def _diagnosis(outcome, config, task) -> int:
@@ -327,7 +331,7 @@ def _diagnosis(outcome, config, task) -> int:
                         len(task.groups))
     if line:
         print(f"  {line}")
-    if config.uses_llm() and outcome.proposed == 0 and outcome.failures.proposals:
+    if config.uses_llm() and outcome.proposed == 0 and (outcome.failures.proposals or outcome.failures.unchanged):
         llm = config.llm
         target = LLMTarget(tuple(m.name for m in llm.models) if llm else (), llm.api_base if llm else None)
         print(f"error: {no_proposal_line(outcome.failures, target)}", file=sys.stderr)

@@ -438,6 +438,9 @@ def _facts_section(data: ReportData) -> str:
         rows.append(("failures", f"evaluations — {ev}; proposals — {pr}"))
     else:
         rows.append(("failures", "none"))
+    if fails.unchanged:
+        same = ", ".join(f"{escape(k)}: {n}" for k, n in fails.unchanged.items())
+        rows.append(("found nothing new", f"{sum(fails.unchanged.values())} proposals ({same}; not failures)"))
     rows.append(("wall time", fmt_seconds(f.wall_seconds)))
     llm = f.llm
     if llm.calls:

@@ -22,6 +22,7 @@ from typing import Any
 
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
+from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
@@ -327,6 +328,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     outcome.failures = store.failure_counts()
     outcome.proposed = sum(1 for p in store.programs() if p.iteration > 0)
     log.info("failures: %s", describe_failures(outcome.failures))
+    if outcome.failures.unchanged:
+        log.info("nothing new: %s", describe_unchanged(outcome.failures))
     if write_report:
         try:
             from evosld.report import write_report as _write_report
@@ -342,13 +345,22 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
 
 
 def describe_failures(counts: FailureCounts) -> str:
-    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``."""
+    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``.
+
+    Proposals that found nothing new are not failures (``describe_unchanged``).
+    """
     parts = []
     for what, by_kind in (("proposals", counts.proposals), ("evaluations", counts.evaluations)):
         if by_kind:
             kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
             parts.append(f"{what} {sum(by_kind.values())} ({kinds})")
     return "; ".join(parts) or "none"
+
+
+def describe_unchanged(counts: FailureCounts) -> str:
+    """``proposals 3 (duplicate 3: a program already evaluated)``, or ``none``."""
+    by_kind = counts.unchanged
+    return f"proposals {sum(by_kind.values())} ({unchanged_kinds(by_kind)})" if by_kind else "none"
 
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:
