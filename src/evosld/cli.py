@@ -288,16 +288,40 @@ def cmd_discover(args: argparse.Namespace) -> int:
             ids = ", ".join(str(c.program_id) for c in away[:5]) + (" …" if len(away) > 5 else "")
             print(f"  passed over {len(away)} law(s) close on validation that run away one step beyond the data "
                   f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span)")
+    _finishing_line(outcome, run_dir)
     ref = outcome.reference
     if ref:
-        fmt = lambda r: f"{r:.4f}" if isinstance(r, (int, float)) else "failed"  # noqa: E731
-        print(f"  beside it, {ref['name']}: validation R² {fmt((ref.get('val') or {}).get('r2'))}   "
-              f"test R² {fmt((ref.get('test') or {}).get('r2'))}")
+        def fmt(split: dict | None) -> str:
+            r2, error = (split or {}).get("r2"), (split or {}).get("error") or ""
+            return f"{r2:.4f}" if isinstance(r2, (int, float)) else ("not scored" if "not scored" in error
+                                                                       else "failed")
+
+        print(f"  beside it, {ref['name']}: validation R² {fmt(ref.get('val'))}   test R² {fmt(ref.get('test'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def _finishing_line(outcome, run_dir: Path) -> None:
+    """Say when the time to finish ran out before the final pick had checked every law in the running."""
+    fin, sel = outcome.finishing or {}, outcome.selection
+    if not fin.get("cut"):
+        return
+    skipped = list(sel.unchecked) if sel is not None else []
+    ids = ", ".join(str(i) for i in skipped[:5]) + (" …" if len(skipped) > 5 else "")
+    if not skipped:
+        what = "the reference law was not scored"
+    elif sel.rule == "extrapolation folds":
+        what = (f"{len(skipped)} law(s) close on validation were not fully checked (program {ids}); the pick is "
+                f"the best of the {len(sel.candidates)} refit on the folds")
+    else:
+        probed = sel.limit is not None and any(c.beyond is not None for c in sel.candidates)
+        what = (f"{len(skipped)} law(s) close on validation were not fully checked (program {ids}); the pick is "
+                "the best on validation" + (" that stays sane one step beyond the data" if probed else ""))
+    print(f"  finishing: its {fin['seconds']:g} s ran out ({fin['cut']} evaluation(s) cut or not started): "
+          f"{what}; evosld discover --resume {run_dir} checks the rest (or set finish_seconds in --config)")
 
 
 def _bounds_line(outcome) -> None:
