@@ -151,3 +151,33 @@ def test_one_good_proposal_among_failures_is_a_success(tmp_path):
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "error:" not in err
+
+
+def test_duplicates_are_not_failures(tmp_path):
+    """A model that keeps answering a program already evaluated: its answers are duplicates, not failures."""
+    with FakeOpenAIServer(default=Reply.program(PARENT)) as server:
+        proc = _discover(server, tmp_path, iterations=4)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "error:" not in err and "Traceback" not in err
+    # the first answer gave a new program; the three after it repeated it
+    assert "failed:" not in out, out
+    assert "nothing new: proposals 3 (duplicate 3: a program already evaluated)" in out, out
+    assert "failures: none" in (tmp_path / "run" / "evosld.log").read_text()
+
+
+def test_a_run_whose_answers_all_repeat_the_starter_fails(tmp_path):
+    """Every answer is the starter itself: the run found no program, so it ends as one that got no proposal."""
+    from evosld.tasks.starter import starter_text
+
+    with FakeOpenAIServer(default=Reply.program(starter_text("runs", ["N", "D"], ["loss"]))) as server:
+        proc = _discover(server, tmp_path, iterations=4)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, (out, err)
+    assert "failed:" not in out, out
+    assert "nothing new: proposals 4 (no_change 4: the answer gave its parent back unchanged)" in out, out
+    assert "best law (program 1, the starter: no proposal did better)" in out, out
+    [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert "no LLM proposal gave a new program: all 4 repeated a program already evaluated" in line, line
+    assert "the server answers" in line and "fake-model" in line
+    assert "Traceback" not in err

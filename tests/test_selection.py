@@ -13,7 +13,7 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.report import write_report
 from evosld.run.runner import finish
 from evosld.run.store import RunStore
-from evosld.search.selection import Candidate, choose, fold_score, tied
+from evosld.search.selection import Candidate, OutOfTime, choose, fold_score, tied
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
 from tests.test_discover import GOOD
@@ -166,9 +166,9 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     calls: list[str] = []
     real = Evaluator.evaluate
 
-    def counting(self, program, split="val", extra_predict=None):
+    def counting(self, program, split="val", extra_predict=None, **kwargs):
         calls.append(split)
-        return real(self, program, split, extra_predict)
+        return real(self, program, split, extra_predict, **kwargs)
 
     monkeypatch.setattr(Evaluator, "evaluate", counting)
     config = RunConfig(evaluator={"timeout": 30})
@@ -197,3 +197,86 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
 
     plain = finish(store, synthetic_task, tmp_path, RunConfig(selection_band=0.0), LoopStatus())
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)
+
+
+def test_laws_the_finishing_time_did_not_reach_leave_the_running():
+    cands = [_c(1, 0.95), _c(2, 0.949), _c(3, 0.948), _c(4, 0.80)]
+    scores = {1: {"inner1": 0.5, "inner2": 0.5}, 2: {"inner1": 0.99, "inner2": 0.99}}
+
+    def folds(pid: int) -> dict[str, float | None]:
+        if pid not in scores:
+            raise OutOfTime("the time to finish ran out")
+        return scores[pid]
+
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=folds, folds=("inner1", "inner2"))
+    assert sel is not None and sel.program_id == 2 and sel.rule == "extrapolation folds"
+    assert [c.program_id for c in sel.candidates] == [2, 1] and sel.unchecked == (3,)
+    assert sel.to_json()["unchecked"] == [3]
+
+    def no_time(pid: int) -> dict[str, float | None]:
+        raise OutOfTime("the time to finish ran out")
+
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_time, folds=("inner1", "inner2"))
+    assert sel.program_id == 1 and sel.rule == "validation" and sel.unchecked == (1, 2, 3)  # the best on validation
+    # the probe ran out after the first law: the others leave; the first, sane and alone, is the pick
+    probe = {1: 0.1}
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_time, folds=("inner1", "inner2"),
+                 probe=lambda pid: probe[pid] if pid in probe else no_time(pid))
+    assert sel.program_id == 1 and sel.unchecked == (2, 3)
+    # it ran out before any law was probed: the best on validation, unprobed
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=folds, folds=("inner1", "inner2"), probe=no_time)
+    assert sel.program_id == 1 and sel.rule == "validation" and 1 in sel.unchecked
+
+
+# Fits fast on the 30 fit rows the search uses; sleeps on any other rows (fold refits, probe, test).
+SLOW_REFIT = GOOD.replace("    y = np.asarray(loss_values, dtype=float)\n",
+                          "    y = np.asarray(loss_values, dtype=float)\n"
+                          "    if len(y) != 30:\n        import time\n        time.sleep(2)\n")
+
+
+def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(synthetic_task, tmp_path):
+    """Three laws tie on validation and each refit takes 2 s: with 1 s to finish, the pick's refits and the
+    reference are cut or not started (no wait of a full timeout each), the test score still comes, nothing
+    is stored for the laws cut, and a later finish with time enough checks them all."""
+    from evosld.evaluation import Limits, Sandbox
+    from evosld.run.runner import FOLD_STATE
+
+    assert "time.sleep(2)" in SLOW_REFIT
+    assert sum(len(a.y) for a in synthetic_task.split_arrays("val")[0].values()) == 30
+    evaluator = Evaluator(synthetic_task, Sandbox(Limits(wall_seconds=30)))
+    with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
+        ids = []
+        for k in range(3):
+            source = f"{SLOW_REFIT}\n# variant {k}\n"
+            pid = store.add_program(source, meta={"n_params": 5})
+            ev = evaluator.evaluate(source, "val")
+            assert ev.ok, ev.message
+            store.add_evaluation(pid, ev.metrics())
+            ids.append(pid)
+        short = RunConfig(evaluator={"timeout": 30}, finish_seconds=1)
+        out = finish(store, synthetic_task, tmp_path, short, LoopStatus())
+        # one probe cut short by the allowance, two probes and the reference not started
+        assert out.finishing is not None and out.finishing["seconds"] == 1 and out.finishing["cut"] == 4
+        assert out.selection is not None and out.selection.rule == "validation"
+        assert sorted(out.selection.unchecked) == sorted(ids)
+        assert out.best_id in ids and out.test.get("r2") is not None  # the test score has its own limit
+        assert out.reference is not None and "not scored" in out.reference["val"]["error"]
+        assert store.get_state("reference") is None and not store.get_state("probe_excess")
+        assert not store.get_state(FOLD_STATE)
+        best = json.loads((tmp_path / "best.json").read_text())
+        assert best["finishing"]["cut"] == 4 and sorted(best["selection"]["unchecked"]) == sorted(ids)
+        page = write_report(tmp_path, task=synthetic_task).read_text()
+        assert "The time to finish ran out before 3 more law(s)" in page
+
+        ample = RunConfig(evaluator={"timeout": 30}, finish_seconds=600)
+        again = finish(store, synthetic_task, tmp_path, ample, LoopStatus())
+        assert again.finishing["cut"] == 0 and again.selection.unchecked == ()
+        assert again.selection.rule == "extrapolation folds" and len(again.selection.candidates) == 3
+        assert set(store.get_state(FOLD_STATE)) == {str(i) for i in ids}
+        assert again.reference["val"]["r2"] is not None
+
+
+def test_the_default_finishing_allowance_is_the_timeout_at_least_30_s():
+    assert RunConfig().finish_limit() == 60
+    assert RunConfig(evaluator={"timeout": 5}).finish_limit() == 30
+    assert RunConfig(evaluator={"timeout": 5}, finish_seconds=2).finish_limit() == 2

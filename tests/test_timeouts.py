@@ -50,3 +50,34 @@ def test_timed_out_candidates_are_counted_and_the_budget_holds(tmp_path: Path) -
     # one worker: after the budget, only the candidate running finishes (its 1 s limit)
     assert float(searched) < 4 + 1 + 3, searched
     assert f"{timed_out} candidate(s) timed out" in line
+
+
+def test_finishing_time_is_bounded_and_said(tmp_path: Path) -> None:
+    """Laws that fit fast in the search but refit slowly: the final pick's refits share one allowance
+    (finish_seconds 1 here); the run says the allowance ran out, which laws it did not check, and how to check them."""
+    from tests.test_discover import GOOD
+
+    slow = GOOD.replace("    y = np.asarray(loss_values, dtype=float)\n",
+                        "    y = np.asarray(loss_values, dtype=float)\n"
+                        "    if len(y) != 30:\n        import time\n        time.sleep(3)\n")
+    assert "time.sleep(3)" in slow
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    cfg = tmp_path / "llm.yaml"
+    cfg.write_text("proposals_in_flight: 2\nfinish_seconds: 1\nllm:\n  timeout: 5\n  retries: 0\n")
+    run = tmp_path / "run"
+    n = itertools.count()
+    with FakeOpenAIServer(default=lambda _req: Reply.program(f"{slow}\n# variant {next(n)}\n")) as server:
+        cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+               "--target", "loss", "--output", str(run), "--llm", "fake-model", "--api-base", server.base_url,
+               "--config", str(cfg), "--iterations", "4", "--timeout", "30", "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENAI_API_KEY="sk-x"),
+                              timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith("finishing:")), None)
+    assert line is not None, proc.stdout
+    assert "its 1 s ran out" in line and "not fully checked" in line and f"--resume {run}" in line, line
+    best = json.loads((run / "best.json").read_text())
+    assert best["finishing"]["seconds"] == 1 and best["finishing"]["cut"] >= 1
+    assert best["selection"]["unchecked"]

@@ -267,7 +267,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    print(f"best law (program {outcome.best_id}): {meta.get('formula') or '(see best_program.py)'}")
+    starter = ", the starter: no proposal did better" if meta.get("origin") == "starter" else ""
+    print(f"best law (program {outcome.best_id}{starter}): {meta.get('formula') or '(see best_program.py)'}")
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
@@ -287,16 +288,40 @@ def cmd_discover(args: argparse.Namespace) -> int:
             ids = ", ".join(str(c.program_id) for c in away[:5]) + (" …" if len(away) > 5 else "")
             print(f"  passed over {len(away)} law(s) close on validation that run away one step beyond the data "
                   f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span)")
+    _finishing_line(outcome, run_dir)
     ref = outcome.reference
     if ref:
-        fmt = lambda r: f"{r:.4f}" if isinstance(r, (int, float)) else "failed"  # noqa: E731
-        print(f"  beside it, {ref['name']}: validation R² {fmt((ref.get('val') or {}).get('r2'))}   "
-              f"test R² {fmt((ref.get('test') or {}).get('r2'))}")
+        def fmt(split: dict | None) -> str:
+            r2, error = (split or {}).get("r2"), (split or {}).get("error") or ""
+            return f"{r2:.4f}" if isinstance(r2, (int, float)) else ("not scored" if "not scored" in error
+                                                                       else "failed")
+
+        print(f"  beside it, {ref['name']}: validation R² {fmt(ref.get('val'))}   test R² {fmt(ref.get('test'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def _finishing_line(outcome, run_dir: Path) -> None:
+    """Say when the time to finish ran out before the final pick had checked every law in the running."""
+    fin, sel = outcome.finishing or {}, outcome.selection
+    if not fin.get("cut"):
+        return
+    skipped = list(sel.unchecked) if sel is not None else []
+    ids = ", ".join(str(i) for i in skipped[:5]) + (" …" if len(skipped) > 5 else "")
+    if not skipped:
+        what = "the reference law was not scored"
+    elif sel.rule == "extrapolation folds":
+        what = (f"{len(skipped)} law(s) close on validation were not fully checked (program {ids}); the pick is "
+                f"the best of the {len(sel.candidates)} refit on the folds")
+    else:
+        probed = sel.limit is not None and any(c.beyond is not None for c in sel.candidates)
+        what = (f"{len(skipped)} law(s) close on validation were not fully checked (program {ids}); the pick is "
+                "the best on validation" + (" that stays sane one step beyond the data" if probed else ""))
+    print(f"  finishing: its {fin['seconds']:g} s ran out ({fin['cut']} evaluation(s) cut or not started): "
+          f"{what}; evosld discover --resume {run_dir} checks the rest (or set finish_seconds in --config)")
 
 
 def _bounds_line(outcome) -> None:
@@ -310,11 +335,14 @@ def _bounds_line(outcome) -> None:
 
 
 def _failures_line(outcome) -> None:
-    """How many proposals and evaluations failed, and why (the log has one line per failure)."""
-    from evosld.run.runner import describe_failures
+    """How many proposals and evaluations failed, and why (the log has one line per failure); apart from
+    them, how many proposals found nothing new (duplicates are dropped, not failed)."""
+    from evosld.run.runner import describe_failures, describe_unchanged
 
     if outcome.failures is not None and outcome.failures.total:
         print(f"  failed: {describe_failures(outcome.failures)}")
+    if outcome.failures is not None and outcome.failures.unchanged:
+        print(f"  nothing new: {describe_unchanged(outcome.failures)}")
 
 
 def _diagnosis(outcome, config, task) -> int:
@@ -327,7 +355,7 @@ def _diagnosis(outcome, config, task) -> int:
                         len(task.groups))
     if line:
         print(f"  {line}")
-    if config.uses_llm() and outcome.proposed == 0 and outcome.failures.proposals:
+    if config.uses_llm() and outcome.proposed == 0 and (outcome.failures.proposals or outcome.failures.unchanged):
         llm = config.llm
         target = LLMTarget(tuple(m.name for m in llm.models) if llm else (), llm.api_base if llm else None)
         print(f"error: {no_proposal_line(outcome.failures, target)}", file=sys.stderr)
@@ -388,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed-human", dest="seed_human", action="store_true", help="also seed the search with the task's human law")
     g.add_argument("--workers", type=int, help="evaluations in parallel (default 2)")
     g.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="wall-clock limit for one candidate's fit and prediction (default 60)")
+                   help=("wall-clock limit for one candidate's fit and prediction (default 60); the "
+                         "final pick's refits after the search share this, at least 30 s, in all"))
     g.add_argument("--dask-scheduler", dest="dask_scheduler", help="run evaluations on this Dask scheduler (tcp://host:8786)")
     g.add_argument("--dask-local", dest="dask_local", action="store_true", help="run evaluations on a local Dask cluster")
     g.add_argument("--quiet", action="store_true", help="no live progress display")

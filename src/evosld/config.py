@@ -84,6 +84,10 @@ class EvaluatorConfig(BaseModel):
         return Limits(wall_seconds=self.timeout, cpu_seconds=self.cpu_seconds, memory_mb=self.memory_mb)
 
 
+#: Least default finishing allowance (s): a short --timeout still leaves the final pick time to refit its laws.
+FINISH_FLOOR = 30.0
+
+
 class RunConfig(BaseModel):
     """Everything a discovery run needs besides the data."""
 
@@ -123,11 +127,20 @@ class RunConfig(BaseModel):
         description=("final pick: a law whose predictions one step beyond the data leave the range its targets "
                      "span on train by more than this many spans scores -1 (search.plausibility); null: no check"),
     )
+    finish_seconds: float | None = Field(
+        default=None, gt=0,
+        description=("finishing: most seconds the final pick's fold refits and probes and the reference law take "
+                     "in all once the search stops (run.finishing); null: the per-candidate timeout, at least 30 s"),
+    )
     proposals_in_flight: int = Field(default=4, ge=1)
     llm: LLMConfig | None = None
     prompt: PromptConfig = Field(default_factory=PromptConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
+
+    def finish_limit(self) -> float:
+        """Seconds the finishing evaluations may take in all (``finish_seconds``, else max(timeout, 30 s))."""
+        return self.finish_seconds if self.finish_seconds is not None else max(self.evaluator.timeout, FINISH_FLOOR)
 
     @model_validator(mode="after")
     def _inspirations_from_prompt(self) -> RunConfig:

@@ -38,14 +38,41 @@ class LLMTarget:
     api_base: str | None
 
 
+#: What each kind of proposal that found nothing new means.
+UNCHANGED_HINTS = {
+    "duplicate": "a program already evaluated",
+    "no_change": "the answer gave its parent back unchanged",
+    "exhausted": "nothing left to try within the limits",
+}
+
+
+def unchanged_kinds(by_kind: dict[str, int]) -> str:
+    """``duplicate 3: a program already evaluated, exhausted 1: ...`` (most frequent first)."""
+    ranked = sorted(by_kind.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{k} {n}" + (f": {UNCHANGED_HINTS[k]}" if k in UNCHANGED_HINTS else "") for k, n in ranked)
+
+
 def no_proposal_line(counts: FailureCounts, target: LLMTarget) -> str:
-    """Why a run in which no LLM proposal gave a program failed, and what to check."""
-    failed = sum(counts.proposals.values())
+    """Why a run in which no LLM proposal gave a new program failed, and what to check.
+
+    Proposals fail (the server, or an answer without usable code) or find
+    nothing new (the starter or another program already evaluated, given
+    back): a run of only the latter has a server that works and a model that
+    does not change the law, and is told so.
+    """
+    failed, same = sum(counts.proposals.values()), sum(counts.unchanged.values())
     where = target.api_base or "$OPENAI_BASE_URL or api.openai.com"
     models = ", ".join(target.models) or "?"
-    return (f"no LLM proposal succeeded: all {failed} failed ({_kinds(counts.proposals)}); check the model name "
-            f"({models}), --api-base ({where}) and that the server speaks the OpenAI chat-completions protocol "
-            "(evosld.log has one line per failure)")
+    check = (f"check the model name ({models}), --api-base ({where}) and that the server speaks the OpenAI "
+             "chat-completions protocol (evosld.log has one line per failure)")
+    if not same:
+        return f"no LLM proposal succeeded: all {failed} failed ({_kinds(counts.proposals)}); {check}"
+    if not failed:
+        return (f"no LLM proposal gave a new program: all {same} repeated a program already evaluated "
+                f"({unchanged_kinds(counts.unchanged)}); the server answers but the model ({models}) did not change the "
+                "law: try another model or a higher llm.temperature (--config)")
+    return (f"no LLM proposal gave a new program: {failed} failed ({_kinds(counts.proposals)}) and {same} repeated "
+            f"a program already evaluated ({unchanged_kinds(counts.unchanged)}); {check}")
 
 
 def timeout_line(counts: FailureCounts, timeout: float, rows: int, groups: int) -> str | None:

@@ -148,8 +148,13 @@ class Evaluator:
         program: Program | str,
         split: str = "val",
         extra_predict: dict[str, dict[str, np.ndarray]] | None = None,
+        limits: Limits | None = None,
     ) -> Evaluation:
-        """Fit per group and score ``split``; never raises on a bad candidate."""
+        """Fit per group and score ``split``; never raises on a bad candidate.
+
+        ``limits`` overrides the evaluator's own for this run (e.g. a shorter
+        wall-clock limit while a run finishes).
+        """
         prog = program if isinstance(program, Program) else Program(program)
         t0 = time.perf_counter()
         try:
@@ -157,5 +162,5 @@ class Evaluator:
         except ProgramError as exc:
             return Evaluation(split, failure(str(exc)), error_kind="static", message=str(exc),
                               duration=time.perf_counter() - t0)
-        run = self.sandbox.run(prog.source, build_job(self.task, split, extra_predict), self.limits)
+        run = self.sandbox.run(prog.source, build_job(self.task, split, extra_predict), limits or self.limits)
         return score_run(self.task, split, run)

@@ -8,6 +8,12 @@ from typing import Any, Protocol, runtime_checkable
 #: ``Proposal.error_kind`` of a proposer with nothing new left to propose (every
 #: structure within the limits already tried); a long streak of these ends a run.
 EXHAUSTED = "exhausted"
+#: ``error_kind`` of a proposal the loop drops because the same program was already evaluated.
+DUPLICATE = "duplicate"
+#: ``error_kind`` of an LLM answer that gives back its parent unchanged (``proposers.llm.edits``).
+NO_CHANGE = "no_change"
+#: Proposals that found nothing new: not failures (the proposer worked), counted apart from them.
+NOTHING_NEW = frozenset({EXHAUSTED, DUPLICATE, NO_CHANGE})
 #: Prefix of ``Proposal.error_kind`` when the model's server failed (after its
 #: retries): ``llm_timeout``, ``llm_malformed_response``, ``llm_auth_error``...
 #: A generation in which every proposal failed this way ends a run.

@@ -350,7 +350,7 @@ def _group_counts(task) -> str:
 def _selection_part(data: ReportData) -> str:
     """How sure the pick is: the laws in the running and their scores on each extrapolation fold."""
     sel = data.selection
-    if not sel or (sel.get("rule") != "extrapolation folds" and not _refused(sel)):
+    if not sel or (sel.get("rule") != "extrapolation folds" and not _refused(sel) and not sel.get("unchecked")):
         return ""
     folds = list(sel.get("folds") or [])
     rows = []
@@ -377,7 +377,17 @@ def _selection_part(data: ReportData) -> str:
             "predicts inputs one step past validation (the step from the band below validation to validation); "
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
-            "whatever its folds say.</p>")
+            "whatever its folds say.</p>" + _unchecked_note(sel))
+
+
+def _unchecked_note(sel: dict[str, Any]) -> str:
+    """A warning when the time to finish ran out before every law in the running was checked."""
+    left = [escape(str(i)) for i in sel.get("unchecked") or []]
+    if not left:
+        return ""
+    return (f'<p class="note warn">The time to finish ran out before {len(left)} more law(s) close on validation '
+            f"were fully checked (program {', '.join(left)}): they are left out, and the pick is the best of the "
+            "laws checked. <code>evosld discover --resume</code> checks them.</p>")
 
 
 def _refused(sel: dict[str, Any]) -> list[dict[str, Any]]:
@@ -438,6 +448,9 @@ def _facts_section(data: ReportData) -> str:
         rows.append(("failures", f"evaluations — {ev}; proposals — {pr}"))
     else:
         rows.append(("failures", "none"))
+    if fails.unchanged:
+        same = ", ".join(f"{escape(k)}: {n}" for k, n in fails.unchanged.items())
+        rows.append(("found nothing new", f"{sum(fails.unchanged.values())} proposals ({same}; not failures)"))
     rows.append(("wall time", fmt_seconds(f.wall_seconds)))
     llm = f.llm
     if llm.calls:

@@ -22,18 +22,20 @@ from typing import Any
 
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
+from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.proposers.base import Proposal, Proposer
+from evosld.run.finishing import FinishClock
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
-from evosld.search.selection import Candidate, Selection, choose
+from evosld.search.selection import Candidate, OutOfTime, Selection, choose
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.starter import starter_source
@@ -59,6 +61,7 @@ class RunOutcome:
     signum: int | None = None  # a SIGINT/SIGTERM received during the run (it stopped the search, or came while finishing)
     failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
     proposed: int = 0  # programs the proposer wrote over the whole run (seeds not counted)
+    finishing: dict[str, Any] | None = None  # the finishing allowance and its use (``FinishClock.record``)
 
 
 #: Store state holding the fold scores of the laws in the running (trimmed R²;
@@ -327,6 +330,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     outcome.failures = store.failure_counts()
     outcome.proposed = sum(1 for p in store.programs() if p.iteration > 0)
     log.info("failures: %s", describe_failures(outcome.failures))
+    if outcome.failures.unchanged:
+        log.info("nothing new: %s", describe_unchanged(outcome.failures))
     if write_report:
         try:
             from evosld.report import write_report as _write_report
@@ -342,7 +347,10 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
 
 
 def describe_failures(counts: FailureCounts) -> str:
-    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``."""
+    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``.
+
+    Proposals that found nothing new are not failures (``describe_unchanged``).
+    """
     parts = []
     for what, by_kind in (("proposals", counts.proposals), ("evaluations", counts.evaluations)):
         if by_kind:
@@ -351,13 +359,22 @@ def describe_failures(counts: FailureCounts) -> str:
     return "; ".join(parts) or "none"
 
 
-def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Selection | None:
+def describe_unchanged(counts: FailureCounts) -> str:
+    """``proposals 3 (duplicate 3: a program already evaluated)``, or ``none``."""
+    by_kind = counts.unchanged
+    return f"proposals {sum(by_kind.values())} ({unchanged_kinds(by_kind)})" if by_kind else "none"
+
+
+def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
+                 clock: FinishClock | None = None) -> Selection | None:
     """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
 
     Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
     store (state ``FOLD_STATE``: program id -> fold name -> score), so a
-    resumed or re-finished run does not refit them.
+    resumed or re-finished run does not refit them. The refits and probes run
+    within ``clock``'s allowance (``run.finishing``; default: the config's).
     """
+    clock = clock or FinishClock(config.finish_limit(), limits_from(config))
     done: dict[str, Any] = dict(store.get_state(FOLD_STATE, {}) or {})
     folds = [f.name for f in evaluator.task.inner_folds(config.selection_folds)] if config.selection_folds else []
     seen: set[str] = set()
@@ -375,13 +392,13 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig) -> Se
         missing = [f for f in folds if f not in have]
         if missing:
             source = store.program(pid).source
-            for name in missing:
-                have[name] = fold_r2_of(evaluator.evaluate(source, name))
-            done[str(pid)] = have
-            store.set_state(FOLD_STATE, done)
+            for name in missing:  # each fold kept as it is scored: one cut short by the clock is done again later
+                have[name] = fold_r2_of(clock.evaluate(evaluator, source, name))
+                done[str(pid)] = have
+                store.set_state(FOLD_STATE, done)
         return {f: have[f] for f in folds}
 
-    probe = probe_excess(store, evaluator) if config.selection_probe is not None else None
+    probe = probe_excess(store, evaluator, clock) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
@@ -393,7 +410,8 @@ def fold_r2_of(ev: Evaluation) -> float | None:
     return r2 if r2 is not None and math.isfinite(r2) else None
 
 
-def probe_excess(store: RunStore, evaluator: Evaluator) -> Callable[[int], float | None] | None:
+def probe_excess(store: RunStore, evaluator: Evaluator,
+                 clock: FinishClock | None = None) -> Callable[[int], float | None] | None:
     """program id -> how far the law, refit on all train, leaves the train target range one step beyond the data.
 
     In spans of each group's targets (``search.plausibility.runaway``); None
@@ -406,7 +424,7 @@ def probe_excess(store: RunStore, evaluator: Evaluator) -> Callable[[int], float
 
     def excess(pid: int) -> float | None:
         if str(pid) not in done:
-            value = probe_law(evaluator, store.program(pid).source)
+            value = probe_law(evaluator, store.program(pid).source, clock)
             done[str(pid)] = value if value is None or math.isfinite(value) else "inf"
             store.set_state("probe_excess", done)
         value = done[str(pid)]
@@ -415,7 +433,7 @@ def probe_excess(store: RunStore, evaluator: Evaluator) -> Callable[[int], float
     return excess
 
 
-def probe_law(evaluator: Evaluator, source: str) -> float | None:
+def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = None) -> float | None:
     """How far ``source``, refit on all train, leaves the train target range at the task's probe (spans).
 
     None when the task has no probe or the law fails to fit or predict
@@ -425,17 +443,21 @@ def probe_law(evaluator: Evaluator, source: str) -> float | None:
     rows = task.probe()
     if not rows:
         return None
-    ev = evaluator.evaluate(source, "train", extra_predict={g: {"probe": X} for g, X in rows.items()})
+    extra = {g: {"probe": X} for g, X in rows.items()}
+    ev = (clock.evaluate(evaluator, source, "train", extra) if clock is not None
+          else evaluator.evaluate(source, "train", extra_predict=extra))
     if not ev.ok:
         return None
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
     return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets)
 
 
-def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[str, Any] | None:
+def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
+                     clock: FinishClock | None = None) -> dict[str, Any] | None:
     """The reference law (human law, or the Chinchilla form for a user table) refit: val and test R².
 
-    Computed once and kept in the store (state ``reference``), like the test score.
+    Computed once and kept in the store (state ``reference``), like the test score;
+    within ``clock``'s allowance when given (not kept when it ran out: a resumed run scores it).
     """
     from evosld.tasks.baselines import reference_law
 
@@ -448,7 +470,12 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[
     label, source = ref
     out: dict[str, Any] = {"name": label}
     for split in ("val", "test"):
-        ev = evaluator.evaluate(source, split)
+        try:
+            ev = clock.evaluate(evaluator, source, split) if clock is not None else evaluator.evaluate(source, split)
+        except OutOfTime:
+            out.update({s: {"r2": None, "error": "not scored: the time to finish ran out"} for s in ("val", "test")})
+            out["params"] = None
+            return out
         out[split] = {"r2": ev.scores.r2 if ev.ok else None, "error": ev.message or None}
     out["params"] = ev.params if ev.ok else None
     store.set_state("reference", out)
@@ -458,7 +485,8 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
     """Score the final law once on test (fit on all of train) and write best files."""
     evaluator = Evaluator(task, Sandbox(limits_from(config)), limits_from(config))
-    selection = select_final(store, evaluator, config)
+    clock = FinishClock(config.finish_limit(), limits_from(config))
+    selection = select_final(store, evaluator, config, clock)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
     best = store.program(selection.program_id)
@@ -472,7 +500,12 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     else:
         test, params = done.metrics, done.params
     record = best_record(store, task, best.id, test=test, params=params, selection=selection)
-    record["reference"] = reference_scores(store, task, evaluator)
+    record["reference"] = reference_scores(store, task, evaluator, clock)
+    record["finishing"] = clock.record()
+    if clock.cut:
+        log.warning("finishing: the %g s to finish ran out (%d evaluation(s) cut or not started); laws not "
+                    "checked: %s", clock.seconds, clock.cut, list(selection.unchecked) or "none")
     write_best(run_dir, best.source, record)
     return RunOutcome(run_dir, status, best.id, best.source, val=record["val"] or {}, test=test,
-                      params=params or {}, meta=best.meta, selection=selection, reference=record["reference"])
+                      params=params or {}, meta=best.meta, selection=selection, reference=record["reference"],
+                      finishing=record["finishing"])

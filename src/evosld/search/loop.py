@@ -35,7 +35,9 @@ from evosld.evaluation.evaluator import Evaluation
 from evosld.evaluation.executors import Executor
 from evosld.program import Program
 from evosld.proposers.base import (
+    DUPLICATE,
     EXHAUSTED,
+    NOTHING_NEW,
     ParentInfo,
     Proposal,
     ProposalRequest,
@@ -210,8 +212,7 @@ class DiscoveryLoop:
         ok = [r for r in records if r.fitness is not None]
         self.status.evaluations = sum(1 for p in stored if p.evaluation is not None)
         self.status.failures = sum(1 for p in stored if p.evaluation is not None and not p.evaluation.ok)
-        earlier = self.store.failure_counts().proposals
-        self.status.unchanged = earlier.get(EXHAUSTED, 0) + earlier.get("duplicate", 0)
+        self.status.unchanged = sum(self.store.failure_counts().unchanged.values())
         if ok:
             best = max(ok, key=lambda r: r.fitness)
             self.status.best_val_r2, self.status.best_id = best.metrics.get("r2"), best.id
@@ -345,14 +346,14 @@ class DiscoveryLoop:
                     self.status.llm_calls += 1
                     self.status.tokens += u.prompt_tokens + u.completion_tokens
                 self._exhausted_streak = self._exhausted_streak + 1 if prop.error_kind == EXHAUSTED else 0
-                self.status.unchanged += prop.error_kind == EXHAUSTED
+                self.status.unchanged += prop.error_kind in NOTHING_NEW
                 self._service_streak = self._service_streak + 1 if is_service_failure(prop.error_kind) else 0
                 if prop.source is None:
                     self.store.add_failed_proposal(it, prop.proposer, prop.error_kind, prop.error)
                     continue
                 digest = Program(prop.source).digest
                 if digest in self._seen:
-                    self.store.add_failed_proposal(it, prop.proposer, "duplicate",
+                    self.store.add_failed_proposal(it, prop.proposer, DUPLICATE,
                                                    "the same program was already evaluated")
                     self.status.unchanged += 1
                     continue

@@ -41,6 +41,13 @@ are probed until one passes (at most ``pool`` more), and it joins the running.
 With ``band = 0`` the pick is the fewest parameters within ``tolerance`` of
 the best validation R² (pure parsimony, no refits).
 
+The refits and probes run after the search, in a bounded time
+(``run.finishing``): when it runs out, ``fold_r2`` or ``probe`` raise
+:class:`OutOfTime`, and that law leaves the running (``Selection.unchecked``).
+The laws are checked best on validation first, so the pick is the best of
+those checked; if not even the first could be checked, the best on
+validation.
+
 How the defaults were chosen. Band 0.3, pool 10, validation weight 1/3: on
 the 30 best laws of 12 stored runs (seeds 100 and 101 of the six SLDBench
 tasks, 180 s each; test R² refit for analysis only), against the earlier rule
@@ -69,6 +76,10 @@ from evosld.search.plausibility import LIMIT, plausible
 POOL = 10
 #: R² floor per fold (SLDBench clips at -1).
 FLOOR = -1.0
+
+
+class OutOfTime(Exception):
+    """Raised by ``fold_r2`` or ``probe`` when the finishing time ran out before the law was checked."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ class Selection:
     val_weight: float = 1.0
     folds: tuple[str, ...] = ()
     limit: float | None = None
+    unchecked: tuple[int, ...] = ()  # laws in the running left out: the finishing time ran out before their checks
 
     def to_json(self) -> dict[str, Any]:
         def cand(c: Candidate) -> dict[str, Any]:
@@ -110,7 +122,7 @@ class Selection:
 
         return {"program_id": self.program_id, "rule": self.rule, "band": self.band,
                 "val_weight": self.val_weight, "folds": list(self.folds), "limit": self.limit,
-                "candidates": [cand(c) for c in self.candidates]}
+                "candidates": [cand(c) for c in self.candidates], "unchecked": list(self.unchecked)}
 
 
 def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: int = POOL) -> list[Candidate]:
@@ -159,14 +171,25 @@ def fold_score(val_r2: float, folds: Mapping[str, float | None], val_weight: flo
 
 
 def _probed(ranked: Sequence[Candidate], running: list[Candidate], probe: Callable[[int], float | None],
-            pool: int, limit: float) -> list[Candidate]:
-    """The running with each law's probe excess; extended down the ranking when none passes."""
-    out = [replace(c, beyond=probe(c.program_id)) for c in running]
-    if any(plausible(c.beyond, limit) for c in out):
+            pool: int, limit: float, unchecked: list[int]) -> list[Candidate]:
+    """The running with each law's probe excess; extended down the ranking when none passes.
+
+    A law whose probe ran out of time leaves the running (its id is added to ``unchecked``).
+    """
+    out = []
+    for c in running:
+        try:
+            out.append(replace(c, beyond=probe(c.program_id)))
+        except OutOfTime:
+            unchecked.append(c.program_id)
+    if any(plausible(c.beyond, limit) for c in out) or unchecked:
         return out
     ids = {c.program_id for c in out}
     for c in [c for c in ranked if c.program_id not in ids][:pool]:
-        c = replace(c, beyond=probe(c.program_id))
+        try:
+            c = replace(c, beyond=probe(c.program_id))
+        except OutOfTime:
+            break
         if plausible(c.beyond, limit):
             return [*out, c]
     return out
@@ -182,7 +205,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         candidates: evaluated laws with a finite validation R².
         band, tolerance: which laws are in the running (see ``tied``).
         fold_r2: program id -> {inner fold name: R² or None}; called only for
-            the laws in the running, and only when there are several.
+            the laws in the running, and only when there are several. It
+            and ``probe`` may raise :class:`OutOfTime`: the law leaves the running.
         pool: most laws refitted.
         val_weight: weight of the validation fold in the selection score.
         folds: names of the task's inner folds (for the record).
@@ -198,23 +222,32 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         best = min(close, key=lambda c: (_params_key(c), -c.val_r2, c.program_id))
         return Selection(best.program_id, "parsimony", band, tuple(close))
     running = tied(candidates, band, tolerance, pool)
+    unchecked: list[int] = []
     if probe is not None:
         ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))
-        running = _probed(ranked, running, probe, pool, limit)
+        running = _probed(ranked, running, probe, pool, limit, unchecked) or running[:1]  # none probed: the best
     sane = [c for c in running if plausible(c.beyond, limit)]
     if len(running) == 1 or not folds:
         only = (sane or running)[0]  # the best on validation that stays sane beyond the data
         return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
-                         limit if probe is not None else None)
+                         limit if probe is not None else None, tuple(unchecked))
     scored = []
     for c in running:
-        r2s = fold_r2(c.program_id)
+        try:
+            r2s = fold_r2(c.program_id)
+        except OutOfTime:
+            unchecked.append(c.program_id)
+            continue
         s = fold_score(c.val_r2, r2s, val_weight) if plausible(c.beyond, limit) else FLOOR
         scored.append(replace(c, folds=dict(r2s), score=s))
+    if not scored:  # out of time before any law was refitted: the best on validation that stays sane
+        only = (sane or running)[0]
+        return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
+                         limit if probe is not None else None, tuple(unchecked))
 
     def key(c: Candidate) -> tuple:
         return (-(c.score if c.score is not None else FLOOR), _params_key(c), -c.val_r2, c.program_id)
 
     scored.sort(key=key)
     return Selection(scored[0].program_id, "extrapolation folds", band, tuple(scored), val_weight, tuple(folds),
-                     limit if probe is not None else None)
+                     limit if probe is not None else None, tuple(unchecked))

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 
 from evosld.errors import ProgramError
 from evosld.program import BLOCK_END, BLOCK_START, Program, parse_python
+from evosld.proposers.base import NO_CHANGE
 
 #: ``EditResult.kind`` values for unusable answers.
 NO_CODE = "no_code"
 DIFF_FAILED = "diff_failed"
 TRUNCATED = "truncated"
 STATIC_CHECK = "static_check"
-NO_CHANGE = "no_change"
 
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+.-]*)[^\n]*$", re.MULTILINE)
 _DIFF = re.compile(

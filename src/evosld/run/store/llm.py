@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from evosld.proposers.base import NOTHING_NEW
 from evosld.run.store.base import StoreBase
 from evosld.run.store.records import (
     FailedProposal,
@@ -90,7 +91,7 @@ class LLMTables(StoreBase):
         return [FailedProposal(*r) for r in rows]
 
     def failure_counts(self) -> FailureCounts:
-        """Failed evaluations and failed proposals counted by error kind."""
+        """Failed evaluations and failed proposals counted by error kind, and the proposals that found nothing new."""
         evals = self._query(
             "SELECT error_kind, COUNT(*) FROM evaluations WHERE error_kind IS NOT NULL"
             " GROUP BY error_kind ORDER BY error_kind"
@@ -99,4 +100,6 @@ class LLMTables(StoreBase):
             "SELECT COALESCE(error_kind, 'unknown'), COUNT(*) FROM failed_proposals"
             " GROUP BY 1 ORDER BY 1"
         )
-        return FailureCounts({k: int(n) for k, n in evals}, {k: int(n) for k, n in props})
+        failed = {k: int(n) for k, n in props if k not in NOTHING_NEW}
+        unchanged = {k: int(n) for k, n in props if k in NOTHING_NEW}
+        return FailureCounts({k: int(n) for k, n in evals}, failed, unchanged)

@@ -128,10 +128,18 @@ class LLMTotals:
 
 @dataclass(frozen=True)
 class FailureCounts:
-    """Failures by error kind: failed evaluations and failed proposals."""
+    """Failures by error kind: failed evaluations and failed proposals.
+
+    ``unchanged`` counts, by kind, the proposals that found nothing new (a
+    duplicate of a program already evaluated, an answer that gives its parent
+    back unchanged, nothing left to try: ``proposers.base.NOTHING_NEW``). The
+    store keeps them with the failed proposals, but they are not failures:
+    ``proposals`` and ``total`` leave them out.
+    """
 
     evaluations: dict[str, int]
     proposals: dict[str, int]
+    unchanged: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def total(self) -> int:
