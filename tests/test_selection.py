@@ -276,7 +276,8 @@ def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(
         assert again.reference["val"]["r2"] is not None
 
 
-def test_the_default_finishing_allowance_is_the_timeout_at_least_30_s():
+def test_the_default_finishing_allowance_is_the_budget_at_least_the_timeout_and_30_s():
     assert RunConfig().finish_limit() == 60
     assert RunConfig(evaluator={"timeout": 5}).finish_limit() == 30
     assert RunConfig(evaluator={"timeout": 5}, finish_seconds=2).finish_limit() == 2
+    assert RunConfig(budget_seconds=300).finish_limit() == 300  # as long as the search, so slow tables finish

@@ -417,7 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, help="evaluations in parallel (default 2)")
     g.add_argument("--timeout", type=float, metavar="SECONDS",
                    help=("wall-clock limit for one candidate's fit and prediction (default 60); the "
-                         "final pick's refits after the search share this, at least 30 s, in all"))
+                         "final pick's refits after the search share one allowance as long as the "
+                         "time budget, and at least this and 30 s"))
     g.add_argument("--dask-scheduler", dest="dask_scheduler", help="run evaluations on this Dask scheduler (tcp://host:8786)")
     g.add_argument("--dask-local", dest="dask_local", action="store_true", help="run evaluations on a local Dask cluster")
     g.add_argument("--quiet", action="store_true", help="no live progress display")

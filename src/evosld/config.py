@@ -130,7 +130,8 @@ class RunConfig(BaseModel):
     finish_seconds: float | None = Field(
         default=None, gt=0,
         description=("finishing: most seconds the final pick's fold refits and probes and the reference law take "
-                     "in all once the search stops (run.finishing); null: the per-candidate timeout, at least 30 s"),
+                     "in all once the search stops (run.finishing); null: as long as the search's time budget, and at "
+                     "least the per-candidate timeout and 30 s"),
     )
     proposals_in_flight: int = Field(default=4, ge=1)
     llm: LLMConfig | None = None
@@ -139,8 +140,17 @@ class RunConfig(BaseModel):
     evaluator: EvaluatorConfig = Field(default_factory=EvaluatorConfig)
 
     def finish_limit(self) -> float:
-        """Seconds the finishing evaluations may take in all (``finish_seconds``, else max(timeout, 30 s))."""
-        return self.finish_seconds if self.finish_seconds is not None else max(self.evaluator.timeout, FINISH_FLOOR)
+        """Seconds the finishing evaluations may take in all.
+
+        ``finish_seconds``, else max(budget, timeout, 30 s): finishing may take
+        as long as the search did. The allowance stops laws that hang until
+        their timeout, one after another, from multiplying the run's time; it
+        must not cut the normal finish of a slow-fitting table (sft's 42
+        groups: about 6 s per evaluation, 30 for the ten laws in the running).
+        """
+        if self.finish_seconds is not None:
+            return self.finish_seconds
+        return max(self.budget_seconds or 0.0, self.evaluator.timeout, FINISH_FLOOR)
 
     @model_validator(mode="after")
     def _inspirations_from_prompt(self) -> RunConfig:
