@@ -17,7 +17,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the discoveries of a bench (resuming), then write its leaderboard."""
     from rich.console import Console
 
-    from evosld.bench.runs import BenchSpec, parse_seeds, parse_tasks, run_bench
+    from evosld.bench.runs import run_bench
+    from evosld.bench.spec import BenchSpec, parse_seeds, parse_tasks
     from evosld.signals import StopRequest, signal_name
 
     err = Console(stderr=True)

@@ -1,0 +1,131 @@
+"""Running a bench's discoveries: one ``evosld discover --quiet`` subprocess per (task, seed).
+
+Up to ``spec.jobs`` at a time; a finished run is skipped and an unfinished one
+resumed (``--resume``). Each subprocess runs in its own session, so a Ctrl-C at
+the terminal reaches the bench only, which passes it on once (the run finishes
+cleanly; a second signal aborts it).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from evosld.bench.spec import BenchRun, BenchSpec
+from evosld.signals import StopRequest
+
+#: Each run's subprocess output, appended in its run directory.
+RUN_LOG = "bench.log"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How the subprocess of a run ended (``skipped`` when it was already finished)."""
+
+    task: str
+    seed: int
+    run_dir: Path
+    action: Literal["skipped", "new", "resumed"]
+    returncode: int
+    seconds: float
+
+
+def discover_command(spec: BenchSpec, run: BenchRun, python: str = sys.executable) -> list[str]:
+    """The ``evosld discover`` command line of a run (``--resume`` for an unfinished one)."""
+    cmd = [python, "-m", "evosld.cli", "discover"]
+    if run.state == "unfinished":
+        cmd += ["--resume", str(run.run_dir)]
+    else:
+        cmd += [run.task, "--seed", str(run.seed), "--output", str(run.run_dir)]
+    if spec.iterations is not None:
+        cmd += ["--iterations", str(spec.iterations)]
+    if spec.budget_seconds is not None:
+        cmd += ["--budget-seconds", str(spec.budget_seconds)]
+    for model in spec.llm:
+        cmd += ["--llm", model]
+    if spec.data_dir:
+        cmd += ["--data-dir", str(spec.data_dir)]
+    return [*cmd, "--quiet", *spec.extra_args]
+
+
+class _Children:
+    """The discovery subprocesses running now, so a signal can be passed on to them."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+        self.stop = StopRequest()
+
+    def forward(self, signum: int) -> None:
+        """Send ``signum`` to every child (each finishes its run, or aborts on a second signal)."""
+        for pid in list(self.pids):
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+
+def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None) -> RunOutcome:
+    """Run one discovery subprocess, its output appended to ``<run_dir>/bench.log``."""
+    action: Literal["new", "resumed"] = "resumed" if run.state == "unfinished" else "new"
+    children = children or _Children()
+    if children.stop.requested:  # the bench was stopped before this run began
+        return RunOutcome(run.task, run.seed, run.run_dir, action, children.stop.exit_code, 0.0)
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    cmd = discover_command(spec, run)
+    t0 = time.monotonic()
+    with open(run.run_dir / RUN_LOG, "a", encoding="utf-8") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        # Its own session: a Ctrl-C at the terminal reaches the bench only, which passes it on once.
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+        children.pids.add(proc.pid)
+        try:
+            if children.stop.requested:
+                children.forward(children.stop.signum or signal.SIGTERM)
+            code = proc.wait()
+        finally:
+            children.pids.discard(proc.pid)
+    return RunOutcome(run.task, run.seed, run.run_dir, action, code, time.monotonic() - t0)
+
+
+def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None,
+            children: _Children | None = None) -> list[RunOutcome]:
+    """Run every run that is not finished, ``spec.jobs`` at a time; finished ones are skipped."""
+    children = children or _Children()
+    outcomes: list[RunOutcome] = []
+    todo = []
+    for run in runs:
+        if run.state == "finished":
+            outcomes.append(RunOutcome(run.task, run.seed, run.run_dir, "skipped", 0, 0.0))
+            report(f"{run.task} seed {run.seed}: finished already, skipped")
+        else:
+            todo.append(run)
+    with concurrent.futures.ThreadPoolExecutor(max(1, spec.jobs)) as pool:
+        futures = {}
+        for run in todo:
+            report(f"{run.task} seed {run.seed}: {'resuming' if run.state == 'unfinished' else 'starting'}")
+            futures[pool.submit(_execute, spec, run, children)] = run
+        for fut in concurrent.futures.as_completed(futures):
+            out = fut.result()
+            outcomes.append(out)
+            if out.returncode == 0:
+                verdict = "done"
+            elif children.stop.requested and out.returncode == children.stop.exit_code:
+                verdict = "interrupted (rerun the bench to resume it)"
+            else:
+                verdict = f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"
+            report(f"{out.task} seed {out.seed}: {verdict} in {out.seconds:.0f} s")
+    order = {(r.task, r.seed): i for i, r in enumerate(runs)}
+    return sorted(outcomes, key=lambda o: order[(o.task, o.seed)])
+
+
+__all__ = ["RUN_LOG", "RunOutcome", "discover_command", "execute"]
