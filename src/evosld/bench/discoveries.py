@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from evosld.bench.spec import BenchRun, BenchSpec
 from evosld.signals import StopRequest
@@ -72,10 +72,22 @@ class _Children:
                 pass
 
 
-def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None) -> RunOutcome:
-    """Run one discovery subprocess, its output appended to ``<run_dir>/bench.log``."""
+#: Seconds between two looks at the bench's stop signals while a run's subprocess runs (``poll``).
+POLL_SECONDS = 1.0
+
+
+def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None,
+             poll: Callable[[_Children], None] | None = None) -> RunOutcome:
+    """Run one discovery subprocess, its output appended to ``<run_dir>/bench.log``.
+
+    ``poll(children)``, when given, is called before the run starts and every
+    ``POLL_SECONDS`` while it runs, to pass on stop signals that arrive from
+    elsewhere (``bench.daskruns``); without it they come through ``children``.
+    """
     action: Literal["new", "resumed"] = "resumed" if run.state == "unfinished" else "new"
     children = children or _Children()
+    if poll is not None:
+        poll(children)
     if children.stop.requested:  # the bench was stopped before this run began
         return RunOutcome(run.task, run.seed, run.run_dir, action, children.stop.exit_code, 0.0)
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -91,41 +103,66 @@ def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None) 
         try:
             if children.stop.requested:
                 children.forward(children.stop.signum or signal.SIGTERM)
-            code = proc.wait()
+            code = _wait(proc, children, poll)
         finally:
             children.pids.discard(proc.pid)
     return RunOutcome(run.task, run.seed, run.run_dir, action, code, time.monotonic() - t0)
+
+
+def _wait(proc: subprocess.Popen[Any], children: _Children, poll: Callable[[_Children], None] | None) -> int:
+    """``proc``'s exit code, calling ``poll(children)`` every ``POLL_SECONDS`` meanwhile."""
+    if poll is None:
+        return proc.wait()
+    while True:
+        try:
+            return proc.wait(timeout=POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            poll(children)
+
+
+def skip_finished(runs: Sequence[BenchRun], report: Callable[[str], None]) -> tuple[list[RunOutcome], list[BenchRun]]:
+    """(outcomes of the runs finished already, the runs to start or resume), each reported."""
+    skipped: list[RunOutcome] = []
+    todo: list[BenchRun] = []
+    for run in runs:
+        if run.state == "finished":
+            skipped.append(RunOutcome(run.task, run.seed, run.run_dir, "skipped", 0, 0.0))
+            report(f"{run.task} seed {run.seed}: finished already, skipped")
+        else:
+            todo.append(run)
+    for run in todo:
+        report(f"{run.task} seed {run.seed}: {'resuming' if run.state == 'unfinished' else 'starting'}")
+    return skipped, todo
+
+
+def report_outcome(out: RunOutcome, stop: StopRequest, report: Callable[[str], None]) -> None:
+    """One line on how a run ended: done, interrupted by the bench's stop, or failed."""
+    if out.returncode == 0:
+        verdict = "done"
+    elif stop.requested and out.returncode == stop.exit_code:
+        verdict = "interrupted (rerun the bench to resume it)"
+    else:
+        verdict = f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"
+    report(f"{out.task} seed {out.seed}: {verdict} in {out.seconds:.0f} s")
+
+
+def in_order(outcomes: Sequence[RunOutcome], runs: Sequence[BenchRun]) -> list[RunOutcome]:
+    """``outcomes`` in the order of ``runs`` (tasks, then seeds)."""
+    order = {(r.task, r.seed): i for i, r in enumerate(runs)}
+    return sorted(outcomes, key=lambda o: order[(o.task, o.seed)])
 
 
 def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None,
             children: _Children | None = None) -> list[RunOutcome]:
     """Run every run that is not finished, ``spec.jobs`` at a time; finished ones are skipped."""
     children = children or _Children()
-    outcomes: list[RunOutcome] = []
-    todo = []
-    for run in runs:
-        if run.state == "finished":
-            outcomes.append(RunOutcome(run.task, run.seed, run.run_dir, "skipped", 0, 0.0))
-            report(f"{run.task} seed {run.seed}: finished already, skipped")
-        else:
-            todo.append(run)
+    outcomes, todo = skip_finished(runs, report)
     with concurrent.futures.ThreadPoolExecutor(max(1, spec.jobs)) as pool:
-        futures = {}
-        for run in todo:
-            report(f"{run.task} seed {run.seed}: {'resuming' if run.state == 'unfinished' else 'starting'}")
-            futures[pool.submit(_execute, spec, run, children)] = run
+        futures = [pool.submit(_execute, spec, run, children) for run in todo]
         for fut in concurrent.futures.as_completed(futures):
-            out = fut.result()
-            outcomes.append(out)
-            if out.returncode == 0:
-                verdict = "done"
-            elif children.stop.requested and out.returncode == children.stop.exit_code:
-                verdict = "interrupted (rerun the bench to resume it)"
-            else:
-                verdict = f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"
-            report(f"{out.task} seed {out.seed}: {verdict} in {out.seconds:.0f} s")
-    order = {(r.task, r.seed): i for i, r in enumerate(runs)}
-    return sorted(outcomes, key=lambda o: order[(o.task, o.seed)])
+            outcomes.append(fut.result())
+            report_outcome(outcomes[-1], children.stop, report)
+    return in_order(outcomes, runs)
 
 
 __all__ = ["RUN_LOG", "RunOutcome", "discover_command", "execute"]

@@ -7,9 +7,10 @@
 The composition of the bench's parts: ``spec`` (what to run and each run's
 state), ``discoveries`` (one ``evosld discover --quiet`` subprocess per
 unfinished run, ``jobs`` at a time; a finished run is skipped, an unfinished
-one resumed, so an interrupted bench simply continues), ``humanlaws`` (the
-human laws refit once per task through the sandbox, cached in the bench
-directory) and ``leaderboard`` (every number read from the run stores).
+one resumed, so an interrupted bench simply continues), ``daskruns`` (the
+same subprocesses as tasks on a Dask cluster), ``humanlaws`` (the human laws
+refit once per task through the sandbox, cached in the bench directory) and
+``leaderboard`` (every number read from the run stores).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from evosld.bench.daskruns import execute_on_dask
 from evosld.bench.discoveries import RunOutcome, _Children, execute
 from evosld.bench.humanlaws import human_scores
 from evosld.bench.leaderboard import Leaderboard, build_leaderboard, write_leaderboard
@@ -38,11 +40,14 @@ def run_bench(spec: BenchSpec, report: Callable[[str], None] = lambda s: None,
         raise ConfigError("--jobs must be at least 1")
     Path(spec.output).mkdir(parents=True, exist_ok=True)
     runs = plan_runs(spec)
-    children = _Children()
-    if stop is not None:
-        children.stop = stop
-    with catch_stop_signals(children.stop, forward=children.forward):
-        outcomes = execute(spec, runs, report, children)
+    if spec.on_dask:
+        outcomes = execute_on_dask(spec, runs, report, stop)
+    else:
+        children = _Children()
+        if stop is not None:
+            children.stop = stop
+        with catch_stop_signals(children.stop, forward=children.forward):
+            outcomes = execute(spec, runs, report, children)
     human = human_scores(spec, report)
     board = build_leaderboard(spec, human)
     write_leaderboard(spec.output, board)

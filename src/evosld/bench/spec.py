@@ -24,7 +24,9 @@ class BenchSpec:
     """What to run: tasks × seeds, the per-run limits and where to write.
 
     ``iterations`` / ``budget_seconds`` / ``llm`` are passed to every
-    ``evosld discover``; ``jobs`` runs go at once.
+    ``evosld discover``; ``jobs`` runs go at once. With ``dask_scheduler``
+    (an address) or ``dask_local``, the runs go to a Dask cluster
+    (``bench.daskruns``) instead of a thread pool here.
     """
 
     tasks: tuple[str, ...]
@@ -36,6 +38,13 @@ class BenchSpec:
     jobs: int = 1
     data_dir: str | None = None
     extra_args: tuple[str, ...] = ()
+    dask_scheduler: str | None = None
+    dask_local: bool = False
+
+    @property
+    def on_dask(self) -> bool:
+        """True when the runs go to a Dask cluster."""
+        return bool(self.dask_scheduler) or self.dask_local
 
     def run_dir(self, task: str, seed: int) -> Path:
         """``<output>/<task>/seed<k>``."""
