@@ -35,6 +35,7 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
     data, so each is computed once per bench directory.
     """
     from evosld.evaluation import Evaluator, Sandbox
+    from evosld.evaluation.reference import refit_law
     from evosld.tasks import load_task
     from evosld.tasks.baselines import baseline_source
 
@@ -54,12 +55,9 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
         if isinstance(hit, dict) and hit.get("key") == key:
             return hit
         report(f"{name}: refitting the human law")
-        ev = Evaluator(task, sandbox)
-        val, test = ev.evaluate(src, "val"), ev.evaluate(src, "test")
-        return {"key": key, "val_r2": finite(val.scores.r2), "test_r2": finite(test.scores.r2),
-                "test_r2_clipped": finite(test.scores.r2_clipped), "test_nmse": finite(test.scores.nmse),
-                "test_nmae": finite(test.scores.nmae), "n_params": count_params(test.params),
-                "error": test.message or val.message or None}
+        fit = refit_law(Evaluator(task, sandbox), name, src)
+        scores = {k: v if k == "error" else finite(v) for k, v in fit.scores().items()}
+        return {"key": key, **scores, "n_params": count_params(fit.test.params)}
 
     with concurrent.futures.ThreadPoolExecutor(max(1, min(spec.jobs, len(spec.tasks)))) as pool:
         for name, result in zip(spec.tasks, pool.map(one, spec.tasks)):

@@ -25,6 +25,7 @@ from evosld.config import RunConfig
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
+from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
@@ -445,12 +446,11 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator) -> dict[
     done = store.get_state("reference")
     if isinstance(done, dict) and done.get("name") == ref[0]:
         return done
-    label, source = ref
-    out: dict[str, Any] = {"name": label}
-    for split in ("val", "test"):
-        ev = evaluator.evaluate(source, split)
+    fit = refit_law(evaluator, *ref)
+    out: dict[str, Any] = {"name": fit.label}
+    for split, ev in (("val", fit.val), ("test", fit.test)):
         out[split] = {"r2": ev.scores.r2 if ev.ok else None, "error": ev.message or None}
-    out["params"] = ev.params if ev.ok else None
+    out["params"] = fit.test.params if fit.test.ok else None
     store.set_state("reference", out)
     return out
 
