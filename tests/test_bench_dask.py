@@ -12,34 +12,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from evosld.bench.runs import run_bench
 from evosld.bench.spec import BenchSpec, plan_runs
 from evosld.run.store import RunStore
+from tests.conftest import SFT_TASK as TASK
+from tests.conftest import write_sft_tables
 
 pytest.importorskip("distributed")
 
-TASK = "sft_scaling_law"
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def write_sft_tables(root: Path) -> Path:
-    """A small synthetic SFT table (three groups, plateau then power law) as ``root/sft_scaling_law``."""
-    rng = np.random.default_rng(0)
-    frames = []
-    for i, (b, a, e) in enumerate([(3.0, 0.3, 1.2), (2.5, 0.25, 1.0), (3.5, 0.35, 1.5)]):
-        d = 200.0 * 2.0 ** np.arange(13)
-        loss = e + b / (1 + (d / 3000.0) ** a) * (1 + 0.005 * rng.standard_normal(d.size))
-        frames.append(pd.DataFrame({"group": f"model{i}|data", "sft_data_size": d, "sft_loss": loss}))
-    table = pd.concat(frames, ignore_index=True)
-    largest = table["sft_data_size"] == table["sft_data_size"].max()
-    (root / TASK).mkdir(parents=True)
-    table[~largest].to_csv(root / TASK / "train.csv", index=False)
-    table[largest].to_csv(root / TASK / "test.csv", index=False)
-    return root
 
 
 def final_programs(spec: BenchSpec) -> dict[int, tuple[str, float]]:

@@ -24,7 +24,7 @@ from evosld.program import Program, parse_python
 from evosld.report.curves import PlotPlan, plan_plot
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
-from evosld.run.summary import RunSummary, count_params, n_params_of
+from evosld.run.summary import RunSummary, count_params, n_params_of, stored_task
 from evosld.tasks.task import Task
 
 
@@ -197,9 +197,7 @@ def collect(
     with open_run(run_dir) as store:
         info = store.run()
         if task is None:
-            from evosld.tasks.taskfile import task_from_spec
-
-            task = task_from_spec(info.config.get("task_spec") or {"name": info.task}, data_dir)
+            task = stored_task(info, run_dir, data_dir=data_dir)
         best = store.final()
         if best is None:
             raise ReportError(f"no program of the run in {run_dir} was evaluated successfully; nothing to report")
