@@ -26,11 +26,11 @@ from typing import Any
 
 from evosld.bench.discoveries import (
     POLL_SECONDS,
+    Children,
     RunOutcome,
-    _Children,
-    _execute,
     in_order,
     report_outcome,
+    run_one,
     skip_finished,
 )
 from evosld.bench.spec import BenchRun, BenchSpec
@@ -41,14 +41,14 @@ from evosld.signals import Aborted, StopRequest, catch_stop_signals
 ABORT_WAIT_SECONDS = 30.0
 
 
-def _signal_poll(name: str) -> Callable[[_Children], None]:
+def _signal_poll(name: str) -> Callable[[Children], None]:
     """On a worker: a ``poll`` passing on the signals published under ``name`` that it has not passed on yet."""
     from distributed import Variable, get_client
 
     published = Variable(name, client=get_client())
     passed = 0
 
-    def poll(children: _Children) -> None:
+    def poll(children: Children) -> None:
         nonlocal passed
         try:
             signals = list(published.get(timeout=POLL_SECONDS))
@@ -67,7 +67,7 @@ def _signal_poll(name: str) -> Callable[[_Children], None]:
 
 def _run_on_worker(spec: BenchSpec, run: BenchRun, signals: str) -> RunOutcome:
     """A Dask task: one discovery subprocess on this worker, stopped by the signals published under ``signals``."""
-    return _execute(spec, run, _Children(), poll=_signal_poll(signals))
+    return run_one(spec, run, Children(), poll=_signal_poll(signals))
 
 
 def execute_on_dask(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None,

@@ -56,7 +56,7 @@ def discover_command(spec: BenchSpec, run: BenchRun, python: str = sys.executabl
     return [*cmd, "--quiet", *spec.extra_args]
 
 
-class _Children:
+class Children:
     """The discovery subprocesses running now, so a signal can be passed on to them."""
 
     def __init__(self) -> None:
@@ -76,8 +76,8 @@ class _Children:
 POLL_SECONDS = 1.0
 
 
-def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None,
-             poll: Callable[[_Children], None] | None = None) -> RunOutcome:
+def run_one(spec: BenchSpec, run: BenchRun, children: Children | None = None,
+            poll: Callable[[Children], None] | None = None) -> RunOutcome:
     """Run one discovery subprocess, its output appended to ``<run_dir>/bench.log``.
 
     ``poll(children)``, when given, is called before the run starts and every
@@ -85,7 +85,7 @@ def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None,
     elsewhere (``bench.daskruns``); without it they come through ``children``.
     """
     action: Literal["new", "resumed"] = "resumed" if run.state == "unfinished" else "new"
-    children = children or _Children()
+    children = children or Children()
     if poll is not None:
         poll(children)
     if children.stop.requested:  # the bench was stopped before this run began
@@ -109,7 +109,7 @@ def _execute(spec: BenchSpec, run: BenchRun, children: _Children | None = None,
     return RunOutcome(run.task, run.seed, run.run_dir, action, code, time.monotonic() - t0)
 
 
-def _wait(proc: subprocess.Popen[Any], children: _Children, poll: Callable[[_Children], None] | None) -> int:
+def _wait(proc: subprocess.Popen[Any], children: Children, poll: Callable[[Children], None] | None) -> int:
     """``proc``'s exit code, calling ``poll(children)`` every ``POLL_SECONDS`` meanwhile."""
     if poll is None:
         return proc.wait()
@@ -153,16 +153,17 @@ def in_order(outcomes: Sequence[RunOutcome], runs: Sequence[BenchRun]) -> list[R
 
 
 def execute(spec: BenchSpec, runs: Sequence[BenchRun], report: Callable[[str], None] = lambda s: None,
-            children: _Children | None = None) -> list[RunOutcome]:
+            children: Children | None = None) -> list[RunOutcome]:
     """Run every run that is not finished, ``spec.jobs`` at a time; finished ones are skipped."""
-    children = children or _Children()
+    children = children or Children()
     outcomes, todo = skip_finished(runs, report)
     with concurrent.futures.ThreadPoolExecutor(max(1, spec.jobs)) as pool:
-        futures = [pool.submit(_execute, spec, run, children) for run in todo]
+        futures = [pool.submit(run_one, spec, run, children) for run in todo]
         for fut in concurrent.futures.as_completed(futures):
             outcomes.append(fut.result())
             report_outcome(outcomes[-1], children.stop, report)
     return in_order(outcomes, runs)
 
 
-__all__ = ["RUN_LOG", "RunOutcome", "discover_command", "execute"]
+__all__ = ["POLL_SECONDS", "RUN_LOG", "Children", "RunOutcome", "discover_command", "execute", "in_order", "report_outcome",
+           "run_one", "skip_finished"]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evosld.bench.daskruns import execute_on_dask
-from evosld.bench.discoveries import RunOutcome, _Children, execute
+from evosld.bench.discoveries import Children, RunOutcome, execute
 from evosld.bench.humanlaws import human_scores
 from evosld.bench.leaderboard import Leaderboard, build_leaderboard, write_leaderboard
 from evosld.bench.spec import BenchSpec, plan_runs
@@ -43,7 +43,7 @@ def run_bench(spec: BenchSpec, report: Callable[[str], None] = lambda s: None,
     if spec.on_dask:
         outcomes = execute_on_dask(spec, runs, report, stop)
     else:
-        children = _Children()
+        children = Children()
         if stop is not None:
             children.stop = stop
         with catch_stop_signals(children.stop, forward=children.forward):
