@@ -56,9 +56,11 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from evosld.bench.humanlaws import human_scores
 from evosld.bench.leaderboard import PUBLISHED
 from evosld.bench.rankcheck import rank_check
-from evosld.bench.runs import BenchSpec, human_scores, parse_seeds, parse_tasks, run_bench
+from evosld.bench.runs import run_bench
+from evosld.bench.spec import BenchSpec, parse_seeds, parse_tasks
 from evosld.bench.timetoquality import time_to_quality
 from evosld.errors import ConfigError, DataError, EvosldError
 from evosld.run.outputs import STORE_FILE, write_atomic

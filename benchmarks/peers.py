@@ -302,7 +302,7 @@ def run_operon(task: Any, seed: int, budget_seconds: float) -> dict[str, Any]:
             if w is not None:
                 within[g].append(w)
             fronts.append(info)
-    from evosld.bench.runs import data_digest
+    from evosld.bench.humanlaws import data_digest
 
     return {
         "peer": "operon", "version": version, "task": task.name, "seed": seed, "budget_seconds": budget_seconds,
@@ -348,7 +348,7 @@ def run_all(tasks: dict[str, Any], seeds: Sequence[int], budget_seconds: float, 
     version = operon_version()
     if version is None:
         raise ImportError("pyoperon is not installed: pip install -e '.[peers]'")
-    from evosld.bench.runs import data_digest
+    from evosld.bench.humanlaws import data_digest
 
     out: dict[tuple[str, int], dict[str, Any]] = {}
     todo = []

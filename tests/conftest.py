@@ -43,6 +43,25 @@ def chinchilla_frame(seed: int = 0, noise: float = 0.01) -> pd.DataFrame:
     return pd.DataFrame({"N": N, "D": D, "loss": loss})
 
 
+SFT_TASK = "sft_scaling_law"
+
+
+def write_sft_tables(root: Path) -> Path:
+    """A small synthetic SFT table (three groups, plateau then power law) as ``root/sft_scaling_law`` (a data directory)."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for i, (b, a, e) in enumerate([(3.0, 0.3, 1.2), (2.5, 0.25, 1.0), (3.5, 0.35, 1.5)]):
+        d = 200.0 * 2.0 ** np.arange(13)
+        loss = e + b / (1 + (d / 3000.0) ** a) * (1 + 0.005 * rng.standard_normal(d.size))
+        frames.append(pd.DataFrame({"group": f"model{i}|data", "sft_data_size": d, "sft_loss": loss}))
+    table = pd.concat(frames, ignore_index=True)
+    largest = table["sft_data_size"] == table["sft_data_size"].max()
+    (root / SFT_TASK).mkdir(parents=True)
+    table[~largest].to_csv(root / SFT_TASK / "train.csv", index=False)
+    table[largest].to_csv(root / SFT_TASK / "test.csv", index=False)
+    return root
+
+
 @pytest.fixture
 def synthetic_task():
     return task_from_frame(chinchilla_frame(), ["N", "D"], "loss", name="chinchilla")

@@ -12,16 +12,10 @@ from pathlib import Path
 import pytest
 
 from evosld.bench.cli import add_bench_parser
+from evosld.bench.discoveries import discover_command
 from evosld.bench.leaderboard import PUBLISHED
-from evosld.bench.runs import (
-    BenchRun,
-    BenchSpec,
-    discover_command,
-    parse_seeds,
-    parse_tasks,
-    plan_runs,
-    run_bench,
-)
+from evosld.bench.runs import run_bench
+from evosld.bench.spec import BenchRun, BenchSpec, parse_seeds, parse_tasks, plan_runs
 from evosld.errors import ConfigError, DataError
 from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN

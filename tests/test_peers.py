@@ -15,7 +15,7 @@ from types import ModuleType, SimpleNamespace
 import pandas as pd
 import pytest
 
-from evosld.bench.runs import BenchSpec
+from evosld.bench.spec import BenchSpec
 from evosld.tasks import task_from_frame
 from tests.conftest import chinchilla_frame
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from evosld.config import RunConfig
+from evosld.errors import DataError
 from evosld.run.store import RunStore
-from evosld.run.summary import RunSummary, finite, n_params_of
+from evosld.run.summary import RunSummary, finite, n_params_of, stored_task
+from evosld.tasks import task_from_frame
+from tests.conftest import SFT_TASK as TASK
+from tests.conftest import chinchilla_frame, write_sft_tables
 
 
 def test_a_run_read_before_and_after_it_finished(tmp_path):
@@ -34,3 +40,16 @@ def test_guards():
     assert finite("1.5") == 1.5 and finite(math.nan) is None and finite(None) is None and finite("x") is None
     assert n_params_of({"n_params": 3}) == 3 and n_params_of({"n_params": 3.0}) == 3
     assert all(n_params_of(m) is None for m in ({"n_params": True}, {"n_params": -1}, {"n_params": 2.5}, {}, None))
+
+
+def test_stored_task_uses_the_data_directory_the_run_used(tmp_path, monkeypatch):
+    data = write_sft_tables(tmp_path / "data")
+    monkeypatch.delenv("EVOSLD_DATA", raising=False)
+    with RunStore.create(tmp_path / "run.sqlite", TASK, 0, {"task_spec": {"name": TASK, "data_dir": str(data)}}) as store:
+        info = store.run()
+    task = stored_task(info, tmp_path)  # as `evosld report DIR` and --resume find it, without EVOSLD_DATA
+    assert task.name == TASK and len(task.train) == 36
+    assert stored_task(info, tmp_path, TASK, data_dir=data).name == TASK
+    other = task_from_frame(chinchilla_frame(), ["N", "D"], "loss", name="chinchilla")
+    with pytest.raises(DataError, match=f"is a run on '{TASK}', not on 'chinchilla'"):
+        stored_task(info, tmp_path, other)

@@ -164,27 +164,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def baseline_rows(args: argparse.Namespace) -> list[dict]:
     from evosld.bench.leaderboard import PUBLISHED
     from evosld.evaluation import Evaluator, Sandbox
+    from evosld.evaluation.reference import refit_law
     from evosld.tasks import task_names
     from evosld.tasks.baselines import baseline_source
 
     sandbox = Sandbox()
     rows = []
     for name in task_names():
-        task = load_task_from_args(args, name)
-        ev = Evaluator(task, sandbox)
-        src = baseline_source(name)
-        val, test = ev.evaluate(src, "val"), ev.evaluate(src, "test")
-        rows.append({
-            "task": name,
-            "val_r2": val.scores.r2,
-            "test_r2": test.scores.r2,
-            "test_r2_clipped": test.scores.r2_clipped,
-            "test_nmse": test.scores.nmse,
-            "test_nmae": test.scores.nmae,
-            "error": test.message or val.message or None,
-            "published_human_r2": PUBLISHED[name]["human"],
-            "seconds": val.duration + test.duration,
-        })
+        fit = refit_law(Evaluator(load_task_from_args(args, name), sandbox), name, baseline_source(name))
+        rows.append({"task": name, **fit.scores(), "published_human_r2": PUBLISHED[name]["human"],
+                     "seconds": fit.seconds})
     return rows
 
 

@@ -17,7 +17,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run the discoveries of a bench (resuming), then write its leaderboard."""
     from rich.console import Console
 
-    from evosld.bench.runs import BenchSpec, parse_seeds, parse_tasks, run_bench
+    from evosld.bench.runs import run_bench
+    from evosld.bench.spec import BenchSpec, parse_seeds, parse_tasks
     from evosld.signals import StopRequest, signal_name
 
     err = Console(stderr=True)
@@ -30,8 +31,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         llm=tuple(args.llm or ()),
         jobs=args.jobs,
         data_dir=args.data_dir,
+        dask_scheduler=args.dask_scheduler,
+        dask_local=args.dask_local,
     )
-    err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {spec.jobs} at a time -> {spec.output}")
+    where = (f"on the Dask scheduler {spec.dask_scheduler}" if spec.dask_scheduler
+             else f"{spec.jobs} at a time" + (" on a local Dask cluster" if spec.dask_local else ""))
+    err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {where} -> {spec.output}")
     stop = StopRequest()
     board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False), stop=stop)
     for row in board.tasks:
@@ -61,7 +66,13 @@ def add_bench_parser(sub: Any) -> None:
     p.add_argument("--iterations", type=int, help="proposals per run")
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="wall-clock budget per run")
     p.add_argument("--llm", action="append", metavar="MODEL", help="model name (repeat for an ensemble); default: offline")
-    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1)")
+    p.add_argument("--jobs", type=int, default=1, help="runs in parallel (default 1; with --dask-local, its workers)")
+    dask = p.add_mutually_exclusive_group()
+    dask.add_argument("--dask-scheduler", dest="dask_scheduler", metavar="ADDRESS",
+                      help="run each discovery as a task on this Dask scheduler (tcp://host:8786); its workers must "
+                           "see OUTPUT and the data at the same paths")
+    dask.add_argument("--dask-local", dest="dask_local", action="store_true",
+                      help="run each discovery as a task on a local Dask cluster of --jobs workers")
     p.add_argument("--output", default="bench", help="bench directory (default: ./bench)")
     p.add_argument("--data-dir", help="directory with one folder per task holding train.csv/test.csv "
                                       "(default: $EVOSLD_DATA, else the Hugging Face Hub)")

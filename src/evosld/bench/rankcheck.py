@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from evosld.bench.runs import data_digest
+from evosld.bench.humanlaws import data_digest
 from evosld.errors import ConfigError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Sandbox

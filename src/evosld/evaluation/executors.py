@@ -12,6 +12,7 @@ import concurrent.futures
 import threading
 from typing import Any, Protocol
 
+from evosld.dask_cluster import DaskCluster, as_concurrent
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.tasks.task import Task
@@ -76,42 +77,14 @@ class DaskExecutor:
     """
 
     def __init__(self, task: Task, address: str | None = None, workers: int = 2, limits: Limits | None = None) -> None:
-        try:
-            import dask
-            from distributed import Client, LocalCluster
-        except ImportError:  # pragma: no cover - depends on the install
-            from evosld.errors import ConfigError
-
-            raise ConfigError("the Dask executor needs `pip install 'evosld[distributed]'`") from None
-        self._cluster = None
-        # Sandboxed children are forked from worker processes, so workers must not be daemonic.
-        with dask.config.set({"distributed.worker.daemon": False}):
-            if address is None:
-                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None)
-                self.client = Client(self._cluster)
-            else:
-                self.client = Client(address)
-        self.workers = max(1, sum(w.get("nthreads", 1) for w in self.client.scheduler_info()["workers"].values()))
+        self._cluster = DaskCluster(address, workers)
+        self.client = self._cluster.client
+        self.workers = self._cluster.workers
         self.limits = limits
         [self._task] = self.client.scatter([task], broadcast=True)
 
     def submit(self, source: str, split: str = "val") -> concurrent.futures.Future[Evaluation]:
-        dask_future = self.client.submit(_evaluate_on_worker, self._task, source, split, self.limits, pure=False)
-        out: concurrent.futures.Future[Evaluation] = concurrent.futures.Future()
-
-        def _done(f: Any) -> None:
-            if out.cancelled():  # the loop gave up on it (its budget ran out)
-                return
-            try:
-                out.set_result(f.result())
-            except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting loop
-                out.set_exception(exc)
-
-        dask_future.add_done_callback(_done)
-        return out
+        return as_concurrent(self.client.submit(_evaluate_on_worker, self._task, source, split, self.limits, pure=False))
 
     def close(self) -> None:
-        self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+        self._cluster.close()

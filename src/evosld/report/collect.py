@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from evosld.bounds import AtBound, ParamBounds, params_at_bounds, program_bounds
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
+from evosld.evaluation.reference import ReferenceFit, refit_law, refit_reference
 from evosld.evaluation.sandbox import Sandbox
 from evosld.program import Program, parse_python
 from evosld.report.curves import PlotPlan, plan_plot
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
-from evosld.run.summary import RunSummary, count_params, n_params_of
+from evosld.run.summary import RunSummary, count_params, n_params_of, stored_task
 from evosld.tasks.task import Task
 
 
@@ -151,18 +152,21 @@ def run_facts(store: RunStore, summary: RunSummary | None = None) -> RunFacts:
     )
 
 
-def _reference(task: Task) -> tuple[str, str, Literal["human", "starter"]]:
-    """(source, label, kind) of the law the best is compared with."""
-    from evosld.tasks.baselines import reference_law
+def _reference(task: Task, evaluator: Evaluator, extra: dict[str, Any]) -> tuple[ReferenceFit, Literal["human", "starter"]]:
+    """The law the best is compared with, refit (its test fit with ``extra`` predictions), and its kind.
+
+    The task's reference law (``evaluation.reference``), else the starter program.
+    """
     from evosld.tasks.builtin import BUILTIN
 
-    ref = reference_law(task)
-    if ref is not None:
-        label, src = ref
-        return src, (f"human law: {law_title(src, task.name)}" if task.name in BUILTIN else label), "human"
+    fit = refit_reference(evaluator, extra)
+    if fit is not None:
+        return (replace(fit, label=f"human law: {law_title(fit.source, task.name)}") if task.name in BUILTIN
+                else fit), "human"
     from evosld.tasks.starter import starter_source
 
-    return starter_source(task), "starter program (the search's seed; no human law for a user task)", "starter"
+    return refit_law(evaluator, "starter program (the search's seed; no human law for a user task)",
+                     starter_source(task), extra), "starter"
 
 
 def _n_params(meta: dict[str, Any], fit: Evaluation) -> int | None:
@@ -193,9 +197,7 @@ def collect(
     with open_run(run_dir) as store:
         info = store.run()
         if task is None:
-            from evosld.tasks.taskfile import task_from_spec
-
-            task = task_from_spec(info.config.get("task_spec") or {"name": info.task}, data_dir)
+            task = stored_task(info, run_dir, data_dir=data_dir)
         best = store.final()
         if best is None:
             raise ReportError(f"no program of the run in {run_dir} was evaluated successfully; nothing to report")
@@ -211,16 +213,12 @@ def collect(
     evaluator = Evaluator(task, sandbox, limits)
     plan = plan_plot(task, x_feature)
     extra = plan.extra_predict(task)
-    ref_source, ref_label, ref_kind = _reference(task)
-    jobs = {
-        "best_val": (best.source, "val", None),
-        "best_test": (best.source, "test", extra),
-        "ref_val": (ref_source, "val", None),
-        "ref_test": (ref_source, "test", extra),
-    }
-    with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {k: pool.submit(evaluator.evaluate, src, split, ex) for k, (src, split, ex) in jobs.items()}
-        done = {k: f.result() for k, f in futures.items()}
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        best_val = pool.submit(evaluator.evaluate, best.source, "val")
+        best_test = pool.submit(evaluator.evaluate, best.source, "test", extra)
+        ref = pool.submit(_reference, task, evaluator, extra)
+        done = {"best_val": best_val.result(), "best_test": best_test.result()}
+        ref_fit, ref_kind = ref.result()
     warnings: list[str] = []
     if stored_test is not None:
         test_metrics, note = stored_test.metrics, ""
@@ -242,14 +240,14 @@ def collect(
         note=note,
     )
     reference = LawResult(
-        label=ref_label,
+        label=ref_fit.label,
         kind=ref_kind,
-        source=ref_source,
-        val=done["ref_val"],
-        test=done["ref_test"],
-        val_metrics=done["ref_val"].metrics(),
-        test_metrics=done["ref_test"].metrics(),
-        n_params=count_params(done["ref_test"].params) or count_params(done["ref_val"].params),
+        source=ref_fit.source,
+        val=ref_fit.val,
+        test=ref_fit.test,
+        val_metrics=ref_fit.val.metrics(),
+        test_metrics=ref_fit.test.metrics(),
+        n_params=count_params(ref_fit.test.params) or count_params(ref_fit.val.params),
     )
     if not (isinstance(selection, dict) and selection.get("program_id") == best.id):
         selection = None

@@ -26,6 +26,7 @@ from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
+from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import FinishClock
@@ -467,17 +468,17 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
     done = store.get_state("reference")
     if isinstance(done, dict) and done.get("name") == ref[0]:
         return done
-    label, source = ref
-    out: dict[str, Any] = {"name": label}
-    for split in ("val", "test"):
-        try:
-            ev = clock.evaluate(evaluator, source, split) if clock is not None else evaluator.evaluate(source, split)
-        except OutOfTime:
-            out.update({s: {"r2": None, "error": "not scored: the time to finish ran out"} for s in ("val", "test")})
-            out["params"] = None
-            return out
+    run = (lambda src, split, extra: clock.evaluate(evaluator, src, split, extra)) if clock is not None else None
+    try:
+        fit = refit_law(evaluator, *ref, evaluate=run)
+    except OutOfTime:
+        out = {"name": ref[0], "params": None}
+        out.update({s: {"r2": None, "error": "not scored: the time to finish ran out"} for s in ("val", "test")})
+        return out
+    out: dict[str, Any] = {"name": fit.label}
+    for split, ev in (("val", fit.val), ("test", fit.test)):
         out[split] = {"r2": ev.scores.r2 if ev.ok else None, "error": ev.message or None}
-    out["params"] = ev.params if ev.ok else None
+    out["params"] = fit.test.params if fit.test.ok else None
     store.set_state("reference", out)
     return out
 

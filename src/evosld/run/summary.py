@@ -162,22 +162,25 @@ def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | No
     Args:
         info: the run's ``RunInfo`` (its task name and stored config).
         run_dir: the run directory (for the error message).
-        task: a ``Task``, a built-in task name, or None (the run's own: its
-            stored csv task spec, else the built-in task of its name).
-        data_dir: where built-in task data lives (default ``$EVOSLD_DATA``).
+        task: a ``Task``, a built-in task name, or None (the run's own, from its
+            stored task spec as ``--resume`` rebuilds it: its csv table, else
+            the built-in task of its name on the data directory the run used).
+        data_dir: where built-in task data lives when the run stored none
+            (default ``$EVOSLD_DATA``).
     Raises:
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
     from evosld.errors import DataError
 
-    if task is None and "csv" in (info.config.get("task_spec") or {}):
+    if task is None:
         from evosld.tasks.taskfile import task_from_spec
 
-        task = task_from_spec(info.config["task_spec"], data_dir)
-    if task is None or isinstance(task, str):
+        task = task_from_spec(info.config.get("task_spec") or {"name": info.task},
+                              None if data_dir is None else str(data_dir))
+    elif isinstance(task, str):
         from evosld.tasks import load_task
 
-        task = load_task(task or info.task, data_dir=data_dir)
+        task = load_task(task, data_dir=data_dir)
     if task.name != info.task:
         raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task.name!r}")
     return task
