@@ -22,20 +22,30 @@ from tests.fakes.programs import PARENT
 SLEEPER = PARENT.replace("    return least_squares(", "    import time\n    time.sleep(300)\n    return least_squares(")
 
 
-def test_timed_out_candidates_are_counted_and_the_budget_holds(tmp_path: Path) -> None:
+#: The budget of the timed-out-candidates run: long enough that the starter's own evaluation (seconds on a
+#: busy machine) leaves time for candidates to start and time out.
+BUDGET = 12
+
+
+def _discover_with_server(tmp_path: Path, program: str, config: str, args: list[str]) -> subprocess.CompletedProcess:
+    """``evosld discover`` on a Chinchilla-like CSV against a fake LLM server that answers variants of ``program``."""
     csv = tmp_path / "runs.csv"
     chinchilla_frame().to_csv(csv, index=False)
     cfg = tmp_path / "llm.yaml"
-    cfg.write_text("proposals_in_flight: 3\nllm:\n  timeout: 5\n  retries: 0\n")
-    run = tmp_path / "run"
+    cfg.write_text(config)
     n = itertools.count()
-    with FakeOpenAIServer(default=lambda _req: Reply.program(f"{SLEEPER}\n# variant {next(n)}\n")) as server:
+    with FakeOpenAIServer(default=lambda _req: Reply.program(f"{program}\n# variant {next(n)}\n")) as server:
         cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
-               "--target", "loss", "--output", str(run), "--llm", "fake-model", "--api-base", server.base_url,
-               "--config", str(cfg), "--iterations", "1000", "--budget-seconds", "4", "--timeout", "1",
-               "--workers", "1", "--quiet"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENAI_API_KEY="sk-x"),
+               "--target", "loss", "--output", str(tmp_path / "run"), "--llm", "fake-model", "--api-base",
+               server.base_url, "--config", str(cfg), *args, "--quiet"]
+        return subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENAI_API_KEY="sk-x"),
                               timeout=300)
+
+
+def test_timed_out_candidates_are_counted_and_the_budget_holds(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = _discover_with_server(tmp_path, SLEEPER, "proposals_in_flight: 3\nllm:\n  timeout: 5\n  retries: 0\n",
+                                 ["--iterations", "1000", "--budget-seconds", str(BUDGET), "--timeout", "1", "--workers", "1"])
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     line = next((ln for ln in proc.stdout.splitlines() if "timed out" in ln), None)
@@ -48,7 +58,7 @@ def test_timed_out_candidates_are_counted_and_the_budget_holds(tmp_path: Path) -
     con.close()
     assert not_started, "candidates queued when the budget ran out were started anyway"
     # one worker: after the budget, only the candidate running finishes (its 1 s limit)
-    assert float(searched) < 4 + 1 + 3, searched
+    assert float(searched) < BUDGET + 1 + 3, searched
     assert f"{timed_out} candidate(s) timed out" in line
 
 
@@ -61,18 +71,9 @@ def test_finishing_time_is_bounded_and_said(tmp_path: Path) -> None:
                         "    y = np.asarray(loss_values, dtype=float)\n"
                         "    if len(y) != 30:\n        import time\n        time.sleep(3)\n")
     assert "time.sleep(3)" in slow
-    csv = tmp_path / "runs.csv"
-    chinchilla_frame().to_csv(csv, index=False)
-    cfg = tmp_path / "llm.yaml"
-    cfg.write_text("proposals_in_flight: 2\nfinish_seconds: 1\nllm:\n  timeout: 5\n  retries: 0\n")
     run = tmp_path / "run"
-    n = itertools.count()
-    with FakeOpenAIServer(default=lambda _req: Reply.program(f"{slow}\n# variant {next(n)}\n")) as server:
-        cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
-               "--target", "loss", "--output", str(run), "--llm", "fake-model", "--api-base", server.base_url,
-               "--config", str(cfg), "--iterations", "4", "--timeout", "30", "--quiet"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OPENAI_API_KEY="sk-x"),
-                              timeout=300)
+    proc = _discover_with_server(tmp_path, slow, "proposals_in_flight: 2\nfinish_seconds: 1\nllm:\n  timeout: 5\n  retries: 0\n",
+                                 ["--iterations", "4", "--timeout", "30"])
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     line = next((ln for ln in proc.stdout.splitlines() if ln.strip().startswith("finishing:")), None)

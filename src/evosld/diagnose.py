@@ -25,9 +25,14 @@ PROPOSAL_HINTS = {
 }
 
 
-def _kinds(by_kind: dict[str, int]) -> str:
+def _ranked(by_kind: dict[str, int], hints: dict[str, str]) -> str:
+    """``kind count: hint, ...``, most frequent first."""
     ranked = sorted(by_kind.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {n}" + (f": {PROPOSAL_HINTS[k]}" if k in PROPOSAL_HINTS else "") for k, n in ranked)
+    return ", ".join(f"{k} {n}" + (f": {hints[k]}" if k in hints else "") for k, n in ranked)
+
+
+def _kinds(by_kind: dict[str, int]) -> str:
+    return _ranked(by_kind, PROPOSAL_HINTS)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,7 @@ UNCHANGED_HINTS = {
 
 def unchanged_kinds(by_kind: dict[str, int]) -> str:
     """``duplicate 3: a program already evaluated, exhausted 1: ...`` (most frequent first)."""
-    ranked = sorted(by_kind.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {n}" + (f": {UNCHANGED_HINTS[k]}" if k in UNCHANGED_HINTS else "") for k, n in ranked)
+    return _ranked(by_kind, UNCHANGED_HINTS)
 
 
 def no_proposal_line(counts: FailureCounts, target: LLMTarget) -> str:
