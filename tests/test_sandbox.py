@@ -120,6 +120,31 @@ def test_os_exit(sandbox):
     assert "3" in r.message
 
 
+def test_a_lost_exit_status_runs_the_program_once_more(sandbox, monkeypatch):
+    """multiprocessing gives 255 when the forkserver could not report a child's exit (seen once in CI, in a
+    kill -9 and resume test): that says nothing about the law, so it is run again, not scored -1."""
+    from evosld.evaluation.sandbox import FORKSERVER_LOST, RunResult, Sandbox
+
+    real = Sandbox._run_once
+    calls = []
+
+    def lose_the_first(self, source, job_, limits=None):
+        calls.append(1)
+        if len(calls) == 1:
+            return RunResult(None, "exit", "the program exited with code 255", exit_code=FORKSERVER_LOST, duration=0.5)
+        return real(self, source, job_, limits)
+
+    monkeypatch.setattr(Sandbox, "_run_once", lose_the_first)
+    r = sandbox.run(program("def scaling_law_func(X, p):\n    return np.full(len(X), p[0])\n"), job())
+    assert r.ok and len(calls) == 2
+    assert r.value["groups"][0]["predictions"]["scored"] == [9.0] * 8
+
+
+def test_a_program_exiting_with_255_is_reported_after_one_more_try(sandbox):
+    r = sandbox.run(program("import os\ndef scaling_law_func(X, p):\n    os._exit(255)\n"), job())
+    assert r.error_kind == "exit" and "255" in r.message
+
+
 def test_sys_exit(sandbox):
     r = sandbox.run(program("import sys\ndef scaling_law_func(X, p):\n    sys.exit(0)\n"), job())
     assert r.error_kind == "exit"

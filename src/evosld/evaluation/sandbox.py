@@ -21,7 +21,7 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from evosld.evaluation import worker
@@ -35,6 +35,8 @@ SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", 
 SANDBOX_UID_BASE = 1_900_000_000
 UIDS_PER_PROCESS = 64
 PID_MAX = 4_194_304
+#: The exit code multiprocessing gives a forkserver child whose status it could not read (the forkserver died).
+FORKSERVER_LOST = 255
 
 
 def is_secret(name: str) -> bool:
@@ -151,7 +153,23 @@ class Sandbox:
 
     # ------------------------------------------------------------------
     def run(self, source: str, job: dict[str, Any], limits: Limits | None = None) -> RunResult:
-        """Run ``source`` on ``job`` (see ``worker.run_job``) and report what happened."""
+        """Run ``source`` on ``job`` (see ``worker.run_job``) and report what happened.
+
+        A child whose exit status was lost (``FORKSERVER_LOST``, what
+        multiprocessing reports when the forkserver could not give it) has told
+        nothing about the program, so it is run once more on a fresh forkserver
+        rather than scored as a failure of the law (seen once in CI, in the kill
+        -9 and resume test). A program that really exits with 255 is reported
+        after the second run.
+        """
+        result = self._run_once(source, job, limits)
+        if result.error_kind == "exit" and result.exit_code == FORKSERVER_LOST and not self._stopped:
+            _reset_forkserver()
+            again = self._run_once(source, job, limits)
+            return replace(again, duration=result.duration + again.duration)
+        return result
+
+    def _run_once(self, source: str, job: dict[str, Any], limits: Limits | None = None) -> RunResult:
         lim = limits or self.limits
         if self._stopped:
             return RunResult(None, "killed", "the run was stopped before this program started")
