@@ -464,7 +464,7 @@ class EffScale(Block):
         return 2
 
     def valid(self, feats, space):
-        return (len(feats) == 2 and feats[0] != feats[1] and tuple(sorted(feats)) not in space.entangled
+        return (len(feats) == 2 and feats[0] != feats[1] and not space.entangles(*feats)
                 and super().valid(feats, space))
 
     def box(self, feats, space):

@@ -250,7 +250,7 @@ class SymbolicProposer:
                 pools.append([c, Term.of(Factor("eff", (i, j)))] + rest)
             for i in logs:  # a size scaled by the log of another feature, one shared exponent
                 for j in logs:
-                    if i != j and tuple(sorted((i, j))) not in sp.entangled:
+                    if i != j and not sp.entangles(i, j):
                         rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
                         pools.append([c, Term.of(Factor("escale", (i, j)))] + rest)
             if len(logs) >= 3:

@@ -215,6 +215,10 @@ class Space:
         counts = [min(n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups) for i in range(self.n_raw)]
         return replace(self, levels=tuple(int(c) for c in counts))
 
+    def entangles(self, i: int, j: int) -> bool:
+        """Whether the data entangles features ``i`` and ``j`` (either order; see ``entangled``)."""
+        return (min(i, j), max(i, j)) in self.entangled
+
     def bowl_axis(self, i: int) -> bool:
         """Whether a bowl may curve along feature ``i`` (not extrapolated, not monotone)."""
         return i not in self.extrapolated and i not in self.monotone
