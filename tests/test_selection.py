@@ -181,7 +181,7 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert sorted(calls) == ["inner1", "inner1", "inner2", "inner2", "test", "test", "train", "train", "val"]
     assert record_reference(tmp_path)["name"].startswith("Chinchilla form")
     record = json.loads((tmp_path / "best.json").read_text())
-    assert record["selection"]["folds"] == ["inner1", "inner2"]
+    assert record["selection"]["folds"] == ["inner1", "inner1->val", "inner2", "inner2->val"]  # one refit per fold
     cands = {c["program_id"]: c for c in record["selection"]["candidates"]}
     assert set(cands) == {ids["mean"], ids["good"]}
     assert cands[ids["good"]]["folds"]["inner1"] > 0.9 > cands[ids["mean"]]["folds"]["inner1"]

@@ -40,9 +40,10 @@ from typing import Any
 
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
+from evosld.evaluation.foldscores import fold_names, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.outputs import existing_store, write_atomic
-from evosld.run.runner import FOLD_STATE, fold_r2_of
+from evosld.run.runner import FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, tied
@@ -51,7 +52,7 @@ from evosld.tasks.task import Task
 #: The cache file written into the run directory.
 CACHE_FILE = "time_to_quality.json"
 #: Bumped when the cached entries change meaning.
-CACHE_VERSION = 2  # 2: fold scores are trimmed R²
+CACHE_VERSION = 3  # 2: fold scores are trimmed R²; 3: directed folds add their horizon (inner1->val)
 #: R² floor (SLDBench clips at -1; a failed fit counts -1).
 FLOOR = -1.0
 
@@ -112,8 +113,9 @@ class SelectionSettings:
     tolerance: float
     pool: int
     val_weight: float
-    folds: tuple[str, ...]
+    folds: tuple[str, ...]  # every score name (``evaluation.foldscores.fold_names``)
     probe: float | None = None  # RunConfig.selection_probe: the runaway limit, None without the check
+    n_folds: int = 2  # RunConfig.selection_folds: inner folds refitted
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
@@ -211,9 +213,10 @@ def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSe
         config = RunConfig.model_validate((stored or {}).get("config") or {})
     except ValueError as exc:
         raise DataError(f"the run's stored configuration is not readable here: {exc}") from None
-    folds = tuple(f.name for f in task.inner_folds(config.selection_folds)) if config.selection_folds else ()
+    folds = fold_names(task, config.selection_folds) if config.selection_folds else ()
     return (SelectionSettings(config.selection_band, config.parsimony_tolerance, config.selection_pool,
-                              config.selection_val_weight, folds, config.selection_probe), limits_from(config))
+                              config.selection_val_weight, folds, config.selection_probe, config.selection_folds),
+            limits_from(config))
 
 
 def _read_cache(path: Path, data_key: str) -> dict[str, Any]:
@@ -287,10 +290,8 @@ def time_to_quality(
         return None
 
     def refit_folds(pid: int) -> FoldR2:
-        out: FoldR2 = {}
-        for name in settings.folds:
-            out[name] = fold_r2_of(evaluator.evaluate(by_id[pid].source, name))
-        return out
+        source = by_id[pid].source
+        return score_folds(lambda split, extra: evaluator.evaluate(source, split, extra), task, settings.n_folds)
 
     def test_score(pid: int) -> dict[str, Any]:
         ev = evaluator.evaluate(by_id[pid].source, "test")
@@ -311,7 +312,7 @@ def time_to_quality(
             for pid, r2s in zip(todo, pool.map(refit_folds, todo)):
                 folds[pid] = r2s
                 fold_cache[str(pid)] = {"digest": by_id[pid].digest, **r2s}
-        evaluated += len(todo) * len(settings.folds)
+        evaluated += len(todo) * settings.n_folds
 
     probe_cache: dict[str, Any] = dict(cached.get("probe") or {})
 

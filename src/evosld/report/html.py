@@ -20,6 +20,7 @@ import numpy as np
 
 from evosld import __version__
 from evosld.bounds import summarize
+from evosld.evaluation.foldscores import HORIZON
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
@@ -363,15 +364,20 @@ def _selection_part(data: ReportData) -> str:
                      fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
+    bands = [f for f in folds if HORIZON not in f]
     describe = "; ".join(f"{escape(f.name)}: {int(f.fit.sum())} rows fitted, {int(f.scored.sum())} scored"
-                         for f in data.task.inner_folds(len(folds))) if folds else ""
+                         for f in data.task.inner_folds(len(bands))) if bands else ""
+    further = (f" The same fit also predicts the validation rows further out: the {escape(HORIZON)} columns "
+               "score it there, as the chosen law will later be asked to predict test."
+               if len(bands) < len(folds) else "")
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
             + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
                       "params"], rows)
             + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) on '
             "validation. Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
-            "beyond a band, predict the band: forward chaining towards validation; no validation or test targets "
-            f"are read; {describe}). The selection score weighs validation {weight} and the inner folds the rest "
+            "beyond a band, predict the band: forward chaining towards validation; the fits read no validation or "
+            f"test targets; {describe}).{further} The selection score weighs validation {weight} and the fold scores "
+            "the rest "
             "(each R² clipped at −1); the best score is returned. Laws that agree across folds are a safer pick "
             "than one that wins a single slice. &ldquo;Beyond the data&rdquo;: each law refit on all train rows "
             "predicts inputs one step past validation (the step from the band below validation to validation); "

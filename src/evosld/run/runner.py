@@ -24,8 +24,9 @@ from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, EvosldError, OutputError
-from evosld.evaluation.evaluator import Evaluation, Evaluator
+from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
+from evosld.evaluation.foldscores import fold_names, score_folds
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.proposers.base import Proposal, Proposer
@@ -377,7 +378,8 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     """
     clock = clock or FinishClock(config.finish_limit(), limits_from(config))
     done: dict[str, Any] = dict(store.get_state(FOLD_STATE, {}) or {})
-    folds = [f.name for f in evaluator.task.inner_folds(config.selection_folds)] if config.selection_folds else []
+    n_folds = config.selection_folds
+    folds = list(fold_names(evaluator.task, n_folds)) if n_folds else []
     seen: set[str] = set()
     candidates = []
     for p in store.programs():
@@ -389,26 +391,19 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
 
     def fold_r2(pid: int) -> dict[str, float | None]:
-        have = dict(done.get(str(pid), {}))
-        missing = [f for f in folds if f not in have]
-        if missing:
-            source = store.program(pid).source
-            for name in missing:  # each fold kept as it is scored: one cut short by the clock is done again later
-                have[name] = fold_r2_of(clock.evaluate(evaluator, source, name))
-                done[str(pid)] = have
-                store.set_state(FOLD_STATE, done)
-        return {f: have[f] for f in folds}
+        source = store.program(pid).source
+
+        def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone
+            done[str(pid)] = scores
+            store.set_state(FOLD_STATE, done)
+
+        return score_folds(lambda split, extra: clock.evaluate(evaluator, source, split, extra), evaluator.task,
+                           n_folds, known=done.get(str(pid), {}), on_fold=keep)
 
     probe = probe_excess(store, evaluator, clock) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
-
-
-def fold_r2_of(ev: Evaluation) -> float | None:
-    """A fold evaluation's score for the final pick: its trimmed R², None when it failed or is not finite."""
-    r2 = ev.scores.r2_trimmed if ev.ok else None
-    return r2 if r2 is not None and math.isfinite(r2) else None
 
 
 def probe_excess(store: RunStore, evaluator: Evaluator,

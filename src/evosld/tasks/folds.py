@@ -81,12 +81,16 @@ class Fold:
         fit: (N_train,) bool mask of the train rows fitted.
         scored: (N_train,) bool mask of the train rows scored.
         rule: what the scored rows are, in words.
+        directed: the band lies next in line towards validation (False for
+            the random bands of held-out mixtures): the fold's fit may also be
+            scored further out, on validation (``evaluation.foldscores``).
     """
 
     name: str
     fit: np.ndarray
     scored: np.ndarray
     rule: str
+    directed: bool = False
 
 
 # ---------------------------------------------------------------- distances
@@ -587,5 +591,6 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
         full_scored = np.zeros(len(train), dtype=bool)
         full_fit[fit_idx[fit]] = True
         full_scored[fit_idx[scored]] = True
-        folds.append(Fold(f"inner{len(folds) + 1}", full_fit, full_scored, f"{how} (band {k})"))
+        folds.append(Fold(f"inner{len(folds) + 1}", full_fit, full_scored, f"{how} (band {k})",
+                          directed=direction.distance is not None))
     return folds
