@@ -119,8 +119,8 @@ class RunConfig(BaseModel):
     )
     selection_val_weight: float = Field(
         default=1 / 3, ge=0, le=1,
-        description=("final pick: weight of the validation fold in the weighted mean over folds (the inner folds "
-                     "share the rest; 1/3 with two inner folds is the plain mean of three)"),
+        description=("final pick: weight of the validation fold in the weighted mean over folds (the inner folds, "
+                     "and each directed fold's fit scored on validation further out, share the rest)"),
     )
     selection_probe: float | None = Field(
         default=1.0, ge=0,
