@@ -39,6 +39,28 @@ def test_sizes_within_the_tolerance_are_one_scale():
     assert n_levels(v) == 3 and n_levels(v, rtol=0.0) == 5
 
 
+def log_uniform(n: int, lo: float = 1e7, hi: float = 1e9, seed: int = 0) -> np.ndarray:
+    return np.exp(np.random.default_rng(seed).uniform(np.log(lo), np.log(hi), n))
+
+
+@pytest.mark.parametrize("n", [2_000, 60_000])
+def test_a_continuous_feature_is_many_scales_not_one_chain(n):
+    """Thousands of sizes, each within the tolerance of its neighbour, span two decades: not one scale."""
+    v = log_uniform(n)
+    lv = levels(v)
+    assert n_levels(v) > 1000  # chained, 60,000 log-uniform sizes were one level
+    for k in range(lv.max() + 1):  # no level grows beyond the tolerance of its smallest value
+        lo, hi = v[lv == k].min(), v[lv == k].max()
+        assert hi - lo <= 1e-3 * hi * (1 + 1e-9)
+    assert n_levels(v, rtol=0.03) > 100
+
+
+@pytest.mark.parametrize("jitter", [1e-6, 4e-4])
+def test_jittered_grid_sizes_are_one_scale_each(jitter):
+    N = chinchilla_like(n=2_000, jitter=jitter)["N_params"].to_numpy()
+    assert n_levels(N) == 9
+
+
 def test_largest_counts_jittered_sizes_as_one_value():
     df = chinchilla_like()
     top = rule_mask(df, "largest:N_params")
@@ -104,6 +126,32 @@ def test_validation_that_would_leave_one_size_to_fit_on_is_random_instead():
     assert n_levels(task.fit_df["N"]) == 2  # the law can still be fitted along N
     along_d = task_from_frame(df, ["N", "D"], "loss", test="D > 5e10", name="three_sizes")
     assert along_d.val_rule.startswith("D >=")  # D has ten values: validation along it is fine
+
+
+def test_discover_on_a_continuous_size_feature_proposes_and_evaluates_laws(tmp_path):
+    """3,000 runs of log-uniform N and D: validation is next in line along N, and the search runs.
+
+    With a scale tolerance of 3% every neighbouring pair of sizes is within it; counted as one
+    chain, N was a single scale, validation took every train row and discover stopped with
+    'the rules leave no rows to fit on' (the same happens at the default 1e-3 from ~60,000 rows).
+    """
+    from evosld.run.store import RunStore
+
+    rng = np.random.default_rng(0)
+    N, D = log_uniform(3_000, seed=1), log_uniform(3_000, 1e9, 1e12, seed=2)
+    loss = 1.7 + 400 / N**0.34 + 410 / D**0.28 + 0.01 * rng.standard_normal(len(N))
+    csv = tmp_path / "runs.csv"
+    pd.DataFrame({"N": N, "D": D, "loss": loss}).to_csv(csv, index=False)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+                           "--target", "loss", "--test", "N > 5e8", "--iterations", "20", "--scale-tolerance",
+                           "0.03", "--output", str(out), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    with RunStore.open(out / "run.sqlite") as store:
+        laws = [p for p in store.programs() if p.proposer == "symbolic" and p.evaluation and p.evaluation.ok]
+    assert len(laws) >= 5 and max(p.evaluation.r2 for p in laws) > 0.99
+    best = json.loads((out / "best.json").read_text())
+    assert best["split"]["val_rule"].startswith("N >=")
 
 
 def test_relaxed_rule_is_written_short_and_keeps_the_rows():

@@ -140,6 +140,39 @@ def test_a_lost_exit_status_runs_the_program_once_more(sandbox, monkeypatch):
     assert r.value["groups"][0]["predictions"]["scored"] == [9.0] * 8
 
 
+def test_a_forkserver_killed_under_two_runs_costs_each_one_more_try(sandbox):
+    """Both runs in flight lose their child when the shared forkserver dies; each must get its result.
+
+    Their retries used to stop the forkserver first: the thread that woke later stopped the new one
+    under the other's retry, whose law was then scored -1 with exit code 255 (7 times in 7 on a busy
+    machine; a kill -9 and resume test then saw the two runs draw different parents).
+    """
+    import signal
+    import threading
+    import time
+    from multiprocessing import forkserver
+
+    src = program("def scaling_law_func(X, p):\n    return np.full(len(X), p[0])\n",
+                  fit=GOOD_FIT.replace("def fit_scaling_law(X, y):", "def fit_scaling_law(X, y):\n    import time\n"
+                                       "    time.sleep(1.0)"))
+    results = [None, None]
+
+    def run(i: int) -> None:
+        results[i] = sandbox.run(src, job())
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    while len(sandbox._running) < 2 and any(t.is_alive() for t in threads):
+        time.sleep(0.01)
+    os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)
+    for t in threads:
+        t.join()
+    for r in results:
+        assert r.ok, (r.error_kind, r.exit_code, r.message)
+        assert r.value["groups"][0]["predictions"]["scored"] == [9.0] * 8
+
+
 def test_a_program_exiting_with_255_is_reported_after_one_more_try(sandbox):
     r = sandbox.run(program("import os\ndef scaling_law_func(X, p):\n    os._exit(255)\n"), job())
     assert r.error_kind == "exit" and "255" in r.message

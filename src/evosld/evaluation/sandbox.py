@@ -37,6 +37,8 @@ UIDS_PER_PROCESS = 64
 PID_MAX = 4_194_304
 #: The exit code multiprocessing gives a forkserver child whose status it could not read (the forkserver died).
 FORKSERVER_LOST = 255
+#: Seconds a lost child's retry waits for a forkserver that died to finish exiting.
+FORKSERVER_EXIT_WAIT = 1.0
 
 
 def is_secret(name: str) -> bool:
@@ -157,14 +159,14 @@ class Sandbox:
 
         A child whose exit status was lost (``FORKSERVER_LOST``, what
         multiprocessing reports when the forkserver could not give it) has told
-        nothing about the program, so it is run once more on a fresh forkserver
-        rather than scored as a failure of the law (seen once in CI, in the kill
-        -9 and resume test). A program that really exits with 255 is reported
-        after the second run.
+        nothing about the program, so it is run once more rather than scored as
+        a failure of the law: on a new forkserver if that one died, else on the
+        same one (see ``_await_forkserver_exit``). A program that really exits
+        with 255 is reported after the second run.
         """
         result = self._run_once(source, job, limits)
         if result.error_kind == "exit" and result.exit_code == FORKSERVER_LOST and not self._stopped:
-            _reset_forkserver()
+            _await_forkserver_exit()
             again = self._run_once(source, job, limits)
             return replace(again, duration=result.duration + again.duration)
         return result
@@ -190,7 +192,8 @@ class Sandbox:
             try:
                 proc.start()
             except Exception as exc:  # noqa: BLE001 - e.g. the forkserver was killed
-                _reset_forkserver()
+                if not _await_forkserver_exit():
+                    _reset_forkserver()  # alive but refusing work: no run can use it
                 _start_clean_forkserver(self._ctx)
                 proc = self._ctx.Process(target=worker.child_main, args=(source, job, scratch, asdict(lim), uid))
                 try:
@@ -320,8 +323,39 @@ def _is_zombie(pid: str) -> bool:
         return True
 
 
+def _await_forkserver_exit(wait: float = FORKSERVER_EXIT_WAIT) -> bool:
+    """Whether the forkserver has exited, waiting up to ``wait`` s for one on its way out.
+
+    The forkserver is shared by every run in flight. When it dies, each of them
+    sees its child lost at once and runs its program again; the next start
+    (``ensure_running``) finds the dead forkserver, reaps it and starts a new
+    one, once. It must not be stopped here: stopping it (as this did) lost the
+    children other threads were running on it, and when one of those threads
+    woke late under load its own stop hit the new forkserver, so the first
+    thread's second try came back lost as well and its law was scored -1 (the
+    kill -9 and resume test's flake: the two runs then drew different parents).
+    Waiting lets a forkserver whose pipes have closed finish exiting, so that
+    ``ensure_running`` does not take it for alive. Nothing is reaped here.
+    """
+    from multiprocessing import forkserver
+
+    pid = forkserver._forkserver._forkserver_pid
+    if pid is None or not hasattr(os, "waitid"):
+        return pid is None
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                return True
+        except ChildProcessError:  # reaped already (another thread restarted it)
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+
+
 def _reset_forkserver() -> None:
-    """Forget a forkserver that died (a candidate may have killed it)."""
+    """Stop and forget the forkserver (one that is alive but cannot start children)."""
     from multiprocessing import forkserver
 
     fs = forkserver._forkserver

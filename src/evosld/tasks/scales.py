@@ -4,8 +4,8 @@ Sizes read off a figure, or logged with rounding, are never exactly equal:
 two "1.3e9" models may be stored as 1.2999e9 and 1.3001e9. Everywhere a rule
 or the search counts distinct values of a column (``largest:COL``, the
 parameter-count guard along a scale feature, the extrapolation folds), values
-within a relative ``rtol`` of their neighbour count as one scale. Pure
-functions.
+within a relative ``rtol`` of the smallest value of their scale count as one
+scale; a continuous feature is many scales, not one chain. Pure functions.
 """
 
 from __future__ import annotations
@@ -19,10 +19,22 @@ DEFAULT_RTOL = 1e-3
 def levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:
     """(N,) int level of each value: 0 for the smallest scale, +1 per distinct scale above.
 
-    Sorted values whose gap to the previous one is at most ``rtol`` times the
-    larger magnitude share a level (so a chain of near-equal values is one
-    scale). NaN values get level -1.
+    Over the sorted values, each level is anchored at its smallest value ``a``
+    and holds every value ``v`` with ``v - a`` at most ``rtol`` times the
+    larger of ``|a|`` and ``|v|``; the first value beyond starts the next
+    level. So a level never spans more than ``rtol`` of its anchor: jittered
+    copies of one size are one scale, while a continuous feature (thousands of
+    sizes, each within ``rtol`` of its neighbour) has as many levels as its
+    range holds steps of ``rtol``, not one. NaN and infinite values get
+    level -1.
+
+    Args:
+        values: (N,) numbers.
+        rtol: relative tolerance in [0, 1) (negative counts as 0).
     """
+    r = max(float(rtol), 0.0)
+    if not r < 1.0:
+        raise ValueError(f"scale tolerance {rtol!r} must be below 1")
     v = np.asarray(values, dtype=float).ravel()
     out = np.full(len(v), -1, dtype=int)
     ok = np.flatnonzero(np.isfinite(v))
@@ -30,9 +42,16 @@ def levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:
         return out
     order = ok[np.argsort(v[ok], kind="stable")]
     sv = v[order]
-    mag = np.maximum(np.abs(sv[1:]), np.abs(sv[:-1]))
-    gap = np.diff(sv) > max(float(rtol), 0.0) * mag
-    out[order] = np.concatenate([[0], np.cumsum(gap)])
+    lv = np.empty(len(sv), dtype=int)
+    start, level = 0, 0
+    while start < len(sv):
+        a = sv[start]
+        # v - a > r * max(|a|, |v|) is monotone in v (r < 1): beyond this bound a value leaves the level
+        bound = a / (1.0 - r) if a >= 0 else a * (1.0 - r)
+        stop = max(int(np.searchsorted(sv, bound, side="right")), start + 1)
+        lv[start:stop] = level
+        start, level = stop, level + 1
+    out[order] = lv
     return out
 
 
