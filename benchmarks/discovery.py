@@ -4,9 +4,10 @@ Runs ``evosld discover --proposer symbolic`` on each task for each seed under a
 wall-clock budget (through ``evosld.bench.runs``: OUTPUT/<task>/seed<k>; finished
 runs are skipped and unfinished ones resumed, so an interrupted benchmark is
 continued by running the same command again). Each run selects its law without the
-test split (among the laws close on validation R², the best median R² over
-validation and two inner extrapolation folds, laws that run away one step
-beyond the data scoring -1: ``search.selection``); that law
+test split (among the laws close on validation R², the best weighted mean R²
+over validation, two inner extrapolation folds and those folds' fits scored on
+validation, laws that run away one step beyond the data scoring -1:
+``search.selection``); that law
 is scored once on test. Then, for every
 finished run, ``evosld.bench.rankcheck`` refits the run's best distinct laws (by
 validation R²) on all of train and asks how well validation R² ranked them
@@ -336,7 +337,8 @@ def render(result: dict[str, Any]) -> str:
         f"Seeds {', '.join(map(str, s['seeds']))}; {s['budget_seconds']:g} s per run; "
         f"{s['jobs']} run(s) at once, `{' '.join(s['extra_args'])}`.",
         "Test R² on the held-out largest scales; the law of each run is selected without test rows "
-        "(among the laws close on validation R², the best median over validation and two inner extrapolation folds; "
+        "(among the laws close on validation R², the best weighted mean over validation, two inner extrapolation "
+        "folds and those folds' fits scored on validation further out; "
         "a law whose predictions one step beyond the data run away scores −1). "
         "Mean over finished seeds with each R² clipped at −1; best unclipped. Human refit: the task's human "
         "law fit here on the same train rows (clipped at −1); pub.: SLDBench published figures "
