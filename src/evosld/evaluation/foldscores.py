@@ -36,7 +36,7 @@ HORIZON = "->val"
 _SET = "horizon"
 
 #: evaluate(split, extra_predict) -> Evaluation: one sandboxed fit-and-predict of the law.
-Evaluate = Callable[[str, "dict[str, dict[str, np.ndarray]] | None"], Evaluation]
+Evaluate = Callable[[str, dict[str, dict[str, np.ndarray]] | None], Evaluation]
 
 
 def has_horizon(task: Task, fold: Fold) -> bool:
@@ -44,14 +44,14 @@ def has_horizon(task: Task, fold: Fold) -> bool:
     return fold.directed and bool(np.any(task.val_mask))
 
 
+def score_names(task: Task, fold: Fold) -> tuple[str, ...]:
+    """The scores one refit on ``fold`` gives: its band, then its horizon when it has one."""
+    return (fold.name, fold.name + HORIZON) if has_horizon(task, fold) else (fold.name,)
+
+
 def fold_names(task: Task, n_folds: int) -> tuple[str, ...]:
     """The names the final pick scores, in order: each inner fold, then its horizon when it has one."""
-    names: list[str] = []
-    for fold in task.inner_folds(n_folds):
-        names.append(fold.name)
-        if has_horizon(task, fold):
-            names.append(fold.name + HORIZON)
-    return tuple(names)
+    return tuple(n for fold in task.inner_folds(n_folds) for n in score_names(task, fold))
 
 
 def fold_r2_of(ev: Evaluation) -> float | None:
@@ -106,7 +106,7 @@ def score_fold(evaluate: Evaluate, task: Task, fold: Fold) -> dict[str, float | 
     """
     if not has_horizon(task, fold):
         return {fold.name: fold_r2_of(evaluate(fold.name, None))}
-    val = task.arrays(task.train.loc[task.val_mask])
+    _, val = task.split_arrays("val")
     ev = evaluate(fold.name, {g: {_SET: d.X} for g, d in val.items()})
     return {fold.name: fold_r2_of(ev), fold.name + HORIZON: horizon_r2(ev, {g: d.y for g, d in val.items()})}
 
@@ -126,8 +126,7 @@ def score_folds(evaluate: Evaluate, task: Task, n_folds: int, known: dict[str, f
     """
     have = dict(known or {})
     for fold in task.inner_folds(n_folds):
-        names = [fold.name] + ([fold.name + HORIZON] if has_horizon(task, fold) else [])
-        if all(n in have for n in names):
+        if all(n in have for n in score_names(task, fold)):
             continue
         have.update(score_fold(evaluate, task, fold))
         if on_fold is not None:
