@@ -80,7 +80,7 @@ def test_equal_fold_scores_prefer_fewer_parameters_then_validation():
     assert sel is not None and sel.program_id == 2  # equal scores and parameters: the older program
 
 
-def test_band_zero_is_parsimony_and_a_lone_leader_needs_no_refit():
+def test_band_zero_is_parsimony_and_a_lone_leader_is_the_pick_with_its_fold_scores_on_record():
     cands = [_c(1, 0.95, 7), _c(2, 0.9498, 4), _c(3, 0.90, 2)]
 
     def never(pid: int) -> dict:
@@ -88,8 +88,28 @@ def test_band_zero_is_parsimony_and_a_lone_leader_needs_no_refit():
 
     sel = choose(cands, band=0.0, tolerance=0.0005, fold_r2=never, folds=("inner1",))
     assert sel is not None and sel.program_id == 2 and sel.rule == "parsimony"
-    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, fold_r2=never, folds=("inner1",))
+    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, fold_r2=never, folds=("inner1",),
+                 check_alone=False)
     assert sel is not None and sel.program_id == 1 and sel.rule == "validation"
+    # alone in the running it is the pick whatever its folds say, and they are recorded: here it fails one
+    asked: list[int] = []
+
+    def poor(pid: int) -> dict[str, float | None]:
+        asked.append(pid)
+        return {"inner1": 0.9, "inner1->val": None}
+
+    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, fold_r2=poor,
+                 folds=("inner1", "inner1->val"))
+    assert sel is not None and sel.program_id == 1 and sel.rule == "validation" and asked == [1]
+    (alone,) = sel.candidates
+    assert alone.folds == {"inner1": 0.9, "inner1->val": None}
+    assert alone.score == pytest.approx((0.95 + 0.9 - 1.0) / 3) and json.dumps(sel.to_json())
+
+    def no_time(pid: int) -> dict:
+        raise OutOfTime("the time to finish ran out")
+
+    sel = choose([_c(1, 0.95), _c(2, 0.80)], band=0.1, tolerance=0.0005, fold_r2=no_time, folds=("inner1",))
+    assert sel.program_id == 1 and sel.candidates[0].folds == {} and sel.unchecked == ()  # still the pick
     sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=never, folds=())
     assert sel is not None and sel.program_id == 1 and sel.rule == "validation"  # a task without inner folds
     assert choose([], band=0.1, tolerance=0.0, fold_r2=never) is None
@@ -199,6 +219,30 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)
 
 
+def test_a_lone_leader_is_the_pick_and_its_fold_scores_are_shown(synthetic_task, tmp_path):
+    """A law far ahead on validation is alone in the running: it is returned whatever its folds say, and its
+    refits on the folds are recorded in best.json, shown in the report and said on the command line."""
+    from evosld.cli import selection_lines
+
+    with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
+        lone = store.add_program(MEAN, meta={"n_params": 1})
+        store.add_evaluation(lone, {"split": "val", "r2": 0.99}, r2=0.99)
+        other = store.add_program(GOOD, meta={"n_params": 5})
+        store.add_evaluation(other, {"split": "val", "r2": 0.5}, r2=0.5)
+        out = finish(store, synthetic_task, tmp_path, RunConfig(evaluator={"timeout": 30}), LoopStatus())
+    assert out.best_id == lone and out.selection.rule == "validation"
+    (alone,) = out.selection.candidates
+    assert set(alone.folds) == {"inner1", "inner1->val", "inner2", "inner2->val"}
+    assert alone.folds["inner1"] < 0.5 and alone.score < 0.99  # the mean of the fit rows misses each band
+    record = json.loads((tmp_path / "best.json").read_text())["selection"]["candidates"]
+    assert [c["program_id"] for c in record] == [lone] and record[0]["folds"] == alone.folds
+    page = write_report(tmp_path, task=synthetic_task).read_text()
+    assert "How the law was chosen" in page and "No other law scored within" in page
+    (line,) = selection_lines(out.selection)
+    assert "no other law was close on validation" in line and "inner1->val" in line
+    assert "extrapolates poorly on inner1" in line
+
+
 def test_laws_the_finishing_time_did_not_reach_leave_the_running():
     cands = [_c(1, 0.95), _c(2, 0.949), _c(3, 0.948), _c(4, 0.80)]
     scores = {1: {"inner1": 0.5, "inner2": 0.5}, 2: {"inner1": 0.99, "inner2": 0.99}}
@@ -255,8 +299,9 @@ def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(
             ids.append(pid)
         short = RunConfig(evaluator={"timeout": 30}, finish_seconds=1)
         out = finish(store, synthetic_task, tmp_path, short, LoopStatus())
-        # one probe cut short by the allowance, two probes and the reference not started
-        assert out.finishing is not None and out.finishing["seconds"] == 1 and out.finishing["cut"] == 4
+        # one probe cut short by the allowance; two probes, the refits of the one law left and the reference
+        # not started
+        assert out.finishing is not None and out.finishing["seconds"] == 1 and out.finishing["cut"] == 5
         assert out.selection is not None and out.selection.rule == "validation"
         assert sorted(out.selection.unchecked) == sorted(ids)
         assert out.best_id in ids and out.test.get("r2") is not None  # the test score has its own limit
@@ -264,7 +309,7 @@ def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(
         assert store.get_state("reference") is None and not store.get_state("probe_excess")
         assert not store.get_state(FOLD_STATE)
         best = json.loads((tmp_path / "best.json").read_text())
-        assert best["finishing"]["cut"] == 4 and sorted(best["selection"]["unchecked"]) == sorted(ids)
+        assert best["finishing"]["cut"] == 5 and sorted(best["selection"]["unchecked"]) == sorted(ids)
         page = write_report(tmp_path, task=synthetic_task).read_text()
         assert "The time to finish ran out before 3 more law(s)" in page
 

@@ -263,14 +263,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     _bounds_line(outcome)
     sel = outcome.selection
-    if sel is not None and sel.rule == "extrapolation folds":
-        ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
-        chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)
-        folds = ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} failed" for k, v in chosen.folds.items())
-        runner_up = next((c for c in ranked if c.program_id != sel.program_id), None)
-        print(f"  chosen among {len(sel.candidates)} laws close on validation by its score over the extrapolation "
-              f"folds: {chosen.score:.4f} ({folds})" + (f"; runner-up {runner_up.score:.4f}" if runner_up else "")
-              + " (best.json: selection)")
+    for line in selection_lines(sel):
+        print(line)
     if sel is not None and sel.limit is not None:
         away = [c for c in sel.candidates if c.beyond is not None and c.beyond > sel.limit]
         if away:
@@ -291,6 +285,35 @@ def cmd_discover(args: argparse.Namespace) -> int:
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def selection_lines(sel) -> list[str]:
+    """What the CLI says about how the final law was picked (``search.selection.Selection``; None: nothing).
+
+    Chosen among several laws: its score over the extrapolation folds and the runner-up's. Alone in the
+    running: its fold scores all the same, with a warning when it fails or extrapolates poorly on one.
+    """
+    if sel is None:
+        return []
+    if sel.rule == "extrapolation folds":
+        ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
+        chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)
+        runner_up = next((c for c in ranked if c.program_id != sel.program_id), None)
+        return [f"  chosen among {len(sel.candidates)} laws close on validation by its score over the extrapolation "
+                f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
+                + (f"; runner-up {runner_up.score:.4f}" if runner_up else "") + " (best.json: selection)"]
+    alone = sel.candidates[0] if sel.rule == "validation" and len(sel.candidates) == 1 else None
+    if alone is None or not alone.folds or alone.score is None:
+        return []
+    poor = [k for k, v in alone.folds.items() if v is None or v < 0]
+    return [f"  no other law was close on validation; refit on the extrapolation folds it scores {alone.score:.4f} "
+            f"({_fold_list(alone.folds)})"
+            + (f": it extrapolates poorly on {', '.join(poor)}, so trust its validation R² less" if poor else "")
+            + " (best.json: selection)"]
+
+
+def _fold_list(folds: dict) -> str:
+    return ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} failed" for k, v in folds.items())
 
 
 def _finishing_line(outcome, run_dir: Path) -> None:

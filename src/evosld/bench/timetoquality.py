@@ -175,7 +175,8 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
             continue  # the laws in the running did not change: neither does the pick
         last = key
         sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
-                     probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0)
+                     probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0,
+                     check_alone=False)  # a lone law is the pick whatever its folds say: skip its refits
         if sel is None or (picks and picks[-1].program_id == sel.program_id):
             continue
         chosen = next(x for x in sel.candidates if x.program_id == sel.program_id)

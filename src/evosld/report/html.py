@@ -351,7 +351,9 @@ def _group_counts(task) -> str:
 def _selection_part(data: ReportData) -> str:
     """How sure the pick is: the laws in the running and their scores on each extrapolation fold."""
     sel = data.selection
-    if not sel or (sel.get("rule") != "extrapolation folds" and not _refused(sel) and not sel.get("unchecked")):
+    alone = bool(sel) and sel.get("rule") == "validation" and any(c.get("folds") for c in sel.get("candidates", []))
+    if not sel or (sel.get("rule") != "extrapolation folds" and not alone and not _refused(sel)
+                   and not sel.get("unchecked")):
         return ""
     folds = list(sel.get("folds") or [])
     rows = []
@@ -373,8 +375,8 @@ def _selection_part(data: ReportData) -> str:
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
             + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
                       "params"], rows)
-            + f'<p class="note">These laws scored within {band} of the best law\'s remaining error (1 − val R²) on '
-            "validation. Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
+            + f'<p class="note">{_running_phrase(alone, band)} '
+            "Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
             "beyond a band, predict the band: forward chaining towards validation; the fits read no validation or "
             f"test targets; {describe}).{further} The selection score weighs validation {weight} and the fold scores "
             "the rest "
@@ -384,6 +386,15 @@ def _selection_part(data: ReportData) -> str:
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
             "whatever its folds say.</p>" + _unchecked_note(sel))
+
+
+def _running_phrase(alone: bool, band: str) -> str:
+    """The first sentence of the selection note: which laws were in the running."""
+    if alone:
+        return (f"No other law scored within {band} of this law's remaining error (1 − val R²) on validation, so it "
+                "is the pick whatever its folds say; its fold scores below say how far to trust it (a law that "
+                "fails a fold may have won validation by luck).")
+    return f"These laws scored within {band} of the best law's remaining error (1 − val R²) on validation."
 
 
 def _unchecked_note(sel: dict[str, Any]) -> str:

@@ -23,7 +23,12 @@ is the weighted mean of the validation R² (weight ``val_weight``) and the fold
 scores (sharing the rest: with two directed folds, 1/6 each for the two
 bands and the two horizons).
 The pick is the best selection score, then fewer parameters, then the higher
-validation R². Test rows are never read.
+validation R². Test rows are never read. A law alone in the running (no other
+within ``band``) is the pick whatever its folds say, but it is refitted on
+them all the same, and its scores recorded: a law that leads validation by a
+wide margin and fails a fold is the pick to trust least (on lr_bsz, seed 1 of
+the session-20 benchmark, such a lone leader scored -1 on ``inner2->val`` and
+tested 0.04), and the user should see that.
 
 Why trimmed, and why a mean: an inner fold is a small slice (16 rows is
 common), and one run that went wrong in it carries most of its squared error,
@@ -205,17 +210,33 @@ def _probed(ranked: Sequence[Candidate], running: list[Candidate], probe: Callab
     return out
 
 
+def _alone_checked(only: Candidate, fold_r2: Callable[[int], dict[str, float | None]], val_weight: float,
+                   limit: float) -> Candidate:
+    """The one law in the running with its fold scores and selection score recorded (for the record only).
+
+    When the finishing time runs out first the law is returned unchanged (it stays the pick: the
+    scores cannot change it).
+    """
+    try:
+        r2s = fold_r2(only.program_id)
+    except OutOfTime:
+        return only
+    s = fold_score(only.val_r2, r2s, val_weight) if plausible(only.beyond, limit) else FLOOR
+    return replace(only, folds=dict(r2s), score=s)
+
+
 def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
            fold_r2: Callable[[int], dict[str, float | None]], pool: int = POOL,
            val_weight: float = 1 / 3, folds: Sequence[str] = (),
-           probe: Callable[[int], float | None] | None = None, limit: float = LIMIT) -> Selection | None:
+           probe: Callable[[int], float | None] | None = None, limit: float = LIMIT,
+           check_alone: bool = True) -> Selection | None:
     """Pick the final law among ``candidates`` (see the module docstring).
 
     Args:
         candidates: evaluated laws with a finite validation R².
         band, tolerance: which laws are in the running (see ``tied``).
         fold_r2: program id -> {inner fold name: R² or None}; called only for
-            the laws in the running, and only when there are several. It
+            the laws in the running (for a law alone, see ``check_alone``). It
             and ``probe`` may raise :class:`OutOfTime`: the law leaves the running.
         pool: most laws refitted.
         val_weight: weight of the validation fold in the selection score.
@@ -224,6 +245,9 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
             data leave the train target range, in spans (None: cannot tell);
             called for the laws in the running. None: no probe.
         limit: most spans a plausible law may leave the range by.
+        check_alone: when one law alone is in the running, still refit it on
+            the folds and record its scores (they cannot change the pick, but
+            they say how sure it is); False skips those refits.
     """
     if not candidates:
         return None
@@ -239,6 +263,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
     sane = [c for c in running if plausible(c.beyond, limit)]
     if len(running) == 1 or not folds:
         only = (sane or running)[0]  # the best on validation that stays sane beyond the data
+        if folds and check_alone:
+            running = [_alone_checked(only, fold_r2, val_weight, limit)]
         return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
                          limit if probe is not None else None, tuple(unchecked))
     scored = []
