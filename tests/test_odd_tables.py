@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from evosld.errors import DataError
-from evosld.tasks import task_from_csv
+from evosld.tasks import task_from_csv, task_from_frame
+from evosld.tasks.splits import rule_mask
 from tests.conftest import chinchilla_frame
 
 
@@ -84,3 +85,40 @@ def test_files_that_are_no_table_of_runs_get_one_error_line(tmp_path, kind, expe
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert expected in lines[0]
+
+
+# ---------------------------------------------------------------- rules
+def _odd_names() -> pd.DataFrame:
+    return chinchilla_frame().rename(columns={"N": "model size", "D": "tokens-seen", "loss": "val loss"})
+
+
+@pytest.mark.parametrize("rule", ["`model size` >= 1e9", "model size >= 1e9", "`model size` >= 1e9 or tokens-seen >= 5e11",
+                                  "tokens-seen >= 1e11"])
+def test_rules_name_columns_with_spaces_or_dashes(rule):
+    df = _odd_names()
+    task = task_from_frame(df, ["model size", "tokens-seen"], "val loss", test=rule, baseline="none")
+    assert len(task.test) and task.val_mask.any()
+    # the derived validation rule is itself a rule that reads back
+    assert np.array_equal(rule_mask(task.train, task.val_rule, task.features), task.val_mask)
+    assert [f.name for f in task.inner_folds()]
+
+
+def test_default_rule_on_a_column_with_a_space_is_a_threshold_when_every_size_differs():
+    x = np.logspace(7, 10, 24)
+    df = pd.DataFrame({"model size": x, "loss": 2 + 100 / x**0.3})
+    task = task_from_frame(df, ["model size"], "loss", baseline="none")
+    assert task.test_rule.startswith("`model size` >")
+    assert np.array_equal(rule_mask(task.train, task.val_rule, task.features), task.val_mask)
+
+
+def test_a_rule_naming_a_misspelt_column_says_how_to_quote_names():
+    with pytest.raises(DataError, match="names column 'model', which is not in the data.*backticks"):
+        task_from_frame(_odd_names(), ["model size", "tokens-seen"], "val loss", test="model >= 1e9")
+
+
+def test_a_test_rule_that_only_selects_rows_still_gets_validation_rows():
+    """A rule with no threshold to relax (tag == 'big') cannot give a band in train: validation is random."""
+    df = chinchilla_frame()
+    df["tag"] = np.where(df["N"] > 3e9, "big", "small")
+    task = task_from_frame(df, ["N", "D"], "loss", test="tag == 'big'", baseline="none")
+    assert task.val_rule.startswith("random:") and task.val_mask.sum() >= 3
