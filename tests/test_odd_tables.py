@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -122,3 +123,24 @@ def test_a_test_rule_that_only_selects_rows_still_gets_validation_rows():
     df["tag"] = np.where(df["N"] > 3e9, "big", "small")
     task = task_from_frame(df, ["N", "D"], "loss", test="tag == 'big'", baseline="none")
     assert task.val_rule.startswith("random:") and task.val_mask.sum() >= 3
+
+
+# ---------------------------------------------------------------- what is in the table
+def test_a_group_only_in_test_says_which_and_what_to_do():
+    df = pd.concat([chinchilla_frame().assign(model="a"), chinchilla_frame().assign(model="b", N=lambda d: d.N * 1e4)])
+    with pytest.raises(DataError, match=r"holds out every row of group\(s\) b.*give --test a rule"):
+        task_from_frame(df, ["N", "D"], "loss", group="model", test="N >= 1e10")
+
+
+def test_a_first_feature_with_one_value_names_the_default_rule():
+    df = chinchilla_frame().assign(N=1e9)
+    with pytest.raises(DataError, match="the first feature, takes one value.*list a feature that varies first"):
+        task_from_frame(df, ["N", "D"], "loss")
+
+
+def test_a_constant_feature_is_warned_about():
+    df = chinchilla_frame().assign(epochs=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D", "epochs"], "loss", baseline="none")
+    assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)

@@ -94,6 +94,15 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
         warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. {_rows(df, dup)}); they are kept", stacklevel=3)
 
 
+def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) -> None:
+    """Warn (not fail) when a feature takes one value on every row a law is fitted on: no law can learn its effect."""
+    for col in features:
+        vals = df[col].to_numpy(dtype=float)
+        if len(vals) > 1 and np.ptp(vals) == 0:
+            warnings.warn(f"{where}: feature {col!r} takes one value ({vals[0]:g}) in every row, so no law can learn "
+                          f"its effect; drop it from the features", stacklevel=3)
+
+
 #: Fewest rows a validation or test slice needs for its R² to mean anything.
 MIN_SLICE_ROWS = 3
 
