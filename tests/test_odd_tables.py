@@ -144,3 +144,21 @@ def test_a_constant_feature_is_warned_about():
         warnings.simplefilter("always")
         task_from_frame(df, ["N", "D", "epochs"], "loss", baseline="none")
     assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)
+
+
+def test_a_target_listed_as_a_feature_is_refused():
+    with pytest.raises(DataError, match="'loss' is both a feature and a target"):
+        task_from_frame(chinchilla_frame(), ["N", "D", "loss"], "loss")
+
+
+def test_a_feature_named_group_is_not_silently_taken_as_the_groups():
+    df = chinchilla_frame().assign(group=np.arange(len(chinchilla_frame())) % 3)
+    with pytest.raises(DataError, match="rename it in the table.*or give --group-by group"):
+        task_from_frame(df, ["N", "D", "group"], "loss")
+
+
+def test_sizes_written_with_units_say_how_to_write_numbers():
+    df = chinchilla_frame().astype({"N": object})
+    df["N"] = [f"{v / 1e9:.3g}B" for v in chinchilla_frame()["N"]]
+    with pytest.raises(DataError, match="'N' is not numeric.*write plain numbers"):
+        task_from_frame(df, ["N", "D"], "loss")

@@ -46,7 +46,8 @@ def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
             rows = np.flatnonzero(bad.to_numpy())
             raise DataError(
                 f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
-                f"in {_rows(df, rows[:1])})" if len(rows) else f"{where}: column {col!r} is not numeric"
+                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 1.3B, "
+                "1,300,000,000 or 45%)" if len(rows) else f"{where}: column {col!r} is not numeric"
             )
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))

@@ -213,6 +213,14 @@ def task_from_frame(
         raise DataError("give at least one feature column")
     if not targets:
         raise DataError("give at least one target column")
+    both = [t for t in targets if t in features]
+    if both:
+        raise DataError(f"{', '.join(map(repr, both))} is both a feature and a target; a law would just copy it: "
+                        "remove it from --features")
+    if GROUP_COLUMN in [*features, *targets] and group != GROUP_COLUMN:
+        raise DataError(f"column {GROUP_COLUMN!r} is where evosld keeps each run's group, so it cannot be a "
+                        f"feature or target; rename it in the table (e.g. to {GROUP_COLUMN}_id), or give "
+                        f"--group-by {GROUP_COLUMN} to fit its groups separately")
     needed = [*features, *targets] + ([group] if group else [])
     checks.check_columns(df, needed, name)
     checks.check_numeric(df, [*features, *targets], name)
