@@ -162,3 +162,17 @@ def test_sizes_written_with_units_say_how_to_write_numbers():
     df["N"] = [f"{v / 1e9:.3g}B" for v in chinchilla_frame()["N"]]
     with pytest.raises(DataError, match="'N' is not numeric.*write plain numbers"):
         task_from_frame(df, ["N", "D"], "loss")
+
+
+def test_three_model_sizes_with_the_largest_as_test_warn_that_extrapolation_is_a_guess():
+    N = np.repeat([1e7, 3e8, 1e10], 8)
+    D = np.tile(np.logspace(9, 12, 8), 3)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D"], "loss", baseline="none")
+    assert any("train holds at only 2 value(s)" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", baseline="none")
+    assert not [w for w in caught if "value(s)" in str(w.message)]

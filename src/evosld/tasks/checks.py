@@ -104,6 +104,31 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) ->
                           f"its effect; drop it from the features", stacklevel=3)
 
 
+def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[str], where: str,
+                    rtol: float) -> None:
+    """Warn (not fail) when test lies beyond train along a scale feature that train holds at two values or fewer.
+
+    From two sizes a law can pin at most one effect along the feature, so its
+    prediction further out is mostly the formula's guess (three model sizes,
+    the largest held out as test).
+    """
+    from evosld.tasks.scales import n_levels
+    from evosld.tasks.splits import group_keys
+
+    tr_groups, te_groups = group_keys(train), group_keys(test)
+    for col in log_features:
+        for g in dict.fromkeys(te_groups):
+            tr = train[col].to_numpy(dtype=float)[tr_groups == g]
+            te = test[col].to_numpy(dtype=float)[te_groups == g]
+            if len(tr) and len(te) and te.max() > tr.max() * (1 + rtol) and n_levels(tr, rtol) <= 2:
+                in_group = f" in group {g!r}" if len(set(te_groups)) > 1 else ""
+                warnings.warn(f"{where}: test lies beyond train along {col!r}, which train holds at only "
+                              f"{n_levels(tr, rtol)} value(s){in_group}; a law's prediction that far out is mostly "
+                              "its formula's guess: add runs at more sizes, or hold out fewer with --test",
+                              stacklevel=3)
+                return
+
+
 #: Fewest rows a validation or test slice needs for its R² to mean anything.
 MIN_SLICE_ROWS = 3
 

@@ -105,6 +105,7 @@ def _finish(
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     checks.warn_constant_features(train, list(features), f"{name} (train)")
+    checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     return Task(
         name=name,
         features=features,
