@@ -176,3 +176,11 @@ def test_three_model_sizes_with_the_largest_as_test_warn_that_extrapolation_is_a
         warnings.simplefilter("always")
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", baseline="none")
     assert not [w for w in caught if "value(s)" in str(w.message)]
+
+
+def test_eight_runs_are_refused_with_how_many_are_needed():
+    N = np.logspace(7, 10, 8)
+    with pytest.raises(DataError, match="8 runs are too few.*9 in all"):
+        task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")
+    N = np.logspace(7, 10, 10)
+    task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")

@@ -76,6 +76,15 @@ def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test
         raise DataError(f"{task_name}: the validation rule leaves no validation rows; choose a rule that holds some train runs out")
     if len(fit) == 0:
         raise DataError(f"{task_name}: the rules leave no rows to fit on; hold out fewer runs")
+    total = len(fit) + len(val) + len(test)
+    one_group = len(set(fit[GROUP_COLUMN].astype(str)) | set(val[GROUP_COLUMN].astype(str))
+                    | set(test[GROUP_COLUMN].astype(str))) == 1
+    if one_group and total < MIN_FIT_ROWS + 2 * MIN_SLICE_ROWS:
+        raise DataError(
+            f"{task_name}: {total} runs are too few: a law needs at least {MIN_FIT_ROWS} runs to fit on, "
+            f"{MIN_SLICE_ROWS} to validate and {MIN_SLICE_ROWS} to test ({MIN_FIT_ROWS + 2 * MIN_SLICE_ROWS} in all); "
+            "add runs"
+        )
     counts = fit[GROUP_COLUMN].astype(str).value_counts()
     scored = set(val[GROUP_COLUMN].astype(str)) | set(test[GROUP_COLUMN].astype(str))
     small = sorted(g for g in scored if counts.get(g, 0) < MIN_FIT_ROWS)
