@@ -117,6 +117,25 @@ def test_a_rule_naming_a_misspelt_column_says_how_to_quote_names():
         task_from_frame(_odd_names(), ["model size", "tokens-seen"], "val loss", test="model >= 1e9")
 
 
+@pytest.mark.parametrize("pandas_rule, rule", [("N >= 1e9 & D >= 1e11", "N >= 1e9 and D >= 1e11"),
+                                               ("N >= 3e9 | D >= 5e11", "N >= 3e9 or D >= 5e11"),
+                                               ("~(N < 1e9)", "N >= 1e9")])
+def test_rules_in_pandas_query_spelling_mean_what_pandas_means(pandas_rule, rule):
+    df = chinchilla_frame()
+    assert np.array_equal(rule_mask(df, pandas_rule), rule_mask(df, rule))
+    df["model"] = np.where(df["N"] > 3e9, "a|b", "c&d")  # | and & inside quotes are text
+    assert rule_mask(df, "model == 'c&d' & N > 3e8").sum() == ((df["model"] == "c&d") & (df["N"] > 3e8)).sum()
+
+
+@pytest.mark.parametrize("rule, expected", [("model >= 1e9", "compares text with a number"),
+                                            ('N >= "1e9"', "compares text with a number"),
+                                            ("N + model > 3", "cannot be computed")])
+def test_rules_mixing_text_and_numbers_get_one_error_line(rule, expected):
+    df = chinchilla_frame().assign(model="m")
+    with pytest.raises(DataError, match=expected):
+        task_from_frame(df, ["N", "D"], "loss", test=rule)
+
+
 def test_a_test_rule_that_only_selects_rows_still_gets_validation_rows():
     """A rule with no threshold to relax (tag == 'big') cannot give a band in train: validation is random."""
     df = chinchilla_frame()

@@ -12,6 +12,7 @@ A rule is a short string, so it fits on a command line and in a task file:
 - ``"random:K"``: in each group, K distinct feature settings chosen with a
   fixed seed (held-out mixtures, as in domain mixture).
 
+As in pandas' ``query``, ``&``, ``|`` and ``~`` mean ``and``, ``or`` and ``not``.
 A column whose name is not a Python name (``model size``, ``tokens-seen``)
 may be written in backticks, ```model size` >= 1e9``, or as it is when the
 table has such a column (``tokens-seen >= 1e11``).
@@ -69,6 +70,10 @@ def rule_source(rule: str, columns: Iterable = ()) -> str:
 
     ``parse_rule`` parses it; ``column_of`` maps a placeholder back to its column.
     """
+    # & | ~ (pandas' query spelling) mean and / or / not, outside quotes: 'N >= 1e9 & D >= 1e11' as pandas reads it
+    parts = re.split(r"('[^']*'|\"[^\"]*\"|`[^`]*`)", rule)
+    rule = "".join(part if i % 2 else part.replace("&", " and ").replace("|", " or ").replace("~", " not ")
+                   for i, part in enumerate(parts)).strip()
     text = re.sub(r"`([^`]+)`", lambda m: _placeholder(m.group(1).strip()), rule)
     odd = sorted({str(c) for c in columns if not str(c).isidentifier() and str(c).strip()}, key=len, reverse=True)
     if odd:
@@ -117,13 +122,21 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
             right = eval_node(comp, df, rule)
             if type(op) not in _CMP:
                 break
-            res = np.asarray(_CMP[type(op)](left, right), dtype=bool)
+            try:
+                res = np.asarray(_CMP[type(op)](left, right), dtype=bool)
+            except TypeError:
+                raise DataError(f"split rule {rule!r} compares text with a number; compare a numeric column with a number (N >= 1e9, no "
+                                "quotes around it), or a text column with a quoted value (model == 'big')") from None
             out = res if out is None else out & res
             left = right
         else:
             return out
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
-        return _BIN[type(node.op)](eval_node(node.left, df, rule), eval_node(node.right, df, rule))
+        try:
+            return _BIN[type(node.op)](eval_node(node.left, df, rule), eval_node(node.right, df, rule))
+        except (TypeError, ValueError):
+            raise DataError(f"split rule {rule!r}: {ast.unparse(node)!r} cannot be computed; join comparisons "
+                            "with and / or, as in 'N >= 1e9 and D >= 1e11'") from None
     if isinstance(node, ast.Name):
         col = column_of(node.id)
         if col not in df.columns:
