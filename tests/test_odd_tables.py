@@ -203,3 +203,24 @@ def test_eight_runs_are_refused_with_how_many_are_needed():
         task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")
     N = np.logspace(7, 10, 10)
     task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")
+
+
+def test_with_random_validation_the_search_still_extrapolates_along_the_test_rule():
+    """Three model sizes, the largest as test: validation falls back to random settings, and shows no direction;
+    the search must still not curve a bowl along N (a parabola in ln N through two sizes scored test R² -3938)."""
+    from evosld.proposers.symbolic.proposer import SymbolicProposer
+
+    N = np.repeat([1e7, 3e8, 1e10], 8)
+    D = np.tile(np.logspace(9, 12, 8), 3)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_frame(df, ["N", "D"], "loss", baseline="none")
+    assert task.val_rule.startswith("random:") and task.test_beyond == ("N",)
+    space = SymbolicProposer(task.search_view()).space
+    assert 0 in space.extrapolated and not space.bowl_axis(0)
+    # the final pick probes one step beyond train along N (3e8 -> 1e10 by the step 1e7 -> 3e8): a law that runs away
+    # there (c N^4 through two sizes: test R² -1.2e13) is passed over
+    probe = task.probe()["all_data"]
+    np.testing.assert_allclose(probe[:, 0], 3e8 * 30.0, rtol=1e-9)
+    np.testing.assert_allclose(sorted(probe[:, 1]), sorted(D[:8]), rtol=1e-9)

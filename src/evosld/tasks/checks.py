@@ -113,6 +113,18 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) ->
                           f"its effect; drop it from the features", stacklevel=3)
 
 
+def features_beyond(train: pd.DataFrame, test: pd.DataFrame, features: tuple[str, ...] | list[str],
+                    rtol: float) -> tuple[str, ...]:
+    """Features along which more than a fifth of the ``test`` rows lie above the largest train value."""
+    out = []
+    for col in features:
+        tr, te = train[col].to_numpy(dtype=float), test[col].to_numpy(dtype=float)
+        top = tr.max() if len(tr) else np.inf
+        if len(te) and float(np.mean(te > top + rtol * abs(top))) > 0.2:
+            out.append(col)
+    return tuple(out)
+
+
 def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[str], where: str,
                     rtol: float) -> None:
     """Warn (not fail) when test lies beyond train along a scale feature that train holds at two values or fewer.

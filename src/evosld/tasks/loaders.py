@@ -107,6 +107,7 @@ def _finish(
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     return Task(
+        test_beyond=checks.features_beyond(train, test, features, scale_rtol),
         name=name,
         features=features,
         targets=targets,
