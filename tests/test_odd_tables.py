@@ -224,3 +224,15 @@ def test_with_random_validation_the_search_still_extrapolates_along_the_test_rul
     probe = task.probe()["all_data"]
     np.testing.assert_allclose(probe[:, 0], 3e8 * 30.0, rtol=1e-9)
     np.testing.assert_allclose(sorted(probe[:, 1]), sorted(D[:8]), rtol=1e-9)
+
+
+def test_flop_counts_written_as_long_integers_are_numbers(tmp_path):
+    """Integers beyond 64 bits (6 N D written out in full) are read by pandas as text; they said 'not numeric'."""
+    df = chinchilla_frame()
+    flops = [str(6 * int(n) * int(d)) for n, d in zip(df["N"], df["D"])]
+    path = tmp_path / "runs.csv"
+    path.write_text("C,N,loss\n" + "".join(f"{c},{n!r},{y!r}\n" for c, n, y in zip(flops, df["N"], df["loss"])))
+    task = task_from_csv(path, ["C", "N"], "loss", test="C >= 1e21", baseline="none")
+    got = pd.concat([task.train, task.test])["C"].to_numpy()
+    assert got.dtype == float
+    np.testing.assert_allclose(np.sort(got), np.sort(6 * df["N"].to_numpy() * df["D"].to_numpy()), rtol=1e-12)

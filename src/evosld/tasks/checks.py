@@ -38,6 +38,21 @@ def check_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:
         raise DataError(f"{where}: column(s) {', '.join(missing)} not found (columns: {have})")
 
 
+def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` that holds only numbers as text or Python objects made float.
+
+    Integers beyond 64 bits (FLOP counts written out in full, 10000000000000000000000000) are read
+    by pandas as objects; they are numbers all the same. Other columns are left for ``check_numeric``.
+    """
+    fixed = {}
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            vals = pd.to_numeric(df[col], errors="coerce")
+            if not (vals.isna() & df[col].notna()).any():
+                fixed[col] = vals.astype(float)
+    return df.assign(**fixed) if fixed else df
+
+
 def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
     """Columns are numeric and finite; names the offending rows otherwise."""
     for col in columns:

@@ -225,6 +225,7 @@ def task_from_frame(
                         f"--group-by {GROUP_COLUMN} to fit its groups separately")
     needed = [*features, *targets] + ([group] if group else [])
     checks.check_columns(df, needed, name)
+    df = checks.as_numbers(df, [*features, *targets])
     checks.check_numeric(df, [*features, *targets], name)
     df = df.copy()
     if group:
