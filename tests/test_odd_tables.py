@@ -236,3 +236,10 @@ def test_flop_counts_written_as_long_integers_are_numbers(tmp_path):
     got = pd.concat([task.train, task.test])["C"].to_numpy()
     assert got.dtype == float
     np.testing.assert_allclose(np.sort(got), np.sort(6 * df["N"].to_numpy() * df["D"].to_numpy()), rtol=1e-6)
+
+
+def test_features_whose_names_sanitise_alike_keep_distinct_names_in_formulas():
+    from evosld.proposers.symbolic.space import short_names
+
+    assert short_names(("model size", "model_size", "model-size", "N")) == ("model_size", "model_size_2",
+                                                                           "model_size_3", "N")
