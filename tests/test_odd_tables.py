@@ -243,3 +243,11 @@ def test_features_whose_names_sanitise_alike_keep_distinct_names_in_formulas():
 
     assert short_names(("model size", "model_size", "model-size", "N")) == ("model_size", "model_size_2",
                                                                            "model_size_3", "N")
+
+
+def test_targets_and_group_are_accepted_spellings():
+    from evosld.cli import build_parser
+
+    args = build_parser().parse_args(["discover", "--csv", "x.csv", "--features", "N", "--targets", "a,b",
+                                      "--group", "model"])
+    assert args.target == "a,b" and args.group_by == "model"
