@@ -251,3 +251,8 @@ def test_targets_and_group_are_accepted_spellings():
     args = build_parser().parse_args(["discover", "--csv", "x.csv", "--features", "N", "--targets", "a,b",
                                       "--group", "model"])
     assert args.target == "a,b" and args.group_by == "model"
+
+
+def test_a_test_rule_that_holds_out_nothing_shows_the_ranges():
+    with pytest.raises(DataError, match=r"holds out no run \(the features span N 1e\+07 to 1e\+10, D 1e\+09 to 1e\+12\)"):
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e12")

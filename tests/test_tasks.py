@@ -105,7 +105,7 @@ def test_non_numeric_target():
 
 
 def test_empty_test_split():
-    with pytest.raises(DataError, match="leaves no test rows"):
+    with pytest.raises(DataError, match="holds out no run"):
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e20")
 
 

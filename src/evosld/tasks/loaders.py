@@ -237,6 +237,10 @@ def task_from_frame(
     test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
     test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]
+    if len(held) == 0:
+        spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}); "
+                        "give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
     if len(train) == 0:
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
                                "list a feature that varies first in --features, or")
