@@ -68,6 +68,9 @@ def test_error_lines(tmp_path):
     assert "database.num_islandz: unknown key" in line
     line = one_error_line(evosld("discover", "--resume", str(tmp_path / "norun")))
     assert "run store not found" in line
+    line = one_error_line(evosld("discover", "--csv", str(csv), "--features", "N,D", "--target", "loss", "--seed", "-1",
+                                 "--output", str(tmp_path / "neg")))
+    assert "random_seed" in line and "greater than or equal to 0" in line
 
 
 def test_discover_csv_and_task_file(tmp_path):

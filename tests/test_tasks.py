@@ -89,7 +89,9 @@ def test_non_positive_log_feature(tmp_path):
 
 def test_group_too_small(tmp_path):
     train, test = sft_frames()
-    write_sft(tmp_path, train.iloc[-2:], test)
+    other = pd.DataFrame({"group": "n|d", "sft_data_size": 100.0 * 2.0 ** np.arange(12),
+                          "sft_loss": 3.0 - 0.1 * np.arange(12)})  # a second group with runs enough
+    write_sft(tmp_path, pd.concat([train.iloc[-2:], other.iloc[:-3]]), pd.concat([test, other.iloc[-3:]]))
     with pytest.raises(DataError, match="fewer than 3 rows left to fit"):
         load_task("sft_scaling_law", data_dir=tmp_path)
 
@@ -103,7 +105,7 @@ def test_non_numeric_target():
 
 
 def test_empty_test_split():
-    with pytest.raises(DataError, match="leaves no test rows"):
+    with pytest.raises(DataError, match="holds out no run"):
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e20")
 
 

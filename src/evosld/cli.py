@@ -32,8 +32,8 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("your own data (instead of a built-in task)")
     g.add_argument("--csv", help="a CSV file with one row per run")
     g.add_argument("--features", help="comma-separated feature columns, in the order the law receives them")
-    g.add_argument("--target", help="target column (comma-separated for several outputs)")
-    g.add_argument("--group-by", dest="group_by", help="column whose values are fitted separately (e.g. model)")
+    g.add_argument("--target", "--targets", dest="target", help="target column (comma-separated for several outputs)")
+    g.add_argument("--group-by", "--group", dest="group_by", help="column whose values are fitted separately (e.g. model)")
     g.add_argument("--test", help="rows held out as test, e.g. \"N >= 1e9\" (default: largest value of the first feature)")
     g.add_argument("--val", help="rows of train held out for selection (default: derived from --test: the train "
                    "rows next in line towards the test region)")

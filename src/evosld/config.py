@@ -95,7 +95,7 @@ class RunConfig(BaseModel):
 
     max_iterations: int = Field(default=200, ge=0)
     budget_seconds: float | None = Field(default=None, gt=0)
-    random_seed: int = 0
+    random_seed: int = Field(default=0, ge=0)
     proposer: Literal["auto", "symbolic", "llm"] = "auto"
     fitness: Literal["r2", "combined_score"] = "r2"
     diff_based_evolution: bool = False

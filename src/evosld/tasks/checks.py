@@ -38,6 +38,21 @@ def check_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:
         raise DataError(f"{where}: column(s) {', '.join(missing)} not found (columns: {have})")
 
 
+def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``df`` with each of ``columns`` that holds only numbers as text or Python objects made float.
+
+    Integers beyond 64 bits (FLOP counts written out in full, 10000000000000000000000000) are read
+    by pandas as objects; they are numbers all the same. Other columns are left for ``check_numeric``.
+    """
+    fixed = {}
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            vals = pd.to_numeric(df[col], errors="coerce")
+            if not (vals.isna() & df[col].notna()).any():
+                fixed[col] = vals.astype(float)
+    return df.assign(**fixed) if fixed else df
+
+
 def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
     """Columns are numeric and finite; names the offending rows otherwise."""
     for col in columns:
@@ -46,7 +61,8 @@ def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
             rows = np.flatnonzero(bad.to_numpy())
             raise DataError(
                 f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
-                f"in {_rows(df, rows[:1])})" if len(rows) else f"{where}: column {col!r} is not numeric"
+                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 1.3B, "
+                "1,300,000,000 or 45%)" if len(rows) else f"{where}: column {col!r} is not numeric"
             )
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))
@@ -75,6 +91,15 @@ def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test
         raise DataError(f"{task_name}: the validation rule leaves no validation rows; choose a rule that holds some train runs out")
     if len(fit) == 0:
         raise DataError(f"{task_name}: the rules leave no rows to fit on; hold out fewer runs")
+    total = len(fit) + len(val) + len(test)
+    one_group = len(set(fit[GROUP_COLUMN].astype(str)) | set(val[GROUP_COLUMN].astype(str))
+                    | set(test[GROUP_COLUMN].astype(str))) == 1
+    if one_group and total < MIN_FIT_ROWS + 2 * MIN_SLICE_ROWS:
+        raise DataError(
+            f"{task_name}: {total} runs are too few: a law needs at least {MIN_FIT_ROWS} runs to fit on, "
+            f"{MIN_SLICE_ROWS} to validate and {MIN_SLICE_ROWS} to test ({MIN_FIT_ROWS + 2 * MIN_SLICE_ROWS} in all); "
+            "add runs"
+        )
     counts = fit[GROUP_COLUMN].astype(str).value_counts()
     scored = set(val[GROUP_COLUMN].astype(str)) | set(test[GROUP_COLUMN].astype(str))
     small = sorted(g for g in scored if counts.get(g, 0) < MIN_FIT_ROWS)
@@ -92,6 +117,52 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
     dup = np.flatnonzero(df.duplicated(subset=cols).to_numpy())
     if len(dup):
         warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. {_rows(df, dup)}); they are kept", stacklevel=3)
+
+
+def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) -> None:
+    """Warn (not fail) when a feature takes one value on every row a law is fitted on: no law can learn its effect."""
+    for col in features:
+        vals = df[col].to_numpy(dtype=float)
+        if len(vals) > 1 and np.ptp(vals) == 0:
+            warnings.warn(f"{where}: feature {col!r} takes one value ({vals[0]:g}) in every row, so no law can learn "
+                          f"its effect; drop it from the features", stacklevel=3)
+
+
+def features_beyond(train: pd.DataFrame, test: pd.DataFrame, features: tuple[str, ...] | list[str],
+                    rtol: float) -> tuple[str, ...]:
+    """Features along which more than a fifth of the ``test`` rows lie above the largest train value."""
+    out = []
+    for col in features:
+        tr, te = train[col].to_numpy(dtype=float), test[col].to_numpy(dtype=float)
+        top = tr.max() if len(tr) else np.inf
+        if len(te) and float(np.mean(te > top + rtol * abs(top))) > 0.2:
+            out.append(col)
+    return tuple(out)
+
+
+def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[str], where: str,
+                    rtol: float) -> None:
+    """Warn (not fail) when test lies beyond train along a scale feature that train holds at two values or fewer.
+
+    From two sizes a law can pin at most one effect along the feature, so its
+    prediction further out is mostly the formula's guess (three model sizes,
+    the largest held out as test).
+    """
+    from evosld.tasks.scales import n_levels
+    from evosld.tasks.splits import group_keys
+
+    tr_groups, te_groups = group_keys(train), group_keys(test)
+    for col in log_features:
+        for g in dict.fromkeys(te_groups):
+            tr = train[col].to_numpy(dtype=float)[tr_groups == g]
+            te = test[col].to_numpy(dtype=float)[te_groups == g]
+            if len(tr) and len(te) and te.max() > tr.max() * (1 + rtol) and n_levels(tr, rtol) <= 2:
+                in_group = f" in group {g!r}" if len(set(te_groups)) > 1 else ""
+                warnings.warn(f"{where}: test lies beyond train along {col!r}, which train holds at only "
+                              f"{n_levels(tr, rtol)} value(s){in_group}; a law's prediction that far out is mostly "
+                              "its formula's guess: add runs at more sizes, or hold out fewer with --test",
+                              stacklevel=3)
+                return
 
 
 #: Fewest rows a validation or test slice needs for its R² to mean anything.

@@ -39,10 +39,19 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.program import parse_python
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
 from evosld.tasks.scales import DEFAULT_RTOL, levels, n_levels
-from evosld.tasks.splits import _CMP, eval_node, group_keys, parse_largest, rule_mask, scales_above
+from evosld.tasks.splits import (
+    _CMP,
+    column_of,
+    eval_node,
+    group_keys,
+    parse_largest,
+    parse_rule,
+    rule_mask,
+    scales_above,
+    unparse_rule,
+)
 
 #: Validation holds at least this share of the train rows, when derived.
 MIN_VAL_SHARE = 0.10
@@ -115,9 +124,9 @@ class _PushNot(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def _parse(rule: str) -> ast.Expression:
-    """The rule's syntax tree with ``not`` pushed inside the comparisons."""
-    return ast.fix_missing_locations(_PushNot().visit(parse_python(rule, mode="eval")))
+def _parse(rule: str, columns=()) -> ast.Expression:
+    """The rule's syntax tree with ``not`` pushed inside the comparisons (``columns``: see ``splits.rule_source``)."""
+    return ast.fix_missing_locations(_PushNot().visit(parse_rule(rule, columns)))
 
 
 def _is_const(node: ast.AST) -> bool:
@@ -272,7 +281,7 @@ def distance_from(rows: pd.DataFrame, rule: str, held: pd.DataFrame | None = Non
         return Direction("random", None)
     if rule:
         try:
-            tree = _parse(rule)
+            tree = _parse(rule, rows.columns)
             d = _threshold_distance(tree, rows, rule, rtol)
             if d.shape == (len(rows),):
                 return Direction("threshold", d)
@@ -388,13 +397,13 @@ def relaxed_rule(rows: pd.DataFrame, rule: str, lam: float, rtol: float = DEFAUL
     admitted and the next, rounded to the fewest digits that keep the rows.
     """
     try:
-        tree = _parse(rule)
+        tree = _parse(rule, rows.columns)
         want = _threshold_distance(tree, rows, rule, rtol) <= lam + 1e-12
     except (SyntaxError, _NoDirection, ValueError, TypeError, DataError):
         return None
     for digits in (3, 4, 6, 9, 17):
-        new = _Relax(rows, rule, lam, rtol, digits).visit(_parse(rule))
-        text = ast.unparse(ast.fix_missing_locations(new))
+        new = _Relax(rows, rule, lam, rtol, digits).visit(_parse(rule, rows.columns))
+        text = unparse_rule(ast.fix_missing_locations(new))
         if np.array_equal(rule_mask(rows, text, rtol=rtol), want):
             return text
     return None
@@ -450,7 +459,7 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
         if direction.kind == "threshold":
             band = next_band(direction.distance, np.ones(n, dtype=bool), target, cap)
             lam = float(direction.distance[band].max()) if band.any() else 0.0
-            text = relaxed_rule(train, rule, lam, rtol)
+            text = relaxed_rule(train, rule, lam, rtol) if band.any() else None  # no train row is in line
             if text is not None:
                 derived = DerivedRule(text, f"the train rows next in line towards the test rule {rule!r}")
                 columns = _threshold_columns(rule, train)
@@ -469,9 +478,10 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
 def _threshold_columns(rule: str, rows: pd.DataFrame) -> list[str]:
     """Names of the plain columns a threshold rule compares (``N`` in ``N >= 1e9``)."""
     out = []
-    for node in ast.walk(_parse(rule)):
+    for node in ast.walk(_parse(rule, rows.columns)):
         if isinstance(node, ast.Compare) and _selector(node, rows, rule) is None:
-            out += [n.id for n in [node.left, *node.comparators] if isinstance(n, ast.Name) and n.id in rows.columns]
+            names = [column_of(n.id) for n in [node.left, *node.comparators] if isinstance(n, ast.Name)]
+            out += [c for c in names if c in rows.columns]
     return list(dict.fromkeys(out))
 
 
@@ -495,10 +505,10 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     holding out about the largest tenth of the runs, at least two scales.
     """
     rule = f"largest:{column}"
-    if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or not column.isidentifier():
+    if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or "`" in column:
         return rule
     values = df[column].to_numpy(dtype=float)
-    start = f"{column} > {float(np.nanmax(values))!r}"
+    start = f"{column if column.isidentifier() else f'`{column}`'} > {float(np.nanmax(values))!r}"
     d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
     band = next_band(d, np.ones(len(df), dtype=bool), max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))),
                      max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df))))

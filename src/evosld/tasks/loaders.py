@@ -92,7 +92,10 @@ def _finish(
     test[GROUP_COLUMN] = test[GROUP_COLUMN].astype(str)
     unknown = sorted(set(test[GROUP_COLUMN]) - set(train[GROUP_COLUMN]))
     if unknown:
-        raise DataError(f"{name}: test group(s) {', '.join(unknown[:5])} have no training rows")
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out every row of group(s) "
+                        f"{', '.join(unknown[:5])}{more}, so no law can be fitted for them; give --test a rule "
+                        "that leaves each group some smaller runs to fit on, or drop those groups")
     if derive_val:
         derived = derive_val_rule(train, test, test_rule, features, tuple(log_features), rtol=scale_rtol)
         val_rule, val_how = derived.rule, derived.how
@@ -101,7 +104,10 @@ def _finish(
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
+    checks.warn_constant_features(train, list(features), f"{name} (train)")
+    checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     return Task(
+        test_beyond=checks.features_beyond(train, test, features, scale_rtol),
         name=name,
         features=features,
         targets=targets,
@@ -209,8 +215,17 @@ def task_from_frame(
         raise DataError("give at least one feature column")
     if not targets:
         raise DataError("give at least one target column")
+    both = [t for t in targets if t in features]
+    if both:
+        raise DataError(f"{', '.join(map(repr, both))} is both a feature and a target; a law would just copy it: "
+                        "remove it from --features")
+    if GROUP_COLUMN in [*features, *targets] and group != GROUP_COLUMN:
+        raise DataError(f"column {GROUP_COLUMN!r} is where evosld keeps each run's group, so it cannot be a "
+                        f"feature or target; rename it in the table (e.g. to {GROUP_COLUMN}_id), or give "
+                        f"--group-by {GROUP_COLUMN} to fit its groups separately")
     needed = [*features, *targets] + ([group] if group else [])
     checks.check_columns(df, needed, name)
+    df = checks.as_numbers(df, [*features, *targets])
     checks.check_numeric(df, [*features, *targets], name)
     df = df.copy()
     if group:
@@ -222,8 +237,16 @@ def task_from_frame(
     test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
     test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]
+    if len(held) == 0:
+        spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}); "
+                        "give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
     if len(train) == 0:
-        raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on")
+        why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
+                               "list a feature that varies first in --features, or")
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on"
+                        + (f"{why} give --test a rule such as \"N >= 1e9\")" if why else
+                           "; give --test a rule that keeps the smaller runs, such as \"N >= 1e9\""))
     logs = tuple(log_features) if log_features is not None else guess_log_features(df, features)
     unknown = [f for f in linear_features or () if f not in features]
     if unknown:

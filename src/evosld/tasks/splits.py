@@ -11,12 +11,19 @@ A rule is a short string, so it fits on a command line and in a task file:
   as one value (``tasks.scales``): sizes read off a figure are never equal.
 - ``"random:K"``: in each group, K distinct feature settings chosen with a
   fixed seed (held-out mixtures, as in domain mixture).
+
+As in pandas' ``query``, ``&``, ``|`` and ``~`` mean ``and``, ``or`` and ``not``.
+A column whose name is not a Python name (``model size``, ``tokens-seen``)
+may be written in backticks, ```model size` >= 1e9``, or as it is when the
+table has such a column (``tokens-seen >= 1e11``).
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+import re
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -45,6 +52,50 @@ _BIN = {
 }
 
 
+_PLACEHOLDER = re.compile(r"__col_([0-9a-f]+)__")
+
+
+def column_of(name: str) -> str:
+    """The column a parsed rule name stands for (names in backticks are parsed as placeholders)."""
+    m = _PLACEHOLDER.fullmatch(name)
+    return bytes.fromhex(m.group(1)).decode("utf-8") if m else name
+
+
+def _placeholder(column: str) -> str:
+    return f"__col_{column.encode('utf-8').hex()}__"
+
+
+def rule_source(rule: str, columns: Iterable = ()) -> str:
+    """``rule`` as Python source: names in backticks, and ``columns`` that are not Python names, as placeholders.
+
+    ``parse_rule`` parses it; ``column_of`` maps a placeholder back to its column.
+    """
+    # & | ~ (pandas' query spelling) mean and / or / not, outside quotes: 'N >= 1e9 & D >= 1e11' as pandas reads it
+    parts = re.split(r"('[^']*'|\"[^\"]*\"|`[^`]*`)", rule)
+    rule = "".join(part if i % 2 else part.replace("&", " and ").replace("|", " or ").replace("~", " not ")
+                   for i, part in enumerate(parts)).strip()
+    text = re.sub(r"`([^`]+)`", lambda m: _placeholder(m.group(1).strip()), rule)
+    odd = sorted({str(c) for c in columns if not str(c).isidentifier() and str(c).strip()}, key=len, reverse=True)
+    if odd:
+        pattern = "|".join(re.escape(c) for c in odd)
+        text = re.sub(rf"(?<![\w`])({pattern})(?![\w`])", lambda m: _placeholder(m.group(1)), text)
+    return text
+
+
+def parse_rule(rule: str, columns: Iterable = ()) -> ast.Expression:
+    """The syntax tree of a rule (see ``rule_source``); raises SyntaxError."""
+    return parse_python(rule_source(rule, columns), mode="eval")
+
+
+def unparse_rule(tree: ast.AST) -> str:
+    """A parsed rule back as text, placeholders as names in backticks (or bare, when they are Python names)."""
+    def name(m: re.Match) -> str:
+        col = column_of(m.group(0))
+        return col if col.isidentifier() else f"`{col}`"
+
+    return _PLACEHOLDER.sub(name, ast.unparse(tree))
+
+
 def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
     """Value of a parsed rule (sub)expression on ``df``: a (len(df),) array or a scalar."""
     if isinstance(node, ast.Expression):
@@ -71,18 +122,29 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
             right = eval_node(comp, df, rule)
             if type(op) not in _CMP:
                 break
-            res = np.asarray(_CMP[type(op)](left, right), dtype=bool)
+            try:
+                res = np.asarray(_CMP[type(op)](left, right), dtype=bool)
+            except TypeError:
+                raise DataError(f"split rule {rule!r} compares text with a number; compare a numeric column with a number (N >= 1e9, no "
+                                "quotes around it), or a text column with a quoted value (model == 'big')") from None
             out = res if out is None else out & res
             left = right
         else:
             return out
     if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
-        return _BIN[type(node.op)](eval_node(node.left, df, rule), eval_node(node.right, df, rule))
+        try:
+            return _BIN[type(node.op)](eval_node(node.left, df, rule), eval_node(node.right, df, rule))
+        except (TypeError, ValueError):
+            raise DataError(f"split rule {rule!r}: {ast.unparse(node)!r} cannot be computed; join comparisons "
+                            "with and / or, as in 'N >= 1e9 and D >= 1e11'") from None
     if isinstance(node, ast.Name):
-        if node.id not in df.columns:
+        col = column_of(node.id)
+        if col not in df.columns:
             cols = ", ".join(map(str, df.columns))
-            raise DataError(f"split rule {rule!r} names column {node.id!r}, which is not in the data (columns: {cols})")
-        return df[node.id].to_numpy()
+            hint = ("; write a name with spaces or dashes in backticks, as in `model size` >= 1e9"
+                    if any(not str(c).isidentifier() for c in df.columns) else "")
+            raise DataError(f"split rule {rule!r} names column {col!r}, which is not in the data (columns: {cols}){hint}")
+        return df[col].to_numpy()
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
         return node.value
     raise DataError(
@@ -155,9 +217,10 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
             mask[idx] = [key in chosen for key in keys]
         return mask
     try:
-        tree = parse_python(rule, mode="eval")
+        tree = parse_rule(rule, df.columns)
     except SyntaxError:
-        raise DataError(f"split rule {rule!r} is not a valid expression; write e.g. 'N >= 1e9'") from None
+        raise DataError(f"split rule {rule!r} is not a valid expression; write e.g. 'N >= 1e9' (a column name "
+                        "with spaces or dashes in backticks: `model size` >= 1e9)") from None
     out = np.asarray(eval_node(tree, df, rule))
     if out.dtype != bool or out.shape != (len(df),):
         raise DataError(f"split rule {rule!r} does not select rows; write a comparison such as 'N >= 1e9'")

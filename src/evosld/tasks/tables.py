@@ -5,11 +5,18 @@ largest has under two thousand rows). A file far beyond that is almost
 always the wrong file (per-step logs, a token dump); it is refused after
 reading at most ``MAX_ROWS + 1`` rows, so memory and time stay bounded
 whatever its size. Each problem is one DataError line that says what to do.
+
+Tables saved by spreadsheets are read as they come: a semicolon- or
+tab-separated file (with decimal commas after semicolons, as European Excel
+writes them), a byte-order mark, Windows line endings, a Windows-1252 file
+(Excel's "CSV"), spaces around header names and rows left entirely empty.
+A workbook (.xlsx, .xls) is refused with what to do.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -32,13 +39,58 @@ def _too_many_rows(where: str, what: str) -> DataError:
 
 
 def check_frame(df: pd.DataFrame, where: str) -> None:
-    """Column names are unique and the table is within ``MAX_ROWS``."""
+    """Column names are unique and the table has rows, at most ``MAX_ROWS``."""
     dup = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
     if dup:
         raise DataError(f"{where}: column name(s) {', '.join(map(repr, dup))} appear more than once; "
                         "rename or drop the copies so each column is named once")
     if len(df) > MAX_ROWS:
         raise _too_many_rows(where, f"{len(df):,}")
+    if len(df) == 0:
+        raise DataError(f"{where}: the table has no rows (columns: {', '.join(map(str, df.columns))}); "
+                        "give it one row per training run")
+
+
+#: Leading bytes of files that are not text tables: (magic, what they are).
+_BINARY = ((b"PK\x03\x04", "an Excel workbook (.xlsx) or a zip archive"),
+           (b"\xd0\xcf\x11\xe0", "an Excel workbook (.xls)"),
+           (b"PAR1", "a Parquet file"))
+#: Field separators tried, in order of preference on a tie.
+_SEPARATORS = (",", ";", "\t", "|")
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
+
+
+def _encoding(path: Path) -> str:
+    """``utf-8-sig`` (UTF-8, with or without a byte-order mark) when the file decodes so, else ``cp1252``
+    (what Excel's "CSV" writes on Windows), else ``latin-1`` (which decodes any bytes)."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            with open(path, encoding=encoding) as f:
+                while f.read(1 << 20):
+                    pass
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    return "latin-1"
+
+
+def _dialect(path: Path, encoding: str) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV, read from its first lines.
+
+    The separator is the one that splits the header into the most fields
+    (a comma on a tie); after semicolons, numbers written ``1,5`` mean a
+    decimal comma.
+    """
+    with open(path, newline="", encoding=encoding) as f:
+        lines = [line for _, line in zip(range(50), f)]
+    header = lines[0] if lines else ""
+    sep = max(_SEPARATORS, key=lambda c: (len(next(csv.reader([header], delimiter=c), [])), -_SEPARATORS.index(c)))
+    decimal = "."
+    if sep == ";":
+        cells = [cell for row in csv.reader(lines[1:], delimiter=";") for cell in row]
+        if any(_DECIMAL_COMMA.match(c) for c in cells):
+            decimal = ","
+    return sep, decimal
 
 
 def read_csv_bounded(path: Path) -> pd.DataFrame:
@@ -50,16 +102,28 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
     if size > MAX_CSV_BYTES:
         raise DataError(f"{path} is {size / 2**20:,.0f} MB, more than the {MAX_CSV_BYTES // 2**20} MB a table of "
                         "runs needs; keep one row per training run (e.g. its final loss)")
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        header = next(csv.reader(f), [])
+    if size == 0:
+        raise DataError(f"{path} is empty; give a CSV with a header line and one row per training run")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    for magic, what in _BINARY:
+        if head.startswith(magic):
+            raise DataError(f"{path} is {what}, not a CSV text file; save the sheet as CSV (in Excel: "
+                            "File > Save As > CSV UTF-8) and give that file")
+    encoding = _encoding(path)
+    sep, decimal = _dialect(path, encoding)
+    with open(path, newline="", encoding=encoding) as f:
+        header = next(csv.reader(f, delimiter=sep), [])
     dup = sorted(name for name, n in Counter(h.strip() for h in header).items() if n > 1)
     if dup:
         raise DataError(f"{path}: column name(s) {', '.join(map(repr, dup))} appear more than once in the header; "
                         "rename or drop the copies so each column is named once")
-    df = pd.read_csv(path, nrows=MAX_ROWS + 1)
+    # blank lines are kept while reading, so row i stays line i + 2 of the file in messages, then dropped
+    df = pd.read_csv(path, nrows=MAX_ROWS + 1, sep=sep, decimal=decimal, encoding=encoding, skip_blank_lines=False)
     if len(df) > MAX_ROWS:
         raise _too_many_rows(str(path), f"more than {MAX_ROWS:,}")
-    return df
+    df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
+    return df.dropna(how="all")
 
 
 def check_targets_vary(name: str, targets: tuple[str, ...], splits: dict[str, pd.DataFrame]) -> None:

@@ -61,6 +61,9 @@ class Task:
     val_how: str = ""
     scale_rtol: float = DEFAULT_RTOL
     baseline: str = ""
+    #: features along which the test rows lie beyond train (read from their features at load, never their targets):
+    #: the direction the search must extrapolate in when validation, drawn at random, shows none
+    test_beyond: tuple[str, ...] = ()
 
     # ---- tables -------------------------------------------------------
     @property
@@ -116,10 +119,14 @@ class Task:
     def probe(self) -> dict[str, np.ndarray]:
         """Inputs one step beyond validation, per group: group -> (M_g, F) (``tasks.probe``).
 
-        Empty for held-out mixtures (random folds: no direction to step along).
+        Empty for held-out mixtures (random folds: no direction to step along). When validation was drawn
+        at random but the test rows lie beyond train along some features (``test_beyond``: three model
+        sizes, the largest as test), the step is the one from the second-largest train scale of those
+        features to the largest, taken once more beyond it.
         """
         from evosld.tasks.folds import distance_from
         from evosld.tasks.probe import probe_rows
+        from evosld.tasks.splits import scales_above
 
         cache = self.__dict__.setdefault("_probe", {})
         if "rows" not in cache:
@@ -129,7 +136,11 @@ class Task:
             folds = self.inner_folds()
             band = None if direction.distance is None else \
                 folds[0].scored if folds else np.zeros(len(self.train), dtype=bool)  # none: all fit rows
-            cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
+            if band is None and self.val_rule.startswith("random:") and self.test_beyond:
+                above = np.min([scales_above(self.train, f, self.scale_rtol) for f in self.test_beyond], axis=0)
+                cache["rows"] = probe_rows(self.train, above == 0, above == 1, self.features, self.log_features)
+            else:
+                cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
         return cache["rows"]
 
     def fold(self, name: str) -> Fold:

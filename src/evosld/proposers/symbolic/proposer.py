@@ -20,6 +20,7 @@ fresh proposer, so a resumed run proposes what an unbroken one would.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,11 @@ class SymbolicProposer:
             task.fit_df[list(task.features)].to_numpy(dtype=float),
             task.val_df[list(task.features)].to_numpy(dtype=float),
         ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()], rtol=task.scale_rtol)
+        if task.val_rule.startswith("random:") and task.test_beyond:
+            # validation drawn at random shows no direction (or a chance one); the test rule's says where the law
+            # must reach (three model sizes, the largest as test): no bowl may curve along it
+            beyond = {task.features.index(f) for f in task.test_beyond if f in task.features}
+            self.space = replace(self.space, extrapolated=tuple(sorted(set(self.space.extrapolated) | beyond)))
         self.space = self.space.with_own(self.n_outputs)
         self.screen = Screen(fold_splits(task, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))

@@ -295,12 +295,20 @@ class Space:
 
 
 def short_names(names: tuple[str, ...]) -> tuple[str, ...]:
-    """Identifier-safe names for formulas (the feature names themselves, sanitised)."""
-    out = []
+    """Identifier-safe names for formulas (the feature names themselves, sanitised), distinct as the names are.
+
+    Two names that sanitise alike (``model size`` and ``model_size``) get ``_2``, ``_3``... on the later ones,
+    so a formula never shows two features under one name.
+    """
+    out: list[str] = []
     for n in names:
         s = "".join(ch if ch.isalnum() else "_" for ch in str(n)).strip("_") or "x"
         if s[0].isdigit():
             s = "x_" + s
+        base, k = s, 1
+        while s in out:
+            k += 1
+            s = f"{base}_{k}"
         out.append(s)
     return tuple(out)
 
