@@ -391,14 +391,14 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
 
     def fold_r2(pid: int) -> dict[str, float | None]:
-        source = store.program(pid).source
-
         def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone
             done[str(pid)] = scores
             store.set_state(FOLD_STATE, done)
 
-        return score_folds(lambda split, extra: clock.evaluate(evaluator, source, split, extra), evaluator.task,
-                           n_folds, known=done.get(str(pid), {}), on_fold=keep)
+        def evaluate(split: str, extra):  # the source is read only when a fold is refitted (not for stored scores)
+            return clock.evaluate(evaluator, store.program(pid).source, split, extra)
+
+        return score_folds(evaluate, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep)
 
     probe = probe_excess(store, evaluator, clock) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,

@@ -218,11 +218,15 @@ def _alone_checked(only: Candidate, fold_r2: Callable[[int], dict[str, float | N
     scores cannot change it).
     """
     try:
-        r2s = fold_r2(only.program_id)
+        return _scored(only, fold_r2(only.program_id), val_weight, limit)
     except OutOfTime:
         return only
-    s = fold_score(only.val_r2, r2s, val_weight) if plausible(only.beyond, limit) else FLOOR
-    return replace(only, folds=dict(r2s), score=s)
+
+
+def _scored(c: Candidate, r2s: Mapping[str, float | None], val_weight: float, limit: float) -> Candidate:
+    """``c`` with its fold scores and selection score (-1 when it runs away beyond the data)."""
+    s = fold_score(c.val_r2, r2s, val_weight) if plausible(c.beyond, limit) else FLOOR
+    return replace(c, folds=dict(r2s), score=s)
 
 
 def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
@@ -274,8 +278,7 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         except OutOfTime:
             unchecked.append(c.program_id)
             continue
-        s = fold_score(c.val_r2, r2s, val_weight) if plausible(c.beyond, limit) else FLOOR
-        scored.append(replace(c, folds=dict(r2s), score=s))
+        scored.append(_scored(c, r2s, val_weight, limit))
     if not scored:  # out of time before any law was refitted: the best on validation that stays sane
         only = (sane or running)[0]
         return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),

@@ -153,13 +153,16 @@ def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[
 
     tr_groups, te_groups = group_keys(train), group_keys(test)
     for col in log_features:
+        tr_all, te_all = train[col].to_numpy(dtype=float), test[col].to_numpy(dtype=float)
         for g in dict.fromkeys(te_groups):
-            tr = train[col].to_numpy(dtype=float)[tr_groups == g]
-            te = test[col].to_numpy(dtype=float)[te_groups == g]
-            if len(tr) and len(te) and te.max() > tr.max() * (1 + rtol) and n_levels(tr, rtol) <= 2:
+            tr, te = tr_all[tr_groups == g], te_all[te_groups == g]
+            if not (len(tr) and len(te) and te.max() > tr.max() * (1 + rtol)):
+                continue
+            n = n_levels(tr, rtol)
+            if n <= 2:
                 in_group = f" in group {g!r}" if len(set(te_groups)) > 1 else ""
                 warnings.warn(f"{where}: test lies beyond train along {col!r}, which train holds at only "
-                              f"{n_levels(tr, rtol)} value(s){in_group}; a law's prediction that far out is mostly "
+                              f"{n} value(s){in_group}; a law's prediction that far out is mostly "
                               "its formula's guess: add runs at more sizes, or hold out fewer with --test",
                               stacklevel=3)
                 return
