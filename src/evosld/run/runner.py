@@ -40,7 +40,7 @@ from evosld.search.plausibility import LIMIT, runaway
 from evosld.search.selection import Candidate, OutOfTime, Selection, choose
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
-from evosld.tasks.starter import starter_source
+from evosld.tasks.starter import starter_meta, starter_source
 from evosld.tasks.task import Task
 
 log = logging.getLogger("evosld")
@@ -99,7 +99,7 @@ def make_proposer(task: Task, config: RunConfig, meter: Any = None) -> Proposer:
 
 def seed_programs(task: Task, config: RunConfig, proposer: Proposer) -> list[Proposal]:
     """The task's starter, the human law if asked, and the proposer's own seeds."""
-    seeds = [Proposal(starter_source(task), "starter", meta={"origin": "starter"})]
+    seeds = [Proposal(starter_source(task), "starter", meta=starter_meta(task))]
     if config.seed_with_human_law:
         from evosld.tasks.baselines import baseline_source
         from evosld.tasks.builtin import BUILTIN

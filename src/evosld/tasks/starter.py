@@ -26,3 +26,18 @@ def starter_text(name: str, features: tuple[str, ...] | list[str], targets: tupl
 def starter_source(task: Task) -> str:
     """The starter program for ``task`` (the SLDBench-style seed the search improves on)."""
     return starter_text(task.name, task.features, task.targets)
+
+
+def starter_meta(task: Task) -> dict[str, object]:
+    """What the run records about the starter: its origin, formula and parameter count.
+
+    The formula is the one in ``starters/power_sum.py`` written with the task's
+    own names (one floor and, per feature, a coefficient and an exponent per
+    target), so a run whose pick is the starter shows its law like any other.
+    """
+    terms = " + ".join(f"c_{i + 1} * {f}^e_{i + 1}" for i, f in enumerate(task.features))
+    per_output = 2 * len(task.features) + 1
+    lhs = task.targets[0] if len(task.targets) == 1 else "each of " + ", ".join(task.targets)
+    return {"origin": "starter", "formula": f"{lhs} = b + {terms}",
+            "n_params": per_output * len(task.targets), "n_params_per_output": per_output}
+
