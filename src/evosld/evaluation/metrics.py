@@ -18,6 +18,23 @@ FAIL_R2 = -1.0
 TRIM_SIGMAS = 5.0
 #: ``trimmed_r2``: at most this share of the scored rows is dropped (rounded down: none below 10 rows).
 TRIM_SHARE = 0.1
+#: A scored slice's spread (variance, or mean absolute deviation) must exceed this absolute floor...
+SPREAD_FLOOR = 1e-9
+#: ...or, when that is smaller, this share of the slice's root mean square (squared for a variance): a
+#: target in small units (an optimal learning rate ~3e-4, a loss in thousands of nats) varies by less than
+#: 1e-9 and is still a target; only a slice flat to float precision is not scored.
+SPREAD_REL = 1e-10
+
+
+def _spread_ok(spread: np.ndarray, truth: np.ndarray, power: int) -> np.ndarray:
+    """(T,) whether each output's spread (``power`` 2: variance, 1: mean absolute deviation) can divide.
+
+    ``truth`` is (N, T). The spread must exceed the smaller of ``SPREAD_FLOOR`` and
+    ``(SPREAD_REL * rms) ** power``, rms the output's root mean square: the absolute floor alone scored
+    every law -inf on a target of order 1e-4 (its variance below 1e-9), whatever the law.
+    """
+    rms = np.sqrt(np.mean(np.square(truth), axis=0))
+    return spread > np.minimum(SPREAD_FLOOR, (SPREAD_REL * rms) ** power)
 
 
 @dataclass(frozen=True)
@@ -82,8 +99,8 @@ def score(predictions: np.ndarray, truth: np.ndarray) -> Scores:
     mae = np.mean(np.abs(true - pred), axis=0)
     var = np.var(true, axis=0)
     mad = np.mean(np.abs(true - true.mean(axis=0)), axis=0)
-    nmse_d = np.divide(mse, var, out=np.full_like(mse, np.inf), where=var > 1e-9)
-    nmae_d = np.divide(mae, mad, out=np.full_like(mae, np.inf), where=mad > 1e-9)
+    nmse_d = np.divide(mse, var, out=np.full_like(mse, np.inf), where=_spread_ok(var, true, 2))
+    nmae_d = np.divide(mae, mad, out=np.full_like(mae, np.inf), where=_spread_ok(mad, true, 1))
     nmse = float(np.mean(nmse_d))
     r2 = 1.0 - nmse
     return Scores(
@@ -128,6 +145,6 @@ def trimmed_r2(predictions: np.ndarray, truth: np.ndarray, sigmas: float = TRIM_
         worst = np.argsort(-dev)[:most]
         keep[worst[dev[worst] > sigmas]] = False
     var = np.var(truth[keep], axis=0)
-    if np.any(var <= 1e-9):
+    if not np.all(_spread_ok(var, truth[keep], 2)):
         return FAIL_R2
     return float(np.mean(1.0 - np.mean(resid[keep] ** 2, axis=0) / var))
