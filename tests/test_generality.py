@@ -54,3 +54,10 @@ def test_a_run_on_a_target_in_small_units_finds_a_law(tmp_path):
         result = evosld.discover(pd.DataFrame({"N": N, "lr": lr}), features=["N"], target="lr", iterations=2,
                                  budget_seconds=None, seed=0, output=tmp_path / "run", progress=False)
     assert result.val["r2"] > 0.9 and result.test["r2"] > 0.5, (result.val, result.test)
+
+
+def test_the_screen_scores_a_target_in_small_units_as_in_large_ones():
+    from evosld.proposers.symbolic.screen import r2
+
+    truth, pred = _law_and_noise()
+    assert r2(pred * 1e-7, truth * 1e-7) == pytest.approx(r2(pred, truth), rel=1e-9)
