@@ -61,3 +61,21 @@ def test_the_screen_scores_a_target_in_small_units_as_in_large_ones():
 
     truth, pred = _law_and_noise()
     assert r2(pred * 1e-7, truth * 1e-7) == pytest.approx(r2(pred, truth), rel=1e-9)
+
+
+def test_two_model_sizes_with_the_larger_as_test_still_validate():
+    # the default test rule holds out the larger model; the next-largest in train is all of train, so
+    # validating there would leave nothing to fit: the table must not be refused for a rule it never gave
+    from evosld.tasks.loaders import task_from_frame
+
+    N = np.repeat([1e8, 1e9], 8)
+    D = np.tile(np.logspace(9, 11, 8), 2)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(df, ["N", "D"], "loss")
+    assert task.test_rule == "largest:N" and task.val_rule.startswith("random:")
+    assert "no train rows to fit on" in task.val_how
+    counts = task.split_counts()["all_data"]
+    assert counts["fit"] >= 3 and counts["val"] >= 3 and counts["test"] == 8
+    assert any("only 1 value(s)" in str(w.message) for w in caught)  # the user is told test is a guess along N

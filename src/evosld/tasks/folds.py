@@ -435,7 +435,8 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     So do the first two when they would leave some group's fit rows with a
     single value of a feature the rule cuts along (three model sizes, test
     the largest): no law could be fitted along it, so extrapolating to the
-    band would test nothing but the formula's guess.
+    band would test nothing but the formula's guess; or with no rows at all
+    (two model sizes, test the larger: the next-largest is all of train).
     """
     n = len(train)
     target = max(len(test), math.ceil(MIN_VAL_SHARE * n), MIN_BAND_ROWS)
@@ -466,8 +467,12 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     if derived is None:
         return DerivedRule(f"random:{k}", f"random held-out settings (no direction could be read from the test rule "
                                           f"{rule!r}; give --val to choose)")
-    stuck = _left_with_one_scale(train, rule_mask(train, derived.rule, rtol=rtol), [c for c in columns if c in features],
-                                 rtol)
+    mask = rule_mask(train, derived.rule, rtol=rtol)
+    groups = group_keys(train)
+    if any(not np.any(~mask & (groups == g)) for g in dict.fromkeys(groups)):  # one size left in train: all of it
+        return DerivedRule(f"random:{k}", f"random held-out settings: validating on {derived.rule!r} would leave no "
+                                          "train rows to fit on; give --val to choose")
+    stuck = _left_with_one_scale(train, mask, [c for c in columns if c in features], rtol)
     if stuck is not None:
         return DerivedRule(f"random:{k}", f"random held-out settings: validating on {derived.rule!r} would leave the "
                                           f"fit rows with a single {stuck}, along which no law could then be fitted; "
