@@ -79,3 +79,34 @@ def test_two_model_sizes_with_the_larger_as_test_still_validate():
     counts = task.split_counts()["all_data"]
     assert counts["fit"] >= 3 and counts["val"] >= 3 and counts["test"] == 8
     assert any("only 1 value(s)" in str(w.message) for w in caught)  # the user is told test is a guess along N
+
+
+def _families(single: tuple[float, ...] = (3e8,)) -> pd.DataFrame:
+    """A data sweep per model family; family 'a' is run at the sizes ``single``, family 'b' at three sizes."""
+    rng = np.random.default_rng(0)
+    rows = [{"fam": fam, "N": N, "D": d, "loss": (1.7 if fam == "a" else 1.8) + 400 / N**0.34 + 410 / d**0.28}
+            for fam, sizes in (("a", single), ("b", (1e8, 3e8, 1e9))) for N in sizes for d in np.logspace(9, 11, 8)]
+    df = pd.DataFrame(rows)
+    df["loss"] *= 1 + 0.003 * rng.standard_normal(len(df))
+    return df
+
+
+def test_a_family_run_at_one_size_leaves_laws_to_propose():
+    # the fewest sizes in any family's fit rows was 1, under which no law at all counted as identifiable
+    # (not even a constant): the symbolic search proposed nothing and the run returned its starter
+    from evosld.proposers.symbolic.identify import identifiable
+    from evosld.proposers.symbolic.proposer import SymbolicProposer
+    from evosld.tasks.loaders import task_from_frame
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_frame(_families(), ["D", "N"], "loss", group="fam")
+    prop = SymbolicProposer(task.search_view(), seed=0)
+    assert prop.space.levels[1] == 3  # the family with three sizes pins laws along N; the one-size family cannot
+    laws = prop.seed_laws()
+    assert any(1 in f.feats for law in laws for t in law.terms for f in t.factors)  # laws in N are proposed
+    # when every family holds a feature at one value, laws that ignore it remain
+    one = prop.space.__class__(**{**prop.space.__dict__, "levels": (prop.space.levels[0], 1)})
+    uses_n = [any(1 in f.feats for t in law.terms for f in t.factors) for law in laws]
+    assert any(identifiable(law, one) for law, n in zip(laws, uses_n) if not n)
+    assert not all(identifiable(law, one) for law, n in zip(laws, uses_n) if n)

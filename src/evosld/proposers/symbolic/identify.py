@@ -101,9 +101,11 @@ def allowed_dof(levels: int) -> int:
     Fewer than the levels (more and the curve passes through any sequence of
     level means), except that two levels may carry a one-parameter effect:
     forbidding it would make every law ignore the feature, which is worse than
-    the simplest dependence when validation lies further along it.
+    the simplest dependence when validation lies further along it. A law
+    constant along the feature (one free parameter: its level) is always
+    allowed, so one value in the fit rows rules out any dependence, not every law.
     """
-    return 2 if levels == 2 else levels - 1
+    return 2 if levels == 2 else max(1, levels - 1)
 
 
 @lru_cache(maxsize=65536)

@@ -53,7 +53,8 @@ class Space:
         monotone: features along which the data shows no optimum (``with_optima``).
         Bowls curve along neither.
         levels: per raw feature, the fewest distinct values it takes in one
-            group's fit rows (``with_levels``); empty when not known.
+            group's fit rows, among groups where it varies (``with_levels``);
+            empty when not known.
         entangled: pairs (i, j), i < j, of log features whose logs correlate
             beyond ``ENTANGLED`` on the training rows (data grown with model
             size): a factor of one that modifies the other cannot be told
@@ -208,11 +209,17 @@ class Space:
             rtol: values closer than this relative difference count as one
                 (``tasks.scales``: sizes read off a figure are never equal).
         Per feature the fewest over groups: a law fitted group by group is only
-        as well pinned along a feature as its worst-sampled group.
+        as well pinned along a feature as its worst-sampled group. Groups that
+        hold the feature at one value do not count (1 when every group does):
+        a law never moves along it there, so they say nothing about its shape
+        (a model family run at one size beside families run at several).
         """
         if not groups:
             return self
-        counts = [min(n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups) for i in range(self.n_raw)]
+        counts = []
+        for i in range(self.n_raw):
+            per = [n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups]
+            counts.append(min((c for c in per if c >= 2), default=1))
         return replace(self, levels=tuple(int(c) for c in counts))
 
     def entangles(self, i: int, j: int) -> bool:
