@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from evosld.evaluation.metrics import score, trimmed_r2
+from evosld.tasks.loaders import guess_log_features
 
 
 def _law_and_noise(n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -110,3 +111,16 @@ def test_a_family_run_at_one_size_leaves_laws_to_propose():
     uses_n = [any(1 in f.feats for t in law.terms for f in t.factors) for law in laws]
     assert any(identifiable(law, one) for law, n in zip(laws, uses_n) if not n)
     assert not all(identifiable(law, one) for law, n in zip(laws, uses_n) if n)
+
+
+def test_a_doubling_grid_is_read_on_a_log_scale():
+    rng = np.random.default_rng(0)
+    P = np.tile([1.0, 2.0, 4.0, 8.0], 6) * (1 + 1e-6 * rng.uniform(-1, 1, 24))  # streams read off a figure
+    df = pd.DataFrame({
+        "P": P,
+        "warmup": np.tile([100.0, 200.0, 300.0, 400.0], 6),  # even steps: linear
+        "pair": np.tile([1.0, 2.0], 12),  # two levels say nothing about the grid
+        "with_zero": np.tile([0.0, 2.0, 4.0, 8.0], 6),  # a zero: not on a log scale unless it spans 10x
+        "N": np.repeat(np.logspace(7, 9, 6), 4),
+    })
+    assert guess_log_features(df, list(df.columns)) == ("P", "N")

@@ -14,7 +14,7 @@ from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
-from evosld.tasks.scales import DEFAULT_RTOL
+from evosld.tasks.scales import DEFAULT_RTOL, levels
 from evosld.tasks.splits import rule_mask
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -156,14 +156,48 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None) -> Task:
     )
 
 
+#: A positive feature on a geometric grid spanning this factor or more is treated on a log scale (below 10x).
+GEOMETRIC_SPAN = 4.0
+
+
+def _geometric_grid(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> bool:
+    """True when positive ``values`` (N,) sit on a grid evener in log than in linear steps.
+
+    At least three distinct levels (``tasks.scales``, so jittered copies of one
+    size count once) spanning ``GEOMETRIC_SPAN`` or more, whose gaps between
+    consecutive levels vary less, relative to their mean, in log than in linear
+    scale: {1, 2, 4, 8} parallel streams or epochs is a doubling grid, {100, 200,
+    300} warmup steps is not.
+    """
+    lv = levels(values, rtol)
+    ok = lv >= 0
+    if not ok.any():
+        return False
+    reps = np.array([values[ok][lv[ok] == k].min() for k in range(int(lv[ok].max()) + 1)])
+    if len(reps) < 3 or reps.max() < GEOMETRIC_SPAN * reps.min():
+        return False
+
+    def unevenness(steps: np.ndarray) -> float:
+        return float(np.std(steps) / np.mean(steps))
+
+    return unevenness(np.diff(np.log(reps))) < unevenness(np.diff(reps))
+
+
 def guess_log_features(df: pd.DataFrame, features: Sequence[str]) -> tuple[str, ...]:
-    """Features a search should treat on a log scale: mostly positive, spanning >= 10x."""
+    """Features a search should treat on a log scale.
+
+    Mostly positive (90% of the values) and spanning 10x or more; or all
+    positive on a geometric grid (``_geometric_grid``: 1, 2, 4, 8 parallel
+    streams), where a power law in the feature is the natural guess.
+    """
     out = []
     for f in features:
         vals = pd.to_numeric(df[f], errors="coerce").to_numpy(dtype=float)
         vals = vals[np.isfinite(vals)]
         pos = vals[vals > 0]
-        if len(vals) and len(pos) >= 0.9 * len(vals) and pos.max() >= 10 * pos.min():
+        if not len(vals) or len(pos) < 0.9 * len(vals):
+            continue
+        if pos.max() >= 10 * pos.min() or (len(pos) == len(vals) and _geometric_grid(pos)):
             out.append(f)
     return tuple(out)
 
