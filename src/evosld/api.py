@@ -143,6 +143,7 @@ def discover(
     max_params: int | None = None,
     scale_tolerance: float = 1e-3,
     baseline: str | None = "auto",
+    target_range: str | tuple[float | None, float | None] | None = None,
     proposer: str | Proposer | None = None,
     llm: dict[str, Any] | None = None,
     budget_seconds: float | None = None,
@@ -160,6 +161,9 @@ def discover(
         features, target, group, test, val: as for ``evosld discover --csv``
             (without ``val``, validation is derived from ``test``).
         scale_tolerance: sizes closer than this relative difference count as one scale.
+        target_range: the range every target can take, ``"0,1"`` or ``(0, 1)``
+            (None or an empty side: open); rows outside it are an error, and
+            laws that leave it one step beyond the data are passed over.
         baseline: reference law refit beside the found one (``"auto"``: the
             Chinchilla form when the features look like model size and data).
         proposer: None or "symbolic" (offline search), "llm" (uses ``llm``
@@ -190,10 +194,13 @@ def discover(
             raise DataError("discover(df, ...) needs features=[...] and target=...")
         task_or_spec = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
                                        description=description, max_params=max_params,
-                                       scale_tolerance=scale_tolerance, baseline=baseline)
+                                       scale_tolerance=scale_tolerance, baseline=baseline,
+                                       target_range=target_range)
         table_spec = {"features": list(task_or_spec.features), "target": target, "group": group, "test": test,
                       "val": val, "name": name, "description": description, "max_params": max_params,
-                      "scale_tolerance": scale_tolerance, "baseline": baseline}
+                      "scale_tolerance": scale_tolerance, "baseline": baseline,
+                      "target_range": (list(task_or_spec.target_range)
+                                       if task_or_spec.target_range is not None else None)}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
                                  "max_iterations": iterations, "max_params": max_params}
     injected: Proposer | None = None

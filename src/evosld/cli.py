@@ -44,6 +44,10 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--linear-features", dest="linear_features", metavar="A,B",
                    help="features kept on a linear scale (e.g. a column with zeros); by default a positive "
                    "feature spanning 10x or more is treated on a log scale")
+    g.add_argument("--target-range", dest="target_range", metavar="LO,HI",
+                   help="the range every target can take (e.g. 0,1 for an accuracy; either side may be empty: 0, "
+                   "or ,1; a negative LO as --target-range=-1,0): rows outside it are an error, and laws that "
+                   "leave it one step beyond the data are passed over")
     g.add_argument("--name", help="a name for the law / task")
     g.add_argument("--description", help="what the runs are (goes into LLM prompts and the report)")
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
@@ -70,10 +74,29 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             "scale_tolerance": getattr(args, "scale_tolerance", None),
             "baseline": getattr(args, "baseline", None),
             "linear_features": split(args.linear_features) if getattr(args, "linear_features", None) else None,
+            "target_range": _target_range(args),
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")
-    return task_spec_for(name, getattr(args, "data_dir", None))
+    spec = task_spec_for(name, getattr(args, "data_dir", None))
+    bounds = _target_range(args)
+    if bounds is not None:  # given on the command line with a task file: it overrides the file's
+        if "csv" not in spec:
+            raise DataError(f"--target-range is for your own data (--csv or a task file); the built-in task {name} "
+                            "declares no target range")
+        spec = {"csv": {**spec["csv"], "target_range": bounds}}
+    return spec
+
+
+def _target_range(args: argparse.Namespace) -> list[float | None] | None:
+    """``--target-range`` as ``[lo, hi]`` (None for an open side), or None when not given."""
+    from evosld.tasks.targetrange import parse_target_range
+
+    value = getattr(args, "target_range", None)
+    if value is None:
+        return None
+    bounds = parse_target_range(value, "--target-range")
+    return None if bounds is None else list(bounds)
 
 
 def load_task_from_args(args: argparse.Namespace, name: str | None):
@@ -93,6 +116,11 @@ def split_lines(task) -> list[str]:
     more = f", ... ({len(counts)} groups)" if len(counts) > len(shown) else ""
     lines.append(f"rows fit/val/test: {int((~task.val_mask).sum())}/{int(task.val_mask.sum())}/{len(task.test)}"
                  + (f" (per group: {per}{more})" if len(counts) > 1 else ""))
+    if task.target_range is not None:
+        from evosld.tasks.targetrange import describe
+
+        lines.append(f"target range: {describe(task.target_range)} (laws that leave it one step beyond the data "
+                     "are passed over)")
     folds = task.inner_folds()
     if folds:
         lines.append("inner folds for the final pick: " + "; ".join(
@@ -269,8 +297,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
         away = [c for c in sel.candidates if c.beyond is not None and c.beyond > sel.limit]
         if away:
             ids = ", ".join(str(c.program_id) for c in away[:5]) + (" …" if len(away) > 5 else "")
+            declared = ""
+            if task.target_range is not None:
+                from evosld.tasks.targetrange import describe
+
+                declared = f", or leave the declared range {describe(task.target_range)}"
             print(f"  passed over {len(away)} law(s) close on validation that run away one step beyond the data "
-                  f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span)")
+                  f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span"
+                  f"{declared})")
     _finishing_line(outcome, run_dir)
     ref = outcome.reference
     if ref:

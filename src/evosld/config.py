@@ -125,7 +125,8 @@ class RunConfig(BaseModel):
     selection_probe: float | None = Field(
         default=1.0, ge=0,
         description=("final pick: a law whose predictions one step beyond the data leave the range its targets "
-                     "span on train by more than this many spans scores -1 (search.plausibility); null: no check"),
+                     "span on train by more than this many spans, or leave a declared target range, scores -1 "
+                     "(search.plausibility); null: no check (a declared range is then only checked against the rows)"),
     )
     finish_seconds: float | None = Field(
         default=None, gt=0,

@@ -25,7 +25,9 @@ from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
 from evosld.report.mathml import latex_to_mathml
+from evosld.search.plausibility import RANGE_SLACK
 from evosld.search.status import STOP_REASONS
+from evosld.tasks.targetrange import describe as describe_range
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -362,7 +364,7 @@ def _selection_part(data: ReportData) -> str:
         mark = ' <span class="ok">chosen</span>' if chosen else ""
         per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
         rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
-                     _beyond_cell(c.get("beyond"), sel.get("limit")),
+                     _beyond_cell(c.get("beyond"), sel.get("limit"), data.task.target_range),
                      fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
@@ -385,7 +387,15 @@ def _selection_part(data: ReportData) -> str:
             "predicts inputs one step past validation (the step from the band below validation to validation); "
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
-            "whatever its folds say.</p>" + _unchecked_note(sel))
+            "whatever its folds say." + _declared_note(data.task.target_range) + "</p>" + _unchecked_note(sel))
+
+
+def _declared_note(bounds: Any) -> str:
+    """What the declared target range does to the check (empty when none is declared)."""
+    if bounds is None:
+        return ""
+    return (f" The targets were declared to lie in {escape(describe_range(bounds))}: a law whose predictions there "
+            f"leave that range by more than {RANGE_SLACK:.0%} of the train target span also runs away.")
 
 
 def _running_phrase(alone: bool, band: str) -> str:
@@ -414,12 +424,16 @@ def _refused(sel: dict[str, Any]) -> list[dict[str, Any]]:
             or (isinstance(limit, (int, float)) and isinstance(c.get("beyond"), (int, float)) and c["beyond"] > limit)]
 
 
-def _beyond_cell(value: Any, limit: Any) -> str:
-    """The probe excess of one law, flagged when it runs away (``search.plausibility``)."""
+def _beyond_cell(value: Any, limit: Any, bounds: Any = None) -> str:
+    """The probe excess of one law, flagged when it runs away (``search.plausibility``).
+
+    Infinite: predictions not finite, or (``bounds`` declared) outside the declared target range.
+    """
     if value is None:
         return "—"
     if value == "inf" or (isinstance(value, float) and not math.isfinite(value)):
-        return '<span class="bad">not finite: runs away</span>'
+        what = "not finite" if bounds is None else f"not finite or leaves the declared range {describe_range(bounds)}"
+        return f'<span class="bad">{escape(what)}: runs away</span>'
     text = f"{float(value):.2f} spans"
     if isinstance(limit, (int, float)) and float(value) > float(limit):
         return f'<span class="bad">{text}: runs away</span>'
@@ -447,6 +461,8 @@ def _facts_section(data: ReportData) -> str:
     rows: list[tuple[str, str]] = [
         ("task", f"<code>{escape(f.task)}</code> — {escape(data.task.description[:300]) or 'user task'}"),
         ("run directory", f"<code>{escape(str(data.run_dir))}</code>"),
+        *([("target range", f"{escape(describe_range(data.task.target_range))} (declared)")]
+          if data.task.target_range is not None else []),
         ("seed", str(f.seed)),
         ("started", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created)))),
         ("status", ("finished" if f.finished else "not finished (resume it with <code>evosld discover --resume</code>)")

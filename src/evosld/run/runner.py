@@ -148,6 +148,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "lineage": _lineage(store, pid),
         "selection": selection.to_json() if selection is not None else None,
         "split": task.split_summary(),
+        **({"target_range": list(task.target_range)} if task.target_range is not None else {}),
     }
 
 
@@ -433,7 +434,8 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     """How far ``source``, refit on all train, leaves the train target range at the task's probe (spans).
 
     None when the task has no probe or the law fails to fit or predict
-    (``search.plausibility.runaway``; ``inf`` for predictions that are not finite).
+    (``search.plausibility.runaway``; ``inf`` for predictions that are not finite or,
+    when the task declares a target range, outside it).
     """
     task = evaluator.task
     rows = task.probe()
@@ -445,7 +447,7 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     if not ev.ok:
         return None
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
-    return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets)
+    return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets, task.target_range)
 
 
 def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,

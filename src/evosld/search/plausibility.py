@@ -13,6 +13,16 @@ A loss that falls, a metric that rises, a U-shape: one step beyond the data
 they move by about one band's worth, far less than the whole observed range
 (``LIMIT`` = 1 leaves room for a law that keeps going as fast as the data
 ever did). Predictions that are not finite count as infinitely far.
+
+A declared target range (``--target-range``, ``Task.target_range``) is a
+second edge of the same check: a prediction outside it is as impossible as
+one that is not finite, so it also counts as infinitely far, and the law is
+passed over wherever ``plausible`` compares the excess with the limit (one
+mechanism, whatever the limit). A small slack is allowed, ``RANGE_SLACK`` of
+the group's train target span: a law that levels off at the bound (a
+sigmoid heading to an accuracy of 1) may land a rounding error past it. The
+folds need no such check: their rows hold real targets, all inside the
+range, so a law leaving it there already pays in its fold R².
 """
 
 from __future__ import annotations
@@ -22,20 +32,30 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from evosld.tasks.targetrange import outside
+
 #: A law whose probe predictions leave the group's train target range by more than this many spans is implausible.
 LIMIT = 1.0
+#: How far past a declared target range a probe prediction may land, in train target spans. Relative to the span
+#: (as the rest of the check) so units do not matter; 1% is a rounding error on a plot of the data, far inside the
+#: noise of a bounded metric, and a hundred times tighter than ``LIMIT``: a law that overshoots visibly is refused.
+RANGE_SLACK = 0.01
 
 
-def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]) -> float:
+def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
+            target_range: tuple[float | None, float | None] | None = None) -> float:
     """How far probe predictions leave the train target range, in spans (0 inside it).
 
     Args:
         predictions: group -> (M_g,) or (M_g, T) predictions at the probe inputs.
         targets: group -> (N_g,) or (N_g, T) train targets.
+        target_range: the declared range of every target, (lo, hi) with None
+            for an open side (``tasks.targetrange``); None: none declared.
     Returns:
         The largest excess over groups and outputs, ``max(lo - p, p - hi, 0) /
         (hi - lo)``; ``inf`` when a prediction is not finite or has the wrong
-        shape; 0 with no probe. A group whose targets do not vary is skipped.
+        shape, or lies outside ``target_range`` by more than ``RANGE_SLACK``
+        spans; 0 with no probe. A group whose targets do not vary is skipped.
     """
     worst = 0.0
     for g, pred in predictions.items():
@@ -54,6 +74,8 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
         ok = span > 0
         if not ok.any():
             continue
+        if target_range is not None and outside(p[:, ok], target_range, RANGE_SLACK * span[ok]).any():
+            return math.inf
         excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / span[ok]
         if excess.size:
             worst = max(worst, float(excess.max()))

@@ -16,6 +16,7 @@ from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.scales import DEFAULT_RTOL, levels
 from evosld.tasks.splits import rule_mask
+from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
 from evosld.tasks.task import GROUP_COLUMN, Task
 
 HUB_DATASET = "pkuHaowei/sldbench"
@@ -75,6 +76,7 @@ def _finish(
     scale_rtol: float = DEFAULT_RTOL,
     derive_val: bool = False,
     baseline: str = "",
+    target_range: TargetRange | None = None,
 ) -> Task:
     features, targets = tuple(features), tuple(targets)
     for where, df in (("train", train), ("test", test)):
@@ -107,6 +109,7 @@ def _finish(
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     return Task(
+        target_range=target_range,
         test_beyond=checks.features_beyond(train, test, features, scale_rtol),
         name=name,
         features=features,
@@ -217,6 +220,7 @@ def task_from_frame(
     linear_features: Sequence[str] | None = None,
     scale_tolerance: float = DEFAULT_RTOL,
     baseline: str | None = "auto",
+    target_range: str | Sequence[float | None] | None = None,
 ) -> Task:
     """Build a Task from a user table with one row per run.
 
@@ -239,6 +243,9 @@ def task_from_frame(
             (the Chinchilla form when the features look like model size and
             data and the target is positive), ``"chinchilla"``,
             ``"chinchilla:N_COL,D_COL"`` or ``"none"``.
+        target_range: the range every target can take, ``"LO,HI"`` (either
+            side empty) or ``(lo, hi)`` with None for an open side
+            (``tasks.targetrange``); target values outside it are an error.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
@@ -261,6 +268,8 @@ def task_from_frame(
     checks.check_columns(df, needed, name)
     df = checks.as_numbers(df, [*features, *targets])
     checks.check_numeric(df, [*features, *targets], name)
+    bounds = parse_target_range(target_range)
+    check_targets_within(df, targets, bounds, name)
     df = df.copy()
     if group:
         df[GROUP_COLUMN] = df[group].astype(str)
@@ -304,6 +313,7 @@ def task_from_frame(
         scale_rtol=float(scale_tolerance),
         derive_val=not val,
         baseline=reference,
+        target_range=bounds,
     )
 
 

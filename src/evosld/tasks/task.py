@@ -64,6 +64,9 @@ class Task:
     #: features along which the test rows lie beyond train (read from their features at load, never their targets):
     #: the direction the search must extrapolate in when validation, drawn at random, shows none
     test_beyond: tuple[str, ...] = ()
+    #: the range every target can take, as the user declared it (``tasks.targetrange``): (lo, hi), None for an
+    #: open side; None: no range declared (every built-in task). Laws predicting outside it beyond the data are refused.
+    target_range: tuple[float | None, float | None] | None = None
 
     # ---- tables -------------------------------------------------------
     @property
@@ -227,4 +230,5 @@ class Task:
             "test_rule": self.test_rule,
             "split_counts": self.split_counts(),
             "description": self.description,
+            **({"target_range": list(self.target_range)} if self.target_range is not None else {}),
         }

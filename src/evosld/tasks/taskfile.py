@@ -8,6 +8,7 @@
     test: "N >= 1e9"          # optional; default: largest first feature held out
     val: "largest:N"          # optional; default: derived from test
     scale_tolerance: 1e-3     # optional; sizes this close (relative) are one scale
+    target_range: [0, 1]      # optional; the range every target can take ("0,1"; null or "" for an open side)
     baseline: auto            # optional; chinchilla[:N_COL,D_COL] or none
     description: what the runs are
     max_params: 5             # optional
@@ -19,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from evosld.errors import DataError, first_error
 from evosld.tasks.loaders import task_from_csv
+from evosld.tasks.targetrange import parse_target_range
 from evosld.tasks.task import Task
 
 
@@ -44,6 +46,17 @@ class TaskFile(BaseModel):
     linear_features: list[str] | None = None
     scale_tolerance: float | None = Field(default=None, ge=0, lt=0.5)
     baseline: str | None = None
+    target_range: str | list[float | None] | None = None
+
+    @field_validator("target_range")
+    @classmethod
+    def _range(cls, value: str | list[float | None] | None) -> list[float | None] | None:
+        """The declared target range as ``[lo, hi]`` (None for an open side); a bad spelling says the form."""
+        try:
+            bounds = parse_target_range(value)
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
+        return None if bounds is None else list(bounds)
 
     def spec(self, base: Path) -> dict[str, Any]:
         """Keyword arguments for ``task_from_csv`` (data path made absolute)."""
@@ -61,6 +74,7 @@ class TaskFile(BaseModel):
             "linear_features": self.linear_features,
             "scale_tolerance": self.scale_tolerance,
             "baseline": self.baseline,
+            "target_range": self.target_range,
         }
 
 

@@ -1,0 +1,231 @@
+"""A declared target range (--target-range LO,HI): parsed, checked against the data, and used to refuse laws
+whose predictions one step beyond the data leave it."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evosld import cli
+from evosld.config import RunConfig
+from evosld.errors import DataError
+from evosld.evaluation import Evaluator
+from evosld.evaluation.sandbox import Sandbox
+from evosld.report import write_report
+from evosld.run.runner import finish, probe_law
+from evosld.run.store import RunStore
+from evosld.search.plausibility import RANGE_SLACK, plausible, runaway
+from evosld.search.selection import Candidate, choose
+from evosld.search.status import LoopStatus
+from evosld.tasks import task_from_frame
+from evosld.tasks.targetrange import parse_target_range
+
+# A straight line in log C: on a rising accuracy that levels off near 1 it overshoots 1 just past the data.
+LINE = '''
+import numpy as np
+# EVOLVE-BLOCK-START
+def scaling_law_func(data_points, params):
+    X = np.asarray(data_points, dtype=float)
+    return params[0] + params[1] * np.log10(X[:, 0])
+
+def fit_scaling_law(data_points, loss_values):
+    X = np.asarray(data_points, dtype=float)
+    A = np.column_stack([np.ones(len(X)), np.log10(X[:, 0])])
+    return np.linalg.lstsq(A, np.asarray(loss_values, dtype=float), rcond=None)[0]
+# EVOLVE-BLOCK-END
+'''
+# The same line, capped at 1: it stays in the range (reaching the bound is not leaving it).
+CAPPED = LINE.replace("return params[0] + params[1] * np.log10(X[:, 0])",
+                      "return np.minimum(params[0] + params[1] * np.log10(X[:, 0]), 1.0)")
+assert CAPPED != LINE
+
+
+def accuracy_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    """A rising accuracy: a sigmoid in log compute from 0.25 towards 0.99, with a little noise (n rows)."""
+    C = np.logspace(18, 24, n)
+    acc = 0.25 + 0.74 / (1 + np.exp(-(np.log10(C) - 21.0) * 1.5))
+    acc = acc + 0.005 * np.random.default_rng(seed).standard_normal(n)
+    return pd.DataFrame({"C": C, "acc": acc})
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_error(code: int, err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- spelling
+@pytest.mark.parametrize("text, want", [("0,1", (0.0, 1.0)), ("0,", (0.0, None)), (",1", (None, 1.0)),
+                                        (" -1 , 0 ", (-1.0, 0.0)), ("1e-3,0.5", (0.001, 0.5))])
+def test_the_range_is_two_numbers_either_side_may_be_open(text, want):
+    assert parse_target_range(text) == want
+    assert parse_target_range(list(want)) == want
+    assert parse_target_range(None) is None
+
+
+@pytest.mark.parametrize("text", ["1,0", "0,0", "a,1", "0,1,2", "1", ",", "0,inf", "nan,1"])
+def test_bad_spellings_are_one_error_line_that_gives_the_form(tmp_path, capsys, text):
+    with pytest.raises(DataError, match="LO,HI"):
+        parse_target_range(text)
+    csv = tmp_path / "acc.csv"
+    accuracy_frame().to_csv(csv, index=False)
+    for command in ("tasks", "discover"):
+        code, _, err = run_cli(capsys, command, "--csv", str(csv), "--features", "C", "--target", "acc",
+                               f"--target-range={text}")
+        line = one_error(code, err)
+        assert line.startswith("error: --target-range") and "LO,HI" in line
+
+
+def test_the_option_through_the_entry_point_and_a_task_file(tmp_path):
+    accuracy_frame().to_csv(tmp_path / "acc.csv", index=False)
+
+    def evosld(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "evosld.cli", *args], capture_output=True, text=True,
+                              env=dict(os.environ), cwd=tmp_path, timeout=300)
+
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", "0,1")
+    assert proc.returncode == 0, proc.stderr
+    assert "target range: 0..1" in proc.stdout
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", ",1", "--json")
+    assert json.loads(proc.stdout)["target_range"] == [None, 1.0]
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc")
+    assert "target range" not in proc.stdout and "target_range" not in proc.stdout  # none declared: nothing shown
+
+    (tmp_path / "acc.yaml").write_text("data: acc.csv\nfeatures: [C]\ntarget: acc\ntarget_range: [0, null]\n")
+    proc = evosld("tasks", "acc.yaml")
+    assert proc.returncode == 0 and "target range: 0..inf" in proc.stdout, proc.stderr
+    proc = evosld("tasks", "acc.yaml", "--target-range", "0,1")  # the command line overrides the file
+    assert "target range: 0..1" in proc.stdout
+    (tmp_path / "bad.yaml").write_text("data: acc.csv\nfeatures: [C]\ntarget: acc\ntarget_range: [1, 0]\n")
+    lines = [ln for ln in evosld("tasks", "bad.yaml").stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: task file") and "target_range" in lines[0]
+    assert "LO,HI" in lines[0]
+
+
+def test_a_built_in_task_declares_no_range(capsys):
+    code, _, err = run_cli(capsys, "tasks", "sft_scaling_law", "--target-range", "0,1")
+    assert "built-in task sft_scaling_law declares no target range" in one_error(code, err)
+
+
+# ---------------------------------------------------------------- the data
+def test_targets_outside_the_declared_range_are_one_error_line(tmp_path, capsys):
+    df = accuracy_frame()
+    df.loc[[7, 30, 31], "acc"] = [1.2, 1.3, -0.1]
+    with pytest.raises(DataError, match=r"3 row\(s\) of 'acc' lie outside the declared target range 0\.\.1 "
+                                        r"\(first: 1\.2, at line 9 of the file"):
+        task_from_frame(df, ["C"], "acc", target_range="0,1")
+    csv = tmp_path / "acc.csv"
+    df.to_csv(csv, index=False)
+    code, _, err = run_cli(capsys, "discover", "--csv", str(csv), "--features", "C", "--target", "acc",
+                           "--target-range", "0,1", "--output", str(tmp_path / "run"))
+    line = one_error(code, err)
+    assert "3 row(s)" in line and "1.2" in line and "0..1" in line
+    assert not (tmp_path / "run").exists()
+    assert task_from_frame(df, ["C"], "acc", target_range="-0.5,").target_range == (-0.5, None)  # open side
+
+
+def test_a_table_without_a_range_is_unchanged():
+    task = task_from_frame(accuracy_frame(), ["C"], "acc", name="acc")
+    assert task.target_range is None and "target_range" not in task.summary()
+
+
+# ---------------------------------------------------------------- the pick
+def test_runaway_counts_leaving_the_declared_range_as_running_away():
+    y = {"a": np.array([0.2, 0.5, 0.9])}  # span 0.7: slack 0.007
+    over = {"a": np.array([0.95, 1.05])}
+    assert runaway(over, y) == pytest.approx(0.15 / 0.7)  # inside the limit of one span
+    assert plausible(runaway(over, y))
+    assert runaway(over, y, (0.0, 1.0)) == math.inf
+    assert not plausible(runaway(over, y, (0.0, 1.0)), limit=100.0)  # whatever the limit
+    assert runaway({"a": np.array([1.0 + 0.5 * RANGE_SLACK * 0.7])}, y, (0.0, 1.0)) < 1  # a rounding error past it
+    assert runaway({"a": np.array([-0.05])}, y, (0.0, None)) == math.inf  # an open side never binds
+    assert runaway({"a": np.array([5.0])}, y, (None, 6.0)) == pytest.approx(4.1 / 0.7)
+    two = {"a": np.array([[0.2, -0.9], [0.9, -0.1]])}
+    assert runaway({"a": np.array([[0.5, 0.01]])}, two, (-1.0, 1.0)) < 1
+    assert runaway({"a": np.array([[0.5, -1.2]])}, two, (-1.0, 1.0)) == math.inf  # every output
+
+
+def test_a_law_overshooting_the_range_is_passed_over_and_kept_without_it():
+    y = {"a": np.array([0.2, 0.5, 0.9])}
+    probes = {1: {"a": np.array([0.97, 1.08])}, 2: {"a": np.array([0.95, 0.99])}}  # law 1 leads on validation
+    cands = [Candidate(1, 0.97, 3), Candidate(2, 0.965, 3)]
+    folds = {1: {"inner1": 0.9}, 2: {"inner1": 0.9}}
+    for bounds, want in ((None, 1), ((0.0, 1.0), 2)):
+        sel = choose(cands, 0.3, 0.0, folds.__getitem__, folds=("inner1",),
+                     probe=lambda pid, b=bounds: runaway(probes[pid], y, b))
+        assert sel is not None and sel.program_id == want
+    assert {c.program_id: c.score for c in sel.candidates}[1] == -1.0
+
+
+@pytest.fixture
+def accuracy_store(tmp_path):
+    """Two stores of the same run: the line law leads the capped one on validation."""
+    def make(name: str) -> tuple[RunStore, dict[str, int]]:
+        (tmp_path / name).mkdir()
+        store = RunStore.create(tmp_path / name / "run.sqlite", "acc", 0, {})
+        ids = {}
+        for law, src, val in (("line", LINE, 0.96), ("capped", CAPPED, 0.95)):
+            pid = store.add_program(src, meta={"n_params": 2})
+            store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
+            ids[law] = pid
+        return store, ids
+
+    return make
+
+
+def test_finish_passes_over_the_law_that_leaves_the_range_and_records_it(tmp_path, accuracy_store):
+    df = accuracy_frame()
+    config = RunConfig(evaluator={"timeout": 30}, selection_folds=0)  # validation alone decides, then the probe
+    plain = task_from_frame(df, ["C"], "acc", name="acc")
+    bounded = task_from_frame(df, ["C"], "acc", name="acc", target_range="0,1")
+    evaluator = Evaluator(bounded, Sandbox())
+    assert probe_law(evaluator, LINE) == math.inf  # it predicts above 1 one step beyond the data ...
+    assert probe_law(Evaluator(plain, Sandbox()), LINE) < 1  # ... well within one span of the train targets
+    assert probe_law(evaluator, CAPPED) < 1
+
+    store, ids = accuracy_store("plain")
+    with store:
+        out = finish(store, plain, tmp_path / "plain", config, LoopStatus())
+    assert out.best_id == ids["line"]
+    assert "target_range" not in json.loads((tmp_path / "plain" / "best.json").read_text())
+
+    store, ids = accuracy_store("bounded")
+    with store:
+        out = finish(store, bounded, tmp_path / "bounded", config, LoopStatus())
+    assert out.best_id == ids["capped"]
+    best = json.loads((tmp_path / "bounded" / "best.json").read_text())
+    assert best["target_range"] == [0.0, 1.0]
+    cands = {c["program_id"]: c for c in best["selection"]["candidates"]}
+    assert cands[ids["line"]]["beyond"] == "inf"
+    page = write_report(tmp_path / "bounded", task=bounded).read_text()
+    assert "leaves the declared range 0..1: runs away" in page
+
+
+# ---------------------------------------------------------------- end to end
+def test_discover_with_a_range_finishes_and_records_it(tmp_path):
+    csv = tmp_path / "acc.csv"
+    accuracy_frame(n=24, seed=1).to_csv(csv, index=False)
+    proc = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "C",
+                           "--target", "acc", "--target-range", "0,1", "--budget-seconds", "4", "--seed", "0",
+                           "--output", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "target range: 0..1" in proc.stderr
+    best = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert best["target_range"] == [0.0, 1.0]
+    with RunStore.open(Path(tmp_path / "run" / "run.sqlite")) as store:  # kept for --resume
+        assert store.run().config["task_spec"]["csv"]["target_range"] == [0.0, 1.0]
