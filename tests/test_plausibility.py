@@ -38,6 +38,18 @@ def test_runaway_is_the_excess_over_the_train_range_in_spans():
     assert plausible(None) and plausible(0.9) and not plausible(1.1) and not plausible(math.inf)
 
 
+def test_a_positive_target_spanning_decades_is_measured_in_ratios():
+    N = np.logspace(9, 10, 6)
+    y = {"g": 3e6 * (N / 1e9) ** 1.1}  # GPU-hours: 3e6 to 38e6
+    step = 3e6 * (np.array([10 ** 10.5]) / 1e9) ** 1.1  # the same power half a decade further
+    assert (step[0] - y["g"].max()) / np.ptp(y["g"]) > 2  # in linear spans it would count as running away
+    assert runaway({"g": step}, y) == pytest.approx(0.5)  # half of the span in log
+    assert runaway({"g": step * 100}, y) > 1  # a hundredfold jump still runs away
+    assert runaway({"g": np.array([-1.0])}, y) == math.inf  # below zero: impossible for such a target
+    narrow = {"g": np.array([2.0, 3.0, 4.0])}  # a loss spanning 2x keeps linear spans
+    assert runaway({"g": np.array([0.5])}, narrow) == pytest.approx(0.75)
+
+
 def _jittered(seed: int = 0):
     df = chinchilla_frame(seed)
     rng = np.random.default_rng(seed)

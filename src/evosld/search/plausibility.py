@@ -14,6 +14,14 @@ they move by about one band's worth, far less than the whole observed range
 (``LIMIT`` = 1 leaves room for a law that keeps going as fast as the data
 ever did). Predictions that are not finite count as infinitely far.
 
+A target that is positive and spans decades (GPU-hours, compute-optimal
+tokens, a loss in raw nats that grows with the data) moves by ratios: a law
+that keeps the data's own power one step further multiplies the largest
+value again, which is many linear spans but one band in log. For such a
+target (all train values of the group positive, the largest ``LOG_SPAN``
+times the smallest or more) the excess is measured on log values, and a
+prediction at or below zero counts as infinitely far.
+
 A declared target range (``--target-range``, ``Task.target_range``) is a
 second edge of the same check: a prediction outside it is as impossible as
 one that is not finite, so it also counts as infinitely far, and the law is
@@ -36,6 +44,8 @@ from evosld.tasks.targetrange import outside
 
 #: A law whose probe predictions leave the group's train target range by more than this many spans is implausible.
 LIMIT = 1.0
+#: A group's target, all positive, spanning this factor or more is measured in log (ratios), not in linear spans.
+LOG_SPAN = 10.0
 #: How far past a declared target range a probe prediction may land, in train target spans. Relative to the span
 #: (as the rest of the check) so units do not matter; 1% is a rounding error on a plot of the data, far inside the
 #: noise of a bounded metric, and a hundred times tighter than ``LIMIT``: a law that overshoots visibly is refused.
@@ -53,7 +63,8 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
             for an open side (``tasks.targetrange``); None: none declared.
     Returns:
         The largest excess over groups and outputs, ``max(lo - p, p - hi, 0) /
-        (hi - lo)``; ``inf`` when a prediction is not finite or has the wrong
+        (hi - lo)`` (on log values for a positive output spanning ``LOG_SPAN``
+        or more); ``inf`` when a prediction is not finite or has the wrong
         shape, or lies outside ``target_range`` by more than ``RANGE_SLACK``
         spans; 0 with no probe. A group whose targets do not vary is skipped.
     """
@@ -76,7 +87,13 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
             continue
         if target_range is not None and outside(p[:, ok], target_range, RANGE_SLACK * span[ok]).any():
             return math.inf
-        excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / span[ok]
+        logged = ok & (lo > 0) & (hi >= LOG_SPAN * lo)
+        if np.any(p[:, logged] <= 0):  # a positive target spanning decades, predicted at or below zero
+            return math.inf
+        if logged.any():  # measured in ratios: one step beyond a power law is one band's worth in log
+            p, lo, hi = p.copy(), lo.copy(), hi.copy()
+            p[:, logged], lo[logged], hi[logged] = np.log(p[:, logged]), np.log(lo[logged]), np.log(hi[logged])
+        excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / (hi - lo)[ok]
         if excess.size:
             worst = max(worst, float(excess.max()))
     return worst
