@@ -43,7 +43,7 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
                    help="values closer than this relative difference count as one scale (default 1e-3)")
     g.add_argument("--linear-features", dest="linear_features", metavar="A,B",
                    help="features kept on a linear scale (e.g. a column with zeros); by default a positive "
-                   "feature spanning 10x or more is treated on a log scale")
+                   "feature spanning 10x or more, or on a geometric grid such as 1, 2, 4, 8, is treated on a log scale")
     g.add_argument("--target-range", dest="target_range", metavar="LO,HI",
                    help="the range every target can take (e.g. 0,1 for an accuracy; either side may be empty: 0, "
                    "or ,1; a negative LO as --target-range=-1,0): rows outside it are an error, and laws that "
