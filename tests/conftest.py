@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from evosld.evaluation import Limits, Sandbox
+from evosld.run.store import RunStore
 from evosld.tasks import task_from_frame
 
 DATA_ENV = "EVOSLD_DATA"
@@ -65,3 +66,16 @@ def write_sft_tables(root: Path) -> Path:
 @pytest.fixture
 def synthetic_task():
     return task_from_frame(chinchilla_frame(), ["N", "D"], "loss", name="chinchilla")
+
+
+def store_with_laws(path: Path, task_name: str, laws: list[tuple[str, str, float]],
+                    n_params: int) -> tuple[RunStore, dict[str, int]]:
+    """A run store at ``path`` holding ``(name, source, val R²)`` laws, each evaluated on val; name -> program id."""
+    store = RunStore.create(path, task_name, 0, {})
+    ids = {}
+    for name, src, val in laws:
+        pid = store.add_program(src, meta={"n_params": n_params})
+        store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
+        ids[name] = pid
+    return store, ids
+

@@ -11,12 +11,11 @@ import pytest
 from evosld.config import RunConfig
 from evosld.report import write_report
 from evosld.run.runner import finish
-from evosld.run.store import RunStore
 from evosld.search.plausibility import plausible, runaway
 from evosld.search.selection import Candidate, choose
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
-from tests.conftest import chinchilla_frame
+from tests.conftest import chinchilla_frame, store_with_laws
 from tests.test_discover import GOOD
 
 # Matches the data up to the largest train runs, then runs away: N**4 is 0.1 at 3e9 and 10 at 1e10.
@@ -95,12 +94,8 @@ def test_a_law_that_runs_away_beyond_the_data_loses_whatever_its_folds_say():
 
 @pytest.fixture
 def runaway_store(synthetic_task, tmp_path):
-    store = RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {})
-    ids = {}
-    for name, src, val in (("runaway", RUNAWAY, 0.96), ("good", GOOD, 0.95)):
-        pid = store.add_program(src, meta={"n_params": 5})
-        store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
-        ids[name] = pid
+    store, ids = store_with_laws(tmp_path / "run.sqlite", synthetic_task.name,
+                                 [("runaway", RUNAWAY, 0.96), ("good", GOOD, 0.95)], 5)
     yield store, ids
     store.close()
 

@@ -27,6 +27,7 @@ from evosld.search.selection import Candidate, choose
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
 from evosld.tasks.targetrange import parse_target_range
+from tests.conftest import store_with_laws
 
 # A straight line in log C: on a rising accuracy that levels off near 1 it overshoots 1 just past the data.
 LINE = '''
@@ -176,13 +177,7 @@ def accuracy_store(tmp_path):
     """Two stores of the same run: the line law leads the capped one on validation."""
     def make(name: str) -> tuple[RunStore, dict[str, int]]:
         (tmp_path / name).mkdir()
-        store = RunStore.create(tmp_path / name / "run.sqlite", "acc", 0, {})
-        ids = {}
-        for law, src, val in (("line", LINE, 0.96), ("capped", CAPPED, 0.95)):
-            pid = store.add_program(src, meta={"n_params": 2})
-            store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
-            ids[law] = pid
-        return store, ids
+        return store_with_laws(tmp_path / name / "run.sqlite", "acc", [("line", LINE, 0.96), ("capped", CAPPED, 0.95)], 2)
 
     return make
 
