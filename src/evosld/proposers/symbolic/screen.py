@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evosld.evaluation.metrics import SPREAD_REL
 from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.space import Space
@@ -30,14 +31,15 @@ def r2(pred: np.ndarray, truth: np.ndarray) -> float:
     """SLDBench R² (mean over outputs of 1 - MSE/Var); -inf if not finite.
 
     A variance below 1e-12 is raised to it, or to float precision relative to the targets when that is
-    smaller: a target in small units (variance 1e-14 at an optimal learning rate ~1e-5) keeps its R².
+    smaller (``SPREAD_REL``, the scores' own relative floor): a target in small units (variance 1e-14 at an
+    optimal learning rate ~1e-5) keeps its R².
     """
     p = np.asarray(pred, dtype=float).reshape(len(truth), -1)
     t = np.asarray(truth, dtype=float).reshape(len(truth), -1)
     if not np.all(np.isfinite(p)):
         return -np.inf
     var = np.var(t, axis=0)
-    floor = np.minimum(1e-12, (1e-10 * np.sqrt(np.mean(t * t, axis=0))) ** 2)
+    floor = np.minimum(1e-12, (SPREAD_REL * np.sqrt(np.mean(t * t, axis=0))) ** 2)
     var = np.where(var > floor, var, np.maximum(floor, 1e-300))
     return float(1.0 - np.mean(np.mean((p - t) ** 2, axis=0) / var))
 
