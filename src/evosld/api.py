@@ -17,6 +17,7 @@ import pandas as pd
 
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation import Evaluation, Evaluator, Sandbox
+from evosld.evaluation.scatter import Scatter
 from evosld.program import Program
 from evosld.proposers.base import Proposer
 from evosld.run.summary import n_params_of
@@ -35,6 +36,8 @@ class DiscoveryResult:
         params: group -> fitted parameters (fit on the whole train split).
         val, test: metrics records (R², NMSE, NMAE...) on validation and test.
         run_dir: where the run store, best_program.py, best.json and report live.
+        scatter: how much the runs scatter around the law on train, and the R² that
+            allows on validation and test (``evaluation.scatter``; None if not computed).
     """
 
     task: Task
@@ -46,6 +49,7 @@ class DiscoveryResult:
     test: dict[str, Any]
     run_dir: Path
     meta: dict[str, Any] = field(default_factory=dict)
+    scatter: Scatter | None = None
 
     @property
     def program(self) -> Program:
@@ -228,4 +232,5 @@ def discover(
     return DiscoveryResult(
         task=task, source=out.best_source, formula=out.meta.get("formula"), n_params=n_params_of(out.meta),
         params=out.params, val=out.val, test=out.test, run_dir=run_dir, meta=out.meta,
+        scatter=out.scatter,
     )

@@ -290,6 +290,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     _bounds_line(outcome)
+    _scatter_line(outcome)
     sel = outcome.selection
     for line in selection_lines(sel):
         print(line)
@@ -378,6 +379,15 @@ def _bounds_line(outcome) -> None:
     if flags:
         print(f"  on a search bound: {'; '.join(summarize(flags, len(outcome.params)))} "
               "(the fit wanted to go further; best.json: params_at_bounds)")
+
+
+def _scatter_line(outcome) -> None:
+    """Warn when validation or test varies little beyond the runs' scatter around the law."""
+    from evosld.evaluation.scatter import scatter_warning
+
+    line = scatter_warning(outcome.scatter)
+    if line:
+        print(f"  scatter: {line} (best.json: scatter)")
 
 
 def _failures_line(outcome) -> None:

@@ -20,8 +20,9 @@ from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.reference import ReferenceFit, refit_law, refit_reference
 from evosld.evaluation.sandbox import Sandbox
+from evosld.evaluation.scatter import scatter_of, scatter_warning
 from evosld.program import Program, parse_python
-from evosld.report.curves import PlotPlan, plan_plot
+from evosld.report.curves import TRAIN_SET, PlotPlan, plan_plot
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
 from evosld.run.summary import RunSummary, count_params, n_params_of, stored_task
@@ -228,6 +229,9 @@ def collect(
         warnings.append(note)
     if not done["best_test"].ok:
         warnings.append(f"the best law failed when refit for the figures: {done['best_test'].message}")
+    scatter = scatter_warning(scatter_of(task, done["best_test"], TRAIN_SET))
+    if scatter:
+        warnings.append(scatter[0].upper() + scatter[1:])
     best_law = LawResult(
         label=f"best law found (program {best.id})",
         kind="best",

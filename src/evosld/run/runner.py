@@ -29,6 +29,7 @@ from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.foldscores import fold_names, score_folds
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.evaluation.scatter import Scatter, scatter_of
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import FinishClock
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
@@ -64,6 +65,7 @@ class RunOutcome:
     failures: FailureCounts | None = None  # failed proposals and evaluations, by kind
     proposed: int = 0  # programs the proposer wrote over the whole run (seeds not counted)
     finishing: dict[str, Any] | None = None  # the finishing allowance and its use (``FinishClock.record``)
+    scatter: Scatter | None = None  # the runs' scatter around the pick and the R² it allows (``evaluation.scatter``)
 
 
 #: Store state holding the fold scores of the laws in the running (trimmed R²;
@@ -492,12 +494,19 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     store.set_state("selection", selection.to_json())
     done = store.test_evaluation(best.id)
     if done is None:
-        ev = evaluator.evaluate(best.source, "test")
+        train = task.arrays(task.train)
+        ev = evaluator.evaluate(best.source, "test", extra_predict={g: {"train": d.X} for g, d in train.items()})
+        scatter = scatter_of(task, ev)
+        store.set_state("scatter", {"program_id": best.id, **(scatter.to_json() if scatter else {})})
         store.add_test_evaluation(best.id, ev.metrics(), ev.params)
         test, params = ev.metrics(), ev.params
     else:
         test, params = done.metrics, done.params
+        kept = store.get_state("scatter")
+        scatter = (Scatter(**{k: v for k, v in kept.items() if k != "program_id"})
+                   if isinstance(kept, dict) and kept.get("program_id") == best.id and "residual_sd" in kept else None)
     record = best_record(store, task, best.id, test=test, params=params, selection=selection)
+    record["scatter"] = scatter.to_json() if scatter else None
     record["reference"] = reference_scores(store, task, evaluator, clock)
     record["finishing"] = clock.record()
     if clock.cut:
@@ -506,4 +515,4 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     write_best(run_dir, best.source, record)
     return RunOutcome(run_dir, status, best.id, best.source, val=record["val"] or {}, test=test,
                       params=params or {}, meta=best.meta, selection=selection, reference=record["reference"],
-                      finishing=record["finishing"])
+                      finishing=record["finishing"], scatter=scatter)

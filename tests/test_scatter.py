@@ -1,0 +1,96 @@
+"""The runs' scatter around the pick, and the R² ceiling it puts on validation and test.
+
+A table read off a figure often holds a handful of test runs that vary little
+more than the runs scatter (here: 12 runs at the largest compute, noise sd
+0.02). Every law, the true one included, scores a low test R² there; the run
+must say so instead of leaving the user to blame the law.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evosld.evaluation.scatter import r2_ceiling, residual_sd, scatter_warning, slice_scatter
+
+
+def test_the_residual_sd_estimates_the_noise_and_ignores_a_few_diverged_runs():
+    rng = np.random.default_rng(0)
+    truth = {g: np.linspace(2, 3, 200) for g in ("a", "b")}
+    pred = {g: y + 0.05 * rng.standard_normal(len(y)) for g, y in truth.items()}
+    pred["a"][:6] += 5.0  # six diverged runs
+    sd = residual_sd(pred, truth, params_per_group=3)
+    assert sd.shape == (1,) and sd[0] == pytest.approx(0.05, rel=0.15)
+
+
+def test_the_residual_sd_counts_the_fitted_parameters_and_skips_missing_targets():
+    rng = np.random.default_rng(1)
+    y = np.column_stack([np.zeros(40), np.full(40, np.nan)])
+    y[:30, 1] = 0.0
+    pred = {"g": y + rng.standard_normal((40, 2)) * np.array([1.0, 2.0])}
+    pred["g"][30:, 1] = 7.0  # predictions where the second output has no target: not residuals
+    few, many = residual_sd(pred, {"g": y}, 1), residual_sd(pred, {"g": y}, 20)
+    assert few.shape == (2,) and np.all(many > few)  # more parameters: residuals understate the noise more
+    assert residual_sd(pred, {"g": y}, 40) is None  # no more rows than parameters
+
+
+def test_the_ceiling_is_one_minus_the_scatter_over_the_slice_variance():
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    assert r2_ceiling(np.array([0.5]), y) == pytest.approx(1 - 0.25 / np.var(y))
+    assert r2_ceiling(np.array([0.5]), y[:1]) is None
+    assert r2_ceiling(np.array([0.5]), np.full(4, 2.0)) is None
+
+
+def test_only_a_slice_dominated_by_scatter_is_warned_about():
+    sd = np.array([0.02])
+    wide, narrow = np.linspace(2.0, 2.6, 30), 2.3 + 0.02 * np.random.default_rng(2).standard_normal(12)
+    assert scatter_warning(slice_scatter(sd, wide, wide)) is None
+    line = scatter_warning(slice_scatter(sd, wide, narrow))
+    assert line is not None and "test rows" in line and "validation rows" not in line
+
+
+def _figure_table(seed: int = 0, n: int = 200) -> tuple[pd.DataFrame, str]:
+    """Chinchilla-like runs read off a figure (Hoffmann et al. 2022, eq. 2 constants), loss noise sd 0.02;
+    test: the top 5% by compute C = 6ND (about ten runs that vary little more than the noise)."""
+    rng = np.random.default_rng(seed)
+    N = rng.choice(np.logspace(7.8, 10.2, 9), n) * (1 + 0.03 * rng.uniform(-1, 1, n))
+    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
+    loss = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28 + 0.02 * rng.standard_normal(n)
+    df = pd.DataFrame({"N": N, "D": D, "C": 6 * N * D, "loss": loss})
+    return df, f"C > {np.quantile(df.C, 0.95):.6g}"
+
+
+def test_a_run_whose_test_rows_are_mostly_scatter_says_so(tmp_path):
+    df, rule = _figure_table()
+    path = tmp_path / "figure.csv"
+    df.to_csv(path, index=False)
+    out = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(path), "--features", "N,D",
+                          "--target", "loss", "--test", rule, "--iterations", "3", "--seed", "0",
+                          "--output", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    scatter = json.loads((tmp_path / "run" / "best.json").read_text())["scatter"]
+    assert scatter["residual_sd"][0] == pytest.approx(0.02, rel=0.35)
+    assert scatter["test_ceiling"] < 0.5
+    line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("scatter:"))
+    assert "test rows spread" in line
+
+
+def test_a_run_on_a_clean_wide_test_slice_records_the_scatter_without_a_warning(tmp_path):
+    import evosld
+
+    rng = np.random.default_rng(3)
+    N = np.logspace(7, 10, 16)
+    loss = 1.7 + 400 / N**0.34 + 0.003 * rng.standard_normal(len(N))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evosld.discover(pd.DataFrame({"N": N, "loss": loss}), features=["N"], target="loss",
+                                 iterations=2, budget_seconds=None, seed=0, output=tmp_path / "run", progress=False)
+    assert result.scatter is not None and result.scatter.test_ceiling > 0.9
+    assert scatter_warning(result.scatter) is None
+    assert json.loads((tmp_path / "run" / "best.json").read_text())["scatter"]["residual_sd"]
