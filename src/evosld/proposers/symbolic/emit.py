@@ -164,7 +164,8 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         helpers.append(inspect.getsource(blocks.escale_power).replace("def escale_power(", "def _escale(", 1))
     fitter = "\n\n".join(
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
-                                         fit.projected_jacobian, fit.robust_polish, fit.fit_varpro)
+                                         fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
+                                         fit.fit_varpro)
     )
     body = "\n".join(
         [

@@ -17,6 +17,17 @@ least-squares fit, i.e. about 1.35 robust standard deviations, the usual tuning
 that keeps ~95% of least squares' efficiency under Gaussian noise. On the six
 SLDBench tasks this raised held-out R² most where laws extrapolate furthest.
 
+A positive target spanning a decade or more (GPU-hours, compute, an optimal
+learning rate across sizes) usually carries multiplicative noise: its runs
+scatter by a few percent, not by a fixed amount. Absolute residuals would then
+let the largest runs decide the fit and treat the smallest as exact, and the
+Huber threshold, set from the median residual (a small run's), would count
+every large run as an outlier. Such a target is fitted on relative residuals
+``(fit - y) / y`` (``relative_weights``: rows weighted by ``1 / y``; a weighted
+least-squares problem, so the linear coefficients keep their closed form).
+Targets that span less (a loss, an accuracy, anything crossing zero) keep
+absolute residuals.
+
 Both least-squares stages get their Jacobian from here rather than from
 scipy's finite differences over the whole residual: the basis is
 differenced in ``theta`` only (``basis_derivatives``, one basis evaluation
@@ -167,6 +178,15 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
     return res.x[:k], res.x[k:]
 
 
+def relative_weights(y, span=10.0):  # span: as search.plausibility.LOG_SPAN
+    """Row weights ``1 / y`` (N,) when the targets are all positive and the largest is at least
+    ``span`` times the smallest (fit relative residuals); None otherwise (absolute residuals)."""
+    y = np.asarray(y, dtype=float)
+    if y.size == 0 or not np.all(np.isfinite(y)) or np.min(y) <= 0 or np.max(y) < span * np.min(y):
+        return None
+    return 1.0 / y
+
+
 def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0,
                jacobian=True):
     """Fit ``y ≈ basis(X, theta) @ coef``.
@@ -187,10 +207,19 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         jacobian: analytic Jacobians (``projected_jacobian``, and in the polish
             ``basis_derivatives``); False: scipy's finite differences.
     Returns:
-        (coef (K,), theta (P,)).
+        (coef (K,), theta (P,)). Residuals are relative for a positive target
+        spanning a decade (``relative_weights``), else absolute.
     """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
+    w = relative_weights(y)
+    if w is not None:  # weighted least squares: rows of the basis and the targets scaled by 1 / y
+        unweighted = basis
+
+        def basis(X, theta):
+            return unweighted(X, theta) * w[:, None]
+
+        y = y * w
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     best_theta = np.zeros(0)  # no nonlinear parameters: the linear solve is the whole fit
     if lo.size:
