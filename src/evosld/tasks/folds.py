@@ -297,17 +297,19 @@ def next_band(distance: np.ndarray, pool: np.ndarray, target: int, cap: int, min
 
     The band grows distance by distance until it holds ``target`` rows and
     ``min_levels`` distinct distances (or all the pool has), but never past
-    ``cap`` rows once it holds one distance. Rows at infinite distance (not
-    in line at all) are never taken.
+    ``cap`` rows once it holds ``MIN_BAND_ROWS`` (a band of fewer says
+    nothing: with two runs per model size the first size alone is too few,
+    and without the second the fold was dropped). Rows at infinite distance
+    (not in line at all) are never taken.
     """
     d = distance[pool]
     steps = np.unique(d[np.isfinite(d)])
-    chosen = None
+    chosen, held = None, 0
     for k, lam in enumerate(steps):
         count = int(np.count_nonzero(d <= lam))
-        if chosen is not None and count > cap:
+        if chosen is not None and count > cap and held >= MIN_BAND_ROWS:
             break
-        chosen = lam
+        chosen, held = lam, count
         if count >= target and k + 1 >= min(min_levels, len(steps)):
             break
     if chosen is None:
