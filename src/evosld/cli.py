@@ -116,6 +116,8 @@ def split_lines(task) -> list[str]:
     more = f", ... ({len(counts)} groups)" if len(counts) > len(shown) else ""
     lines.append(f"rows fit/val/test: {int((~task.val_mask).sum())}/{int(task.val_mask.sum())}/{len(task.test)}"
                  + (f" (per group: {per}{more})" if len(counts) > 1 else ""))
+    if task.max_params_how:
+        lines.append(f"parameter limit: {task.max_params} ({task.max_params_how})")
     if task.target_range is not None:
         from evosld.tasks.targetrange import describe
 

@@ -14,6 +14,7 @@ from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
+from evosld.tasks.paramlimit import default_param_limit
 from evosld.tasks.scales import DEFAULT_RTOL, levels
 from evosld.tasks.splits import rule_mask
 from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
@@ -77,6 +78,7 @@ def _finish(
     derive_val: bool = False,
     baseline: str = "",
     target_range: TargetRange | None = None,
+    default_limit: bool = False,
 ) -> Task:
     features, targets = tuple(features), tuple(targets)
     for where, df in (("train", train), ("test", test)):
@@ -108,6 +110,9 @@ def _finish(
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
+    limit_how = ""
+    if max_params is None and default_limit:
+        max_params, limit_how = default_param_limit(train.loc[~val_mask, GROUP_COLUMN].to_numpy(), len(targets))
     return Task(
         target_range=target_range,
         test_beyond=checks.features_beyond(train, test, features, scale_rtol),
@@ -119,6 +124,7 @@ def _finish(
         val_mask=val_mask,
         description=description,
         max_params=max_params,
+        max_params_how=limit_how,
         log_features=tuple(log_features),
         val_rule=val_rule,
         test_rule=test_rule,
@@ -314,6 +320,7 @@ def task_from_frame(
         derive_val=not val,
         baseline=reference,
         target_range=bounds,
+        default_limit=True,
     )
 
 

@@ -54,6 +54,8 @@ class Task:
     val_mask: np.ndarray
     description: str = ""
     max_params: int | None = None
+    #: how ``max_params`` was chosen when the user gave none (``tasks.paramlimit``); "" when given
+    max_params_how: str = ""
     log_features: tuple[str, ...] = ()
     val_rule: str = ""
     test_rule: str = ""
@@ -225,6 +227,7 @@ class Task:
             },
             "ranges": ranges,
             "max_params": self.max_params,
+            **({"max_params_how": self.max_params_how} if self.max_params_how else {}),
             "val_rule": self.val_rule,
             "val_how": self.val_how,
             "test_rule": self.test_rule,

@@ -1,0 +1,119 @@
+"""Small user tables: few runs, multiplicative noise, two runs per size.
+
+Real tables are often a few dozen runs: GPU-hours or an optimal learning rate
+against compute, a handful of model sizes run twice. Three things broke there
+(generality benchmark, benchmarks/generality.py): the fit let the largest runs
+of a target spanning decades decide everything; a table with two runs per size
+got no inner folds; and an unlimited search picked laws with as many
+parameters as runs.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
+from evosld.tasks import task_from_frame
+from evosld.tasks.paramlimit import MIN_LIMIT, default_param_limit
+
+
+def _power_basis(X, theta):
+    """(N, 1) basis x^a for the law y = c x^a (X (N, 1) holds ln x)."""
+    return np.exp(theta[0] * X[:, :1])
+
+
+def test_a_positive_target_spanning_decades_is_fitted_on_relative_residuals():
+    rng = np.random.default_rng(0)
+    C = np.sort(10 ** rng.uniform(0, 6, 24))
+    y = 3.0 * C**1.1 * np.exp(0.1 * rng.standard_normal(len(C)))
+    U = np.log(C)[:, None]
+    coef, theta = fit_varpro(_power_basis, U, y, np.array([-3.0]), np.array([3.0]), np.array([-1.0]), np.array([1.0]),
+                             n_starts=8, n_refine=2)
+    assert theta[0] == pytest.approx(1.1, abs=0.03)  # on absolute residuals the top run alone sets the slope
+    small = C < 1e2
+    assert np.median(np.abs(coef[0] * C[small] ** theta[0] / y[small] - 1)) < 0.15
+
+
+@pytest.mark.parametrize("y, relative", [
+    (np.array([1e3, 2e4, 5e5]), True),     # positive, spans decades
+    (np.array([2.1, 2.9, 3.4]), False),    # a loss: spans little
+    (np.array([-0.3, -0.1, 0.2]), False),  # crosses zero
+    (np.array([0.0, 1.0, 100.0]), False),  # not all positive
+])
+def test_only_positive_targets_spanning_a_decade_are_weighted(y, relative):
+    w = relative_weights(y)
+    assert (w is not None) == relative
+    if relative:
+        np.testing.assert_allclose(w, 1 / y)
+
+
+def _two_runs_per_size(n_sizes: int = 10) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    sizes = 10 ** np.concatenate([[6.0], np.sort(rng.uniform(6.1, 8.9, n_sizes - 2)), [9.0]])
+    N = np.repeat(sizes, 2)
+    return pd.DataFrame({"N": N, "loss": (8.8e13 / N) ** 0.076 * (1 + 0.005 * rng.standard_normal(len(N)))})
+
+
+def _two_largest(df: pd.DataFrame) -> str:
+    """A test rule holding out the two largest sizes (four runs)."""
+    sizes = np.sort(df.N.unique())
+    return f"N >= {np.sqrt(sizes[-3] * sizes[-2]):.6g}"
+
+
+def test_two_runs_per_size_still_give_inner_folds():
+    df = _two_runs_per_size()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
+    folds = task.inner_folds()
+    assert len(folds) == 2
+    for f in folds:  # each scores two sizes (four runs) and fits on the smaller ones
+        assert f.scored.sum() == 4 and df.N[task.train.index[f.fit]].max() < df.N[task.train.index[f.scored]].min()
+
+
+def test_a_small_table_gets_a_parameter_limit_from_its_runs():
+    df = _two_runs_per_size()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
+        given = task_from_frame(df, ["N"], "loss", test=_two_largest(df), max_params=7)
+    n_fit = int((~task.val_mask).sum())
+    assert task.max_params == n_fit // 3 and "--max-params" in task.max_params_how
+    assert task.summary()["max_params_how"] == task.max_params_how
+    assert given.max_params == 7 and given.max_params_how == ""
+
+
+def test_the_default_limit_reads_a_typical_group_and_counts_every_output():
+    groups = np.array(["a"] * 30 + ["b"] * 12 + ["c"] * 12)
+    limit, how = default_param_limit(groups, 2)
+    assert limit == 2 * (12 // 3) and "4 per output" in how
+    assert default_param_limit(np.array(["a"] * 4), 1)[0] == MIN_LIMIT
+
+
+def test_a_built_in_task_keeps_its_published_limit():
+    from evosld.tasks import load_task
+
+    try:
+        task = load_task("parallel_scaling_law")
+    except Exception as exc:  # no tables here (EVOSLD_DATA unset and no Hub)
+        pytest.skip(f"SLDBench tables not available: {exc}")
+    assert task.max_params == 4 and task.max_params_how == ""
+
+
+def test_a_run_on_gpu_hours_against_compute_finds_the_power_law(tmp_path):
+    import evosld
+
+    rng = np.random.default_rng(0)
+    C = np.sort(10 ** rng.uniform(18, 24, 24))
+    hours = 3e6 * (C / 1e21) ** 1.1 * np.exp(0.1 * rng.standard_normal(len(C)))
+    df = pd.DataFrame({"flops": C, "gpu_hours": hours})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evosld.discover(df, features=["flops"], target="gpu_hours", test=f"flops >= {C[-4]:.6g}",
+                                 iterations=40, budget_seconds=None, seed=0, output=tmp_path / "run", progress=False)
+    assert result.n_params <= result.task.max_params <= 5
+    assert result.test["r2"] > 0.9, (result.formula, result.test)
