@@ -410,6 +410,7 @@ def summarize(records: list[dict[str, Any]], operon: dict[tuple[str, int], dict[
             "loglinear": r["loglinear"].get("test_r2_clipped"),
             "operon": None if op is None else op.get("test_r2_clipped"),
             "operon_n_params": None if op is None else op.get("n_params"),
+            "operon_error": None if op is None else op.get("error"),
             "stop": ev.get("stop_reason"), "evaluations": ev.get("evaluations"), "wall": ev.get("wall_seconds"),
             "formula": ev.get("formula"), "error": ev.get("error"),
         })
@@ -455,7 +456,8 @@ def render(result: dict[str, Any]) -> str:
         evo = "error" if r["error"] else _f(r["evosld"])
         if r["evosld_unclipped"] is not None and r["evosld_unclipped"] < -1:
             evo += f" ({r['evosld_unclipped']:.3g})"
-        op = "—" if r["operon"] is None else f"{r['operon']:.3f} ({_f(r['operon_n_params'])})"
+        op = ("—" if r["operon"] is None else "error" if r["operon_error"]
+              else f"{r['operon']:.3f} ({_f(r['operon_n_params'])})")
         rows.append([r["table"], str(r["seed"]), evo, _f(r["n_params"]), _f(r["truth"]), _f(r["baseline"]),
                      _f(r["loglinear"]), op, _f(r["gap"]), _f(r["stop"]), _f(r["evaluations"])])
     lines = [
