@@ -219,9 +219,10 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)
 
 
-def test_a_lone_leader_is_the_pick_and_its_fold_scores_are_shown(synthetic_task, tmp_path):
-    """A law far ahead on validation is alone in the running: it is returned whatever its folds say, and its
-    refits on the folds are recorded in best.json, shown in the report and said on the command line."""
+def test_a_lone_leader_its_folds_score_below_a_constant_is_weighed_against_the_next_laws(synthetic_task, tmp_path):
+    """A law far ahead on validation is alone in the running; refit on the folds it does worse than a constant
+    (a mean), so the next laws by validation join the running and the folds pick among them. Its refits are
+    recorded in best.json, shown in the report and said on the command line."""
     from evosld.cli import selection_lines
 
     with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
@@ -230,17 +231,31 @@ def test_a_lone_leader_is_the_pick_and_its_fold_scores_are_shown(synthetic_task,
         other = store.add_program(GOOD, meta={"n_params": 5})
         store.add_evaluation(other, {"split": "val", "r2": 0.5}, r2=0.5)
         out = finish(store, synthetic_task, tmp_path, RunConfig(evaluator={"timeout": 30}), LoopStatus())
-    assert out.best_id == lone and out.selection.rule == "validation"
-    (alone,) = out.selection.candidates
-    assert set(alone.folds) == {"inner1", "inner1->val", "inner2", "inner2->val"}
-    assert alone.folds["inner1"] < 0.5 and alone.score < 0.99  # the mean of the fit rows misses each band
-    record = json.loads((tmp_path / "best.json").read_text())["selection"]["candidates"]
-    assert [c["program_id"] for c in record] == [lone] and record[0]["folds"] == alone.folds
+    assert out.best_id == other and out.selection.rule == "extrapolation folds"
+    assert out.selection.widened_from == lone
+    lead = next(c for c in out.selection.candidates if c.program_id == lone)
+    assert set(lead.folds) == {"inner1", "inner1->val", "inner2", "inner2->val"}
+    assert lead.folds["inner1"] < 0.5 and lead.score < 0  # the mean of the fit rows misses each band
+    record = json.loads((tmp_path / "best.json").read_text())["selection"]
+    assert record["widened_from"] == lone and {c["program_id"] for c in record["candidates"]} == {lone, other}
     page = write_report(tmp_path, task=synthetic_task).read_text()
-    assert "How the law was chosen" in page and "No other law scored within" in page
+    assert "How the law was chosen" in page and f"the best on validation (program {lone})" in page
     (line,) = selection_lines(out.selection)
-    assert "no other law was close on validation" in line and "inner1->val" in line
-    assert "extrapolates poorly on inner1" in line
+    assert f"the best on validation (program {lone})" in line and "worse than a constant" in line
+
+
+def test_a_lone_leader_is_weighed_against_the_next_laws_only_when_its_folds_score_below_zero():
+    cands = [_c(1, 0.95, 7), _c(2, 0.60, 3), _c(3, 0.55, 2)]
+    folds = ("inner1", "inner2")
+    scores = {1: {"inner1": -0.5, "inner2": -1.0}, 2: {"inner1": 0.8, "inner2": 0.7}, 3: {"inner1": 0.9, "inner2": 0.1}}
+    sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, val_weight=1 / 3)
+    assert sel is not None and sel.program_id == 2 and sel.widened_from == 1
+    assert [c.program_id for c in sel.candidates] == [2, 3, 1]
+    sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, widen=False)
+    assert sel is not None and sel.program_id == 1 and sel.rule == "validation" and sel.widened_from is None
+    scores[1] = {"inner1": 0.2, "inner2": -1.0}  # (0.95 + 0.2 - 1) / 3 >= 0: it stays the pick
+    sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds)
+    assert sel is not None and sel.program_id == 1 and sel.rule == "validation"
 
 
 def test_laws_the_finishing_time_did_not_reach_leave_the_running():

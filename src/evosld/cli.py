@@ -336,7 +336,12 @@ def selection_lines(sel) -> list[str]:
         ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
         chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)
         runner_up = next((c for c in ranked if c.program_id != sel.program_id), None)
-        return [f"  chosen among {len(sel.candidates)} laws close on validation by its score over the extrapolation "
+        lead = next((c for c in sel.candidates if c.program_id == sel.widened_from), None)
+        among = (f"the best on validation (program {lead.program_id}) scored {lead.score:.4f} over the extrapolation "
+                 f"folds, worse than a constant, so it was weighed against the next laws by validation; chosen among "
+                 f"{len(sel.candidates)}" if lead is not None and lead.score is not None
+                 else f"chosen among {len(sel.candidates)} laws close on validation")
+        return [f"  {among} by its score over the extrapolation "
                 f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
                 + (f"; runner-up {runner_up.score:.4f}" if runner_up else "") + " (best.json: selection)"]
     alone = sel.candidates[0] if sel.rule == "validation" and len(sel.candidates) == 1 else None

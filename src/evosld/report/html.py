@@ -377,7 +377,7 @@ def _selection_part(data: ReportData) -> str:
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
             + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
                       "params"], rows)
-            + f'<p class="note">{_running_phrase(alone, band)} '
+            + f'<p class="note">{_running_phrase(alone, band, sel.get("widened_from"))} '
             "Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
             "beyond a band, predict the band: forward chaining towards validation; the fits read no validation or "
             f"test targets; {describe}).{further} The selection score weighs validation {weight} and the fold scores "
@@ -398,12 +398,16 @@ def _declared_note(bounds: Any) -> str:
             f"leave that range by more than {RANGE_SLACK:.0%} of the train target span also runs away.")
 
 
-def _running_phrase(alone: bool, band: str) -> str:
+def _running_phrase(alone: bool, band: str, widened_from: int | None = None) -> str:
     """The first sentence of the selection note: which laws were in the running."""
     if alone:
-        return (f"No other law scored within {band} of this law's remaining error (1 − val R²) on validation, so it "
-                "is the pick whatever its folds say; its fold scores below say how far to trust it (a law that "
-                "fails a fold may have won validation by luck).")
+        return (f"No other law scored within {band} of this law's remaining error (1 − val R²) on validation, and "
+                "its folds score it no worse than a constant, so it is the pick; its fold scores below say how far "
+                "to trust it (a law that fails a fold may have won validation by luck).")
+    if widened_from is not None:
+        return (f"No other law scored within {band} of the best on validation (program {widened_from}), but refit "
+                "on the extrapolation folds that law did worse than a constant, so the next laws by validation R² "
+                "joined the running and the folds picked among them.")
     return f"These laws scored within {band} of the best law's remaining error (1 − val R²) on validation."
 
 
