@@ -55,8 +55,9 @@ import os
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
+from evosld.bench.cli import ScriptParser
 from evosld.bench.humanlaws import human_scores
 from evosld.bench.leaderboard import PUBLISHED
 from evosld.bench.rankcheck import rank_check
@@ -73,16 +74,8 @@ MARKDOWN = "discovery.md"
 JSON_FILE = "discovery.json"
 
 
-class _Parser(argparse.ArgumentParser):
-    """Argument errors as one ``error:`` line and exit code 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(description=__doc__.splitlines()[0])
+    p = ScriptParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, required=True,
                    help="wall-clock budget of each discovery run")
     p.add_argument("--seeds", required=True, help="number of seeds K (0..K-1) or a list such as 1,4,7")

@@ -58,9 +58,12 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
+
+from evosld.bench.cli import ScriptParser
+from evosld.bench.leaderboard import cell
 
 
 def _sibling(name: str) -> Any:
@@ -357,7 +360,7 @@ def run_all(names: list[str], seeds: tuple[int, ...], args: argparse.Namespace,
                    "evosld": {"error": f"benchmark subprocess: {err}", "test_r2": None, "test_r2_clipped": -1.0},
                    "truth": {}, "loglinear": {}}
         ev = rec["evosld"]
-        log(f"{name} seed {seed}: test R² {_f(ev.get('test_r2'))}, truth {_f(rec['truth'].get('test_r2'))}"
+        log(f"{name} seed {seed}: test R² {cell(ev.get('test_r2'))}, truth {cell(rec['truth'].get('test_r2'))}"
             + (f" ({ev['error']})" if ev.get("error") else ""))
         return rec
 
@@ -432,13 +435,6 @@ def summarize(records: list[dict[str, Any]], operon: dict[tuple[str, int], dict[
     return {"rows": rows, "summary": summary}
 
 
-def _f(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     widths = [max(len(c) for c in col) for col in zip(header, *rows)]
@@ -453,13 +449,13 @@ def render(result: dict[str, Any]) -> str:
               "gap to truth", "stop", "evals"]
     rows = []
     for r in result["rows"]:
-        evo = "error" if r["error"] else _f(r["evosld"])
+        evo = "error" if r["error"] else cell(r["evosld"])
         if r["evosld_unclipped"] is not None and r["evosld_unclipped"] < -1:
             evo += f" ({r['evosld_unclipped']:.3g})"
         op = ("—" if r["operon"] is None else "error" if r["operon_error"]
-              else f"{r['operon']:.3f} ({_f(r['operon_n_params'])})")
-        rows.append([r["table"], str(r["seed"]), evo, _f(r["n_params"]), _f(r["truth"]), _f(r["baseline"]),
-                     _f(r["loglinear"]), op, _f(r["gap"]), _f(r["stop"]), _f(r["evaluations"])])
+              else f"{r['operon']:.3f} ({cell(r['operon_n_params'])})")
+        rows.append([r["table"], str(r["seed"]), evo, cell(r["n_params"]), cell(r["truth"]), cell(r["baseline"]),
+                     cell(r["loglinear"]), op, cell(r["gap"]), cell(r["stop"]), cell(r["evaluations"])])
     lines = [
         "# evosld generality benchmark: synthetic user-like tables with a known law", "",
         f"Table seeds {', '.join(map(str, s['seeds']))} ({s['set']} set); search seed {s['search_seed']}; "
@@ -468,10 +464,10 @@ def render(result: dict[str, Any]) -> str:
         "group on the same train rows (the ceiling); baseline: the reference law evosld refits itself (— when it has "
         "none for the table); loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
         *_table(header, rows), "",
-        f"**Summary** over {summ['runs']} run(s): mean clipped test R² evosld {_f(summ['mean_evosld'])}, truth "
-        f"{_f(summ['mean_truth'])}, loglinear {_f(summ['mean_loglinear'])}, baseline {_f(summ['mean_baseline'])} "
+        f"**Summary** over {summ['runs']} run(s): mean clipped test R² evosld {cell(summ['mean_evosld'])}, truth "
+        f"{cell(summ['mean_truth'])}, loglinear {cell(summ['mean_loglinear'])}, baseline {cell(summ['mean_baseline'])} "
         f"(on its {summ['baseline_runs']} runs)"
-        + (f", Operon {_f(summ['mean_operon'])} (on its {summ['operon_runs']} runs)" if summ["operon_runs"] else "")
+        + (f", Operon {cell(summ['mean_operon'])} (on its {summ['operon_runs']} runs)" if summ["operon_runs"] else "")
         + f"; evosld ≥ truth − {TOLERANCE} on {summ['reaches_truth']}/{summ['runs']}, "
         f"evosld < loglinear on {summ['below_loglinear']}/{summ['runs']}.",
     ]
@@ -479,7 +475,7 @@ def render(result: dict[str, Any]) -> str:
         lines.append(result["operon_note"])
     if summ["errors"]:
         lines.append(f"Refused or failed: {', '.join(summ['errors'])}.")
-    law_rows = [[r["table"], str(r["seed"]), _f(r["val_r2"]), _f(r["wall"], 0),
+    law_rows = [[r["table"], str(r["seed"]), cell(r["val_r2"]), cell(r["wall"], 0),
                  (r["error"] or r["formula"] or "—").replace("|", "\\|")] for r in result["rows"]]
     lines += ["", "## Law per run", "", *_table(["table", "seed", "val R²", "wall s", "law or error"], law_rows), ""]
     return "\n".join(lines)
@@ -488,14 +484,8 @@ def render(result: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(description=__doc__.splitlines()[0])
+    p = ScriptParser(description=__doc__.splitlines()[0])
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, default=60.0,
                    help="search budget of each evosld run (and of Operon)")
     p.add_argument("--set", dest="set", choices=sorted(SETS), default="tune",

@@ -43,7 +43,6 @@ its predictions in 64-bit.
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import json
 import math
@@ -55,9 +54,11 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
+
+from evosld.bench.cli import ScriptParser
 
 #: Operators Operon may use.
 SYMBOLS = "add,sub,mul,div,exp,log,pow,constant,variable"
@@ -389,14 +390,8 @@ def run_all(tasks: dict[str, Any], seeds: Sequence[int], budget_seconds: float, 
 # --------------------------------------------------------------------------- command line
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = _Parser(description=__doc__.splitlines()[0])
+    p = ScriptParser(description=__doc__.splitlines()[0])
     p.add_argument("task", help="a built-in task name")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, required=True,

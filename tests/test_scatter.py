@@ -79,6 +79,11 @@ def test_a_run_whose_test_rows_are_mostly_scatter_says_so(tmp_path):
     assert scatter["test_ceiling"] < 0.5
     line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("scatter:"))
     assert "test rows spread" in line
+    # a resumed (re-finished) run reads the scatter kept beside the stored test score
+    again = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(tmp_path / "run"),
+                            "--quiet"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "run" / "best.json").read_text())["scatter"] == scatter
 
 
 def test_a_run_on_a_clean_wide_test_slice_records_the_scatter_without_a_warning(tmp_path):

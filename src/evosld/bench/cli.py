@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+
+class ScriptParser(argparse.ArgumentParser):
+    """An argument parser for the scripts in ``benchmarks/``: a mistake is one ``error:`` line, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -129,7 +129,8 @@ def build_leaderboard(spec: BenchSpec, human: dict[str, dict[str, Any]]) -> Lead
     return Leaderboard(rows, average, runs, settings)
 
 
-def _cell(value: Any, digits: int = 3) -> str:
+def cell(value: Any, digits: int = 3) -> str:
+    """A table cell: a float to ``digits`` places, None as a dash, anything else as text."""
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -171,22 +172,22 @@ def leaderboard_markdown(board: Leaderboard) -> str:
         if r["max_params"]:
             params += f" ({r['max_params']})"
         lines.append(
-            f"| {r['task']} | {r['runs']}/{r['seeds']} | {_cell(r['mean_test_r2_clipped'])} | {_cell(r['best_test_r2'])} "
-            f"| {params} | {_cell(r['human_test_r2'])} | {_cell(r['published_human_r2'])} | {_cell(r['published_sldagent_r2'])} |"
+            f"| {r['task']} | {r['runs']}/{r['seeds']} | {cell(r['mean_test_r2_clipped'])} | {cell(r['best_test_r2'])} "
+            f"| {params} | {cell(r['human_test_r2'])} | {cell(r['published_human_r2'])} | {cell(r['published_sldagent_r2'])} |"
         )
     a = board.average
     lines.append(
-        f"| **average** ({a['tasks']} tasks) | | **{_cell(a['mean_test_r2_clipped'])}** | **{_cell(a['best_test_r2'])}** | "
-        f"| {_cell(a['human_test_r2'])} | {_cell(a['published_human_r2'])} | {_cell(a['published_sldagent_r2'])} |"
+        f"| **average** ({a['tasks']} tasks) | | **{cell(a['mean_test_r2_clipped'])}** | **{cell(a['best_test_r2'])}** | "
+        f"| {cell(a['human_test_r2'])} | {cell(a['published_human_r2'])} | {cell(a['published_sldagent_r2'])} |"
     )
     lines += ["", "## Runs", "", "| task | seed | status | val R² | test R² | params | iterations | wall time | cost (USD) | law |",
               "|---|---:|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in board.runs:
         wall = r.get("wall_seconds")
         lines.append(
-            f"| {r['task']} | {r['seed']} | {r['status']} | {_cell(r.get('val_r2'), 4)} | {_cell(r.get('test_r2'), 4)} "
-            f"| {_cell(r.get('n_params'))} | {_cell(r.get('iterations'))} | {'—' if wall is None else f'{wall:.0f} s'} "
-            f"| {_cell(r.get('cost_usd'), 4)} | {_law_cell(r)} |"
+            f"| {r['task']} | {r['seed']} | {r['status']} | {cell(r.get('val_r2'), 4)} | {cell(r.get('test_r2'), 4)} "
+            f"| {cell(r.get('n_params'))} | {cell(r.get('iterations'))} | {'—' if wall is None else f'{wall:.0f} s'} "
+            f"| {cell(r.get('cost_usd'), 4)} | {_law_cell(r)} |"
         )
     return "\n".join(lines) + "\n"
 

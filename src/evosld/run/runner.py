@@ -497,14 +497,13 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
         train = task.arrays(task.train)
         ev = evaluator.evaluate(best.source, "test", extra_predict={g: {"train": d.X} for g, d in train.items()})
         scatter = scatter_of(task, ev)
-        store.set_state("scatter", {"program_id": best.id, **(scatter.to_json() if scatter else {})})
+        store.set_state("scatter", {"program_id": best.id, "scatter": scatter.to_json() if scatter else None})
         store.add_test_evaluation(best.id, ev.metrics(), ev.params)
         test, params = ev.metrics(), ev.params
     else:
         test, params = done.metrics, done.params
-        kept = store.get_state("scatter")
-        scatter = (Scatter(**{k: v for k, v in kept.items() if k != "program_id"})
-                   if isinstance(kept, dict) and kept.get("program_id") == best.id and "residual_sd" in kept else None)
+        kept = store.get_state("scatter") or {}
+        scatter = Scatter(**kept["scatter"]) if kept.get("program_id") == best.id and kept.get("scatter") else None
     record = best_record(store, task, best.id, test=test, params=params, selection=selection)
     record["scatter"] = scatter.to_json() if scatter else None
     record["reference"] = reference_scores(store, task, evaluator, clock)
