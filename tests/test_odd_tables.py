@@ -387,3 +387,14 @@ def test_lines_are_counted_in_the_file_below_comment_lines(tmp_path):
     path.write_text("# my sweep\n# lr 3e-4\n" + df.to_csv(index=False))
     with pytest.warns(UserWarning, match=r"have no value for 'loss' \(line 7 of the file"):
         task_from_csv(path, ["N", "D"], "loss", baseline="none")
+
+
+def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": "size (params, M)"}).to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", '"size (params, M)",D', "--target", "loss", "--test", "D >= 1e11")
+    assert done.returncode == 0, done.stderr
+    done = _tasks_csv(path, "--features", "size (params, M),D", "--target", "loss")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "column(s) 'size (params', 'M)' not found" in lines[0] and "goes in double quotes" in lines[0]

@@ -32,13 +32,18 @@ def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
 
 
 def check_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:
-    """Every named column exists."""
+    """Every named column exists; else one line naming them, with the column meant when it is plain to see."""
     missing = [c for c in columns if c not in df.columns]
-    if missing:
-        have = ", ".join(map(str, df.columns))
-        near = {c: h for c in missing for h in map(str, df.columns) if _loose(h) == _loose(c)}
-        hint = f"; did you mean {', '.join(repr(h) for h in near.values())}?" if near else ""
-        raise DataError(f"{where}: column(s) {', '.join(missing)} not found (columns: {have}){hint}")
+    if not missing:
+        return
+    names = ", ".join(missing)
+    near = [h for c in missing for h in map(str, df.columns) if _loose(h) == _loose(c)]
+    hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+    commas = [str(h) for h in df.columns if "," in str(h) and any(c.strip() in str(h) for c in missing)]
+    if commas and not near:  # --features "size (params, M),tokens" split the name at its comma
+        names = ", ".join(map(repr, missing))
+        hint = f"; a name with a comma goes in double quotes, as in --features '\"{commas[0]}\",...'"
+    raise DataError(f"{where}: column(s) {names} not found (columns: {', '.join(map(str, df.columns))}){hint}")
 
 
 def _loose(name: str) -> str:
