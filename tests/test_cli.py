@@ -123,6 +123,8 @@ def test_a_new_run_is_not_written_among_other_files(tmp_path):
     line = one_error_line(evosld(*args, "--output", str(tmp_path)))
     assert "already holds files that are not an evosld run (notes.txt, runs.csv)" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "runs.csv"]
+    line = one_error_line(evosld(*args, "--output", str(tmp_path / "notes.txt")))
+    assert "notes.txt is a file, not a directory" in line
     earlier = tmp_path / "run"
     earlier.mkdir()
     (earlier / "run.lock").write_text("")

@@ -31,11 +31,14 @@ def check_fresh_output(run_dir: str | os.PathLike) -> None:
     Hidden files (``.DS_Store``) do not count.
 
     Raises:
-        ConfigError: ``run_dir`` holds other files.
+        ConfigError: ``run_dir`` is a file, or holds other files.
     """
     from evosld.errors import ConfigError
 
     path = Path(run_dir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is a file, not a directory; give --output a new or empty directory "
+                          f"(it is created), e.g. {path.with_name(path.name + '-run')}")
     if not path.is_dir():
         return
     other = sorted(p.name for p in path.iterdir() if p.name not in _BEFORE_A_RUN and not p.name.startswith("."))
