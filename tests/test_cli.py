@@ -111,3 +111,25 @@ def test_offline_budget_alone_decides_when_to_stop(tmp_path):
     assert config["max_iterations"] == OFFLINE_MAX_ITERATIONS and config["budget_seconds"] == 3
     assert stopped.data["reason"] == "budget"
     assert "stopped: budget (time budget spent)" in proc.stdout
+
+
+def test_a_new_run_is_not_written_among_other_files(tmp_path):
+    """--output naming a folder of the user's (here the one holding the table) is refused in one line;
+    the folder is left as it was, and a folder holding only an earlier attempt's lock and log is taken."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "notes.txt").write_text("mine")
+    args = ("discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target", "loss",
+            "--iterations", "1", "--quiet")
+    line = one_error_line(evosld(*args, "--output", str(tmp_path)))
+    assert "already holds files that are not an evosld run (notes.txt, runs.csv)" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "runs.csv"]
+    line = one_error_line(evosld(*args, "--output", str(tmp_path / "notes.txt")))
+    assert "notes.txt is a file, not a directory" in line
+    earlier = tmp_path / "run"
+    earlier.mkdir()
+    (earlier / "run.lock").write_text("")
+    (earlier / "evosld.log").write_text("")
+    (earlier / ".DS_Store").write_text("")
+    proc = evosld(*args, "--output", str(earlier))
+    assert proc.returncode == 0, proc.stderr
+    assert (earlier / "best.json").exists()

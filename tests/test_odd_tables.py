@@ -27,7 +27,7 @@ def _tasks_csv(path: Path, *args: str) -> subprocess.CompletedProcess:
 
 # ---------------------------------------------------------------- how the file is written
 @pytest.mark.parametrize("kind", ["semicolon", "semicolon-decimal-comma", "tab", "bom-crlf", "cp1252", "spaced-header",
-                                  "quoted-header"])
+                                  "quoted-header", "comment-lines"])
 def test_spreadsheet_exports_load_as_the_same_table(tmp_path, kind):
     df = chinchilla_frame()
     path = tmp_path / "runs.csv"
@@ -45,6 +45,8 @@ def test_spreadsheet_exports_load_as_the_same_table(tmp_path, kind):
         path.write_bytes(df.rename(columns={"loss": target}).to_csv(index=False).encode("cp1252"))
     elif kind == "spaced-header":
         df.rename(columns={"N": " N", "D": "D ", "loss": " loss "}).to_csv(path, index=False)
+    elif kind == "comment-lines":
+        path.write_text("# runs of the March sweep\n#   seq len 2048, cosine schedule\n" + df.to_csv(index=False))
     else:
         df.to_csv(path, index=False, quoting=1)
     task = task_from_csv(path, ["N", "D"], target, baseline="none")
@@ -64,8 +66,9 @@ def test_empty_rows_are_dropped_and_lines_still_counted_from_the_file(tmp_path):
     assert len(task.train) + len(task.test) == len(df)
     lines[20] = lines[20].rsplit(",", 1)[0] + ","  # line 21 of the file: no loss
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"'loss' has NaN or infinite values in line 21 of the file"):
-        task_from_csv(path, ["N", "D"], "loss")
+    with pytest.warns(UserWarning, match=r"1 run\(s\) have no value for 'loss' \(line 21 of the file"):
+        task = task_from_csv(path, ["N", "D"], "loss", baseline="none")
+    assert len(task.train) + len(task.test) == len(df) - 1
 
 
 @pytest.mark.parametrize("kind, expected", [
@@ -176,11 +179,109 @@ def test_a_feature_named_group_is_not_silently_taken_as_the_groups():
         task_from_frame(df, ["N", "D", "group"], "loss")
 
 
-def test_sizes_written_with_units_say_how_to_write_numbers():
-    df = chinchilla_frame().astype({"N": object})
-    df["N"] = [f"{v / 1e9:.3g}B" for v in chinchilla_frame()["N"]]
-    with pytest.raises(DataError, match="'N' is not numeric.*write plain numbers"):
+#: How a spreadsheet may write a model size in every cell (70M, 1.3B, ...).
+SPELLINGS = {
+    "70M": lambda v: f"{v / 1e6:.6g}M",
+    "1.3B": lambda v: f"{v / 1e9:.6g}B",
+    "1.4b": lambda v: f"{v / 1e9:.6g}b",
+    "1.3 B": lambda v: f"{v / 1e9:.6g} B",
+    "400B tokens": lambda v: f"{v / 1e9:.6g}B tokens",
+    "6.7e9 beside 1.3B": lambda v: f"{v / 1e9:.6g}B" if v < 1e9 else f"{v:.6e}",
+    "1,300,000": lambda v: f"{int(round(v)):,}",
+}
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_sizes_written_one_way_in_every_cell_are_read(spelling):
+    df = chinchilla_frame()
+    text = [SPELLINGS[spelling](v) for v in df["N"]]
+    task = task_from_frame(df.assign(N=text), ["N", "D"], "loss", baseline="none")
+    got = pd.concat([task.train, task.test])["N"].to_numpy()
+    np.testing.assert_allclose(np.sort(got), np.sort(df["N"].to_numpy()), rtol=1e-5)
+
+
+@pytest.mark.parametrize("cells, expected", [
+    (["70M", "400"], r"mixes sizes with a suffix \('70M' in line 2.*and plain numbers \('400' in line 3"),
+    (["~4e8", "1.3B"], r"'N' is not numeric \(e.g. '~4e8' in line 2.*read only when every cell"),
+    (["1,300,000", "1300"], r"'N' is not numeric.*read only when every cell"),
+    (["20B tokens", "1.3T params"], r"'N' is not numeric"),
+])
+def test_sizes_written_two_ways_are_refused_with_the_cells(cells, expected):
+    df = chinchilla_frame()
+    text = [f"{v:.6e}" for v in df["N"]]
+    text[:2] = cells
+    with pytest.raises(DataError, match=expected):
+        task_from_frame(df.assign(N=text), ["N", "D"], "loss")
+
+
+@pytest.mark.parametrize("mark", ["", "NaN", "nan", "-", "N/A", "?"])
+def test_runs_with_a_missing_value_are_left_out_with_their_lines(tmp_path, mark):
+    df = chinchilla_frame().astype(object)
+    df.loc[4, "loss"] = mark
+    df.loc[9, "D"] = mark
+    df.loc[12, "N"] = "  "
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    with pytest.warns(UserWarning, match=r"3 run\(s\) have no value for 'N', 'D', 'loss' \(lines 6, 11, 14 of the file"):
+        task = task_from_csv(path, ["N", "D"], "loss", baseline="none")
+    assert len(task.train) + len(task.test) == len(df) - 3
+
+
+def test_a_column_mostly_empty_is_refused_rather_than_left_with_a_few_runs():
+    df = chinchilla_frame()
+    df.loc[df.index[: len(df) // 2], "loss"] = np.nan
+    with pytest.raises(DataError, match=r"'loss' has NaN or infinite values in lines 2, 3"):
         task_from_frame(df, ["N", "D"], "loss")
+
+
+def test_a_run_without_a_group_is_refused():
+    df = chinchilla_frame().astype({"N": float}).assign(model=["a", "b", ""] * 14)
+    df.loc[5, "model"] = np.nan
+    with pytest.raises(DataError, match=r"the group column 'model' is empty in lines 4, 7, 10"):
+        task_from_frame(df, ["N", "D"], "loss", group="model")
+
+
+@pytest.mark.parametrize("columns, test", [
+    (("lambda", "exp", "np"), "lambda >= 1e9"),
+    (("lambda", "exp", "np"), "`lambda` >= 1e9 and exp > 1e9"),
+    (("in", "D", "loss"), "`in` >= 1e9"),
+])
+def test_columns_named_like_python_words_work_in_given_and_derived_rules(columns, test):
+    from evosld.tasks.splits import rule_mask as mask_of
+
+    df = chinchilla_frame().set_axis(columns, axis=1)
+    task = task_from_frame(df, list(columns[:2]), columns[2], test=test, baseline="none")
+    assert len(task.test) > 0 and task.val_mask.any()
+    # the derived validation rule is written so it parses again
+    assert mask_of(task.train, task.val_rule, tuple(columns[:2])).sum() == task.val_mask.sum()
+
+
+def test_a_rule_with_a_single_equals_says_to_write_two():
+    with pytest.raises(DataError, match="compare with =="):
+        rule_mask(chinchilla_frame(), "N = 1e9")
+
+
+def test_a_column_listed_twice_is_refused():
+    with pytest.raises(DataError, match=r"'N' listed more than once"):
+        task_from_frame(chinchilla_frame(), ["N", "N"], "loss")
+
+
+def test_the_group_column_as_a_feature_is_refused():
+    with pytest.raises(DataError, match=r"'D' is both the group column and a feature"):
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", group="D")
+
+
+def test_a_column_named_in_another_case_is_suggested():
+    with pytest.raises(DataError, match=r"column\(s\) n, Loss not found .*did you mean 'N', 'loss'\?"):
+        task_from_frame(chinchilla_frame(), ["n", "D"], "Loss")
+
+
+def test_duplicate_runs_are_named_by_their_lines_in_the_file(tmp_path):
+    df = chinchilla_frame()
+    path = tmp_path / "runs.csv"
+    pd.concat([df, df.iloc[:2]]).to_csv(path, index=False)  # the copies are lines 44 and 45
+    with pytest.warns(UserWarning, match=r"2 duplicate row\(s\) \(e.g. lines 44, 45 of the file"):
+        task_from_csv(path, ["N", "D"], "loss", test="N > 1e9", baseline="none")
 
 
 def test_three_model_sizes_with_the_largest_as_test_warn_that_extrapolation_is_a_guess():
@@ -256,3 +357,44 @@ def test_targets_and_group_are_accepted_spellings():
 def test_a_test_rule_that_holds_out_nothing_shows_the_ranges():
     with pytest.raises(DataError, match=r"holds out no run \(the features span N 1e\+07 to 1e\+10, D 1e\+09 to 1e\+12\)"):
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e12")
+
+
+def test_a_spreadsheet_with_sizes_as_text_gaps_and_python_word_names_runs_end_to_end(tmp_path):
+    """`evosld discover --csv` on a semicolon file with a BOM, CRLF, sizes as 70M / 1.3B, token counts with
+    thousands separators, runs marked N/A and columns named lambda / exp: it runs, warns once about the gaps."""
+    df = chinchilla_frame()
+    table = pd.DataFrame({"lambda": [f"{v / 1e6:.6g}M" for v in df["N"]],
+                          "exp": [f"{int(round(v)):,}" for v in df["D"]],
+                          "Loss (nats)": [f"{v:.6f}" for v in df["loss"]]})
+    table.loc[3, "Loss (nats)"] = "N/A"
+    path = tmp_path / "runs.csv"
+    path.write_bytes(("\ufeff" + table.to_csv(index=False, sep=";", lineterminator="\r\n")).encode("utf-8"))
+    done = subprocess.run(
+        [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(path), "--features", "lambda,exp",
+         "--target", "Loss (nats)", "--test", "lambda >= 1e9", "--iterations", "2", "--quiet",
+         "--output", str(tmp_path / "run")],
+        capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "1 run(s) have no value for 'Loss (nats)' (line 5 of the file" in done.stderr
+    assert (tmp_path / "run" / "best.json").exists()
+
+
+def test_lines_are_counted_in_the_file_below_comment_lines(tmp_path):
+    df = chinchilla_frame()
+    df.loc[3, "loss"] = np.nan  # line 2 + 2 comment lines + 3 = line 7
+    path = tmp_path / "runs.csv"
+    path.write_text("# my sweep\n# lr 3e-4\n" + df.to_csv(index=False))
+    with pytest.warns(UserWarning, match=r"have no value for 'loss' \(line 7 of the file"):
+        task_from_csv(path, ["N", "D"], "loss", baseline="none")
+
+
+def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": "size (params, M)"}).to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", '"size (params, M)",D', "--target", "loss", "--test", "D >= 1e11")
+    assert done.returncode == 0, done.stderr
+    done = _tasks_csv(path, "--features", "size (params, M),D", "--target", "loss")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "column(s) 'size (params', 'M)' not found" in lines[0] and "goes in double quotes" in lines[0]

@@ -20,6 +20,7 @@ from evosld.evaluation import Evaluation, Evaluator, Sandbox
 from evosld.evaluation.scatter import Scatter
 from evosld.program import Program
 from evosld.proposers.base import Proposer
+from evosld.run.outputs import TABLE_FILE
 from evosld.run.summary import n_params_of
 from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
 from evosld.tasks import load_task as _load_task
@@ -118,16 +119,13 @@ def evaluate(program: str | Path | Program, task: Task | str, split: str = "val"
     return Evaluator(task).evaluate(program, split)
 
 
-#: The copy of a DataFrame's rows kept in its run directory, so the run can be resumed and reported.
-TABLE_FILE = "table.csv"
-
-
 def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """Write the rows into the run directory and return the task spec that rebuilds the task from them."""
-    from evosld.run.outputs import STORE_FILE
+    """Write the rows (``TABLE_FILE``) into the run directory and return the task spec that rebuilds the task."""
+    from evosld.run.outputs import STORE_FILE, check_fresh_output
 
     if (run_dir / STORE_FILE).exists():
         raise ConfigError(f"{run_dir} already holds a run; give another output directory")
+    check_fresh_output(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / TABLE_FILE
     df.to_csv(path, index=False, float_format="%.17g")

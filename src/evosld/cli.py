@@ -53,6 +53,14 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
 
 
+def split_names(text: str) -> list[str]:
+    """Column names from a comma-separated option; a name holding a comma goes in double quotes
+    (``'"size (params, M)",tokens'``), as in a CSV line."""
+    import csv
+
+    return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
+
+
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     """How to build the task the user asked for (stored in the run for resume)."""
     from evosld.errors import DataError
@@ -64,8 +72,8 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             raise DataError(f"give either a task ({name}) or --csv, not both")
         if not args.features or not args.target:
             raise DataError("--csv needs --features (e.g. N,D) and --target (e.g. loss)")
-        split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
-        targets = split(args.target)
+        targets = split_names(args.target)
+        split = split_names
         return {"csv": {
             "path": str(Path(csv).resolve()), "features": split(args.features),
             "target": targets[0] if len(targets) == 1 else targets, "group": args.group_by,

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from evosld.bench.spec import BenchRun, BenchSpec
+from evosld.run.outputs import BENCH_LOG
 from evosld.signals import StopRequest
 
-#: Each run's subprocess output, appended in its run directory.
-RUN_LOG = "bench.log"
+#: Each run's subprocess output, appended in its run directory (a new run may start beside it).
+RUN_LOG = BENCH_LOG
 
 
 @dataclass(frozen=True)

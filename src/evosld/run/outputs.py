@@ -15,6 +15,38 @@ BEST_PROGRAM = "best_program.py"
 BEST_JSON = "best.json"
 STORE_FILE = "run.sqlite"
 LOG_FILE = "evosld.log"
+#: The log ``evosld bench`` keeps in each run directory (written before the run starts).
+BENCH_LOG = "bench.log"
+#: The copy of a DataFrame's rows that ``evosld.discover`` keeps in its run directory (written before the run).
+TABLE_FILE = "table.csv"
+#: Files a directory may hold before a new run starts in it: the run's own lock, logs and table.
+_BEFORE_A_RUN = frozenset({"run.lock", LOG_FILE, BENCH_LOG, TABLE_FILE})
+
+
+def check_fresh_output(run_dir: str | os.PathLike) -> None:
+    """A new run may start in ``run_dir``: it does not exist, or holds nothing but a run's lock, logs and table.
+
+    A directory holding other files (a project folder, a data folder) would get
+    the run's dozen files written among them, replacing any of the same name.
+    Hidden files (``.DS_Store``) do not count.
+
+    Raises:
+        ConfigError: ``run_dir`` is a file, or holds other files.
+    """
+    from evosld.errors import ConfigError
+
+    path = Path(run_dir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path} is a file, not a directory; give --output a new or empty directory "
+                          f"(it is created), e.g. {path.with_name(path.name + '-run')}")
+    if not path.is_dir():
+        return
+    other = sorted(p.name for p in path.iterdir() if p.name not in _BEFORE_A_RUN and not p.name.startswith("."))
+    if other:
+        more = f" and {len(other) - 3} more" if len(other) > 3 else ""
+        raise ConfigError(f"{path} already holds files that are not an evosld run ({', '.join(other[:3])}{more}); "
+                          "give --output a new or empty directory (it is created), e.g. "
+                          f"{path / 'evosld-run'}")
 
 
 def existing_store(run_dir: str | os.PathLike) -> Path:

@@ -32,7 +32,7 @@ from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import FinishClock
-from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, write_best
+from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
@@ -187,6 +187,8 @@ def run_discovery(task: Task, config: RunConfig, run_dir: Path, *, stop: StopReq
     run_dir = Path(run_dir)
     if kwargs.get("resume") and not (run_dir / STORE_FILE).is_file():
         raise ConfigError(f"run store not found: {run_dir / STORE_FILE}")
+    if not kwargs.get("resume") and not (run_dir / STORE_FILE).exists():
+        check_fresh_output(run_dir)  # before the lock file is made, so a refused folder is left as it was
     stop = stop or StopRequest()
     with RunLock.acquire(run_dir), catch_stop_signals(stop):
         try:
@@ -230,6 +232,7 @@ def run_locked(
     else:
         if store_path.exists():
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir} or another --output")
+        check_fresh_output(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         store = RunStore.create(store_path, task.name, config.random_seed,
                                 {"config": config.model_dump(mode="json", exclude={"llm": {"api_key"}}),

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
+from evosld.tasks.numbers import is_missing, mixed_spelling, read_numbers
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -31,38 +32,88 @@ def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
 
 
 def check_columns(df: pd.DataFrame, columns: list[str], where: str) -> None:
-    """Every named column exists."""
+    """Every named column exists; else one line naming them, with the column meant when it is plain to see."""
     missing = [c for c in columns if c not in df.columns]
-    if missing:
-        have = ", ".join(map(str, df.columns))
-        raise DataError(f"{where}: column(s) {', '.join(missing)} not found (columns: {have})")
+    if not missing:
+        return
+    names = ", ".join(missing)
+    near = [h for c in missing for h in map(str, df.columns) if _loose(h) == _loose(c)]
+    hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+    commas = [str(h) for h in df.columns if "," in str(h) and any(c.strip() in str(h) for c in missing)]
+    if commas and not near:  # --features "size (params, M),tokens" split the name at its comma
+        names = ", ".join(map(repr, missing))
+        hint = f"; a name with a comma goes in double quotes, as in --features '\"{commas[0]}\",...'"
+    raise DataError(f"{where}: column(s) {names} not found (columns: {', '.join(map(str, df.columns))}){hint}")
+
+
+def _loose(name: str) -> str:
+    """A column name without case or spaces, for suggesting the column a user meant."""
+    return "".join(str(name).lower().split())
+
+
+def check_groups_named(df: pd.DataFrame, group: str, where: str) -> None:
+    """Every run has a value in the group column."""
+    blank = np.flatnonzero(df[group].map(is_missing).to_numpy(dtype=bool))
+    if len(blank):
+        raise DataError(f"{where}: the group column {group!r} is empty in {_rows(df, blank)}; give every run "
+                        "its group (e.g. its model family), or drop those rows")
 
 
 def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """``df`` with each of ``columns`` that holds only numbers as text or Python objects made float.
+    """``df`` with each of ``columns`` that holds only numbers (as numbers or as text) made float.
 
-    Integers beyond 64 bits (FLOP counts written out in full, 10000000000000000000000000) are read
-    by pandas as objects; they are numbers all the same. Other columns are left for ``check_numeric``.
+    Read by ``tasks.numbers.read_numbers``: numbers written as text, integers beyond 64 bits (FLOP
+    counts written out in full, which pandas keeps as objects), sizes with a suffix on every cell
+    (70M, 1.3B), thousands separators (1,300,000); missing-value marks (N/A, -, ...) become NaN.
+    Other columns are left for ``check_numeric``.
     """
     fixed = {}
     for col in columns:
         if not pd.api.types.is_numeric_dtype(df[col]):
-            vals = pd.to_numeric(df[col], errors="coerce")
-            if not (vals.isna() & df[col].notna()).any():
-                fixed[col] = vals.astype(float)
+            vals = read_numbers(df[col])
+            if vals is not None:
+                fixed[col] = vals
     return df.assign(**fixed) if fixed else df
+
+
+def drop_missing(df: pd.DataFrame, columns: list[str], where: str) -> pd.DataFrame:
+    """``df`` without the rows that have no value in one of ``columns`` (a run not done, a cell left empty).
+
+    Warns with the lines left out. When half the rows or more have a gap, the
+    column is more likely the wrong one than a few runs missing: they are kept,
+    for ``check_numeric`` to refuse with the lines they are on.
+    """
+    gaps = {c: df[c].isna().to_numpy() for c in columns if pd.api.types.is_numeric_dtype(df[c])}
+    if not gaps:
+        return df
+    gap = np.logical_or.reduce(list(gaps.values()))
+    if not gap.any() or 2 * gap.sum() >= len(df):
+        return df
+    named = ", ".join(repr(c) for c, g in gaps.items() if g.any())
+    warnings.warn(f"{where}: {int(gap.sum())} run(s) have no value for {named} ({_rows(df, np.flatnonzero(gap))}); "
+                  "they are left out", stacklevel=3)
+    return df.loc[~gap]
 
 
 def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
     """Columns are numeric and finite; names the offending rows otherwise."""
     for col in columns:
         if not pd.api.types.is_numeric_dtype(df[col]):
-            bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
+            bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
             rows = np.flatnonzero(bad.to_numpy())
+            mixed = mixed_spelling(df[col])
+            if mixed:
+                raise DataError(
+                    f"{where}: column {col!r} mixes sizes with a suffix ({df[col].iloc[mixed[0]]!r} in "
+                    f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
+                    f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
+                    "(70M and 1.3B, or 7e7 and 1.3e9)")
             raise DataError(
                 f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
-                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 1.3B, "
-                "1,300,000,000 or 45%)" if len(rows) else f"{where}: column {col!r} is not numeric"
+                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
+                "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
+                "when every cell of the column is written that way" if len(rows)
+                else f"{where}: column {col!r} is not numeric"
             )
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))

@@ -48,6 +48,7 @@ from evosld.tasks.splits import (
     group_keys,
     parse_largest,
     parse_rule,
+    quoted,
     rule_mask,
     scales_above,
     unparse_rule,
@@ -515,7 +516,7 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or "`" in column:
         return rule
     values = df[column].to_numpy(dtype=float)
-    start = f"{column if column.isidentifier() else f'`{column}`'} > {float(np.nanmax(values))!r}"
+    start = f"{quoted(column)} > {float(np.nanmax(values))!r}"
     d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
     band = next_band(d, np.ones(len(df), dtype=bool), max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))),
                      max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df))))

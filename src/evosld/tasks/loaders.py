@@ -90,6 +90,7 @@ def _finish(
         train = train.assign(**{GROUP_COLUMN: "all_data"})
     if GROUP_COLUMN not in test.columns:
         test = test.assign(**{GROUP_COLUMN: "all_data"})
+    checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")  # before the reset: lines of the file
     train = train.reset_index(drop=True).copy()
     test = test.reset_index(drop=True).copy()
     train[GROUP_COLUMN] = train[GROUP_COLUMN].astype(str)
@@ -107,7 +108,6 @@ def _finish(
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
-    checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     limit_how = ""
@@ -262,17 +262,29 @@ def task_from_frame(
         raise DataError("give at least one feature column")
     if not targets:
         raise DataError("give at least one target column")
-    both = [t for t in targets if t in features]
+    both = [t for t in dict.fromkeys(targets) if t in features]
     if both:
         raise DataError(f"{', '.join(map(repr, both))} is both a feature and a target; a law would just copy it: "
                         "remove it from --features")
+    for listed, option in ((features, "--features"), (targets, "--target")):
+        twice = sorted({c for c in listed if listed.count(c) > 1})
+        if twice:
+            raise DataError(f"column(s) {', '.join(map(repr, twice))} listed more than once in {option}; "
+                            "name each column once")
     if GROUP_COLUMN in [*features, *targets] and group != GROUP_COLUMN:
         raise DataError(f"column {GROUP_COLUMN!r} is where evosld keeps each run's group, so it cannot be a "
                         f"feature or target; rename it in the table (e.g. to {GROUP_COLUMN}_id), or give "
                         f"--group-by {GROUP_COLUMN} to fit its groups separately")
+    if group and group in [*features, *targets]:
+        raise DataError(f"{group!r} is both the group column and a {'feature' if group in features else 'target'}: "
+                        "within a group it takes one value, so a law cannot learn from it; group by another "
+                        "column, or drop --group-by")
     needed = [*features, *targets] + ([group] if group else [])
     checks.check_columns(df, needed, name)
+    if group or GROUP_COLUMN in df.columns:
+        checks.check_groups_named(df, group or GROUP_COLUMN, name)
     df = checks.as_numbers(df, [*features, *targets])
+    df = checks.drop_missing(df, [*features, *targets], name)
     checks.check_numeric(df, [*features, *targets], name)
     bounds = parse_target_range(target_range)
     check_targets_within(df, targets, bounds, name)
@@ -327,6 +339,8 @@ def task_from_frame(
 def task_from_csv(path: str | os.PathLike, features: Sequence[str], target: str | Sequence[str], **kwargs) -> Task:
     """``task_from_frame`` on a CSV file."""
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p} is a directory; give --csv the CSV file of runs itself (e.g. {p / 'runs.csv'})")
     if not p.is_file():
         raise DataError(f"file not found: {p}")
     kwargs.setdefault("name", p.stem)

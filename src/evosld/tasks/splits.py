@@ -14,13 +14,16 @@ A rule is a short string, so it fits on a command line and in a task file:
 
 As in pandas' ``query``, ``&``, ``|`` and ``~`` mean ``and``, ``or`` and ``not``.
 A column whose name is not a Python name (``model size``, ``tokens-seen``)
-may be written in backticks, ```model size` >= 1e9``, or as it is when the
-table has such a column (``tokens-seen >= 1e11``).
+or is a Python keyword (``lambda``) may be written in backticks, ```model
+size` >= 1e9``, or as it is when the table has such a column
+(``tokens-seen >= 1e11``, ``lambda >= 1e9``); a column named like a word
+rules use themselves (``in``, ``and``, ``not``) only in backticks.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 import operator
 import re
 from collections.abc import Iterable
@@ -55,6 +58,20 @@ _BIN = {
 _PLACEHOLDER = re.compile(r"__col_([0-9a-f]+)__")
 
 
+#: Python words a rule itself uses: a column so named must be written in backticks (```in` > 3``).
+_RULE_WORDS = frozenset({"and", "or", "not", "in", "is", "if", "else", "True", "False", "None"})
+
+
+def is_plain_name(column: str) -> bool:
+    """True when ``column`` can stand bare in a rule: a Python name that is not a keyword (``lambda``, ``in``)."""
+    return column.isidentifier() and not keyword.iskeyword(column)
+
+
+def quoted(column: str) -> str:
+    """``column`` as written in a rule: bare when it is a plain name, else in backticks."""
+    return column if is_plain_name(column) else f"`{column}`"
+
+
 def column_of(name: str) -> str:
     """The column a parsed rule name stands for (names in backticks are parsed as placeholders)."""
     m = _PLACEHOLDER.fullmatch(name)
@@ -75,7 +92,9 @@ def rule_source(rule: str, columns: Iterable = ()) -> str:
     rule = "".join(part if i % 2 else part.replace("&", " and ").replace("|", " or ").replace("~", " not ")
                    for i, part in enumerate(parts)).strip()
     text = re.sub(r"`([^`]+)`", lambda m: _placeholder(m.group(1).strip()), rule)
-    odd = sorted({str(c) for c in columns if not str(c).isidentifier() and str(c).strip()}, key=len, reverse=True)
+    # a keyword that rules use themselves (and, or, in, ...) stays that keyword unless in backticks
+    odd = sorted({str(c) for c in columns if not is_plain_name(str(c)) and str(c).strip() and str(c) not in _RULE_WORDS},
+                 key=len, reverse=True)
     if odd:
         pattern = "|".join(re.escape(c) for c in odd)
         text = re.sub(rf"(?<![\w`])({pattern})(?![\w`])", lambda m: _placeholder(m.group(1)), text)
@@ -90,8 +109,7 @@ def parse_rule(rule: str, columns: Iterable = ()) -> ast.Expression:
 def unparse_rule(tree: ast.AST) -> str:
     """A parsed rule back as text, placeholders as names in backticks (or bare, when they are Python names)."""
     def name(m: re.Match) -> str:
-        col = column_of(m.group(0))
-        return col if col.isidentifier() else f"`{col}`"
+        return quoted(column_of(m.group(0)))
 
     return _PLACEHOLDER.sub(name, ast.unparse(tree))
 
@@ -142,7 +160,7 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
         if col not in df.columns:
             cols = ", ".join(map(str, df.columns))
             hint = ("; write a name with spaces or dashes in backticks, as in `model size` >= 1e9"
-                    if any(not str(c).isidentifier() for c in df.columns) else "")
+                    if any(not is_plain_name(str(c)) for c in df.columns) else "")
             raise DataError(f"split rule {rule!r} names column {col!r}, which is not in the data (columns: {cols}){hint}")
         return df[col].to_numpy()
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)):
@@ -219,8 +237,12 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
     try:
         tree = parse_rule(rule, df.columns)
     except SyntaxError:
+        if re.search(r"(?<![<>=!])=(?!=)", rule):
+            raise DataError(f"split rule {rule!r} is not a valid expression: compare with == (or >=, <=), "
+                            "as in 'N == 6.9e9'") from None
         raise DataError(f"split rule {rule!r} is not a valid expression; write e.g. 'N >= 1e9' (a column name "
-                        "with spaces or dashes in backticks: `model size` >= 1e9)") from None
+                        "with spaces or dashes, or a Python keyword such as lambda, in backticks: "
+                        "`model size` >= 1e9)") from None
     out = np.asarray(eval_node(tree, df, rule))
     if out.dtype != bool or out.shape != (len(df),):
         raise DataError(f"split rule {rule!r} does not select rows; write a comparison such as 'N >= 1e9'")

@@ -9,7 +9,8 @@ whatever its size. Each problem is one DataError line that says what to do.
 Tables saved by spreadsheets are read as they come: a semicolon- or
 tab-separated file (with decimal commas after semicolons, as European Excel
 writes them), a byte-order mark, Windows line endings, a Windows-1252 file
-(Excel's "CSV"), spaces around header names and rows left entirely empty.
+(Excel's "CSV"), spaces around header names, rows left entirely empty and
+comment lines (``# ...``) above the header.
 A workbook (.xlsx, .xls) is refused with what to do.
 """
 
@@ -74,15 +75,30 @@ def _encoding(path: Path) -> str:
     return "latin-1"
 
 
-def _dialect(path: Path, encoding: str) -> tuple[str, str]:
-    """(separator, decimal mark) of a CSV, read from its first lines.
+#: Most comment lines (``# ...``) read above the header.
+MAX_COMMENT_LINES = 100
+
+
+def _comment_lines(path: Path, encoding: str) -> int:
+    """How many lines starting with ``#`` (a note on where the runs come from) stand above the header."""
+    n = 0
+    with open(path, newline="", encoding=encoding) as f:
+        for line in f:
+            if n >= MAX_COMMENT_LINES or not line.lstrip().startswith("#"):
+                break
+            n += 1
+    return n
+
+
+def _dialect(path: Path, encoding: str, skip: int = 0) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV, read from its first lines after ``skip`` comment lines.
 
     The separator is the one that splits the header into the most fields
     (a comma on a tie); after semicolons, numbers written ``1,5`` mean a
     decimal comma.
     """
     with open(path, newline="", encoding=encoding) as f:
-        lines = [line for _, line in zip(range(50), f)]
+        lines = [line for _, line in zip(range(50 + skip), f)][skip:]
     header = lines[0] if lines else ""
     sep = max(_SEPARATORS, key=lambda c: (len(next(csv.reader([header], delimiter=c), [])), -_SEPARATORS.index(c)))
     decimal = "."
@@ -111,17 +127,23 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
             raise DataError(f"{path} is {what}, not a CSV text file; save the sheet as CSV (in Excel: "
                             "File > Save As > CSV UTF-8) and give that file")
     encoding = _encoding(path)
-    sep, decimal = _dialect(path, encoding)
+    skip = _comment_lines(path, encoding)
+    sep, decimal = _dialect(path, encoding, skip)
     with open(path, newline="", encoding=encoding) as f:
+        for _ in range(skip):
+            f.readline()
         header = next(csv.reader(f, delimiter=sep), [])
     dup = sorted(name for name, n in Counter(h.strip() for h in header).items() if n > 1)
     if dup:
         raise DataError(f"{path}: column name(s) {', '.join(map(repr, dup))} appear more than once in the header; "
                         "rename or drop the copies so each column is named once")
     # blank lines are kept while reading, so row i stays line i + 2 of the file in messages, then dropped
-    df = pd.read_csv(path, nrows=MAX_ROWS + 1, sep=sep, decimal=decimal, encoding=encoding, skip_blank_lines=False)
+    df = pd.read_csv(path, nrows=MAX_ROWS + 1, sep=sep, decimal=decimal, encoding=encoding, skip_blank_lines=False,
+                     skiprows=skip)
     if len(df) > MAX_ROWS:
         raise _too_many_rows(str(path), f"more than {MAX_ROWS:,}")
+    if skip:
+        df.index = df.index + skip  # row i stays line i + 2 of the file
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
     return df.dropna(how="all")
 

@@ -1,0 +1,92 @@
+"""Numbers a spreadsheet wrote as text: size suffixes, thousands separators, missing-value marks.
+
+A column is read only when every one of its cells is written the same safe
+way, so no cell is guessed on its own:
+
+- a size suffix on every cell: ``70M``, ``1.3B``, ``400B tokens``, ``1.4b``
+  (K = 1e3, M = 1e6, B = 1e9, T = 1e12, either case; one optional unit word
+  after it, the same on every cell), or a number in scientific notation
+  (``6.7e9``), which is a whole value whatever its neighbours; a plain
+  ``400`` beside ``1.3B`` could be in any unit, so such a column is refused;
+- thousands separators: ``1,300,000`` (groups of three digits after each
+  comma, every number of 1000 or more written so; only when the file's
+  decimal mark is a point, which ``tables`` has already decided).
+
+Cells that mark a value as missing (empty, ``NaN``, ``N/A``, ``-``, ``?``,
+``null``, ...) are missing whatever the rest of the column holds. Anything
+else (``~4e8``, ``45%``, ``3.1±0.01``, a mix of ``70M`` and ``6.7e9``) is left
+as text for ``checks.check_numeric`` to refuse with the cell it is on.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+#: Cell texts (stripped, lower case) that mean "no value".
+MISSING = frozenset({"", "-", "--", "\u2013", "\u2014", "?", "na", "n/a", "#n/a", "nan", "none", "null", "missing"})
+#: Size suffixes and what they multiply by.
+SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_SUFFIXED = re.compile(rf"^({_NUMBER})\s*([kKmMbBtT])(?:\s+([A-Za-z][\w-]*))?$")
+_SCIENTIFIC = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?$")
+
+
+def is_missing(cell: object) -> bool:
+    """True for a cell that holds no value: None, NaN, or a missing-value mark (``MISSING``)."""
+    if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+        return True
+    return isinstance(cell, str) and cell.strip().lower() in MISSING
+
+
+def _suffixed(cells: list[str]) -> list[float] | None:
+    # a number in scientific notation is a whole value whatever its neighbours (6.7e9 beside 1.3B)
+    matches = [None if _SCIENTIFIC.match(c) else _SUFFIXED.match(c) for c in cells]
+    words = {(m.group(3) or "").lower() for m in matches if m}
+    if len(words) != 1 or not all(m or _SCIENTIFIC.match(c) for m, c in zip(matches, cells)):
+        return None
+    return [float(m.group(1)) * SUFFIXES[m.group(2).lower()] if m else float(c) for m, c in zip(matches, cells)]
+
+
+def mixed_spelling(column: pd.Series) -> tuple[int, int] | None:
+    """(position of a size with a suffix, position of a plain number) when ``column`` (N,) mixes the two.
+
+    A plain number beside sizes such as 1.3B may be in any unit (400 for
+    400M?), so such a column is refused; scientific notation (6.7e9) is not
+    counted as plain.
+    """
+    cells = [str(c).strip() for c in column]
+    suffixed = [i for i, c in enumerate(cells) if _SUFFIXED.match(c)]
+    plain = [i for i, c in enumerate(cells) if re.fullmatch(_NUMBER, c) and not _SCIENTIFIC.match(c)]
+    return (suffixed[0], plain[0]) if suffixed and plain else None
+
+
+def _thousands(cells: list[str]) -> list[float] | None:
+    if not any("," in c for c in cells) or not all(_THOUSANDS.match(c) for c in cells):
+        return None
+    return [float(c.replace(",", "")) for c in cells]
+
+
+def read_numbers(column: pd.Series) -> pd.Series | None:
+    """``column`` (N,) as floats (NaN where a value is missing), or None when it is not all numbers.
+
+    Plain numbers, numbers written as text, and the safe spellings of the
+    module docstring are read; a column that mixes spellings is not.
+    """
+    missing = column.map(is_missing).to_numpy(dtype=bool)
+    present = column[~missing]
+    plain = pd.to_numeric(present, errors="coerce")
+    out = pd.Series(np.nan, index=column.index, dtype=float)
+    if not plain.isna().any():
+        out[~missing] = plain.astype(float).to_numpy()
+        return out
+    cells = [str(c).strip() for c in present]
+    values = _suffixed(cells) or _thousands(cells)
+    if values is None:
+        return None
+    out[~missing] = values
+    return out
