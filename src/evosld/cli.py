@@ -73,15 +73,14 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
         if not args.features or not args.target:
             raise DataError("--csv needs --features (e.g. N,D) and --target (e.g. loss)")
         targets = split_names(args.target)
-        split = split_names
         return {"csv": {
-            "path": str(Path(csv).resolve()), "features": split(args.features),
+            "path": str(Path(csv).resolve()), "features": split_names(args.features),
             "target": targets[0] if len(targets) == 1 else targets, "group": args.group_by,
             "test": args.test, "val": args.val, "name": args.name or Path(csv).stem,
             "description": args.description or "", "max_params": args.max_params,
             "scale_tolerance": getattr(args, "scale_tolerance", None),
             "baseline": getattr(args, "baseline", None),
-            "linear_features": split(args.linear_features) if getattr(args, "linear_features", None) else None,
+            "linear_features": split_names(args.linear_features) if getattr(args, "linear_features", None) else None,
             "target_range": _target_range(args),
         }}
     if not name:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evosld.errors import OutputError
+from evosld.run.runlock import LOCK_FILE
 
 BEST_PROGRAM = "best_program.py"
 BEST_JSON = "best.json"
@@ -20,7 +21,7 @@ BENCH_LOG = "bench.log"
 #: The copy of a DataFrame's rows that ``evosld.discover`` keeps in its run directory (written before the run).
 TABLE_FILE = "table.csv"
 #: Files a directory may hold before a new run starts in it: the run's own lock, logs and table.
-_BEFORE_A_RUN = frozenset({"run.lock", LOG_FILE, BENCH_LOG, TABLE_FILE})
+_BEFORE_A_RUN = frozenset({LOCK_FILE, LOG_FILE, BENCH_LOG, TABLE_FILE})
 
 
 def check_fresh_output(run_dir: str | os.PathLike) -> None:

@@ -232,7 +232,6 @@ def run_locked(
     else:
         if store_path.exists():
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir} or another --output")
-        check_fresh_output(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         store = RunStore.create(store_path, task.name, config.random_seed,
                                 {"config": config.model_dump(mode="json", exclude={"llm": {"api_key"}}),
