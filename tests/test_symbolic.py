@@ -556,6 +556,32 @@ def test_escale_is_finite_everywhere_in_its_box() -> None:
         assert np.all(np.isfinite(block.evaluate(U, (0, 1), th, sp)))
 
 
+def test_escale_has_no_pole_below_the_smallest_training_value() -> None:
+    # A test row below every training x_j (a smaller learning rate than any run) used to meet the zero of
+    # 1 + k ln(x_j/x_j0) at x_j0 e^(-1/k): the law jumped there. Below x_j0 the factor is (x_j/x_j0)^k.
+    df = parallel_table()
+    X = df[["N", "P"]].to_numpy(float)
+    sp = space_for(X, names=("N", "P"), logs=("N", "P"))
+    block = KINDS["escale"]
+    k = float(block.box((0, 1), sp).hi[1])
+    P = np.geomspace(1e-4, 8.0, 400)
+    grid = np.column_stack([np.full_like(P, 1e9), P])
+    got = block.evaluate(sp.transform(grid), (0, 1), np.array([-0.3, k]), sp)
+    factor = np.where(P >= 1.0, 1 + k * np.log(np.maximum(P, 1.0)), P ** k)
+    assert np.allclose(got, ((1e9 / sp.ref[0]) * factor) ** -0.3, rtol=1e-12)
+    assert np.all(np.isfinite(got)) and np.all(np.diff(got) < 0)  # smooth, monotone: no jump at any P
+    h = 1e-6  # same slope on both sides of x_j0
+    u = sp.transform(np.array([[1e9, np.exp(-h)], [1e9, 1.0], [1e9, np.exp(h)]]))
+    v = np.log(block.evaluate(u, (0, 1), np.array([-0.3, k]), sp))
+    assert abs((v[1] - v[0]) - (v[2] - v[1])) < 1e-9
+    law = Law.of(Term(), Term.of(F("escale", 0, 1)))
+    source = program_source(law, sp, ("loss",))
+    ns: dict = {}
+    exec(compile(source, "<prog>", "exec"), ns)
+    assert np.allclose(ns["_basis"](grid, np.array([-0.3, k]))[:, 1], got, rtol=1e-12)
+    assert "(x/x0)^k" in source
+
+
 def test_escale_k_stays_zero_where_the_fit_rows_hold_one_value() -> None:
     df = parallel_table()
     one = df[df["P"] == 1]

@@ -451,8 +451,9 @@ class EffScale(Block):
     factor starts at 1 there and grows slowly with ``x_j``: ``x_j`` multiplies
     the size it acts through, and both share one exponent (ParScale's
     N (k ln P + 1), Chen et al. 2025; N times a log of experts, data times a log
-    of epochs). Two parameters, ``alpha`` and ``kappa`` (= k >= 0). The factor
-    is clipped at 1e-6, so rows below ``x_j0`` never give NaN. Not offered
+    of epochs). Two parameters, ``alpha`` and ``kappa`` (= k >= 0). Below
+    ``x_j0`` the factor goes on as ``(x_j/x_j0)^k`` (``escale_power``), so a row
+    below every training value meets no pole. Not offered
     for a pair the data entangles (``Space.entangled``: data grown with model
     size), where the factor mimics an exponent in range and runs off beyond it.
     """
@@ -502,13 +503,19 @@ class EffScale(Block):
 
 
 def escale_power(ui: np.ndarray, uj: np.ndarray, uj0: float, a: float, k: float) -> np.ndarray:
-    """((x_i/x_ref_i) * (1 + k ln(x_j/x_j0)))^a for ``ui = ln(x_i/x_ref_i)``, ``uj = ln(x_j/x_ref_j)``,
-    ``uj0 = ln(x_j0/x_ref_j)``, all (N,) but ``uj0``; the log factor is clipped at 1e-6
-    (rows below x_j0 with k > 0), so the result is finite for every ``a``, ``k``.
-    Self-contained: emitted programs carry a copy of this function.
+    """((x_i/x_ref_i) * f)^a for ``ui = ln(x_i/x_ref_i)``, ``uj = ln(x_j/x_ref_j)``,
+    ``uj0 = ln(x_j0/x_ref_j)``, all (N,) but ``uj0``, k >= 0.
+
+    The factor is f = 1 + k ln(x_j/x_j0) from x_j0 (the smallest training value)
+    up, and (x_j/x_j0)^k below it: the same value and slope at x_j0, positive
+    everywhere. The log form alone reaches zero at x_j0 e^(-1/k), a pole of the
+    law just below the data that a test row with a smaller x_j (a smaller
+    learning rate than any run) falls into. The result is finite for every
+    ``a``, ``k``. Self-contained: emitted programs carry a copy of this function.
     """
-    factor = np.maximum(1.0 + k * (uj - uj0), 1e-6)
-    return np.exp(np.clip(a * (ui + np.log(factor)), -50.0, 50.0))
+    d = uj - uj0
+    log_factor = np.where(d >= 0.0, np.log1p(k * np.maximum(d, 0.0)), k * np.minimum(d, 0.0))
+    return np.exp(np.clip(a * (ui + log_factor), -50.0, 50.0))
 
 
 def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: float) -> np.ndarray:

@@ -146,6 +146,9 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
         "the law. Deterministic; needs only numpy and scipy."
     )
+    if any(f.kind == "escale" for t in law.terms for f in t.factors):
+        lines.append("A factor (1 + k*ln(x/x0)) is read as (x/x0)^k where x is below x0, the smallest training value "
+                     "(same value and slope at x0), so it never reaches zero.")
     lines.append(f"Structure key: {law.key}")
     body_text = "\n".join(textwrap.fill(line, 88, break_long_words=False) for line in lines)
     doc = (
