@@ -31,7 +31,7 @@ def test_a_zero_in_a_log_feature_names_the_line_and_linear_features_fixes_it(tmp
     bad = _tasks(*common)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     [line] = bad.stderr.strip().splitlines()
-    assert line.startswith("error:") and "values <= 0 in line 2 of the file (line 1 is the header)" in line, line
+    assert line.startswith("error:") and "values <= 0 in line 2 of the file (counting every line, the header too)" in line, line
     assert "--linear-features warmup" in line
     good = _tasks(*common, "--linear-features", "warmup")
     assert good.returncode == 0, good.stderr

@@ -385,8 +385,9 @@ def test_lines_are_counted_in_the_file_below_comment_lines(tmp_path):
     df.loc[3, "loss"] = np.nan  # line 2 + 2 comment lines + 3 = line 7
     path = tmp_path / "runs.csv"
     path.write_text("# my sweep\n# lr 3e-4\n" + df.to_csv(index=False))
-    with pytest.warns(UserWarning, match=r"have no value for 'loss' \(line 7 of the file"):
+    with pytest.warns(UserWarning, match=r"have no value for 'loss' \(line 7 of the file") as seen:
         task_from_csv(path, ["N", "D"], "loss", baseline="none")
+    assert not any("line 1 is the header" in str(w.message) for w in seen)  # it is line 3 here
 
 
 def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):

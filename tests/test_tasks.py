@@ -75,7 +75,7 @@ def test_nan_values(tmp_path):
     train, test = sft_frames()
     train.loc[2, "sft_loss"] = np.nan
     write_sft(tmp_path, train, test)
-    with pytest.raises(DataError, match=r"NaN or infinite values in line 4 of the file \(line 1 is the header\)"):
+    with pytest.raises(DataError, match=r"NaN or infinite values in line 4 of the file \(counting every line, the header too\)"):
         load_task("sft_scaling_law", data_dir=tmp_path)
 
 

@@ -16,17 +16,20 @@ MIN_FIT_ROWS = 3
 
 
 def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
-    """Where rows are, counted one way in every message: the file's line numbers (line 1 is the header).
+    """Where rows are, counted one way in every message: the file's own line numbers, every line counted.
 
     A table read from a CSV keeps its row index 0, 1, ... (also in its train
-    and test parts), so row index ``i`` is line ``i + 2`` of the file. A frame
+    and test parts), so row index ``i`` is line ``i + 2`` of the file (after any
+    comment lines above the header, ``tasks.tables`` shifts the index by their
+    number, so this stays true; the message therefore does not say the header
+    is line 1, which it is not then). A frame
     with another index (passed from Python) is named by its index labels.
     """
     labels = df.index[positions]
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
     if pd.api.types.is_integer_dtype(df.index):
         shown = ", ".join(str(int(i) + 2) for i in labels[:limit])
-        return f"line{'s' if len(labels) > 1 else ''} {shown}{more} of the file (line 1 is the header)"
+        return f"line{'s' if len(labels) > 1 else ''} {shown}{more} of the file (counting every line, the header too)"
     shown = ", ".join(repr(i) for i in labels[:limit])
     return f"the row(s) with index {shown}{more}"
 
