@@ -244,6 +244,31 @@ def test_a_lone_leader_its_folds_score_below_a_constant_is_weighed_against_the_n
     assert f"the best on validation (program {lone})" in line and "worse than a constant" in line
 
 
+def test_laws_close_on_validation_all_worse_than_a_constant_make_room_for_simpler_ones(synthetic_task, tmp_path):
+    """Two laws lead validation together and both do worse than a constant on their folds (they ignore the data):
+    the best law at each smaller parameter count joins, and the folds pick it. Recorded in best.json, shown in
+    the report and said on the command line."""
+    from evosld.cli import selection_lines
+
+    with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
+        first = store.add_program(MEAN, meta={"n_params": 6})
+        store.add_evaluation(first, {"split": "val", "r2": 0.99}, r2=0.99)
+        second = store.add_program(MEAN + "# the same law again\n", meta={"n_params": 6})
+        store.add_evaluation(second, {"split": "val", "r2": 0.989}, r2=0.989)
+        simple = store.add_program(GOOD, meta={"n_params": 5})
+        store.add_evaluation(simple, {"split": "val", "r2": 0.5}, r2=0.5)
+        out = finish(store, synthetic_task, tmp_path, RunConfig(evaluator={"timeout": 30}), LoopStatus())
+    assert out.best_id == simple and out.selection.simpler_from in (first, second)
+    assert out.selection.widened_from is None
+    record = json.loads((tmp_path / "best.json").read_text())["selection"]
+    assert record["simpler_from"] == out.selection.simpler_from
+    assert {c["program_id"] for c in record["candidates"]} == {first, second, simple}
+    page = write_report(tmp_path, task=synthetic_task).read_text()
+    assert "at each smaller parameter count joined the running" in page
+    (line,) = selection_lines(out.selection)
+    assert "the best law at each smaller parameter count joined them" in line
+
+
 def test_a_lone_leader_is_weighed_against_the_next_laws_only_when_its_folds_score_below_zero():
     cands = [_c(1, 0.95, 7), _c(2, 0.60, 3), _c(3, 0.55, 2)]
     folds = ("inner1", "inner2")
@@ -256,6 +281,49 @@ def test_a_lone_leader_is_weighed_against_the_next_laws_only_when_its_folds_scor
     scores[1] = {"inner1": 0.2, "inner2": -1.0}  # (0.95 + 0.2 - 1) / 3 >= 0: it stays the pick
     sel = choose(cands, band=0.1, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds)
     assert sel is not None and sel.program_id == 1 and sel.rule == "validation"
+
+
+def test_when_no_law_in_the_running_beats_a_constant_the_simpler_laws_join():
+    """Several laws close on validation, all worse than a constant over their folds (they bend through noise):
+    the best law on validation at each smaller parameter count joins, and the folds pick among them all."""
+    cands = [_c(1, 0.92, 5), _c(2, 0.915, 5), _c(3, 0.86, 4), _c(4, 0.84, 4), _c(5, 0.71, 2), _c(6, 0.70, 2),
+             _c(7, 0.65, 3), _c(8, 0.30, 1)]
+    folds = ("inner1", "inner2")
+    bad = {"inner1": -0.9, "inner2": -1.0}
+    scores = {1: bad, 2: bad, 3: bad, 4: bad, 5: {"inner1": 0.7, "inner2": 0.6}, 6: bad,
+              7: {"inner1": 0.5, "inner2": 0.4}, 8: {"inner1": -1.0, "inner2": -1.0}}
+    asked: list[int] = []
+
+    def fold_r2(pid):
+        asked.append(pid)
+        return scores[pid]
+
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=fold_r2, folds=folds, val_weight=1 / 3)
+    assert sel is not None and sel.program_id == 5 and sel.simpler_from == 1
+    assert sorted(asked) == [1, 2, 3, 5, 7, 8]  # the running (1-3: within the band), then 4 and fewer parameters
+    assert sel.to_json()["simpler_from"] == 1
+    from evosld.cli import selection_lines
+    (line,) = selection_lines(sel)
+    assert "the best of the laws close on validation (program 1) scored -0.3267" in line
+    assert "smaller parameter count joined them; chosen among 6 by its score" in line
+    scores[1] = {"inner1": 0.1, "inner2": 0.0}  # (0.92 + 0.1 + 0) / 3 >= 0: the running is trusted
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds)
+    assert sel is not None and sel.program_id == 1 and sel.simpler_from is None
+    scores[1] = bad
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, widen=False)
+    assert sel is not None and sel.simpler_from is None and sel.program_id in (1, 2, 3)
+
+
+def test_selection_scores_within_the_tolerance_are_a_tie_that_fewer_parameters_win():
+    # a power law times a sigmoid that sleeps on the data scores what the power law scores, to 1e-5
+    cands = [_c(1, 0.93, 4), _c(2, 0.9299, 2), _c(3, 0.928, 3)]
+    folds = ("inner1",)
+    scores = {1: {"inner1": 0.80002}, 2: {"inner1": 0.80000}, 3: {"inner1": 0.79}}
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, val_weight=0.5)
+    assert sel is not None and sel.program_id == 2 and [c.program_id for c in sel.candidates] == [2, 1, 3]
+    scores[1] = {"inner1": 0.802}  # ahead by more than the tolerance: its lead stands
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, val_weight=0.5)
+    assert sel is not None and sel.program_id == 1
 
 
 def test_laws_the_finishing_time_did_not_reach_leave_the_running():

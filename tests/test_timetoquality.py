@@ -129,3 +129,20 @@ def test_time_to_quality_on_a_stored_run(tmp_path: Path, sandbox) -> None:
     again = time_to_quality(run, task, levels=levels, sandbox=_NoSandbox())
     assert again.picks == ttq.picks and again.reached == ttq.reached and again.evaluated == 0
     json.dumps(again.to_json())
+
+
+def test_the_replay_refits_laws_the_pick_adds_beyond_the_running(tmp_path: Path, sandbox) -> None:
+    """Two laws lead validation and both do worse than a constant on their folds (they predict the mean), so
+    ``choose`` lets the simpler laws join: the replay refits their folds when it needs them."""
+    task = task_from_frame(chinchilla_frame(), ["N", "D"], "loss", name="chinchilla", max_params=6)
+    run = tmp_path / "run"
+    mean = LOGLINEAR.format(k=0)
+    laws = [(mean, 0.99, 6), (mean + "# the same law again\n", 0.989, 6), (CHINCHILLA, 0.5, 5)]
+    config = {"config": RunConfig().model_dump(mode="json"), "task_spec": {"name": task.name}}
+    with RunStore.create(run / "run.sqlite", task=task.name, seed=0, config=config) as store:
+        for i, (src, val, n) in enumerate(laws):
+            pid = store.add_program(src, iteration=i, proposer="test", meta={"n_params": n})
+            store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
+        store.set_state("final_program_id", 3)
+    ttq = time_to_quality(run, task, levels={"any": -1.0}, sandbox=sandbox, workers=2)
+    assert [p.program_id for p in ttq.picks][-1] == 3 and ttq.replay_matches_run is True

@@ -344,13 +344,24 @@ def selection_lines(sel) -> list[str]:
         chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)
         runner_up = next((c for c in ranked if c.program_id != sel.program_id), None)
         lead = next((c for c in sel.candidates if c.program_id == sel.widened_from), None)
-        among = (f"the best on validation (program {lead.program_id}) scored {lead.score:.4f} over the extrapolation "
-                 f"folds, worse than a constant, so it was weighed against the next laws by validation; chosen among "
-                 f"{len(sel.candidates)}" if lead is not None and lead.score is not None
+        best = next((c for c in sel.candidates if c.program_id == sel.simpler_from), None)
+        why = []
+        if lead is not None and lead.score is not None:
+            why.append(f"the best on validation (program {lead.program_id}) scored {lead.score:.4f} over the "
+                       "extrapolation folds, worse than a constant, so it was weighed against the next laws by "
+                       "validation")
+        if best is not None and best.score is not None:
+            why.append(f"{'then ' if why else ''}the best of the laws close on validation (program "
+                       f"{best.program_id}) scored {best.score:.4f}, worse than a constant, so the best law at each "
+                       "smaller parameter count joined them")
+        among = (f"{'; '.join(why)}; chosen among {len(sel.candidates)}" if why
                  else f"chosen among {len(sel.candidates)} laws close on validation")
+        tie = (" (a tie within parsimony_tolerance, won by fewer parameters)"
+               if runner_up is not None and runner_up.score is not None and chosen.score is not None
+               and runner_up.score > chosen.score else "")
         return [f"  {among} by its score over the extrapolation "
                 f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
-                + (f"; runner-up {runner_up.score:.4f}" if runner_up else "") + " (best.json: selection)"]
+                + (f"; runner-up {runner_up.score:.4f}{tie}" if runner_up else "") + " (best.json: selection)"]
     alone = sel.candidates[0] if sel.rule == "validation" and len(sel.candidates) == 1 else None
     if alone is None or not alone.folds or alone.score is None:
         return []

@@ -104,7 +104,8 @@ class RunConfig(BaseModel):
     seed_with_human_law: bool = False
     parsimony_tolerance: float = Field(
         default=0.0005, ge=0,
-        description="final pick: laws within this much validation R² of the best count as tied",
+        description=("final pick: laws within this much validation R² of the best count as tied, and laws within "
+                     "this much selection score of the best are a tie that fewer parameters win"),
     )
     selection_band: float = Field(
         default=0.3, ge=0, le=1,

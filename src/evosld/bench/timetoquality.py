@@ -46,7 +46,7 @@ from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
-from evosld.search.selection import Candidate, choose, tied
+from evosld.search.selection import Candidate, choose, simpler, tied
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -139,6 +139,15 @@ def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate
     return tied(cands, s.band, s.tolerance, s.pool)
 
 
+def _replay_key(cands: Sequence[Candidate], s: SelectionSettings) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """What the pick depends on: the laws in the running and the simpler laws that may join them (``choose``)."""
+    running = _running(cands, s)
+    if s.band <= 0 or not s.folds or not running:
+        return tuple(r.program_id for r in running), ()
+    fewest = min(r.n_params if r.n_params is not None else 10**9 for r in running)
+    return tuple(r.program_id for r in running), tuple(c.program_id for c in simpler(cands, fewest, s.pool))
+
+
 def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings) -> list[int]:
     """Program ids the replay will refit on the inner folds (first appearance order)."""
     if s.band <= 0 or not s.folds:
@@ -167,12 +176,12 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
     """
     picks: list[Pick] = []
     cands: list[Candidate] = []
-    last: tuple[int, ...] | None = None
+    last: tuple | None = None
     for elapsed, c in history:
         cands.append(c)
-        key = tuple(r.program_id for r in _running(cands, s))
+        key = _replay_key(cands, s)
         if key == last:
-            continue  # the laws in the running did not change: neither does the pick
+            continue  # the laws the pick weighs did not change: neither does the pick
         last = key
         sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
                      probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0,
@@ -331,7 +340,19 @@ def time_to_quality(
             value = probe_cache[key]["beyond"]
         return math.inf if value == "inf" else value
 
-    picks = replay(history, settings, lambda pid: folds[pid], probe if task.probe() else None)
+    def fold_r2(pid: int) -> FoldR2:
+        """Folds of a law: precomputed for the running, refit here for the laws ``choose`` adds to it."""
+        nonlocal evaluated
+        if pid not in folds:
+            hit = known_folds(pid)
+            if hit is None:
+                hit = refit_folds(pid)
+                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **hit}
+                evaluated += settings.n_folds
+            folds[pid] = hit
+        return folds[pid]
+
+    picks = replay(history, settings, fold_r2, probe if task.probe() else None)
 
     tests: dict[int, float | None] = {}
     todo = []

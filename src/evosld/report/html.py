@@ -377,12 +377,13 @@ def _selection_part(data: ReportData) -> str:
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
             + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
                       "params"], rows)
-            + f'<p class="note">{_running_phrase(alone, band, sel.get("widened_from"))} '
+            + f'<p class="note">{_running_phrase(alone, band, sel.get("widened_from"))}{_simpler_phrase(sel)} '
             "Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
             "beyond a band, predict the band: forward chaining towards validation; the fits read no validation or "
             f"test targets; {describe}).{further} The selection score weighs validation {weight} and the fold scores "
             "the rest "
-            "(each R² clipped at −1); the best score is returned. Laws that agree across folds are a safer pick "
+            "(each R² clipped at −1); the best score is returned (scores closer than the parsimony tolerance are a tie that "
+            "fewer parameters win). Laws that agree across folds are a safer pick "
             "than one that wins a single slice. &ldquo;Beyond the data&rdquo;: each law refit on all train rows "
             "predicts inputs one step past validation (the step from the band below validation to validation); "
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
@@ -409,6 +410,16 @@ def _running_phrase(alone: bool, band: str, widened_from: int | None = None) -> 
                 "on the extrapolation folds that law did worse than a constant, so the next laws by validation R² "
                 "joined the running and the folds picked among them.")
     return f"These laws scored within {band} of the best law's remaining error (1 − val R²) on validation."
+
+
+def _simpler_phrase(sel: dict[str, Any]) -> str:
+    """A sentence when the simpler laws joined the running (empty otherwise)."""
+    best = sel.get("simpler_from")
+    if best is None:
+        return ""
+    return (f" None of them did better than a constant over its folds (the best, program {escape(str(best))}, "
+            "scored below 0), so the best law on validation at each smaller parameter count joined the running: "
+            "a law that bends through the noise of a few runs fails its folds, and a simpler one may not.")
 
 
 def _unchecked_note(sel: dict[str, Any]) -> str:
