@@ -324,50 +324,57 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))
         rest = [c for c in ranked if c.program_id != only.program_id][: pool - 1]
         running = [checked, *(_probed([], rest, probe, 0, limit, unchecked) if probe is not None else rest)]
-    scored = []
-    for c in running:
-        try:
-            r2s = fold_r2(c.program_id)
-        except OutOfTime:
-            unchecked.append(c.program_id)
-            continue
-        scored.append(_scored(c, r2s, val_weight, limit))
+    scored = _refit_all(running, fold_r2, val_weight, limit, unchecked)
     if not scored:  # out of time before any law was refitted: the best on validation that stays sane
         only = (sane or running)[0]
         return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
                          limit if probe is not None else None, tuple(unchecked))
 
-    def key(c: Candidate) -> tuple:
-        return (-(c.score if c.score is not None else FLOOR), _params_key(c), -c.val_r2, c.program_id)
-
-    def ranked_by_score(laws: list[Candidate]) -> list[Candidate]:
-        """Best score first; scores within ``tolerance`` of the best are a tie that fewer parameters win."""
-        laws = sorted(laws, key=key)
-        top = laws[0].score if laws[0].score is not None else FLOOR
-        pick = min((c for c in laws if (c.score if c.score is not None else FLOOR) >= top - tolerance),
-                   key=lambda c: (_params_key(c), *key(c)))
-        return [pick, *(c for c in laws if c is not pick)]
-
-    scored = ranked_by_score(scored)
+    scored = _ranked_by_score(scored, tolerance)
     simpler_from: int | None = None
-    if widen and (scored[0].score if scored[0].score is not None else FLOOR) < 0:
+    if widen and _score_of(scored[0]) < 0:
         # nothing in the running extrapolates better than a constant: the simpler laws get their chance
         seen = {c.program_id for c in [*running, *scored]} | set(unchecked)
-        joining = [c for c in simpler(candidates, min(_params_key(c) for c in scored), pool) if c.program_id not in seen]
+        fewest = min(_params_key(c) for c in scored)
+        joining = [c for c in simpler(candidates, fewest, pool) if c.program_id not in seen]
         if probe is not None:
             joining = _probed([], joining, probe, 0, limit, unchecked)
-        before = scored[0].program_id
-        for c in joining:
-            try:
-                r2s = fold_r2(c.program_id)
-            except OutOfTime:
-                unchecked.append(c.program_id)
-                continue
-            scored.append(_scored(c, r2s, val_weight, limit))
-            simpler_from = before
-        scored = ranked_by_score(scored)
+        joined = _refit_all(joining, fold_r2, val_weight, limit, unchecked)
+        if joined:
+            simpler_from = scored[0].program_id
+            scored = _ranked_by_score([*scored, *joined], tolerance)
     return Selection(scored[0].program_id, "extrapolation folds", band, tuple(scored), val_weight, tuple(folds),
                      limit if probe is not None else None, tuple(unchecked), widened, simpler_from)
+
+
+def _score_of(c: Candidate) -> float:
+    return c.score if c.score is not None else FLOOR
+
+
+def _refit_all(laws: Sequence[Candidate], fold_r2: Callable[[int], dict[str, float | None]], val_weight: float,
+               limit: float, unchecked: list[int]) -> list[Candidate]:
+    """``laws`` scored over their folds; a law whose refits ran out of time is left out (added to ``unchecked``)."""
+    out = []
+    for c in laws:
+        try:
+            r2s = fold_r2(c.program_id)
+        except OutOfTime:
+            unchecked.append(c.program_id)
+            continue
+        out.append(_scored(c, r2s, val_weight, limit))
+    return out
+
+
+def _ranked_by_score(laws: Sequence[Candidate], tolerance: float) -> list[Candidate]:
+    """Best selection score first, then fewer parameters, then validation; scores within ``tolerance`` of the
+    best are a tie that fewer parameters win (that law first, the rest in order)."""
+    def key(c: Candidate) -> tuple:
+        return (-_score_of(c), _params_key(c), -c.val_r2, c.program_id)
+
+    ranked = sorted(laws, key=key)
+    top = _score_of(ranked[0])
+    pick = min((c for c in ranked if _score_of(c) >= top - tolerance), key=lambda c: (_params_key(c), *key(c)))
+    return [pick, *(c for c in ranked if c is not pick)]
 
 
 def simpler(candidates: Sequence[Candidate], fewest: int, pool: int) -> list[Candidate]:
