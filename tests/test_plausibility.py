@@ -88,6 +88,7 @@ def test_a_law_that_runs_away_beyond_the_data_loses_whatever_its_folds_say():
     assert sel.program_id == 3  # nothing in the running is sane: the next law down that is joins it
     sel = choose(cands, 0.3, 0.0, folds.__getitem__, folds=("inner1", "inner2"), probe={1: 7.0, 2: 3.0, 3: 2.0}.get)
     assert sel.program_id in (1, 2)  # nothing sane anywhere: the folds decide among the running as before
+    assert sel.simpler_from is None  # the simpler law 3 runs away as well: it is no way out and does not join
     sel = choose(cands, 0.3, 0.0, folds.__getitem__, folds=(), probe=beyond.__getitem__)
     assert sel.program_id == 2  # no inner folds: still the sane law
 

@@ -68,8 +68,9 @@ When no law in the running (widened or not) scores above 0, none of them
 extrapolates better than a constant over its folds: on a small, noisy table
 the laws that lead validation are the ones that bend through the noise of its
 few runs. Then the best law on validation at each parameter count below the
-running's fewest (``simpler``) joins, probed and scored as the others, and
-the pick is made over them all (``Selection.simpler_from``). A researcher
+running's fewest (``simpler``) joins if it stays sane beyond the data (the
+probe), scored as the others, and the pick is made over them all
+(``Selection.simpler_from``). A researcher
 whose complex fits fail to extrapolate goes back to the simpler forms; so
 does the pick, with the folds, not validation, to judge them.
 
@@ -337,8 +338,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         seen = {c.program_id for c in [*running, *scored]} | set(unchecked)
         fewest = min(_params_key(c) for c in scored)
         joining = [c for c in simpler(candidates, fewest, pool) if c.program_id not in seen]
-        if probe is not None:
-            joining = _probed([], joining, probe, 0, limit, unchecked)
+        if probe is not None:  # a simpler law that runs away beyond the data is no way out
+            joining = [c for c in _probed([], joining, probe, 0, limit, unchecked) if plausible(c.beyond, limit)]
         joined = _refit_all(joining, fold_r2, val_weight, limit, unchecked)
         if joined:
             simpler_from = scored[0].program_id
