@@ -142,10 +142,8 @@ def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate
 def _replay_key(cands: Sequence[Candidate], s: SelectionSettings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """What the pick depends on: the laws in the running and the simpler laws that may join them (``choose``)."""
     running = _running(cands, s)
-    if s.band <= 0 or not s.folds or not running:
-        return tuple(r.program_id for r in running), ()
-    fewest = min(r.n_params if r.n_params is not None else 10**9 for r in running)
-    return tuple(r.program_id for r in running), tuple(c.program_id for c in simpler(cands, fewest, s.pool))
+    joining = simpler(cands, running, s.pool) if s.band > 0 and s.folds else []
+    return tuple(r.program_id for r in running), tuple(c.program_id for c in joining)
 
 
 def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings) -> list[int]:

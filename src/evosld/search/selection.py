@@ -336,8 +336,7 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
     if widen and _score_of(scored[0]) < 0:
         # nothing in the running extrapolates better than a constant: the simpler laws get their chance
         seen = {c.program_id for c in [*running, *scored]} | set(unchecked)
-        fewest = min(_params_key(c) for c in scored)
-        joining = [c for c in simpler(candidates, fewest, pool) if c.program_id not in seen]
+        joining = [c for c in simpler(candidates, scored, pool) if c.program_id not in seen]
         if probe is not None:  # a simpler law that runs away beyond the data is no way out
             joining = [c for c in _probed([], joining, probe, 0, limit, unchecked) if plausible(c.beyond, limit)]
         joined = _refit_all(joining, fold_r2, val_weight, limit, unchecked)
@@ -378,8 +377,10 @@ def _ranked_by_score(laws: Sequence[Candidate], tolerance: float) -> list[Candid
     return [pick, *(c for c in ranked if c is not pick)]
 
 
-def simpler(candidates: Sequence[Candidate], fewest: int, pool: int) -> list[Candidate]:
-    """The best law on validation at each parameter count below ``fewest``, fewest parameters first (at most ``pool``)."""
+def simpler(candidates: Sequence[Candidate], than: Sequence[Candidate], pool: int) -> list[Candidate]:
+    """The best law on validation at each parameter count below the fewest in ``than``, fewest parameters
+    first (at most ``pool``; none when ``than`` is empty)."""
+    fewest = min((_params_key(c) for c in than), default=0)
     best: dict[int, Candidate] = {}
     for c in sorted(candidates, key=lambda c: (-c.val_r2, c.program_id)):
         if c.n_params is not None and c.n_params < fewest and c.n_params not in best:

@@ -513,8 +513,8 @@ def escale_power(ui: np.ndarray, uj: np.ndarray, uj0: float, a: float, k: float)
     learning rate than any run) falls into. The result is finite for every
     ``a``, ``k``. Self-contained: emitted programs carry a copy of this function.
     """
-    d = uj - uj0
-    log_factor = np.where(d >= 0.0, np.log1p(k * np.maximum(d, 0.0)), k * np.minimum(d, 0.0))
+    d = uj - uj0  # one of the two terms is 0 on every row
+    log_factor = np.log1p(k * np.maximum(d, 0.0)) + k * np.minimum(d, 0.0)
     return np.exp(np.clip(a * (ui + log_factor), -50.0, 50.0))
 
 
