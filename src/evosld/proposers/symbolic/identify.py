@@ -43,12 +43,12 @@ from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.space import Space
 
-#: random points in the feature box, random parameter draws, relative rank tolerance
-_POINTS, _DRAWS, _TOL = 60, 2, 1e-7
+#: parameter draws, relative rank tolerance
+_DRAWS, _TOL = 2, 1e-7
 
 
-def _rank(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> int:
-    """Rank of d prediction / d (coef, theta) on the rows ``U`` (N, F); -1 if not finite."""
+def _jacobian(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """d prediction / d (coef, theta) on the rows ``U`` (N, F): (N, K + P)."""
     cols = [model.basis_u(U, theta)]  # d y / d coef: the basis itself, (N, K)
     for p in range(len(theta)):
         h = 1e-5 * max(1.0, abs(theta[p]))
@@ -56,7 +56,11 @@ def _rank(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> i
         up[p] += h
         down[p] -= h
         cols.append(((model.basis_u(U, up) - model.basis_u(U, down)) @ coef / (2 * h))[:, None])
-    J = np.column_stack(cols)
+    return np.column_stack(cols)
+
+
+def _rank(J: np.ndarray) -> int:
+    """Numerical rank of a Jacobian (N, K + P), its columns scaled to unit length; -1 if not finite."""
     if not np.all(np.isfinite(J)):
         return -1
     norms = np.linalg.norm(J, axis=0)
@@ -103,7 +107,8 @@ def dof_along(law: Law, space: Space, i: int) -> int:
     for _ in range(_DRAWS):
         theta = rng.uniform(ilo, ihi)
         coef = rng.uniform(0.5, 1.5, law.n_linear) * rng.choice([-1.0, 1.0], law.n_linear)
-        ranks = np.array([_rank(model, grid[: (k + 1) * per_level], theta, coef) for k in range(levels)])
+        J = _jacobian(model, grid, theta, coef)  # rows level by level: a prefix is the first k + 1 values
+        ranks = np.array([_rank(J[: (k + 1) * per_level]) for k in range(levels)])
         if ranks.min() >= 0:
             generic = np.maximum(generic, ranks)
     if generic.min() < 0:
