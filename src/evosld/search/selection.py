@@ -116,6 +116,14 @@ where the running scored below 0, two huge_raw picks -14.2 / -4.3 -> 0.43 /
 -0.61 -> 0.54, where without the tie a power law times a sleeping sigmoid,
 0.00001 ahead of the power law, was picked and tested -52. No built-in
 benchmark run of sessions 24-25 meets either condition.
+
+The simpler laws joining every pick by the folds (session 26), same
+searches re-finished: tune seeds 0-3, 60 runs, 0.7654 -> 0.7682 (7 better,
+1 worse: figure_chinchilla seed 1, 0.566 -> 0.540); the 24 built-in
+benchmark runs of session 25, 0.8231 -> 0.8271 (lr_bsz seed 2 0.748 ->
+0.841, two domain_mixture picks with fewer parameters, none worse); a fresh
+holdout (generality seeds 8 and 9, 30 runs), 0.7590 -> 0.7651
+(uneven_compound seed 8 0.793 -> 0.993, few_scales seed 8 0.875 -> 0.856).
 """
 
 from __future__ import annotations
