@@ -30,9 +30,9 @@ itself; the benchmark checks evosld held out as many):
   peer of ``benchmarks/peers.py`` on evosld's own task (same split, selection
   on validation, the same budget on one core, one model per group).
 
-Table seeds and the search seed are separate knobs. Table seeds 0 to 5 are
-the TUNE set, 6 and 7 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
-``HOLDOUT_SEEDS``; 2 to 5 were the holdout, two at a time, until they were
+Table seeds and the search seed are separate knobs. Table seeds 0 to 7 are
+the TUNE set, 8 and 9 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
+``HOLDOUT_SEEDS``; 2 to 7 were the holdout, two at a time, until they were
 examined): tune changes on one, report them on the other.
 
 Usage: nice -n 19 python benchmarks/generality.py [--set tune|holdout|all] [--tables all|a,b]
@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, default=60.0,
                    help="search budget of each evosld run (and of Operon)")
     p.add_argument("--set", dest="set", choices=sorted(SETS), default="tune",
-                   help="table seeds: tune (0-5), holdout (6, 7) or all")
+                   help="table seeds: tune (0-7), holdout (8, 9) or all")
     p.add_argument("--tables", default="all", help="families to run, comma-separated (default all)")
     p.add_argument("--search-seed", dest="search_seed", type=int, default=0, help="evosld's (and Operon's) seed")
     p.add_argument("--jobs", type=int, default=2, help="runs at once")

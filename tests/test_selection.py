@@ -50,16 +50,17 @@ def test_laws_in_the_running_are_told_apart_by_their_fold_scores():
     def folds(pid: int) -> dict[str, float | None]:
         asked.append(pid)
         return {1: {"inner1": 0.2, "inner2": 0.9}, 2: {"inner1": None, "inner2": 0.99},
-                3: {"inner1": 0.96, "inner2": 0.97}}[pid]
+                3: {"inner1": 0.96, "inner2": 0.97}, 4: {"inner1": 0.5, "inner2": 0.4}}[pid]
 
     sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=folds, folds=("inner1", "inner2"))
     assert sel is not None and sel.program_id == 3 and sel.rule == "extrapolation folds"
-    assert sorted(asked) == [1, 2, 3]  # law 4 is not in the running and is never refitted
+    assert sorted(asked) == [1, 2, 3, 4]  # law 4 is not close on validation, but simpler: it joins, and loses
+    assert sel.simpler_from == 3
     by_id = {c.program_id: c for c in sel.candidates}
     assert by_id[3].score == pytest.approx((0.948 + 0.96 + 0.97) / 3)  # mean of validation and the folds
     assert by_id[1].score == pytest.approx((0.95 + 0.2 + 0.9) / 3)  # one fold that suits a law cannot carry it
     assert by_id[2].score == pytest.approx((0.949 - 1 + 0.99) / 3)  # a failed fold counts -1
-    assert [c.program_id for c in sel.candidates] == [3, 1, 2]  # ranked by score
+    assert [c.program_id for c in sel.candidates] == [3, 1, 4, 2]  # ranked by score
     json.dumps(sel.to_json())
 
 
@@ -264,9 +265,10 @@ def test_laws_close_on_validation_all_worse_than_a_constant_make_room_for_simple
     assert record["simpler_from"] == out.selection.simpler_from
     assert {c["program_id"] for c in record["candidates"]} == {first, second, simple}
     page = write_report(tmp_path, task=synthetic_task).read_text()
-    assert "at each smaller parameter count joined the running" in page
+    assert "at each smaller parameter count joined them" in page
+    assert "A simpler law won over the best of the laws close on validation" in page
     (line,) = selection_lines(out.selection)
-    assert "the best law at each smaller parameter count joined them" in line
+    assert "a simpler law beat the best of the laws close on validation" in line
 
 
 def test_a_lone_leader_is_weighed_against_the_next_laws_only_when_its_folds_score_below_zero():
@@ -283,9 +285,10 @@ def test_a_lone_leader_is_weighed_against_the_next_laws_only_when_its_folds_scor
     assert sel is not None and sel.program_id == 1 and sel.rule == "validation"
 
 
-def test_when_no_law_in_the_running_beats_a_constant_the_simpler_laws_join():
+def test_the_simpler_laws_join_and_the_folds_pick_among_them_all():
     """Several laws close on validation, all worse than a constant over their folds (they bend through noise):
-    the best law on validation at each smaller parameter count joins, and the folds pick among them all."""
+    the best law on validation at each smaller parameter count joins, and the folds pick among them all. They
+    join a running that does well too, and win only by their folds."""
     cands = [_c(1, 0.92, 5), _c(2, 0.915, 5), _c(3, 0.86, 4), _c(4, 0.84, 4), _c(5, 0.71, 2), _c(6, 0.70, 2),
              _c(7, 0.65, 3), _c(8, 0.30, 1)]
     folds = ("inner1", "inner2")
@@ -304,11 +307,16 @@ def test_when_no_law_in_the_running_beats_a_constant_the_simpler_laws_join():
     assert sel.to_json()["simpler_from"] == 1
     from evosld.cli import selection_lines
     (line,) = selection_lines(sel)
-    assert "the best of the laws close on validation (program 1) scored -0.3267" in line
-    assert "smaller parameter count joined them; chosen among 6 by its score" in line
-    scores[1] = {"inner1": 0.1, "inner2": 0.0}  # (0.92 + 0.1 + 0) / 3 >= 0: the running is trusted
+    assert "a simpler law beat the best of the laws close on validation (program 1, -0.3267;" in line
+    assert "smaller parameter count joins them); chosen among 6 by its score" in line
+    scores[1] = {"inner1": 0.9, "inner2": 0.85}  # (0.92 + 0.9 + 0.85) / 3 beats the simpler law 5's 0.67
     sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds)
-    assert sel is not None and sel.program_id == 1 and sel.simpler_from is None
+    assert sel is not None and sel.program_id == 1 and sel.simpler_from == 1
+    (line,) = selection_lines(sel)
+    assert "simpler law beat" not in line and "chosen among 6 laws close on validation and the best at each smaller" in line
+    scores[1] = {"inner1": 0.1, "inner2": 0.0}  # (0.92 + 0.1 + 0) / 3 >= 0 but below law 5: law 5 wins
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds)
+    assert sel is not None and sel.program_id == 5 and sel.simpler_from == 1
     scores[1] = bad
     sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds, widen=False)
     assert sel is not None and sel.simpler_from is None and sel.program_id in (1, 2, 3)

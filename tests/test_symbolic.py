@@ -143,9 +143,14 @@ def test_free_parameters_along_a_feature_are_counted_and_bounded_by_its_levels()
         (Law.of(c, Term.of(F("pow", 0), F("pow", 1))), 2, 2),  # c + A E^a N^b: c and A are pinned along the other
         (Law.of(c, Term.of(F("pow", 1)), Term.of(F("pow", 0))), 3, 3),  # terms in E merge into the constant along N
         (Law.of(c, Term.of(F("pow", 1), F("shift", 0))), 3, 2),  # c + A N^b (E + e^k)^a
-        (Law.of(c, Term.of(F("lin", 0), F("pow", 1)), Term.of(F("shift", 1))), 1, 5),
+        # c + A ln E N^b + B (N + e^k)^beta: along N a level on a 4-parameter curve and a slope on a 2-parameter one
+        (Law.of(c, Term.of(F("lin", 0), F("pow", 1)), Term.of(F("shift", 1))), 1, 4),
         (Law.of(Term.of(F("pow", 1)), Term.of(F("pow", 1), F("lin", 1))), 1, 4),  # A N^a + B ln N N^b
         (Law.of(c, Term.of(F("escale", 1, 0))), 2, 1),  # c + A (N (1 + k ln E))^a: only k is E's own
+        # c + A N^a + k (ln E - m0 - m1 ln N)^2: an optimum in E moving with N; along N the level is a
+        # 3-parameter curve and the optimum a 2-parameter one (k is the same at every N): 3, not 4 (the
+        # count before session 26, which took every parameter not pinned at one N as one curve)
+        (Law.of(c, Term.of(F("pow", 1)), Term.of(F("bowl", 0, 1))), 2, 3),
     ]
     for law, along_e, along_n in cases:
         assert (dof_along(law, sp, 0), dof_along(law, sp, 1)) == (along_e, along_n), law.key
@@ -155,6 +160,22 @@ def test_free_parameters_along_a_feature_are_counted_and_bounded_by_its_levels()
     assert identifiable(cases[0][0], two) and identifiable(cases[-1][0], two)
     assert not identifiable(cases[1][0], two)  # c + A N^a + B E^b: two parameters for one contrast
     assert identifiable(cases[3][0], space_for(X, names=("E", "N"), logs=("E", "N")))  # levels unknown: no check
+
+
+def test_an_optimum_that_moves_with_model_size_is_a_starting_law_on_four_sizes() -> None:
+    """Loss against model size and learning rate, a bowl in ln lr whose optimum falls with size (StepLaw-like,
+    Li et al. 2025), four sizes in the fit rows: the true law is pinned down and is one of the starting laws."""
+    rng = np.random.default_rng(0)
+    N, lr = (a.ravel() for a in np.meshgrid(np.logspace(7.7, 9.5, 6), np.logspace(-4, -1.5, 8), indexing="ij"))
+    loss = 1.8 + 300.0 * N ** -0.32 + 0.02 * (np.log(lr) - (-1.2 - 0.25 * np.log(N))) ** 2
+    df = pd.DataFrame({"group": "all", "N": N, "lr": lr, "loss": loss + rng.normal(0, 0.01, len(N))})
+    task = Task(name="bowl", features=("N", "lr"), targets=("loss",), train=df[N < 3e9], test=df[N >= 3e9],
+                val_mask=(df.loc[N < 3e9, "N"] > 1e9).to_numpy(), max_params=9, log_features=("N", "lr"))
+    prop = SymbolicProposer(task.search_view(), seed=0)
+    assert prop.space.levels == (4, 8) and prop.space.bowl_axis(1)
+    truth = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("bowl", 1, 0)))
+    assert dof_along(truth, prop.space, 0) == 3 and identifiable(truth, prop.space)
+    assert truth.key in {law.key for law in prop.seed_laws()}
 
 
 def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:

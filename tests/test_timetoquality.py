@@ -73,8 +73,9 @@ class _NoSandbox:
 def test_replay_follows_the_selection_score_not_validation_alone() -> None:
     s = SelectionSettings(band=0.3, tolerance=0.0, pool=10, val_weight=1 / 3, folds=("inner1", "inner2"))
     history = [(1.0, Candidate(1, 0.90, 3)), (2.0, Candidate(2, 0.95, 5)), (3.0, Candidate(3, 0.945, 4)),
-               (4.0, Candidate(4, 0.10, 2))]  # law 4 is far behind: the running set does not change
-    folds = {2: {"inner1": 0.5, "inner2": 0.4}, 3: {"inner1": 0.96, "inner2": 0.93}}
+               (4.0, Candidate(4, 0.10, 2))]  # law 4 is far behind: simpler, it joins, and loses
+    folds = {1: {"inner1": 0.3, "inner2": 0.2}, 2: {"inner1": 0.5, "inner2": 0.4}, 3: {"inner1": 0.96, "inner2": 0.93},
+             4: {"inner1": -1.0, "inner2": -1.0}}
     asked: list[int] = []
 
     def fold_r2(pid: int) -> dict[str, float | None]:
@@ -85,7 +86,7 @@ def test_replay_follows_the_selection_score_not_validation_alone() -> None:
     # law 3 is below law 2 on validation but far better on the inner folds: it is picked
     assert [(p.elapsed_s, p.program_id) for p in picks] == [(1.0, 1), (2.0, 2), (3.0, 3)]
     assert picks[-1].score == pytest.approx(0.945) and picks[1].score is None
-    assert set(asked) == {2, 3}
+    assert set(asked) == {1, 2, 3, 4}  # law 1 joins law 2 and 3 as a simpler law (3 parameters), law 4 at 4 s
 
     scored = [Pick(p.elapsed_s, p.program_id, p.val_r2, p.score, t) for p, t in zip(picks, [0.2, 0.95, 0.8])]
     assert first_reached(scored, 0.9) == 2.0  # the first time a pick reached it, even if a later pick is lower

@@ -350,12 +350,14 @@ def selection_lines(sel) -> list[str]:
             why.append(f"the best on validation (program {lead.program_id}) scored {lead.score:.4f} over the "
                        "extrapolation folds, worse than a constant, so it was weighed against the next laws by "
                        "validation")
-        if best is not None and best.score is not None:
-            why.append(f"{'then ' if why else ''}the best of the laws close on validation (program "
-                       f"{best.program_id}) scored {best.score:.4f}, worse than a constant, so the best law at each "
-                       "smaller parameter count joined them")
+        if best is not None and best.score is not None and chosen.program_id != best.program_id:
+            why.append(f"{'then ' if why else ''}a simpler law beat the best of the laws close on validation "
+                       f"(program {best.program_id}, {best.score:.4f}; the best law at each smaller parameter "
+                       "count joins them)")
+        laws = ("laws close on validation and the best at each smaller parameter count"
+                if sel.simpler_from is not None else "laws close on validation")
         among = (f"{'; '.join(why)}; chosen among {len(sel.candidates)}" if why
-                 else f"chosen among {len(sel.candidates)} laws close on validation")
+                 else f"chosen among {len(sel.candidates)} {laws}")
         tie = (" (a tie within parsimony_tolerance, won by fewer parameters)"
                if runner_up is not None and runner_up.score is not None and chosen.score is not None
                and runner_up.score > chosen.score else "")

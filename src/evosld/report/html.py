@@ -413,13 +413,15 @@ def _running_phrase(alone: bool, band: str, widened_from: int | None = None) -> 
 
 
 def _simpler_phrase(sel: dict[str, Any]) -> str:
-    """A sentence when the simpler laws joined the running (empty otherwise)."""
+    """A sentence when simpler laws joined the running (empty otherwise), saying whether one of them won."""
     best = sel.get("simpler_from")
     if best is None:
         return ""
-    return (f" None of them did better than a constant over its folds (the best, program {escape(str(best))}, "
-            "scored below 0), so the best law on validation at each smaller parameter count joined the running: "
-            "a law that bends through the noise of a few runs fails its folds, and a simpler one may not.")
+    won = sel.get("program_id") != best
+    return (" The best law on validation at each smaller parameter count joined them: a law that bends through the "
+            "noise of a few runs fails its folds, and a simpler one may not."
+            + (f" A simpler law won over the best of the laws close on validation (program {escape(str(best))})."
+               if won else ""))
 
 
 def _unchecked_note(sel: dict[str, Any]) -> str:

@@ -11,11 +11,19 @@ set by the formula alone. Such laws fit validation by accident and extrapolate
 at random (moe: four model sizes in the fit rows, and five-parameter curves in
 N that scored best on validation and worst beyond it).
 
-The count is the rank of the Jacobian of the law's prediction with respect to
-all its parameters on points spanning every feature, less its rank with
-``x_i`` held fixed, plus one: parameters the other features already pin (a
-coefficient, an exponent a size shares with what scales it, as in
-``c + A (N (1 + k ln P))^a``) are not free along ``x_i``. It is computed
+The count is the number of distinct values of ``x_i`` it takes to pin every
+parameter: the rank of the Jacobian of the law's prediction with respect to
+all its parameters, on a grid of 1, 2, ... values of ``x_i`` times points of
+the other features, stops growing there. Parameters the other features
+already pin (a coefficient, an exponent a size shares with what scales it,
+as in ``c + A (N (1 + k ln P))^a``) are not free along ``x_i``, and a law
+whose curve at one value of ``x_i`` has several parameters of its own (a
+level and the position of an optimum) is counted by the longest of their
+curves along ``x_i``, not by their sum: each is checked by the values beyond
+its own count. (Until session 26 the count was that sum: the rank on points
+spanning every feature less the rank with ``x_i`` fixed, plus one. It
+rejected ``c + A N^-a + k (ln lr - m0 - m1 ln N)^2``, the law of an optimal
+learning rate moving with model size, on four model sizes.) It is computed
 numerically, so it holds for every building block without per-block rules.
 A feature with only two values may still carry a one-parameter effect
 (``allowed_dof``): ignoring a feature validation lies along is worse.
@@ -35,12 +43,12 @@ from evosld.proposers.symbolic.expr import Law
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.space import Space
 
-#: random points in the feature box, random parameter draws, relative rank tolerance
-_POINTS, _DRAWS, _TOL = 60, 2, 1e-7
+#: parameter draws, relative rank tolerance
+_DRAWS, _TOL = 2, 1e-7
 
 
-def _rank(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> int:
-    """Rank of d prediction / d (coef, theta) on the rows ``U`` (N, F); -1 if not finite."""
+def _jacobian(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """d prediction / d (coef, theta) on the rows ``U`` (N, F): (N, K + P)."""
     cols = [model.basis_u(U, theta)]  # d y / d coef: the basis itself, (N, K)
     for p in range(len(theta)):
         h = 1e-5 * max(1.0, abs(theta[p]))
@@ -48,7 +56,11 @@ def _rank(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> i
         up[p] += h
         down[p] -= h
         cols.append(((model.basis_u(U, up) - model.basis_u(U, down)) @ coef / (2 * h))[:, None])
-    J = np.column_stack(cols)
+    return np.column_stack(cols)
+
+
+def _rank(J: np.ndarray) -> int:
+    """Numerical rank of a Jacobian (N, K + P), its columns scaled to unit length; -1 if not finite."""
     if not np.all(np.isfinite(J)):
         return -1
     norms = np.linalg.norm(J, axis=0)
@@ -62,15 +74,22 @@ def _rank(model: Model, U: np.ndarray, theta: np.ndarray, coef: np.ndarray) -> i
 def dof_along(law: Law, space: Space, i: int) -> int:
     """Free parameters of ``law`` along feature ``i``, given the other features.
 
-    The rank of the law's Jacobian on random points spanning every feature's
-    range, minus its rank on the same points with ``x_i`` held at one value,
-    plus one (the level the curve along ``x_i`` starts from): parameters the
-    other features already pin (a coefficient, an exponent shared between a
-    size and what scales it) are not free along ``x_i``. With one feature this
-    is the number of parameters of the curve. The generic rank: the largest
-    over a few parameter draws from the blocks' initial boxes (a parameter
-    whose starts are all one value is drawn from a tenth of its bounds), with
-    coefficients away from zero, and ``x_i`` held at two values. The draws are
+    The law is looked at level by level: at one value of ``x_i`` its curve in
+    the other features has some parameters of its own (a level, an optimum's
+    position, an amplitude...), and along ``x_i`` each of those moves on a
+    curve of its own. The count is the number of distinct values of ``x_i``
+    at which every parameter is pinned: the rank of the law's Jacobian (with
+    respect to all its parameters) on a grid of ``L`` values of ``x_i`` times
+    random points of the other features stops growing at ``L``. With one
+    feature this is the number of parameters of the curve; ``c + A N^-a +
+    k (ln lr - m0 - m1 ln N)^2`` counts 3 along N (the level's c, A, a; the
+    optimum's m0, m1; k is the same at every N), not the 4 parameters that
+    do not appear at one N alone: its level and its optimum are two curves
+    in N, each checked by a fourth model size. The generic rank: the largest
+    count over a few parameter draws from the blocks' initial boxes (a
+    parameter whose starts are all one value is drawn from a tenth of its
+    bounds), with coefficients away from zero: the rank at each number of
+    values is the largest over the draws. The draws and the grid are
     seeded, so the answer is the same on every call.
     """
     model = Model(law, space)
@@ -78,21 +97,23 @@ def dof_along(law: Law, space: Space, i: int) -> int:
     ihi = np.where(ihi > ilo, ihi, np.minimum(ilo + 0.1 * (hi - lo), hi))
     rng = np.random.default_rng(0)
     umin, umax = np.asarray(space.umin), np.asarray(space.umax)
-    U = umin + (umax - umin) * rng.random((_POINTS, space.n_features))
-    dof = 1
+    n_par = law.n_linear + len(ilo)
+    per_level = n_par + 4 if space.n_features > 1 else 1  # points of the other features at each value of x_i
+    levels = n_par + 1  # enough values of x_i for every parameter to be pinned
+    U = umin + (umax - umin) * rng.random((per_level, space.n_features))
+    at = umin[i] + (umax[i] - umin[i]) * (0.05 + 0.9 * rng.permutation(levels) / max(levels - 1, 1))
+    grid = np.concatenate([np.column_stack([U[:, :i], np.full(per_level, a), U[:, i + 1:]]) for a in at])
+    generic = np.full(levels, -1)  # rank on the first 1, 2, ... values of x_i, the largest over the draws
     for _ in range(_DRAWS):
         theta = rng.uniform(ilo, ihi)
         coef = rng.uniform(0.5, 1.5, law.n_linear) * rng.choice([-1.0, 1.0], law.n_linear)
-        full = _rank(model, U, theta, coef)
-        fixed = []
-        for at in (0.3, 0.8):
-            Ui = U.copy()
-            Ui[:, i] = umin[i] + at * (umax[i] - umin[i])
-            fixed.append(_rank(model, Ui, theta, coef))
-        if full < 0 or min(fixed) < 0:
-            continue
-        dof = max(dof, full - max(fixed) + 1)
-    return dof
+        J = _jacobian(model, grid, theta, coef)  # rows level by level: a prefix is the first k + 1 values
+        ranks = np.array([_rank(J[: (k + 1) * per_level]) for k in range(levels)])
+        if ranks.min() >= 0:
+            generic = np.maximum(generic, ranks)
+    if generic.min() < 0:
+        return 1
+    return int(np.argmax(generic == generic[-1])) + 1
 
 
 def allowed_dof(levels: int) -> int:

@@ -259,7 +259,7 @@ class SymbolicProposer:
                     if i != j and not sp.entangles(i, j):
                         rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
                         pools.append([c, Term.of(Factor("escale", (i, j)))] + rest)
-            if len(logs) >= 3:
+            if len(logs) >= 2:  # a knob whose optimum moves with the others (a learning rate with model size)
                 for i in logs:
                     others = tuple(j for j in logs if j != i)
                     pools.append([c] + [Term.of(Factor("pow", (j,))) for j in others]
