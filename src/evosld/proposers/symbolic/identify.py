@@ -97,9 +97,8 @@ def dof_along(law: Law, space: Space, i: int) -> int:
     ihi = np.where(ihi > ilo, ihi, np.minimum(ilo + 0.1 * (hi - lo), hi))
     rng = np.random.default_rng(0)
     umin, umax = np.asarray(space.umin), np.asarray(space.umax)
-    n_par = law.n_linear + len(ilo)
-    per_level = n_par + 4 if space.n_features > 1 else 1  # points of the other features at each value of x_i
-    levels = n_par + 1  # enough values of x_i for every parameter to be pinned
+    per_level = law.n_params + 4 if space.n_features > 1 else 1  # points of the other features at each x_i
+    levels = law.n_params + 1  # enough values of x_i for every parameter to be pinned
     U = umin + (umax - umin) * rng.random((per_level, space.n_features))
     at = umin[i] + (umax[i] - umin[i]) * (0.05 + 0.9 * rng.permutation(levels) / max(levels - 1, 1))
     grid = np.concatenate([np.column_stack([U[:, :i], np.full(per_level, a), U[:, i + 1:]]) for a in at])
