@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -543,6 +545,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Aborted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc.signum)
+    except BrokenPipeError:  # the reader went away (`evosld discover ... | head`): nothing left to say to it
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         if exc.errno not in _DISK_ERRNOS:
             raise
