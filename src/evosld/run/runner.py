@@ -38,7 +38,7 @@ from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
-from evosld.search.selection import Candidate, OutOfTime, Selection, choose
+from evosld.search.selection import Candidate, OutOfTime, Selection, choose, within_limit
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.starter import starter_meta, starter_source
@@ -394,6 +394,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         seen.add(p.digest)
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
+    candidates = within_limit(candidates, config.max_params or evaluator.task.max_params)
 
     def fold_r2(pid: int) -> dict[str, float | None]:
         def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone
