@@ -422,7 +422,6 @@ def test_the_default_finishing_allowance_is_the_budget_at_least_the_timeout_and_
 def test_a_law_over_the_parameter_limit_is_returned_only_when_nothing_within_it_ran(tmp_path):
     """The starter (2F + 1 parameters) can exceed a small table's limit; proposals never do. A user who has a
     limit gets a law that keeps it, even when the starter leads validation."""
-    import json
 
     from evosld.config import RunConfig
     from evosld.run.runner import finish

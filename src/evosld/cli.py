@@ -63,6 +63,11 @@ def split_names(text: str) -> list[str]:
     return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
 
 
+#: What says which task and table a run is on (``task_spec_from_args``): fixed once a run has started.
+_TASK_OPTIONS = ("task", "csv", "features", "target", "group_by", "test", "val", "linear_features", "target_range",
+                 "scale_tolerance", "baseline")
+
+
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     """How to build the task the user asked for (stored in the run for resume)."""
     from evosld.errors import DataError
@@ -235,6 +240,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace):
     """The run ``evosld discover`` asked for (``plan.plan_run``, as ``evosld.discover`` does)."""
+    from evosld.errors import DataError
     from evosld.run.plan import plan_run
 
     overrides = {
@@ -259,6 +265,13 @@ def plan_from_args(args: argparse.Namespace):
         if args.api_base:
             llm["api_base"] = args.api_base
         overrides["llm"] = llm
+    if args.resume:
+        given = [f"--{o.replace('_', '-')}" if o != "task" else "a task" for o in _TASK_OPTIONS
+                 if getattr(args, o, None) not in (None, "", [])]
+        if given:
+            raise DataError(f"--resume continues the run in {args.resume} on the task it started with; "
+                            f"drop {', '.join(given)} (for other data or another task, start a new run with "
+                            "another --output)")
     spec = None if args.resume else task_spec_from_args(args, args.task)
     return plan_run(spec, overrides, config_file=args.config, output=args.output, resume=args.resume,
                     data_dir=args.data_dir)

@@ -264,8 +264,8 @@ def time_to_quality(
         ConfigError: ``workers`` is below 1, or there is no run store in ``run_dir``.
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
-    from evosld.bench.humanlaws import data_digest
     from evosld.run.runner import probe_law
+    from evosld.tasks.task import data_digest
 
     if workers < 1:
         raise ConfigError("workers must be at least 1")
