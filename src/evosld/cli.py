@@ -7,6 +7,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -544,9 +545,20 @@ def build_parser() -> argparse.ArgumentParser:
 _DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 
 
+def _joined_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--target-range -1,0`` as ``--target-range=-1,0``: argparse takes a value starting with a minus for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--target-range" and re.fullmatch(r"-[\d.][\d.eE+-]*,.*", arg):
+            out[-1] = f"--target-range={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     func: Callable[[argparse.Namespace], int] = args.func
     warnings.simplefilter("default")
     warnings.showwarning = lambda msg, *a, **k: err_console.print(f"[yellow]warning:[/yellow] {msg}")
