@@ -28,15 +28,6 @@ least-squares problem, so the linear coefficients keep their closed form).
 Targets that span less (a loss, an accuracy, anything crossing zero) keep
 absolute residuals.
 
-A target with a declared range (``--target-range``: an accuracy in [0, 1])
-is fitted within it past the data (``range_guard``): at inputs beyond the
-largest runs (``Space.with_range``) the amounts by which the law's
-predictions leave the range join the residuals, in both stages. Runs that
-show only the early part of a rise look exponential, and least squares then
-lets a logistic's tail stand in for the exponential, ending far above 1 just
-past the data; the guard leaves it the rise that ends in range. These fits
-use scipy's finite differences (the penalty's kinks have no closed form).
-
 Both least-squares stages get their Jacobian from here rather than from
 scipy's finite differences over the whole residual: the basis is
 differenced in ``theta`` only (``basis_derivatives``, one basis evaluation
@@ -92,48 +83,6 @@ def projected_residual(theta, basis, X, y):
     return np.where(np.isfinite(r), r, 1e6)
 
 
-def range_guard(basis, beyond, y_range, scale=1.0):
-    """Violations of a declared target range beyond the data, as extra residuals.
-
-    Args:
-        basis: callable (X, theta) -> (M, K) basis matrix (unweighted).
-        beyond: (M, F) inputs past the data where the law must stay in range.
-        y_range: (lo, hi), either None for an open side.
-        scale: the violations are divided by it (the targets' scale when the
-            data residuals are relative).
-    Returns:
-        A function (coef (K,), theta (P,)) -> (2M,) violations (0 inside the
-        range), or None when there is nothing to guard.
-    """
-    if beyond is None or y_range is None:
-        return None
-    lo = -np.inf if y_range[0] is None else float(y_range[0])
-    hi = np.inf if y_range[1] is None else float(y_range[1])
-    B = np.atleast_2d(np.asarray(beyond, dtype=float))
-    if B.size == 0 or not (np.isfinite(lo) or np.isfinite(hi)):
-        return None
-
-    def guard(coef, theta):
-        with np.errstate(all="ignore"):
-            pred = basis(B, theta) @ coef
-            v = np.concatenate([np.maximum(pred - hi, 0.0), np.maximum(lo - pred, 0.0)]) / scale
-        return np.where(np.isfinite(v), v, 1e6)
-
-    return guard
-
-
-def guarded_residual(theta, basis, X, y, guard):
-    """``projected_residual`` (N,) followed by the range violations (2M,) of that fit (``range_guard``)."""
-    r = projected_residual(theta, basis, X, y)
-    with np.errstate(all="ignore"):
-        Phi = basis(X, theta)
-    try:
-        coef = solve_linear(np.where(np.isfinite(Phi), Phi, 0.0), y)
-    except np.linalg.LinAlgError:
-        coef = np.zeros(Phi.shape[1])
-    return np.concatenate([r, guard(coef, theta)])
-
-
 def basis_derivatives(basis, X, theta, lo, hi, Phi):
     """Forward differences of the basis in each nonlinear parameter.
 
@@ -181,7 +130,7 @@ def projected_jacobian(theta, basis, X, y, lo, hi):
     return np.where(np.isfinite(J), J, 0.0)
 
 
-def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True, guard=None):
+def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True):
     """Refine ``(coef, theta)`` jointly under a Huber loss.
 
     Args:
@@ -195,20 +144,15 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         max_nfev: evaluation budget.
         jacobian: differentiate the basis in ``theta`` only (``basis_derivatives``);
             False: scipy's finite differences over all parameters.
-        guard: range violations to add to the residuals (``range_guard``; then
-            scipy's finite differences); None: none.
     Returns:
         (coef (K,), theta (P,)); the start unchanged if the polish fails.
     """
     k = len(coef)
 
-    def data_resid(p):
+    def resid(p):
         with np.errstate(all="ignore"):
             r = basis(X, p[k:]) @ p[:k] - y
         return np.where(np.isfinite(r), r, 1e6)
-
-    def resid(p):
-        return data_resid(p) if guard is None else np.concatenate([data_resid(p), guard(p[:k], p[k:])])
 
     def jac(p):
         with np.errstate(all="ignore"):
@@ -217,7 +161,7 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         D = basis_derivatives(basis, X, p[k:], lo, hi, Phi)
         return np.hstack([Phi, np.einsum("nkp,k->np", D, p[:k])])
 
-    delta = huber * float(np.median(np.abs(data_resid(np.concatenate([coef, theta])))))
+    delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
     if not (np.isfinite(delta) and delta > 1e-12 * (1.0 + float(np.mean(np.abs(y))))):
         return coef, theta
 
@@ -225,8 +169,7 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
     hi2 = np.concatenate([np.full(k, np.inf), hi])
     start = np.concatenate([coef, np.clip(theta, lo, hi)])
     try:
-        res = least_squares(resid, start, jac=jac if jacobian and guard is None else "2-point", bounds=(lo2, hi2),
-                            method="trf",
+        res = least_squares(resid, start, jac=jac if jacobian else "2-point", bounds=(lo2, hi2), method="trf",
                             loss="huber", f_scale=delta, x_scale="jac", max_nfev=max_nfev)
     except (ValueError, np.linalg.LinAlgError):
         return coef, theta
@@ -245,7 +188,7 @@ def relative_weights(y, span=10.0):  # span: as search.plausibility.LOG_SPAN
 
 
 def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0,
-               jacobian=True, beyond=None, y_range=None):
+               jacobian=True):
     """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
@@ -263,9 +206,6 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
             plain least-squares fit.
         jacobian: analytic Jacobians (``projected_jacobian``, and in the polish
             ``basis_derivatives``); False: scipy's finite differences.
-        beyond, y_range: inputs (M, F) past the data and the target range
-            (lo, hi) the law must stay in there (``range_guard``; the fit then
-            uses scipy's finite differences); None: no range.
     Returns:
         (coef (K,), theta (P,)). Residuals are relative for a positive target
         spanning a decade (``relative_weights``), else absolute.
@@ -273,9 +213,6 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     w = relative_weights(y)
-    guard = range_guard(basis, beyond, y_range, float(np.mean(np.abs(y))) if w is not None else 1.0)
-    if guard is not None:
-        jacobian = False
     if w is not None:  # weighted least squares: rows of the basis and the targets scaled by 1 / y
         unweighted = basis
 
@@ -290,13 +227,12 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         ilo, ihi = np.asarray(init_lo, dtype=float), np.asarray(init_hi, dtype=float)
         starts = np.vstack([(ilo + ihi) / 2, ilo + (ihi - ilo) * rng.random((max(n_starts - 1, 0), lo.size))])
         starts = np.clip(starts, lo, hi)
-        residual = projected_residual if guard is None else (lambda t, *a: guarded_residual(t, *a, guard))
-        sse = np.array([np.sum(residual(t, basis, X, y) ** 2) for t in starts])
+        sse = np.array([np.sum(projected_residual(t, basis, X, y) ** 2) for t in starts])
         best_theta, best_sse = starts[int(np.argmin(sse))], float(np.min(sse))
         for idx in np.argsort(sse)[:n_refine]:
             try:
                 res = least_squares(
-                    residual,
+                    projected_residual,
                     starts[idx],
                     jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
                     bounds=(lo, hi),
@@ -315,5 +251,5 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     Phi = np.where(np.isfinite(Phi), Phi, 0.0)
     coef, theta = solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
     if huber > 0:
-        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian, guard)
+        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian)
     return coef, theta
