@@ -133,3 +133,19 @@ def test_a_new_run_is_not_written_among_other_files(tmp_path):
     proc = evosld(*args, "--output", str(earlier))
     assert proc.returncode == 0, proc.stderr
     assert (earlier / "best.json").exists()
+
+
+def test_a_reader_that_goes_away_early_gets_no_traceback(tmp_path):
+    """`evosld discover ... | head -1`: the pipe closes before the summary is printed; the run still finishes
+    and stores its law, and the command ends without a Python traceback."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    proc = subprocess.Popen([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+                             "--target", "loss", "--iterations", "2", "--seed", "0", "--quiet",
+                             "--output", str(tmp_path / "run")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    proc.stdout.close()  # the reader is gone before anything is written
+    _, err = proc.communicate(timeout=600)
+    assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
+    assert proc.returncode == 1
+    assert (tmp_path / "run" / "best.json").exists()

@@ -136,3 +136,28 @@ def test_a_run_extended_by_resume_proposes_what_a_longer_run_does(unbroken, tmp_
     _finish(["--resume", str(run), *SAME])
     got = _programs(run / "run.sqlite")
     assert [p[:2] for p in got] == [p[:2] for p in expected]
+
+
+def test_resume_refuses_a_table_edited_since_the_run_started_and_other_task_options(tmp_path):
+    """The stored scores were made on the rows the run started on: a resume on an edited table would report them
+    as the new table's. One error line, exit 2, and the run is left as it was."""
+    csv, run = tmp_path / "runs.csv", tmp_path / "run"
+    df = chinchilla_frame()
+    df.to_csv(csv, index=False)
+    _finish(_new(csv, run, ["--iterations", "2"]))
+    same = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(run), "--quiet"],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert same.returncode == 0, same.stderr  # the same table: resumes
+    best = (run / "best.json").read_text()
+    df.assign(loss=df["loss"] * 1.5).to_csv(csv, index=False)
+    edited = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(run), "--quiet"],
+                            capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert edited.returncode == 2 and "Traceback" not in edited.stderr
+    (line,) = [ln for ln in edited.stderr.splitlines() if ln.startswith("error:")]
+    assert "the table this run started on has changed" in line and "another --output" in line
+    assert (run / "best.json").read_text() == best
+    other = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(run), "--csv", str(csv),
+                            "--target", "loss", "--quiet"], capture_output=True, text=True, timeout=600,
+                           env=dict(os.environ))
+    assert other.returncode == 2
+    assert "on the task it started with; drop --csv, --target" in other.stderr

@@ -1,8 +1,8 @@
 """The runs' scatter around the pick, and the R² ceiling it puts on validation and test.
 
 A table read off a figure often holds a handful of test runs that vary little
-more than the runs scatter (here: 12 runs at the largest compute, noise sd
-0.02). Every law, the true one included, scores a low test R² there; the run
+more than the runs scatter (here: 10 runs at the largest compute, noise sd
+0.03). Every law, the true one included, scores a low test R² there; the run
 must say so instead of leaving the user to blame the law.
 """
 
@@ -56,12 +56,12 @@ def test_only_a_slice_dominated_by_scatter_is_warned_about():
 
 
 def _figure_table(seed: int = 0, n: int = 200) -> tuple[pd.DataFrame, str]:
-    """Chinchilla-like runs read off a figure (Hoffmann et al. 2022, eq. 2 constants), loss noise sd 0.02;
+    """Chinchilla-like runs read off a figure (Hoffmann et al. 2022, eq. 2 constants), loss noise sd 0.03;
     test: the top 5% by compute C = 6ND (about ten runs that vary little more than the noise)."""
     rng = np.random.default_rng(seed)
     N = rng.choice(np.logspace(7.8, 10.2, 9), n) * (1 + 0.03 * rng.uniform(-1, 1, n))
     D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
-    loss = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28 + 0.02 * rng.standard_normal(n)
+    loss = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28 + 0.03 * rng.standard_normal(n)
     df = pd.DataFrame({"N": N, "D": D, "C": 6 * N * D, "loss": loss})
     return df, f"C > {np.quantile(df.C, 0.95):.6g}"
 
@@ -75,7 +75,7 @@ def test_a_run_whose_test_rows_are_mostly_scatter_says_so(tmp_path):
                           "--output", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     scatter = json.loads((tmp_path / "run" / "best.json").read_text())["scatter"]
-    assert scatter["residual_sd"][0] == pytest.approx(0.02, rel=0.35)
+    assert scatter["residual_sd"][0] == pytest.approx(0.03, rel=0.35)
     assert scatter["test_ceiling"] < 0.5
     line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("scatter:"))
     assert "test rows spread" in line

@@ -417,3 +417,32 @@ def test_the_default_finishing_allowance_is_the_budget_at_least_the_timeout_and_
     assert RunConfig(evaluator={"timeout": 5}).finish_limit() == 30
     assert RunConfig(evaluator={"timeout": 5}, finish_seconds=2).finish_limit() == 2
     assert RunConfig(budget_seconds=300).finish_limit() == 300  # as long as the search, so slow tables finish
+
+
+def test_a_law_over_the_parameter_limit_is_returned_only_when_nothing_within_it_ran(tmp_path):
+    """The starter (2F + 1 parameters) can exceed a small table's limit; proposals never do. A user who has a
+    limit gets a law that keeps it, even when the starter leads validation."""
+
+    from evosld.config import RunConfig
+    from evosld.run.runner import finish
+    from evosld.run.store import RunStore
+    from evosld.search.selection import within_limit
+    from evosld.search.status import LoopStatus
+    from evosld.tasks import task_from_frame
+    from tests.test_target_range import CAPPED, LINE, accuracy_frame
+
+    cands = [_c(1, 0.96, 7), _c(2, 0.95, 6), _c(3, 0.9, None)]
+    assert [c.program_id for c in within_limit(cands, 6)] == [2, 3]
+    assert [c.program_id for c in within_limit(cands[:1], 6)] == [1]  # nothing within it ran: the law there is
+    assert within_limit(cands, None) == cands
+
+    task = task_from_frame(accuracy_frame(), ["C"], "acc", name="acc")
+    config = RunConfig(evaluator={"timeout": 30}, selection_folds=0, max_params=2)
+    store = RunStore.create(tmp_path / "run.sqlite", "acc", 0, {})
+    with store:
+        starter = store.add_program(LINE, meta={"n_params": 3})  # leads validation, one parameter too many
+        store.add_evaluation(starter, {"split": "val", "r2": 0.96}, r2=0.96)
+        law = store.add_program(CAPPED, meta={"n_params": 2})
+        store.add_evaluation(law, {"split": "val", "r2": 0.95}, r2=0.95)
+        out = finish(store, task, tmp_path, config, LoopStatus())
+    assert out.best_id == law

@@ -103,6 +103,8 @@ def test_the_option_through_the_entry_point_and_a_task_file(tmp_path):
     assert "target range: 0..1" in proc.stdout
     proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", ",1", "--json")
     assert json.loads(proc.stdout)["target_range"] == [None, 1.0]
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", "-1,1")
+    assert proc.returncode == 0 and "target range: -1..1" in proc.stdout, proc.stderr  # a negative LO, no "="
     proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc")
     assert "target range" not in proc.stdout and "target_range" not in proc.stdout  # none declared: nothing shown
 

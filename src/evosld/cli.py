@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
+import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -59,6 +62,11 @@ def split_names(text: str) -> list[str]:
     import csv
 
     return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
+
+
+#: What says which task and table a run is on (``task_spec_from_args``): fixed once a run has started.
+_TASK_OPTIONS = ("task", "csv", "features", "target", "group_by", "test", "val", "linear_features", "target_range",
+                 "scale_tolerance", "baseline")
 
 
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
@@ -233,6 +241,7 @@ def cmd_baselines(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace):
     """The run ``evosld discover`` asked for (``plan.plan_run``, as ``evosld.discover`` does)."""
+    from evosld.errors import DataError
     from evosld.run.plan import plan_run
 
     overrides = {
@@ -257,6 +266,13 @@ def plan_from_args(args: argparse.Namespace):
         if args.api_base:
             llm["api_base"] = args.api_base
         overrides["llm"] = llm
+    if args.resume:
+        given = [f"--{o.replace('_', '-')}" if o != "task" else "a task" for o in _TASK_OPTIONS
+                 if getattr(args, o, None) not in (None, "", [])]
+        if given:
+            raise DataError(f"--resume continues the run in {args.resume} on the task it started with; "
+                            f"drop {', '.join(given)} (for other data or another task, start a new run with "
+                            "another --output)")
     spec = None if args.resume else task_spec_from_args(args, args.task)
     return plan_run(spec, overrides, config_file=args.config, output=args.output, resume=args.resume,
                     data_dir=args.data_dir)
@@ -529,9 +545,20 @@ def build_parser() -> argparse.ArgumentParser:
 _DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 
 
+def _joined_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--target-range -1,0`` as ``--target-range=-1,0``: argparse takes a value starting with a minus for an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--target-range" and re.fullmatch(r"-[\d.][\d.eE+-]*,.*", arg):
+            out[-1] = f"--target-range={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_values(sys.argv[1:] if argv is None else argv))
     func: Callable[[argparse.Namespace], int] = args.func
     warnings.simplefilter("default")
     warnings.showwarning = lambda msg, *a, **k: err_console.print(f"[yellow]warning:[/yellow] {msg}")
@@ -543,6 +570,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Aborted as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc.signum)
+    except BrokenPipeError:  # the reader went away (`evosld discover ... | head`): nothing left to say to it
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         if exc.errno not in _DISK_ERRNOS:
             raise

@@ -1,7 +1,7 @@
 """The human laws' scores of a bench's tasks: refit once per task through the sandbox, cached.
 
 The cache, ``<output>/human_laws.json``, is keyed by the law's source and the
-task's data (``data_digest``), so a law or a table that changed is refit.
+task's data (``tasks.task.data_digest``), so a law or a table that changed is refit.
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ from typing import Any
 from evosld.bench.spec import BenchSpec
 from evosld.run.outputs import write_atomic
 from evosld.run.summary import count_params, finite
+from evosld.tasks.task import data_digest
 
 HUMAN_CACHE = "human_laws.json"
-
-
-def data_digest(task: Any, salt: str = "") -> str:
-    """A short digest of ``salt`` and a task's train and test tables (caches made on other data are ignored)."""
-    h = hashlib.sha256(salt.encode())
-    for df in (task.train, task.test):
-        h.update(df.to_csv(index=False).encode())
-    return h.hexdigest()[:16]
 
 
 def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None) -> dict[str, dict[str, Any]]:

@@ -25,14 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from evosld.bench.humanlaws import data_digest
 from evosld.errors import ConfigError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.sandbox import Sandbox
 from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import count_params, finite, n_params_of, stored_limits, stored_task
-from evosld.tasks.task import Task
+from evosld.tasks.task import Task, data_digest
 
 #: The cache file written into the run directory.
 CACHE_FILE = "rank_check.json"

@@ -46,7 +46,7 @@ from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
-from evosld.search.selection import Candidate, choose, simpler, tied
+from evosld.search.selection import Candidate, choose, simpler, tied, within_limit
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -116,6 +116,7 @@ class SelectionSettings:
     folds: tuple[str, ...]  # every score name (``evaluation.foldscores.fold_names``)
     probe: float | None = None  # RunConfig.selection_probe: the runaway limit, None without the check
     n_folds: int = 2  # RunConfig.selection_folds: inner folds refitted
+    max_params: int | None = None  # the run's parameter limit (``selection.within_limit``)
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
@@ -141,6 +142,7 @@ def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate
 
 def _replay_key(cands: Sequence[Candidate], s: SelectionSettings) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """What the pick depends on: the laws in the running and the simpler laws that may join them (``choose``)."""
+    cands = within_limit(cands, s.max_params)
     running = _running(cands, s)
     joining = simpler(cands, running, s.pool) if s.band > 0 and s.folds else []
     return tuple(r.program_id for r in running), tuple(c.program_id for c in joining)
@@ -154,7 +156,7 @@ def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings
     cands: list[Candidate] = []
     for _, c in history:
         cands.append(c)
-        running = _running(cands, s)
+        running = _running(within_limit(cands, s.max_params), s)
         if len(running) > 1:
             out.update((r.program_id, None) for r in running)
     return list(out)
@@ -181,7 +183,7 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
         if key == last:
             continue  # the laws the pick weighs did not change: neither does the pick
         last = key
-        sel = choose(cands, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
+        sel = choose(within_limit(cands, s.max_params), s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
                      probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0,
                      check_alone=False)  # a lone law is the pick whatever its folds say: skip its refits
         if sel is None or (picks and picks[-1].program_id == sel.program_id):
@@ -223,7 +225,8 @@ def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSe
         raise DataError(f"the run's stored configuration is not readable here: {exc}") from None
     folds = fold_names(task, config.selection_folds) if config.selection_folds else ()
     return (SelectionSettings(config.selection_band, config.parsimony_tolerance, config.selection_pool,
-                              config.selection_val_weight, folds, config.selection_probe, config.selection_folds),
+                              config.selection_val_weight, folds, config.selection_probe, config.selection_folds,
+                              config.max_params or task.max_params),
             limits_from(config))
 
 
@@ -261,8 +264,8 @@ def time_to_quality(
         ConfigError: ``workers`` is below 1, or there is no run store in ``run_dir``.
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
-    from evosld.bench.humanlaws import data_digest
     from evosld.run.runner import probe_law
+    from evosld.tasks.task import data_digest
 
     if workers < 1:
         raise ConfigError("workers must be at least 1")

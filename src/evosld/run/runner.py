@@ -23,7 +23,7 @@ from typing import Any
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.diagnose import unchanged_kinds
-from evosld.errors import ConfigError, EvosldError, OutputError
+from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.foldscores import fold_names, score_folds
@@ -38,11 +38,11 @@ from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
-from evosld.search.selection import Candidate, OutOfTime, Selection, choose
+from evosld.search.selection import Candidate, OutOfTime, Selection, choose, within_limit
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.starter import starter_meta, starter_source
-from evosld.tasks.task import Task
+from evosld.tasks.task import Task, data_digest
 
 log = logging.getLogger("evosld")
 
@@ -71,6 +71,8 @@ class RunOutcome:
 #: Store state holding the fold scores of the laws in the running (trimmed R²;
 #: runs before trimming kept plain R² under ``fold_r2``, which is not read).
 FOLD_STATE = "fold_r2_trimmed"
+#: Store state: the digest of the tables the run started on (``tasks.task.data_digest``), checked on resume.
+DATA_STATE = "data_digest"
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -229,6 +231,12 @@ def run_locked(
     store_path = run_dir / STORE_FILE
     if resume:
         store = RunStore.open(store_path)
+        started_on = store.get_state(DATA_STATE)
+        if started_on is not None and started_on != data_digest(task):
+            store.close()
+            raise DataError(f"{run_dir}: the table this run started on has changed since (its train or test rows "
+                            "differ), and its stored scores were made on the old rows; put the original table "
+                            "back to resume, or start a new run on the new one with another --output")
     else:
         if store_path.exists():
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir} or another --output")
@@ -236,6 +244,7 @@ def run_locked(
         store = RunStore.create(store_path, task.name, config.random_seed,
                                 {"config": config.model_dump(mode="json", exclude={"llm": {"api_key"}}),
                                  "task_spec": task_spec or {"name": task.name}})
+        store.set_state(DATA_STATE, data_digest(task))
     with store, _logging_into(run_dir):
         return _run_with_store(store, task, config, run_dir, resume=resume, proposer=proposer, executor=executor,
                                progress=progress, write_report=write_report, stop=stop)
@@ -394,6 +403,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         seen.add(p.digest)
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
+    candidates = within_limit(candidates, config.max_params or evaluator.task.max_params)
 
     def fold_r2(pid: int) -> dict[str, float | None]:
         def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone

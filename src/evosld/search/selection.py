@@ -193,6 +193,19 @@ class Selection:
                 "widened_from": self.widened_from, "simpler_from": self.simpler_from}
 
 
+def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> list[Candidate]:
+    """The laws within the parameter limit when any is among ``candidates``, else all of them.
+
+    Proposals respect the limit; a law given from outside the search (the
+    starter, a seed) may not, and is returned only when nothing within the
+    limit ran: a user who set a limit gets a law that keeps it.
+    """
+    if max_params is None:
+        return list(candidates)
+    within = [c for c in candidates if c.n_params is None or c.n_params <= max_params]
+    return within or list(candidates)
+
+
 def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: int = POOL) -> list[Candidate]:
     """The laws in the running with the best on validation, best first (at most ``pool``).
 

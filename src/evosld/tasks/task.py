@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -235,3 +236,12 @@ class Task:
             "description": self.description,
             **({"target_range": list(self.target_range)} if self.target_range is not None else {}),
         }
+
+
+def data_digest(task: Task, salt: str = "") -> str:
+    """A short digest (16 hex digits) of ``salt`` and a task's train and test tables: what a run's scores or a
+    cache were computed on (a table edited since gives another digest)."""
+    h = hashlib.sha256(salt.encode())
+    for df in (task.train, task.test):
+        h.update(df.to_csv(index=False).encode())
+    return h.hexdigest()[:16]
