@@ -118,6 +118,22 @@ def fit_scaling_law(data_points, loss_values):
 '''
 
 
+def _range_lines(space: Space) -> list[str]:
+    """The declared target range and the inputs past the data where the fit keeps the law in it (none: no range)."""
+    if not space.beyond or space.y_range is None:
+        return []
+    lo, hi = (None if v is None else float(v) for v in space.y_range)
+    rows = ",\n    ".join(_array(row) for row in space.untransform(np.array(space.beyond)))
+    return [f"Y_RANGE = ({lo!r}, {hi!r})", f"BEYOND = np.array([\n    {rows.replace('np.array(', '').replace(')', '')},\n])"]
+
+
+def _api(space: Space) -> str:
+    """``scaling_law_func`` and ``fit_scaling_law``; the fit keeps the law in a declared range when there is one."""
+    if not space.beyond or space.y_range is None:
+        return _API
+    return _API.replace("seed=0,\n", "seed=0, beyond=BEYOND, y_range=Y_RANGE,\n", 1)
+
+
 def _strip_annotations(src: str) -> str:
     return src.replace("from __future__ import annotations\n", "")
 
@@ -146,6 +162,11 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
         "the law. Deterministic; needs only numpy and scipy."
     )
+    if space.beyond and space.y_range is not None:
+        low, high = ("" if v is None else f"{float(v):g}" for v in space.y_range)
+        lines.append(f"Kept within the declared target range [{low}, {high}] past the data: the fit adds the "
+                     f"amounts by which its predictions at the {len(space.beyond)} inputs BEYOND (up to half "
+                     "the data's span past its largest runs) leave that range to its residuals.")
     if any(f.kind == "escale" for t in law.terms for f in t.factors):
         lines.append("A factor (1 + k*ln(x/x0)) is read as (x/x0)^k where x is below x0, the smallest training value "
                      "(same value and slope at x0), so it never reaches zero.")
@@ -166,7 +187,8 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     if any(f.kind == "escale" for t in law.terms for f in t.factors):
         helpers.append(inspect.getsource(blocks.escale_power).replace("def escale_power(", "def _escale(", 1))
     fitter = "\n\n".join(
-        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
+        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.range_guard,
+                                         fit.guarded_residual, fit.basis_derivatives,
                                          fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
                                          fit.fit_varpro)
     )
@@ -182,6 +204,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
             f"INIT_LO = {_array(ilo)}",
             f"INIT_HI = {_array(ihi)}",
             f"N_STARTS, N_REFINE, MAX_NFEV = {settings['n_starts']}, {settings['n_refine']}, {settings['max_nfev']}",
+            *_range_lines(space),
             "",
             "",
             "\n\n\n".join(helpers),
@@ -192,7 +215,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
             "",
             fitter.rstrip(),
             "",
-            _API.rstrip(),
+            _api(space).rstrip(),
             "# EVOLVE-BLOCK-END",
             "",
         ]

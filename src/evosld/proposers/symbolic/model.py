@@ -87,7 +87,8 @@ class Model:
         rows = []
         for t in range(Y.shape[1]):
             U = self.space.transform(X, t if self.space.own else 0)
-            coef, theta = fit_varpro(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, **settings)
+            guard = {"beyond": np.array(self.space.beyond), "y_range": self.space.y_range} if self.space.beyond else {}
+            coef, theta = fit_varpro(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, **guard, **settings)
             rows.append(np.concatenate([coef, theta]))
         P = np.array(rows)
         return P[0] if np.ndim(y) == 1 else P
