@@ -222,21 +222,22 @@ def test_a_declared_range_keeps_a_rise_seen_only_in_its_early_part_below_the_bou
     """An accuracy that has so far risen exponentially from chance (0.25 -> 0.48): least squares alone lets the
     logistic's tail stand in for that exponential and passes 1 just past the data; with the range guarded
     past the data the fit stays at most 1, as an accuracy must, and still fits the runs."""
-    from evosld.proposers.symbolic.fit import fit_varpro, range_guard
+    from evosld.proposers.symbolic.fit import fit_in_range, fit_varpro, range_guard
 
     u = np.linspace(-3.5, 0.0, 20)
     y = 0.25 + 0.01 * np.exp(0.9 * (u + 3.5))
     U, beyond = u[:, None], np.linspace(0.0, 1.75, 24)[:, None]  # up to half the data's span past it
     lo, hi, ilo, ihi = np.array([-8.0, -23.7]), np.array([8.0, 23.7]), np.array([0.2, -7.1]), np.array([2.0, 7.1])
     free = fit_varpro(_logistic, U, y, lo, hi, ilo, ihi)
-    kept = fit_varpro(_logistic, U, y, lo, hi, ilo, ihi, beyond=beyond, y_range=(0.0, 1.0))
+    kept = fit_in_range(_logistic, U, y, lo, hi, ilo, ihi, beyond, (0.0, 1.0))
     top = {name: float(np.max(_logistic(beyond, th) @ c)) for name, (c, th) in (("free", free), ("kept", kept))}
     assert top["free"] > 1.2 and top["kept"] <= 1.0 + 1e-3
     resid = _logistic(U, kept[1]) @ kept[0] - y
     assert np.sqrt(np.mean(resid**2)) < 0.005  # still a fit to the runs
     assert range_guard(_logistic, beyond, None) is None and range_guard(_logistic, beyond, (None, None)) is None
-    same = fit_varpro(_logistic, U, y, lo, hi, ilo, ihi, beyond=beyond, y_range=None)
-    assert np.array_equal(same[1], free[1]) and np.array_equal(same[0], free[0])  # no range: the fit as before
+    for y_range in (None, (0.0, 5.0)):  # no range, or one the plain fit keeps: the plain fit, bit for bit
+        same = fit_in_range(_logistic, U, y, lo, hi, ilo, ihi, beyond, y_range)
+        assert np.array_equal(same[1], free[1]) and np.array_equal(same[0], free[0])
 
 
 def test_the_symbolic_search_writes_the_range_into_its_programs_and_only_with_a_range():
@@ -255,7 +256,8 @@ def test_the_symbolic_search_writes_the_range_into_its_programs_and_only_with_a_
 
     logistic = Law.of(Term(), Term.of(Factor("sat", (0,))))
     a, b = p_plain.proposal(logistic, "test"), p_bounded.proposal(logistic, "test")
-    assert "Y_RANGE" not in a.source and "beyond=BEYOND, y_range=Y_RANGE" in b.source
+    assert "Y_RANGE" not in a.source and "fit_in_range" not in a.source
+    assert "INIT_LO, INIT_HI, BEYOND, Y_RANGE," in b.source and "def fit_in_range(" in b.source
     assert "Kept within the declared target range [0, 1]" in b.source
     fit_rows = df[df["C"] < 1e21]  # up to the rise's midpoint
     ns: dict = {}
