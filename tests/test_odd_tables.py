@@ -200,6 +200,29 @@ def test_sizes_written_one_way_in_every_cell_are_read(spelling):
     np.testing.assert_allclose(np.sort(got), np.sort(df["N"].to_numpy()), rtol=1e-5)
 
 
+def test_thousands_that_could_be_decimal_commas_are_read_as_thousands_with_one_warning(tmp_path):
+    """A comma-separated file has '.' decimals, so a quoted "4,611" is 4611; as it could be 4.611, it is said once."""
+    df = chinchilla_frame()
+    table = df.assign(loss=[f"{int(round(v * 1000)):,}" for v in df["loss"]])  # 4.611 -> "4,611"
+    path = tmp_path / "runs.csv"
+    table.to_csv(path, index=False)
+    assert '"4,' in path.read_text() or '"3,' in path.read_text()
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    assert done.returncode == 0, done.stderr
+    first = table["loss"].iloc[0]
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: runs: column 'loss': cells like \"{first}\" were read as {first.replace(',', '')} "
+                      "(a thousands separator); if the comma is a decimal mark, save the table with ';' as separator "
+                      "or '.' decimals"], done.stderr
+    # written unmistakably (two separators in a cell, or a decimal point beside them): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmistakable = {"D": [f"{int(round(v)):,}" for v in df["D"]],        # 1,000,000,000
+                        "loss": [f"{v * 1000:,.1f}" for v in df["loss"]]}  # 4,611.4
+        for col, cells in unmistakable.items():
+            task_from_frame(df.assign(**{col: cells}), ["N", "D"], "loss", baseline="none")
+
+
 @pytest.mark.parametrize("cells, expected", [
     (["70M", "400"], r"mixes sizes with a suffix \('70M' in line 2.*and plain numbers \('400' in line 3"),
     (["~4e8", "1.3B"], r"'N' is not numeric \(e.g. '~4e8' in line 2.*read only when every cell"),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks.numbers import is_missing, mixed_spelling, read_numbers
+from evosld.tasks.numbers import is_missing, mixed_spelling, read_numbers, thousands_guess
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -62,13 +62,14 @@ def check_groups_named(df: pd.DataFrame, group: str, where: str) -> None:
                         "its group (e.g. its model family), or drop those rows")
 
 
-def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.DataFrame:
     """``df`` with each of ``columns`` that holds only numbers (as numbers or as text) made float.
 
     Read by ``tasks.numbers.read_numbers``: numbers written as text, integers beyond 64 bits (FLOP
     counts written out in full, which pandas keeps as objects), sizes with a suffix on every cell
     (70M, 1.3B), thousands separators (1,300,000); missing-value marks (N/A, -, ...) become NaN.
-    Other columns are left for ``check_numeric``.
+    A column read with thousands separators that could be decimal commas (4,611) is warned about,
+    once, with a cell and what it was read as. Other columns are left for ``check_numeric``.
     """
     fixed = {}
     for col in columns:
@@ -76,6 +77,11 @@ def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
             vals = read_numbers(df[col])
             if vals is not None:
                 fixed[col] = vals
+                guess = thousands_guess(df[col])
+                if guess:
+                    warnings.warn(f"{where + ': ' if where else ''}column {col!r}: cells like \"{guess[0]}\" were "
+                                  f"read as {guess[1]:.15g} (a thousands separator); if the comma is a decimal mark, "
+                                  "save the table with ';' as separator or '.' decimals", stacklevel=3)
     return df.assign(**fixed) if fixed else df
 
 

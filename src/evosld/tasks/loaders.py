@@ -283,7 +283,7 @@ def task_from_frame(
     checks.check_columns(df, needed, name)
     if group or GROUP_COLUMN in df.columns:
         checks.check_groups_named(df, group or GROUP_COLUMN, name)
-    df = checks.as_numbers(df, [*features, *targets])
+    df = checks.as_numbers(df, [*features, *targets], name)
     df = checks.drop_missing(df, [*features, *targets], name)
     checks.check_numeric(df, [*features, *targets], name)
     bounds = parse_target_range(target_range)
