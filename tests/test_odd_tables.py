@@ -223,6 +223,16 @@ def test_thousands_that_could_be_decimal_commas_are_read_as_thousands_with_one_w
             task_from_frame(df.assign(**{col: cells}), ["N", "D"], "loss", baseline="none")
 
 
+def test_a_decimal_comma_after_a_lone_zero_is_refused_not_read_as_thousands(tmp_path):
+    """ "0,461" has no thousands to separate: it was read as 461; now it is refused with what to do."""
+    df = chinchilla_frame()
+    path = tmp_path / "runs.csv"
+    df.assign(loss=[f"{v / 10:.3f}".replace(".", ",") for v in df["loss"]]).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"'loss' is not numeric \(e.g. '0,\d{3}' in line 2 .*a decimal comma \(0,5\) "
+                                        r"is read only in a ';'-separated file: save the table with ';' as separator"):
+        task_from_csv(path, ["N", "D"], "loss")
+
+
 @pytest.mark.parametrize("cells, expected", [
     (["70M", "400"], r"mixes sizes with a suffix \('70M' in line 2.*and plain numbers \('400' in line 3"),
     (["~4e8", "1.3B"], r"'N' is not numeric \(e.g. '~4e8' in line 2.*read only when every cell"),

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks.numbers import is_missing, mixed_spelling, read_numbers, thousands_guess
+from evosld.tasks.numbers import (
+    DECIMAL_COMMA,
+    is_missing,
+    mixed_spelling,
+    read_numbers,
+    thousands_guess,
+)
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -117,12 +123,16 @@ def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
                     f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
                     f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
                     "(70M and 1.3B, or 7e7 and 1.3e9)")
+            if not len(rows):
+                raise DataError(f"{where}: column {col!r} is not numeric")
+            cell = df[col].iloc[rows[0]]
+            decimal = ("; a decimal comma (0,5) is read only in a ';'-separated file: save the table with ';' as "
+                       "separator or '.' decimals") if DECIMAL_COMMA.match(str(cell)) else ""
             raise DataError(
-                f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
+                f"{where}: column {col!r} is not numeric (e.g. {cell!r} "
                 f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
                 "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
-                "when every cell of the column is written that way" if len(rows)
-                else f"{where}: column {col!r} is not numeric"
+                f"when every cell of the column is written that way{decimal}"
             )
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))

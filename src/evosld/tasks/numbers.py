@@ -37,7 +37,10 @@ SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SUFFIXED = re.compile(rf"^({_NUMBER})\s*([kKmMbBtT])(?:\s+([A-Za-z][\w-]*))?$")
 _SCIENTIFIC = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?$")
+# no thousands group after a lone 0: "0,611" is a decimal comma, not 611
+_THOUSANDS = re.compile(r"^[-+]?(?:0|[1-9]\d{0,2}(?:,\d{3})*)(?:\.\d+)?$")
+#: A number written with a decimal comma (``1,5``, ``0,611``, ``2,5e-3``).
+DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
 
 
 def is_missing(cell: object) -> bool:
