@@ -112,7 +112,9 @@ def _finish(
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     limit_how = ""
     if max_params is None and default_limit:
-        max_params, limit_how = default_param_limit(train.loc[~val_mask, GROUP_COLUMN].to_numpy(), len(targets))
+        fit = train.loc[~val_mask]
+        max_params, limit_how = default_param_limit(fit[GROUP_COLUMN].to_numpy(), len(targets),
+                                                    fit[list(features)].to_numpy(dtype=float))
     return Task(
         target_range=target_range,
         test_beyond=checks.features_beyond(train, test, features, scale_rtol),
