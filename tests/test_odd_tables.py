@@ -168,6 +168,22 @@ def test_a_constant_feature_is_warned_about():
     assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)
 
 
+def test_a_group_whose_target_never_varies_is_warned_about_by_name(tmp_path):
+    df = pd.concat([chinchilla_frame(seed=s).assign(model=m) for s, m in enumerate(["a", "b", "c"])])
+    df.loc[df.model == "c", "loss"] = 2.5  # a failed export: one value in every run of c
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss", "--group-by", "model")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "one value in every run" in line]
+    assert warned == ["warning: runs: 'loss' takes one value in every run of group(s) 'c' (2.5); R² within such a "
+                      "group is undefined and no law learns a scaling from it: check those rows, or drop the "
+                      "group(s)"], done.stderr
+    with warnings.catch_warnings():  # groups that vary: no warning
+        warnings.simplefilter("error")
+        task_from_frame(df[df.model != "c"], ["N", "D"], "loss", group="model", baseline="none")
+
+
 def test_a_target_listed_as_a_feature_is_refused():
     with pytest.raises(DataError, match="'loss' is both a feature and a target"):
         task_from_frame(chinchilla_frame(), ["N", "D", "loss"], "loss")

@@ -198,6 +198,30 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) ->
                           f"its effect; drop it from the features", stacklevel=3)
 
 
+def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> None:
+    """Warn (not fail) when a target takes one value in every run of a group (of two runs or more).
+
+    Such a group holds no scaling to learn: R² within it is undefined
+    (it divides by the group's variance), and the near-perfect fit of a
+    constant only pads the R² pooled over groups. Often a failed export or
+    the wrong rows.
+    """
+    groups = df[GROUP_COLUMN].astype(str).to_numpy()
+    names = list(dict.fromkeys(groups))
+    if len(names) < 2:
+        return
+    for t in targets:
+        vals = df[t].to_numpy(dtype=float)
+        flat = [(g, vals[groups == g][0]) for g in names
+                if np.sum(groups == g) > 1 and np.ptp(vals[groups == g]) == 0]
+        if flat:
+            shown = ", ".join(f"{g!r} ({v:g})" for g, v in flat[:5])
+            more = f" and {len(flat) - 5} more" if len(flat) > 5 else ""
+            warnings.warn(f"{where}: {t!r} takes one value in every run of group(s) {shown}{more}; R² within such "
+                          "a group is undefined and no law learns a scaling from it: check those rows, or drop "
+                          "the group(s)", stacklevel=3)
+
+
 def features_beyond(train: pd.DataFrame, test: pd.DataFrame, features: tuple[str, ...] | list[str],
                     rtol: float) -> tuple[str, ...]:
     """Features along which more than a fifth of the ``test`` rows lie above the largest train value."""

@@ -107,6 +107,7 @@ def _finish(
     val_mask = rule_mask(train, val_rule, features, rtol=scale_rtol)
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
+    checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
