@@ -408,6 +408,27 @@ def test_a_test_rule_that_holds_out_nothing_shows_the_ranges():
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e12")
 
 
+def test_an_equality_no_size_meets_exactly_says_so_and_gives_a_rule_that_works():
+    """Sizes read off a figure (1.0002e10) never equal 1e10: the error says == is exact and suggests a threshold."""
+    df = chinchilla_frame()
+    df["N"] = df["N"] * (1 + 3e-4 * np.random.default_rng(0).standard_normal(len(df)))
+    with pytest.raises(DataError, match=r"test rule 'N == 1e10' holds out no run .*; == compares exactly, and no N "
+                                        r"equals 1e\+10 \(the nearest is .*\): give --test a threshold rule such as "
+                                        r'"N >= 9.9e9"$'):
+        task_from_frame(df, ["N", "D"], "loss", test="N == 1e10")
+    with pytest.raises(DataError, match=r'holds out no run .*such as "N >= 9.9e8 and N <= 1.01e9"$') as seen:
+        task_from_frame(df, ["N", "D"], "loss", test="N == 1e9")  # runs lie above: a band
+    band = str(seen.value).split('such as "')[1].rstrip('"')
+    task = task_from_frame(df, ["N", "D"], "loss", test=band, baseline="none")
+    assert len(task.test) == 6  # the six runs at 1e9
+    with pytest.raises(DataError, match=r"validation rule '1e9 == N' holds out no run of train; == compares exactly.*"
+                                        r"give --val a threshold rule"):
+        task_from_frame(df, ["N", "D"], "loss", test="N >= 9.9e9", val="1e9 == N")
+    with pytest.raises(DataError, match=r"holds out no run \(the features span [^)]*\); give --test a rule that holds "
+                                        r"out the largest runs"):  # no == in it: as before
+        task_from_frame(df, ["N", "D"], "loss", test="N > 1e12")
+
+
 def test_a_spreadsheet_with_sizes_as_text_gaps_and_python_word_names_runs_end_to_end(tmp_path):
     """`evosld discover --csv` on a semicolon file with a BOM, CRLF, sizes as 70M / 1.3B, token counts with
     thousands separators, runs marked N/A and columns named lambda / exp: it runs, warns once about the gaps."""

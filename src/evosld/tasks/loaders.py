@@ -16,7 +16,7 @@ from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
 from evosld.tasks.scales import DEFAULT_RTOL, levels
-from evosld.tasks.splits import rule_mask
+from evosld.tasks.splits import exact_equality_hint, rule_mask
 from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -105,6 +105,8 @@ def _finish(
         derived = derive_val_rule(train, test, test_rule, features, tuple(log_features), rtol=scale_rtol)
         val_rule, val_how = derived.rule, derived.how
     val_mask = rule_mask(train, val_rule, features, rtol=scale_rtol)
+    if not val_mask.any() and (hint := exact_equality_hint(val_rule, train, "--val")):
+        raise DataError(f"{name}: the validation rule {val_rule!r} holds out no run of train{hint}")
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
@@ -303,8 +305,9 @@ def task_from_frame(
     train, held = df.loc[~test_mask], df.loc[test_mask]
     if len(held) == 0:
         spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
-        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}); "
-                        "give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
+        what = (exact_equality_hint(test_rule, df, "--test")
+                or "; give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}){what}")
     if len(train) == 0:
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
                                "list a feature that varies first in --features, or")
