@@ -460,6 +460,27 @@ def test_lines_are_counted_in_the_file_below_comment_lines(tmp_path):
     assert not any("line 1 is the header" in str(w.message) for w in seen)  # it is line 3 here
 
 
+def test_a_comment_line_inside_the_data_is_named_by_its_line(tmp_path):
+    """`# rerun below` halfway down is a row of text and gaps: it was dropped as a run with gaps, and then the
+    column was "not numeric" without a cell; now the error names the line and says where comments may go."""
+    lines = chinchilla_frame().to_csv(index=False).splitlines()
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join([*lines[:6], "# rerun below", *lines[6:]]) + "\n")  # line 7
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "error: runs: column 'N' is not numeric (e.g. '# rerun below' in line 7 of the file (counting every line, "
+        "the header too)); that line is a comment, and comment lines ('# ...') are skipped only above the header: "
+        "delete it, or move it above the header"], done.stderr
+
+
+def test_a_text_cell_on_a_row_with_gaps_is_still_named():
+    df = chinchilla_frame().astype(object)
+    df.loc[5, "D"] = "~3e9"
+    df.loc[5, "loss"] = ""
+    with pytest.raises(DataError, match=r"column 'D' is not numeric \(e.g. '~3e9' in line 7 of the file.*write plain"):
+        task_from_frame(df, ["N", "D"], "loss")
+
+
 def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):
     path = tmp_path / "runs.csv"
     chinchilla_frame().rename(columns={"N": "size (params, M)"}).to_csv(path, index=False)

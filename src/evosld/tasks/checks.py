@@ -110,30 +110,46 @@ def drop_missing(df: pd.DataFrame, columns: list[str], where: str) -> pd.DataFra
     return df.loc[~gap]
 
 
-def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
-    """Columns are numeric and finite; names the offending rows otherwise."""
+def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Every cell of ``columns`` is a number or a missing-value mark; else one line naming a cell and its line.
+
+    Run before rows with gaps are left out (``drop_missing``): a comment line
+    inside the data (``# rerun below``) is a row whose first cell is text and
+    whose other cells are empty, and it must be named, not dropped as a run
+    with gaps. Only comment lines above the header are skipped on reading.
+    """
     for col in columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
-            rows = np.flatnonzero(bad.to_numpy())
-            mixed = mixed_spelling(df[col])
-            if mixed:
-                raise DataError(
-                    f"{where}: column {col!r} mixes sizes with a suffix ({df[col].iloc[mixed[0]]!r} in "
-                    f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
-                    f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
-                    "(70M and 1.3B, or 7e7 and 1.3e9)")
-            if not len(rows):
-                raise DataError(f"{where}: column {col!r} is not numeric")
-            cell = df[col].iloc[rows[0]]
-            decimal = ("; a decimal comma (0,5) is read only in a ';'-separated file: save the table with ';' as "
-                       "separator or '.' decimals") if DECIMAL_COMMA.match(str(cell)) else ""
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
+        rows = np.flatnonzero(bad.to_numpy())
+        mixed = mixed_spelling(df[col])
+        if mixed:
             raise DataError(
-                f"{where}: column {col!r} is not numeric (e.g. {cell!r} "
-                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
-                "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
-                f"when every cell of the column is written that way{decimal}"
-            )
+                f"{where}: column {col!r} mixes sizes with a suffix ({df[col].iloc[mixed[0]]!r} in "
+                f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
+                f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
+                "(70M and 1.3B, or 7e7 and 1.3e9)")
+        if not len(rows):
+            raise DataError(f"{where}: column {col!r} is not numeric")
+        cell = df[col].iloc[rows[0]]
+        found = f"{where}: column {col!r} is not numeric (e.g. {cell!r} in {_rows(df, rows[:1])})"
+        if col == df.columns[0] and str(cell).lstrip().startswith("#"):
+            raise DataError(f"{found}; that line is a comment, and comment lines ('# ...') are skipped only above "
+                            "the header: delete it, or move it above the header")
+        decimal = ("; a decimal comma (0,5) is read only in a ';'-separated file: save the table with ';' as "
+                   "separator or '.' decimals") if DECIMAL_COMMA.match(str(cell)) else ""
+        raise DataError(
+            f"{found}; write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
+            "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
+            f"when every cell of the column is written that way{decimal}"
+        )
+
+
+def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Columns are numeric (``check_cells_numeric``) and finite; names the offending rows otherwise."""
+    check_cells_numeric(df, columns, where)
+    for col in columns:
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))
         if len(bad):
