@@ -64,5 +64,7 @@ def option_error(option: str, err: dict[str, Any]) -> str:
     bound = _BOUNDS.get(err.get("type", ""))
     if bound and bound[1] in (err.get("ctx") or {}):
         return f"{option} must be {bound[0]} {_shown(err['ctx'][bound[1]])}{got}"
-    what = str(err.get("msg", "is invalid")).removeprefix("Value error, ").removeprefix("Input should be ")
-    return f"{option}: should be {what}{got}" if what != err.get("msg") else f"{option}: {what}{got}"
+    what = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    if what.startswith("Input should be "):
+        return f"{option} should be {what.removeprefix('Input should be ')}{got}"
+    return f"{option}: {what}{got}"
