@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, default=60.0,
                    help="search budget of each evosld run (and of Operon)")
     p.add_argument("--set", dest="set", choices=sorted(SETS), default="tune",
-                   help="table seeds: tune (0-7), holdout (8, 9) or all")
+                   help=f"table seeds: tune {list(synth.TUNE_SEEDS)}, holdout {list(synth.HOLDOUT_SEEDS)} or all")
     p.add_argument("--tables", default="all", help="families to run, comma-separated (default all)")
     p.add_argument("--search-seed", dest="search_seed", type=int, default=0, help="evosld's (and Operon's) seed")
     p.add_argument("--jobs", type=int, default=2, help="runs at once")

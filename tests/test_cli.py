@@ -70,7 +70,34 @@ def test_error_lines(tmp_path):
     assert "run store not found" in line
     line = one_error_line(evosld("discover", "--csv", str(csv), "--features", "N,D", "--target", "loss", "--seed", "-1",
                                  "--output", str(tmp_path / "neg")))
-    assert "random_seed" in line and "greater than or equal to 0" in line
+    assert line == "error: --seed must be at least 0 (got -1)"
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--max-params", "0"], "error: --max-params must be at least 1 (got 0)"),
+    (["--max-params", "-3"], "error: --max-params must be at least 1 (got -3)"),
+    (["--timeout", "0"], "error: --timeout must be more than 0 (got 0)"),
+    (["--workers", "0"], "error: --workers must be at least 1 (got 0)"),
+    (["--budget-seconds", "-5"], "error: --budget-seconds must be more than 0 (got -5)"),
+])
+def test_a_bad_option_value_is_named_as_typed(tmp_path, args, expected):
+    """The option the user typed, not the config key it sets ("config: max_params: Input should be ...")."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    table = ["--csv", str(csv), "--features", "N,D", "--target", "loss"]
+    assert one_error_line(evosld("discover", *table, *args, "--output", str(tmp_path / "run"))) == expected
+    assert not (tmp_path / "run").exists()
+    if args[0] == "--max-params":  # commands that set no config check it too
+        assert one_error_line(evosld("tasks", *table, *args)) == expected
+
+
+def test_a_bad_value_in_a_config_file_is_named_by_its_key(tmp_path):
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    (tmp_path / "c.yaml").write_text("max_params: 0\n")
+    line = one_error_line(evosld("discover", "--csv", str(csv), "--features", "N,D", "--target", "loss",
+                                 "--config", str(tmp_path / "c.yaml"), "--output", str(tmp_path / "run")))
+    assert line.startswith("error: config: max_params: ") and "--max-params" not in line
 
 
 def test_discover_csv_and_task_file(tmp_path):

@@ -168,6 +168,22 @@ def test_a_constant_feature_is_warned_about():
     assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)
 
 
+def test_a_group_whose_target_never_varies_is_warned_about_by_name(tmp_path):
+    df = pd.concat([chinchilla_frame(seed=s).assign(model=m) for s, m in enumerate(["a", "b", "c"])])
+    df.loc[df.model == "c", "loss"] = 2.5  # a failed export: one value in every run of c
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss", "--group-by", "model")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if "one value in every run" in line]
+    assert warned == ["warning: runs: 'loss' takes one value in every run of group(s) 'c' (2.5); R² within such a "
+                      "group is undefined and no law learns a scaling from it: check those rows, or drop the "
+                      "group(s)"], done.stderr
+    with warnings.catch_warnings():  # groups that vary: no warning
+        warnings.simplefilter("error")
+        task_from_frame(df[df.model != "c"], ["N", "D"], "loss", group="model", baseline="none")
+
+
 def test_a_target_listed_as_a_feature_is_refused():
     with pytest.raises(DataError, match="'loss' is both a feature and a target"):
         task_from_frame(chinchilla_frame(), ["N", "D", "loss"], "loss")
@@ -198,6 +214,39 @@ def test_sizes_written_one_way_in_every_cell_are_read(spelling):
     task = task_from_frame(df.assign(N=text), ["N", "D"], "loss", baseline="none")
     got = pd.concat([task.train, task.test])["N"].to_numpy()
     np.testing.assert_allclose(np.sort(got), np.sort(df["N"].to_numpy()), rtol=1e-5)
+
+
+def test_thousands_that_could_be_decimal_commas_are_read_as_thousands_with_one_warning(tmp_path):
+    """A comma-separated file has '.' decimals, so a quoted "4,611" is 4611; as it could be 4.611, it is said once."""
+    df = chinchilla_frame()
+    table = df.assign(loss=[f"{int(round(v * 1000)):,}" for v in df["loss"]])  # 4.611 -> "4,611"
+    path = tmp_path / "runs.csv"
+    table.to_csv(path, index=False)
+    assert '"4,' in path.read_text() or '"3,' in path.read_text()
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    assert done.returncode == 0, done.stderr
+    first = table["loss"].iloc[0]
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == [f"warning: runs: column 'loss': cells like \"{first}\" were read as {first.replace(',', '')} "
+                      "(a thousands separator); if the comma is a decimal mark, save the table with ';' as separator "
+                      "or '.' decimals"], done.stderr
+    # written unmistakably (two separators in a cell, or a decimal point beside them): no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unmistakable = {"D": [f"{int(round(v)):,}" for v in df["D"]],        # 1,000,000,000
+                        "loss": [f"{v * 1000:,.1f}" for v in df["loss"]]}  # 4,611.4
+        for col, cells in unmistakable.items():
+            task_from_frame(df.assign(**{col: cells}), ["N", "D"], "loss", baseline="none")
+
+
+def test_a_decimal_comma_after_a_lone_zero_is_refused_not_read_as_thousands(tmp_path):
+    """ "0,461" has no thousands to separate: it was read as 461; now it is refused with what to do."""
+    df = chinchilla_frame()
+    path = tmp_path / "runs.csv"
+    df.assign(loss=[f"{v / 10:.3f}".replace(".", ",") for v in df["loss"]]).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"'loss' is not numeric \(e.g. '0,\d{3}' in line 2 .*a decimal comma \(0,5\) "
+                                        r"is read only in a ';'-separated file: save the table with ';' as separator"):
+        task_from_csv(path, ["N", "D"], "loss")
 
 
 @pytest.mark.parametrize("cells, expected", [
@@ -359,6 +408,27 @@ def test_a_test_rule_that_holds_out_nothing_shows_the_ranges():
         task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N > 1e12")
 
 
+def test_an_equality_no_size_meets_exactly_says_so_and_gives_a_rule_that_works():
+    """Sizes read off a figure (1.0002e10) never equal 1e10: the error says == is exact and suggests a threshold."""
+    df = chinchilla_frame()
+    df["N"] = df["N"] * (1 + 3e-4 * np.random.default_rng(0).standard_normal(len(df)))
+    with pytest.raises(DataError, match=r"test rule 'N == 1e10' holds out no run .*; == compares exactly, and no N "
+                                        r"equals 1e\+10 \(the nearest is .*\): give --test a threshold rule such as "
+                                        r'"N >= 9.9e9"$'):
+        task_from_frame(df, ["N", "D"], "loss", test="N == 1e10")
+    with pytest.raises(DataError, match=r'holds out no run .*such as "N >= 9.9e8 and N <= 1.01e9"$') as seen:
+        task_from_frame(df, ["N", "D"], "loss", test="N == 1e9")  # runs lie above: a band
+    band = str(seen.value).split('such as "')[1].rstrip('"')
+    task = task_from_frame(df, ["N", "D"], "loss", test=band, baseline="none")
+    assert len(task.test) == 6  # the six runs at 1e9
+    with pytest.raises(DataError, match=r"validation rule '1e9 == N' holds out no run of train; == compares exactly.*"
+                                        r"give --val a threshold rule"):
+        task_from_frame(df, ["N", "D"], "loss", test="N >= 9.9e9", val="1e9 == N")
+    with pytest.raises(DataError, match=r"holds out no run \(the features span [^)]*\); give --test a rule that holds "
+                                        r"out the largest runs"):  # no == in it: as before
+        task_from_frame(df, ["N", "D"], "loss", test="N > 1e12")
+
+
 def test_a_spreadsheet_with_sizes_as_text_gaps_and_python_word_names_runs_end_to_end(tmp_path):
     """`evosld discover --csv` on a semicolon file with a BOM, CRLF, sizes as 70M / 1.3B, token counts with
     thousands separators, runs marked N/A and columns named lambda / exp: it runs, warns once about the gaps."""
@@ -388,6 +458,27 @@ def test_lines_are_counted_in_the_file_below_comment_lines(tmp_path):
     with pytest.warns(UserWarning, match=r"have no value for 'loss' \(line 7 of the file") as seen:
         task_from_csv(path, ["N", "D"], "loss", baseline="none")
     assert not any("line 1 is the header" in str(w.message) for w in seen)  # it is line 3 here
+
+
+def test_a_comment_line_inside_the_data_is_named_by_its_line(tmp_path):
+    """`# rerun below` halfway down is a row of text and gaps: it was dropped as a run with gaps, and then the
+    column was "not numeric" without a cell; now the error names the line and says where comments may go."""
+    lines = chinchilla_frame().to_csv(index=False).splitlines()
+    path = tmp_path / "runs.csv"
+    path.write_text("\n".join([*lines[:6], "# rerun below", *lines[6:]]) + "\n")  # line 7
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    assert done.returncode == 2 and done.stderr.splitlines() == [
+        "error: runs: column 'N' is not numeric (e.g. '# rerun below' in line 7 of the file (counting every line, "
+        "the header too)); that line is a comment, and comment lines ('# ...') are skipped only above the header: "
+        "delete it, or move it above the header"], done.stderr
+
+
+def test_a_text_cell_on_a_row_with_gaps_is_still_named():
+    df = chinchilla_frame().astype(object)
+    df.loc[5, "D"] = "~3e9"
+    df.loc[5, "loss"] = ""
+    with pytest.raises(DataError, match=r"column 'D' is not numeric \(e.g. '~3e9' in line 7 of the file.*write plain"):
+        task_from_frame(df, ["N", "D"], "loss")
 
 
 def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):

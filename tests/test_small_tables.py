@@ -10,7 +10,11 @@ parameters as runs.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +23,7 @@ import pytest
 from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
 from evosld.tasks import task_from_frame
 from evosld.tasks.paramlimit import MIN_LIMIT, default_param_limit
+from tests.conftest import chinchilla_frame
 
 
 def _power_basis(X, theta):
@@ -81,8 +86,9 @@ def test_a_small_table_gets_a_parameter_limit_from_its_runs():
         warnings.simplefilter("ignore")
         task = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
         given = task_from_frame(df, ["N"], "loss", test=_two_largest(df), max_params=7)
-    n_fit = int((~task.val_mask).sum())
-    assert task.max_params == n_fit // 3 and "--max-params" in task.max_params_how
+    # two runs per size: the fit rows hold each size twice, and a size counts once
+    n_fit = task.train.N[~task.val_mask].nunique()
+    assert task.max_params == max(MIN_LIMIT, n_fit // 3) and "--max-params" in task.max_params_how
     assert task.summary()["max_params_how"] == task.max_params_how
     assert given.max_params == 7 and given.max_params_how == ""
 
@@ -92,6 +98,36 @@ def test_the_default_limit_reads_a_typical_group_and_counts_every_output():
     limit, how = default_param_limit(groups, 2)
     assert limit == 2 * (12 // 3) and "4 per output" in how
     assert default_param_limit(np.array(["a"] * 4), 1)[0] == MIN_LIMIT
+
+
+def _limit_line(path: Path) -> str:
+    """The "parameter limit:" line ``evosld tasks --csv`` prints for a table of N, D against loss."""
+    done = subprocess.run([sys.executable, "-m", "evosld.cli", "tasks", "--csv", str(path), "--features", "N,D",
+                           "--target", "loss"], capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    return next(line.strip() for line in done.stdout.splitlines() if "parameter limit:" in line)
+
+
+def test_repeated_runs_count_once_in_the_default_limit(tmp_path):
+    """Three seeds of every setting, or every row saved twice, leave the limit where one run per setting puts it."""
+    df = chinchilla_frame()
+    rng = np.random.default_rng(0)
+    tables = {"once": df,
+              "seeds": pd.concat([df.assign(loss=df.loss * (1 + 0.01 * rng.standard_normal(len(df))))
+                                  for _ in range(3)]),
+              "twice": pd.concat([df, df])}
+    lines = {}
+    for name, table in tables.items():
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+        lines[name] = _limit_line(tmp_path / f"{name}.csv")
+    limit = lines["once"].split("(")[0]
+    assert "distinct" not in lines["once"]
+    for name in ("seeds", "twice"):
+        assert lines[name].split("(")[0] == limit, lines
+        assert "distinct fit runs, rows with the same feature values counted once" in lines[name], lines[name]
+    # the same sizes in two groups are runs of each group
+    limit, how = default_param_limit(np.repeat(["a", "b"], 6), 1, np.tile(np.arange(1.0, 7.0), 2)[:, None])
+    assert limit == 2 and "a typical group's 6 fit runs;" in how
 
 
 def test_a_built_in_task_keeps_its_published_limit():

@@ -212,6 +212,60 @@ def test_finish_passes_over_the_law_that_leaves_the_range_and_records_it(tmp_pat
     assert "leaves the declared range 0..1: runs away" in page
 
 
+# ---------------------------------------------------------------- the fit keeps the law in range
+def _logistic(U, th):
+    """c_0 + c_1 / (1 + exp(a (u - m))) as the ``sat`` block: (N, 1) u, th = (a, m) -> (N, 2) basis."""
+    return np.column_stack([np.ones(len(U)), 1.0 / (1.0 + np.exp(th[0] * (U[:, 0] - th[1])))])
+
+
+def test_a_declared_range_keeps_a_rise_seen_only_in_its_early_part_below_the_bound():
+    """An accuracy that has so far risen exponentially from chance (0.25 -> 0.48): least squares alone lets the
+    logistic's tail stand in for that exponential and passes 1 just past the data; with the range guarded
+    past the data the fit stays at most 1, as an accuracy must, and still fits the runs."""
+    from evosld.proposers.symbolic.fit import fit_in_range, fit_varpro, range_guard
+
+    u = np.linspace(-3.5, 0.0, 20)
+    y = 0.25 + 0.01 * np.exp(0.9 * (u + 3.5))
+    U, beyond = u[:, None], np.linspace(0.0, 1.75, 24)[:, None]  # up to half the data's span past it
+    lo, hi, ilo, ihi = np.array([-8.0, -23.7]), np.array([8.0, 23.7]), np.array([0.2, -7.1]), np.array([2.0, 7.1])
+    free = fit_varpro(_logistic, U, y, lo, hi, ilo, ihi)
+    kept = fit_in_range(_logistic, U, y, lo, hi, ilo, ihi, beyond, (0.0, 1.0))
+    top = {name: float(np.max(_logistic(beyond, th) @ c)) for name, (c, th) in (("free", free), ("kept", kept))}
+    assert top["free"] > 1.2 and top["kept"] <= 1.0 + 1e-3
+    resid = _logistic(U, kept[1]) @ kept[0] - y
+    assert np.sqrt(np.mean(resid**2)) < 0.005  # still a fit to the runs
+    assert range_guard(_logistic, beyond, None) is None and range_guard(_logistic, beyond, (None, None)) is None
+    for y_range in (None, (0.0, 5.0)):  # no range, or one the plain fit keeps: the plain fit, bit for bit
+        same = fit_in_range(_logistic, U, y, lo, hi, ilo, ihi, beyond, y_range)
+        assert np.array_equal(same[1], free[1]) and np.array_equal(same[0], free[0])
+
+
+def test_the_symbolic_search_writes_the_range_into_its_programs_and_only_with_a_range():
+    from evosld.proposers.symbolic.proposer import SymbolicProposer
+
+    df = accuracy_frame(n=30, seed=2)
+    plain = task_from_frame(df, ["C"], "acc", test="C >= 1e23")
+    bounded = task_from_frame(df, ["C"], "acc", test="C >= 1e23", target_range="0,1")
+    p_plain, p_bounded = SymbolicProposer(plain.search_view()), SymbolicProposer(bounded.search_view())
+    assert p_plain.space.beyond == () and p_plain.space.y_range is None
+    space = p_bounded.space
+    assert space.y_range == (0.0, 1.0) and len(space.beyond) == 24
+    assert min(row[0] for row in space.beyond) >= space.umax[0]  # past the largest run, up to half the span
+    assert max(row[0] for row in space.beyond) <= space.umax[0] + 0.5 * (space.umax[0] - space.umin[0]) + 1e-9
+    from evosld.proposers.symbolic.expr import Factor, Law, Term
+
+    logistic = Law.of(Term(), Term.of(Factor("sat", (0,))))
+    a, b = p_plain.proposal(logistic, "test"), p_bounded.proposal(logistic, "test")
+    assert "Y_RANGE" not in a.source and "fit_in_range" not in a.source
+    assert "INIT_LO, INIT_HI, BEYOND, Y_RANGE," in b.source and "def fit_in_range(" in b.source
+    assert "Kept within the declared target range [0, 1]" in b.source
+    fit_rows = df[df["C"] < 1e21]  # up to the rise's midpoint
+    ns: dict = {}
+    exec(compile(b.source, "law.py", "exec"), ns)  # a standalone program: numpy and scipy only
+    params = ns["fit_scaling_law"](fit_rows[["C"]].to_numpy(dtype=float), fit_rows["acc"].to_numpy(dtype=float))
+    assert np.max(ns["scaling_law_func"](ns["BEYOND"], params)) <= 1.0 + 1e-3
+
+
 # ---------------------------------------------------------------- end to end
 def test_discover_with_a_range_finishes_and_records_it(tmp_path):
     csv = tmp_path / "acc.csv"

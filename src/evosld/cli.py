@@ -80,6 +80,10 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             raise DataError(f"give either a task ({name}) or --csv, not both")
         if not args.features or not args.target:
             raise DataError("--csv needs --features (e.g. N,D) and --target (e.g. loss)")
+        if args.max_params is not None and args.max_params < 1:  # evosld tasks / eval set no config to check it
+            from evosld.errors import ConfigError
+
+            raise ConfigError(f"--max-params must be at least 1 (got {args.max_params})")
         targets = split_names(args.target)
         return {"csv": {
             "path": str(Path(csv).resolve()), "features": split_names(args.features),
@@ -239,6 +243,15 @@ def cmd_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The option of ``evosld discover`` behind each config key it sets, to name in an error.
+CONFIG_OPTIONS = {
+    "max_iterations": "--iterations", "budget_seconds": "--budget-seconds", "random_seed": "--seed",
+    "max_cost": "--max-cost", "max_params": "--max-params", "proposer": "--proposer",
+    "evaluator.parallel_evaluations": "--workers", "evaluator.timeout": "--timeout",
+    "evaluator.dask_scheduler": "--dask-scheduler", "llm.models": "--llm", "llm.api_base": "--api-base",
+}
+
+
 def plan_from_args(args: argparse.Namespace):
     """The run ``evosld discover`` asked for (``plan.plan_run``, as ``evosld.discover`` does)."""
     from evosld.errors import DataError
@@ -275,7 +288,7 @@ def plan_from_args(args: argparse.Namespace):
                             "another --output)")
     spec = None if args.resume else task_spec_from_args(args, args.task)
     return plan_run(spec, overrides, config_file=args.config, output=args.output, resume=args.resume,
-                    data_dir=args.data_dir)
+                    data_dir=args.data_dir, options=CONFIG_OPTIONS)
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evosld.errors import ConfigError, first_error
+from evosld.errors import ConfigError, first_error, option_error
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
 
@@ -208,17 +208,37 @@ def _strip_ignored(data: dict[str, Any], ignored: list[str]) -> dict[str, Any]:
     return out
 
 
+def _given_as(where: str, overrides: dict[str, Any], options: dict[str, str]) -> str | None:
+    """The command-line option that gave the bad value at ``where`` (a dotted key), or None when it came
+    from a config file or a stored run: the longest key of ``options`` that ``where`` starts with, given
+    a value in ``overrides`` (flat, or inside a section's mapping)."""
+    parts = where.split(".")
+    for n in range(len(parts), 0, -1):
+        key = ".".join(parts[:n])
+        if key not in options:
+            continue
+        section, _, sub = key.partition(".")
+        value = overrides.get(key)
+        if value is None and sub and isinstance(overrides.get(section), dict):
+            value = overrides[section].get(sub)
+        return options[key] if value is not None else None
+    return None
+
+
 def load_config(
-    path: str | Path | None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None
+    path: str | Path | None, overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None,
+    options: dict[str, str] | None = None,
 ) -> tuple[RunConfig, list[str]]:
     """Read a YAML config (if given; else start from ``base``, e.g. a stored run's
     config), apply command-line overrides, validate.
 
     Overrides are flat (``"evaluator.timeout"``); a mapping given for a section
-    (``"llm": {...}``) is merged into that section.
+    (``"llm": {...}``) is merged into that section. ``options`` names the
+    command-line option of each override key (``"max_params": "--max-params"``),
+    so a bad value given there is reported under the option the user typed.
 
     Returns the config and the list of OpenEvolve keys that were ignored.
-    Raises ConfigError with one line naming the bad key.
+    Raises ConfigError with one line naming the bad key (or option).
     """
     data: dict[str, Any] = dict(base or {})
     if path is not None:
@@ -251,4 +271,7 @@ def load_config(
         return RunConfig.model_validate(data), ignored
     except ValidationError as exc:
         where, what = first_error(exc)
+        option = _given_as(where, overrides or {}, options or {})
+        if option:
+            raise ConfigError(option_error(option, exc.errors()[0])) from None
         raise ConfigError(f"config: {where or '(top level)'}: {what}") from None

@@ -40,3 +40,31 @@ def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
     where = ".".join(str(x) for x in err["loc"])
     what = unknown if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
     return where, what
+
+
+#: Pydantic bound errors in plain words: error type -> (phrase, key of the bound in the error's context).
+_BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+           "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+
+
+def _shown(value: Any) -> str:
+    """A value as the user typed it: 0 for 0.0, text as is."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def option_error(option: str, err: dict[str, Any]) -> str:
+    """One line for a bad command-line ``option``, from a pydantic error dict (``ValidationError.errors()[0]``).
+
+    ``--max-params must be at least 1 (got 0)`` rather than the config key and
+    pydantic's "Input should be greater than or equal to 1".
+    """
+    got = f" (got {_shown(err['input'])})" if "input" in err and not isinstance(err["input"], (dict, list)) else ""
+    bound = _BOUNDS.get(err.get("type", ""))
+    if bound and bound[1] in (err.get("ctx") or {}):
+        return f"{option} must be {bound[0]} {_shown(err['ctx'][bound[1]])}{got}"
+    what = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    if what.startswith("Input should be "):
+        return f"{option} should be {what.removeprefix('Input should be ')}{got}"
+    return f"{option}: {what}{got}"

@@ -66,6 +66,7 @@ def plan_run(
     output: str | Path | None = None,
     resume: str | Path | None = None,
     data_dir: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> RunPlan:
     """Decide the task, config, run directory and task spec of a run.
 
@@ -78,6 +79,7 @@ def plan_run(
         output: the run directory of a new run (default ``RunConfig.default_run_dir``).
         resume: a run directory to continue.
         data_dir: where built-in tasks' tables are (default $EVOSLD_DATA, else the Hub).
+        options: the command-line option of each override key, to name in an error (``load_config``).
 
     Raises:
         ConfigError: a bad config key or value, or no run store in ``resume``.
@@ -93,11 +95,11 @@ def plan_run(
             info = store.run()
             searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
         spec = info.config.get("task_spec") or {"name": info.task}
-        config, ignored = load_config(None, overrides, base=info.config.get("config") or {})
+        config, ignored = load_config(None, overrides, base=info.config.get("config") or {}, options=options)
         task = task_or_spec if isinstance(task_or_spec, Task) else task_from_spec(spec, data_dir)
         return RunPlan(task, config, run_dir, spec, resume=True, ignored=tuple(ignored), searched_seconds=searched)
 
-    config, ignored = load_config(config_file, overrides)
+    config, ignored = load_config(config_file, overrides, options=options)
     config = config.for_new_run()
     if isinstance(task_or_spec, Task):
         task, spec = task_or_spec, {"name": task_or_spec.name}

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks.numbers import is_missing, mixed_spelling, read_numbers
+from evosld.tasks.numbers import (
+    DECIMAL_COMMA,
+    is_missing,
+    mixed_spelling,
+    read_numbers,
+    thousands_guess,
+)
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -62,13 +68,14 @@ def check_groups_named(df: pd.DataFrame, group: str, where: str) -> None:
                         "its group (e.g. its model family), or drop those rows")
 
 
-def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.DataFrame:
     """``df`` with each of ``columns`` that holds only numbers (as numbers or as text) made float.
 
     Read by ``tasks.numbers.read_numbers``: numbers written as text, integers beyond 64 bits (FLOP
     counts written out in full, which pandas keeps as objects), sizes with a suffix on every cell
     (70M, 1.3B), thousands separators (1,300,000); missing-value marks (N/A, -, ...) become NaN.
-    Other columns are left for ``check_numeric``.
+    A column read with thousands separators that could be decimal commas (4,611) is warned about,
+    once, with a cell and what it was read as. Other columns are left for ``check_numeric``.
     """
     fixed = {}
     for col in columns:
@@ -76,6 +83,11 @@ def as_numbers(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
             vals = read_numbers(df[col])
             if vals is not None:
                 fixed[col] = vals
+                guess = thousands_guess(df[col])
+                if guess:
+                    warnings.warn(f"{where + ': ' if where else ''}column {col!r}: cells like \"{guess[0]}\" were "
+                                  f"read as {guess[1]:.15g} (a thousands separator); if the comma is a decimal mark, "
+                                  "save the table with ';' as separator or '.' decimals", stacklevel=3)
     return df.assign(**fixed) if fixed else df
 
 
@@ -98,26 +110,46 @@ def drop_missing(df: pd.DataFrame, columns: list[str], where: str) -> pd.DataFra
     return df.loc[~gap]
 
 
-def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
-    """Columns are numeric and finite; names the offending rows otherwise."""
+def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Every cell of ``columns`` is a number or a missing-value mark; else one line naming a cell and its line.
+
+    Run before rows with gaps are left out (``drop_missing``): a comment line
+    inside the data (``# rerun below``) is a row whose first cell is text and
+    whose other cells are empty, and it must be named, not dropped as a run
+    with gaps. Only comment lines above the header are skipped on reading.
+    """
     for col in columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
-            bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
-            rows = np.flatnonzero(bad.to_numpy())
-            mixed = mixed_spelling(df[col])
-            if mixed:
-                raise DataError(
-                    f"{where}: column {col!r} mixes sizes with a suffix ({df[col].iloc[mixed[0]]!r} in "
-                    f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
-                    f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
-                    "(70M and 1.3B, or 7e7 and 1.3e9)")
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
+        rows = np.flatnonzero(bad.to_numpy())
+        mixed = mixed_spelling(df[col])
+        if mixed:
             raise DataError(
-                f"{where}: column {col!r} is not numeric (e.g. {df[col].iloc[rows[0]]!r} "
-                f"in {_rows(df, rows[:1])}); write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
-                "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
-                "when every cell of the column is written that way" if len(rows)
-                else f"{where}: column {col!r} is not numeric"
-            )
+                f"{where}: column {col!r} mixes sizes with a suffix ({df[col].iloc[mixed[0]]!r} in "
+                f"{_rows(df, np.array(mixed[:1]))}) and plain numbers ({df[col].iloc[mixed[1]]!r} in "
+                f"{_rows(df, np.array(mixed[1:]))}), which could be in any unit; write every cell one way "
+                "(70M and 1.3B, or 7e7 and 1.3e9)")
+        if not len(rows):
+            raise DataError(f"{where}: column {col!r} is not numeric")
+        cell = df[col].iloc[rows[0]]
+        found = f"{where}: column {col!r} is not numeric (e.g. {cell!r} in {_rows(df, rows[:1])})"
+        if col == df.columns[0] and str(cell).lstrip().startswith("#"):
+            raise DataError(f"{found}; that line is a comment, and comment lines ('# ...') are skipped only above "
+                            "the header: delete it, or move it above the header")
+        decimal = ("; a decimal comma (0,5) is read only in a ';'-separated file: save the table with ';' as "
+                   "separator or '.' decimals") if DECIMAL_COMMA.match(str(cell)) else ""
+        raise DataError(
+            f"{found}; write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
+            "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
+            f"when every cell of the column is written that way{decimal}"
+        )
+
+
+def check_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
+    """Columns are numeric (``check_cells_numeric``) and finite; names the offending rows otherwise."""
+    check_cells_numeric(df, columns, where)
+    for col in columns:
         vals = df[col].to_numpy(dtype=float)
         bad = np.flatnonzero(~np.isfinite(vals))
         if len(bad):
@@ -180,6 +212,30 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) ->
         if len(vals) > 1 and np.ptp(vals) == 0:
             warnings.warn(f"{where}: feature {col!r} takes one value ({vals[0]:g}) in every row, so no law can learn "
                           f"its effect; drop it from the features", stacklevel=3)
+
+
+def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> None:
+    """Warn (not fail) when a target takes one value in every run of a group (of two runs or more).
+
+    Such a group holds no scaling to learn: R² within it is undefined
+    (it divides by the group's variance), and the near-perfect fit of a
+    constant only pads the R² pooled over groups. Often a failed export or
+    the wrong rows.
+    """
+    groups = df[GROUP_COLUMN].astype(str).to_numpy()
+    names = list(dict.fromkeys(groups))
+    if len(names) < 2:
+        return
+    for t in targets:
+        vals = df[t].to_numpy(dtype=float)
+        flat = [(g, vals[groups == g][0]) for g in names
+                if np.sum(groups == g) > 1 and np.ptp(vals[groups == g]) == 0]
+        if flat:
+            shown = ", ".join(f"{g!r} ({v:g})" for g, v in flat[:5])
+            more = f" and {len(flat) - 5} more" if len(flat) > 5 else ""
+            warnings.warn(f"{where}: {t!r} takes one value in every run of group(s) {shown}{more}; R² within such "
+                          "a group is undefined and no law learns a scaling from it: check those rows, or drop "
+                          "the group(s)", stacklevel=3)
 
 
 def features_beyond(train: pd.DataFrame, test: pd.DataFrame, features: tuple[str, ...] | list[str],

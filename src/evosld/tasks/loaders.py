@@ -16,7 +16,7 @@ from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
 from evosld.tasks.scales import DEFAULT_RTOL, levels
-from evosld.tasks.splits import rule_mask
+from evosld.tasks.splits import exact_equality_hint, rule_mask
 from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -105,14 +105,19 @@ def _finish(
         derived = derive_val_rule(train, test, test_rule, features, tuple(log_features), rtol=scale_rtol)
         val_rule, val_how = derived.rule, derived.how
     val_mask = rule_mask(train, val_rule, features, rtol=scale_rtol)
+    if not val_mask.any() and (hint := exact_equality_hint(val_rule, train, "--val")):
+        raise DataError(f"{name}: the validation rule {val_rule!r} holds out no run of train{hint}")
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
+    checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     limit_how = ""
     if max_params is None and default_limit:
-        max_params, limit_how = default_param_limit(train.loc[~val_mask, GROUP_COLUMN].to_numpy(), len(targets))
+        fit = train.loc[~val_mask]
+        max_params, limit_how = default_param_limit(fit[GROUP_COLUMN].to_numpy(), len(targets),
+                                                    fit[list(features)].to_numpy(dtype=float))
     return Task(
         target_range=target_range,
         test_beyond=checks.features_beyond(train, test, features, scale_rtol),
@@ -283,7 +288,8 @@ def task_from_frame(
     checks.check_columns(df, needed, name)
     if group or GROUP_COLUMN in df.columns:
         checks.check_groups_named(df, group or GROUP_COLUMN, name)
-    df = checks.as_numbers(df, [*features, *targets])
+    df = checks.as_numbers(df, [*features, *targets], name)
+    checks.check_cells_numeric(df, [*features, *targets], name)  # before rows with gaps go: a comment line is named
     df = checks.drop_missing(df, [*features, *targets], name)
     checks.check_numeric(df, [*features, *targets], name)
     bounds = parse_target_range(target_range)
@@ -300,8 +306,9 @@ def task_from_frame(
     train, held = df.loc[~test_mask], df.loc[test_mask]
     if len(held) == 0:
         spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
-        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}); "
-                        "give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
+        what = (exact_equality_hint(test_rule, df, "--test")
+                or "; give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
+        raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}){what}")
     if len(train) == 0:
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
                                "list a feature that varies first in --features, or")

@@ -10,7 +10,11 @@ way, so no cell is guessed on its own:
   ``400`` beside ``1.3B`` could be in any unit, so such a column is refused;
 - thousands separators: ``1,300,000`` (groups of three digits after each
   comma, every number of 1000 or more written so; only when the file's
-  decimal mark is a point, which ``tables`` has already decided).
+  decimal mark is a point, which ``tables`` has already decided: a comma
+  inside a quoted cell of a comma-separated file). A column whose cells
+  have at most one comma and no point (``"4,611"``) could as well hold
+  decimal commas; it is read with thousands separators, as the file's
+  separator says, and ``thousands_guess`` names a cell for a warning.
 
 Cells that mark a value as missing (empty, ``NaN``, ``N/A``, ``-``, ``?``,
 ``null``, ...) are missing whatever the rest of the column holds. Anything
@@ -33,7 +37,10 @@ SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9, "t": 1e12}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SUFFIXED = re.compile(rf"^({_NUMBER})\s*([kKmMbBtT])(?:\s+([A-Za-z][\w-]*))?$")
 _SCIENTIFIC = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})*(?:\.\d+)?$")
+# no thousands group after a lone 0: "0,611" is a decimal comma, not 611
+_THOUSANDS = re.compile(r"^[-+]?(?:0|[1-9]\d{0,2}(?:,\d{3})*)(?:\.\d+)?$")
+#: A number written with a decimal comma (``1,5``, ``0,611``, ``2,5e-3``).
+DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
 
 
 def is_missing(cell: object) -> bool:
@@ -69,6 +76,24 @@ def _thousands(cells: list[str]) -> list[float] | None:
     if not any("," in c for c in cells) or not all(_THOUSANDS.match(c) for c in cells):
         return None
     return [float(c.replace(",", "")) for c in cells]
+
+
+def thousands_guess(column: pd.Series) -> tuple[str, float] | None:
+    """(a cell, the value it is read as) when ``read_numbers`` reads ``column`` (N,) with thousands separators
+    that could as well be decimal commas, else None.
+
+    ``4,611`` is 4611 with a thousands separator or 4.611 with a decimal
+    comma. It is plainly a thousands separator when a cell has two
+    (``1,300,000``) or a decimal point as well (``1,300.5``), or when another
+    cell has a decimal point; otherwise it is a guess the user should hear of.
+    """
+    cells = [str(c).strip() for c in column if not is_missing(c)]
+    if not cells or _thousands(cells) is None or not pd.to_numeric(pd.Series(cells), errors="coerce").isna().any():
+        return None
+    if any("." in c or c.count(",") > 1 for c in cells):
+        return None
+    cell = next(c for c in cells if "," in c)
+    return cell, float(cell.replace(",", ""))
 
 
 def read_numbers(column: pd.Series) -> pd.Series | None:

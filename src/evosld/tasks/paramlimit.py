@@ -10,7 +10,10 @@ the pick had 11 parameters and tested R² -1.8, while the generating power law
 
 So without ``--max-params`` a law may have at most one parameter per
 ``ROWS_PER_PARAM`` fit runs of a typical group (the median over groups), and
-never fewer than ``MIN_LIMIT`` (a constant and a slope), per output. Three
+never fewer than ``MIN_LIMIT`` (a constant and a slope), per output. Runs at
+the same feature values (a row saved twice, seeds of one setting) count once:
+a law passes through their mean as easily as through one run, so repeats
+add no room for parameters. Three
 runs per parameter keeps at least two residual degrees of freedom per
 parameter on the fit rows; it is a rule of thumb, not tuned on any table
 (regression texts ask for 10 or more per parameter; scaling-law fits are
@@ -28,18 +31,28 @@ ROWS_PER_PARAM = 3
 MIN_LIMIT = 2
 
 
-def default_param_limit(fit_groups: np.ndarray, n_targets: int) -> tuple[int, str]:
+def default_param_limit(fit_groups: np.ndarray, n_targets: int,
+                        points: np.ndarray | None = None) -> tuple[int, str]:
     """The parameter limit (summed over outputs) and how it was chosen, in words.
 
     Args:
         fit_groups: (N,) group key of every fit row (train minus validation).
         n_targets: number of outputs, each with its own parameters.
+        points: (N, F) feature values of the fit rows; rows of a group with equal values
+            count as one run. None: every row counts.
     """
-    _, counts = np.unique(np.asarray(fit_groups).astype(str), return_counts=True)
-    typical = int(np.median(counts)) if counts.size else 0
+    groups = np.asarray(fit_groups).astype(str)
+    pts = np.arange(len(groups))[:, None] if points is None else np.asarray(points, dtype=float).reshape(len(groups), -1)
+    names = list(dict.fromkeys(groups))
+    rows = np.array([int(np.sum(groups == g)) for g in names])
+    distinct = np.array([len(np.unique(pts[groups == g], axis=0)) for g in names])
+    typical = int(np.median(distinct)) if distinct.size else 0
     per_output = max(MIN_LIMIT, typical // ROWS_PER_PARAM)
     per = f"{per_output} per output, " if n_targets > 1 else ""
-    where = "a typical group's" if counts.size > 1 else "the"
-    how = (f"{per}one per {ROWS_PER_PARAM} of {where} {typical} fit runs; "
-           "--max-params to change")
+    where = "a typical group's" if distinct.size > 1 else "the"
+    repeated = (distinct < rows).any()
+    what = "distinct fit runs" if repeated else "fit runs"
+    repeats = (f", rows with the same feature values counted once ({int(rows.sum())} fit rows in all)"
+               if repeated else "")
+    how = f"{per}one per {ROWS_PER_PARAM} of {where} {typical} {what}{repeats}; --max-params to change"
     return per_output * n_targets, how

@@ -171,6 +171,56 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
     )
 
 
+def _number(node: ast.AST) -> float | None:
+    """The value of a numeric constant in a parsed rule (``1e10``, ``-3``), else None."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _number(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    return None
+
+
+def _short(x: float) -> str:
+    """``x`` to three digits as a rule would write it: 9.9e9, 1.01e10, 0.5."""
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:.3g}").replace("e-0", "e-")
+
+
+def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
+    """Why a rule that holds out no row may hold out none: an ``==`` on a number that no value equals exactly.
+
+    Rules compare exactly (a tolerance applies only where sizes are counted,
+    ``largest:``), so ``N == 1e10`` misses sizes read off a figure as
+    1.0002e10. Returns "" when no such comparison is in ``rule``, else the end
+    of a message: the comparison, the nearest value, and a threshold rule
+    (or a band, when runs lie above it) for ``option`` that catches it.
+    """
+    try:
+        tree = parse_rule(rule, df.columns)
+    except SyntaxError:
+        return ""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            continue
+        sides = (node.left, node.comparators[0])
+        names = [column_of(x.id) for x in sides if isinstance(x, ast.Name)]
+        numbers = [v for v in map(_number, sides) if v is not None]
+        if len(names) != 1 or len(numbers) != 1 or names[0] not in df.columns or numbers[0] == 0:
+            continue
+        col, value = names[0], numbers[0]
+        vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        vals = vals[np.isfinite(vals)]
+        if not len(vals) or (vals == value).any():
+            continue
+        near = vals[np.argmin(np.abs(vals - value))]
+        lo, hi = sorted((0.99 * value, 1.01 * value))
+        name = quoted(col)
+        suggestion = f"{name} >= {_short(lo)}" + (f" and {name} <= {_short(hi)}" if (vals > hi).any() else "")
+        return (f"; == compares exactly, and no {col} equals {value:g} (the nearest is {near:.6g}; sizes read off "
+                f"a figure or rounded are rarely exact): give {option} a threshold rule such as \"{suggestion}\"")
+    return ""
+
+
 def parse_largest(rule: str, columns) -> tuple[str, int]:
     """(column, K) of a ``largest:COL`` or ``largest:COL:K`` rule."""
     parts = [x.strip() for x in rule.split(":")[1:]]

@@ -17,7 +17,6 @@ A workbook (.xlsx, .xls) is refused with what to do.
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
+from evosld.tasks.numbers import DECIMAL_COMMA
 
 #: Most rows a user table may have (one row per training run).
 MAX_ROWS = 200_000
@@ -58,7 +58,6 @@ _BINARY = ((b"PK\x03\x04", "an Excel workbook (.xlsx) or a zip archive"),
            (b"PAR1", "a Parquet file"))
 #: Field separators tried, in order of preference on a tie.
 _SEPARATORS = (",", ";", "\t", "|")
-_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
 
 
 def _encoding(path: Path) -> str:
@@ -104,7 +103,7 @@ def _dialect(path: Path, encoding: str, skip: int = 0) -> tuple[str, str]:
     decimal = "."
     if sep == ";":
         cells = [cell for row in csv.reader(lines[1:], delimiter=";") for cell in row]
-        if any(_DECIMAL_COMMA.match(c) for c in cells):
+        if any(DECIMAL_COMMA.match(c) for c in cells):
             decimal = ","
     return sep, decimal
 

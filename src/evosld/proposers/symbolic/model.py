@@ -14,7 +14,7 @@ import numpy as np
 
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
-from evosld.proposers.symbolic.fit import fit_varpro
+from evosld.proposers.symbolic.fit import fit_in_range, fit_varpro
 from evosld.proposers.symbolic.space import Space
 
 
@@ -87,7 +87,11 @@ class Model:
         rows = []
         for t in range(Y.shape[1]):
             U = self.space.transform(X, t if self.space.own else 0)
-            coef, theta = fit_varpro(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, **settings)
+            if self.space.beyond and self.space.y_range is not None:
+                coef, theta = fit_in_range(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, np.array(self.space.beyond),
+                                           self.space.y_range, **settings)
+            else:
+                coef, theta = fit_varpro(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, **settings)
             rows.append(np.concatenate([coef, theta]))
         P = np.array(rows)
         return P[0] if np.ndim(y) == 1 else P

@@ -66,7 +66,7 @@ class SymbolicProposer:
             # must reach (three model sizes, the largest as test): no bowl may curve along it
             beyond = {task.features.index(f) for f in task.test_beyond if f in task.features}
             self.space = replace(self.space, extrapolated=tuple(sorted(set(self.space.extrapolated) | beyond)))
-        self.space = self.space.with_own(self.n_outputs)
+        self.space = self.space.with_own(self.n_outputs).with_range(task.target_range)
         self.screen = Screen(fold_splits(task, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))
         self.seen: set[str] = set()

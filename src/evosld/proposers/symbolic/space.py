@@ -29,6 +29,8 @@ def _nice(x: float) -> float:
 ENTANGLED = 0.5
 #: Quantile bins of a binned sweep (``Space.with_optima``) for a feature never swept exactly.
 OPTIMA_BINS = 5
+#: Inputs past the data where a law must stay within a declared target range (``with_range``).
+BEYOND_POINTS = 24
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,10 @@ class Space:
             size): a factor of one that modifies the other cannot be told
             from a change of the other's exponent, so ``escale`` is not
             offered for them.
+        y_range: the declared range of the targets (lo, hi; None for an open
+            side), or None (``with_range``).
+        beyond: transformed inputs ``u`` (M, n_features) past the training rows
+            where a law must stay within ``y_range`` (``with_range``).
     """
 
     names: tuple[str, ...]
@@ -76,6 +82,8 @@ class Space:
     monotone: tuple[int, ...] = ()
     levels: tuple[int, ...] = ()
     entangled: tuple[tuple[int, int], ...] = ()
+    y_range: tuple[float | None, float | None] | None = None
+    beyond: tuple[tuple[float, ...], ...] = ()
 
     @staticmethod
     def from_data(X: np.ndarray, names: tuple[str, ...] | list[str], log_features=()) -> Space:
@@ -221,6 +229,38 @@ class Space:
             per = [n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups]
             counts.append(min((c for c in per if c >= 2), default=1))
         return replace(self, levels=tuple(int(c) for c in counts))
+
+    def with_range(self, y_range: tuple[float | None, float | None] | None, n: int = BEYOND_POINTS) -> Space:
+        """Keep laws within the declared target range past the data (``fit.range_guard``).
+
+        ``n`` inputs, seeded: along each extrapolated feature beyond the
+        training rows' largest value by up to half their span (a step further
+        than validation lies), every other feature within its training range.
+        A user who declares an accuracy in [0, 1] knows that a logistic rise
+        seen only up to its midpoint ends at most at 1; least squares on those
+        runs alone prefers an exponential that passes 1 just past them. Not
+        for mixtures with one output per component, nor without a direction.
+        """
+        if y_range is None or self.own or not self.extrapolated or not self.umin:
+            return self
+        rng = np.random.default_rng(0)
+        lo, hi = np.array(self.umin), np.array(self.umax)
+        ext = np.zeros(self.n_features, dtype=bool)
+        ext[list(self.extrapolated)] = True
+        top = np.where(ext, hi + 0.5 * (hi - lo), hi)
+        bottom = np.where(ext, hi, lo)
+        U = bottom + (top - bottom) * rng.random((n, self.n_features))
+        return replace(self, y_range=(y_range[0], y_range[1]), beyond=tuple(tuple(float(v) for v in row) for row in U))
+
+    def untransform(self, U: np.ndarray) -> np.ndarray:
+        """(M, n_raw) transformed features ``u`` -> raw features (the inverse of ``transform``, no ``x_own``)."""
+        U = np.atleast_2d(np.asarray(U, dtype=float))
+        X = np.empty((len(U), self.n_raw))
+        for i in range(self.n_raw):
+            k = self.kinds[i]
+            X[:, i] = self.ref[i] * np.exp(U[:, i]) if k == "log" else U[:, i] if k == "frac" else \
+                U[:, i] * self.scale[i] + self.ref[i]
+        return X
 
     def entangles(self, i: int, j: int) -> bool:
         """Whether the data entangles features ``i`` and ``j`` (either order; see ``entangled``)."""
