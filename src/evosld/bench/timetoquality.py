@@ -141,8 +141,8 @@ def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate
 
 
 def _replay_key(cands: Sequence[Candidate], s: SelectionSettings) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """What the pick depends on: the laws in the running and the simpler laws that may join them (``choose``)."""
-    cands = within_limit(cands, s.max_params)
+    """What the pick depends on: the laws in the running and the simpler laws that may join them (``choose``);
+    ``cands`` already within the parameter limit (``within_limit``)."""
     running = _running(cands, s)
     joining = simpler(cands, running, s.pool) if s.band > 0 and s.folds else []
     return tuple(r.program_id for r in running), tuple(c.program_id for c in joining)
@@ -179,11 +179,12 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
     last: tuple | None = None
     for elapsed, c in history:
         cands.append(c)
-        key = _replay_key(cands, s)
+        allowed = within_limit(cands, s.max_params)
+        key = _replay_key(allowed, s)
         if key == last:
             continue  # the laws the pick weighs did not change: neither does the pick
         last = key
-        sel = choose(within_limit(cands, s.max_params), s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
+        sel = choose(allowed, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
                      probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0,
                      check_alone=False)  # a lone law is the pick whatever its folds say: skip its refits
         if sel is None or (picks and picks[-1].program_id == sel.program_id):

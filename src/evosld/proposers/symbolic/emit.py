@@ -118,23 +118,18 @@ def fit_scaling_law(data_points, loss_values):
 '''
 
 
-def _guarded(space: Space) -> bool:
-    """Whether the programs fit their laws within a declared target range (``fit.fit_in_range``)."""
-    return bool(space.beyond) and space.y_range is not None
-
-
 def _range_lines(space: Space) -> list[str]:
     """The declared target range and the inputs past the data where the fit keeps the law in it (none: no range)."""
-    if not _guarded(space):
+    if not space.keeps_range:
         return []
     lo, hi = (None if v is None else float(v) for v in space.y_range)
-    rows = ",\n    ".join(_array(row) for row in space.untransform(np.array(space.beyond)))
-    return [f"Y_RANGE = ({lo!r}, {hi!r})", f"BEYOND = np.array([\n    {rows.replace('np.array(', '').replace(')', '')},\n])"]
+    rows = ",\n    ".join("[" + ", ".join(_fmt(v) for v in row) + "]" for row in space.untransform(np.array(space.beyond)))
+    return [f"Y_RANGE = ({lo!r}, {hi!r})", f"BEYOND = np.array([\n    {rows},\n])"]
 
 
 def _api(space: Space) -> str:
     """``scaling_law_func`` and ``fit_scaling_law``; the fit keeps the law in a declared range when there is one."""
-    if not _guarded(space):
+    if not space.keeps_range:
         return _API
     return _API.replace("fit_varpro(\n", "fit_in_range(\n", 1).replace(
         "LO, HI, INIT_LO, INIT_HI,\n", "LO, HI, INIT_LO, INIT_HI, BEYOND, Y_RANGE,\n", 1)
@@ -168,7 +163,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
         "the law. Deterministic; needs only numpy and scipy."
     )
-    if _guarded(space):
+    if space.keeps_range:
         low, high = ("" if v is None else f"{float(v):g}" for v in space.y_range)
         lines.append(f"Kept within the declared target range [{low}, {high}] past the data (fit_in_range): where "
                      f"the plain fit leaves it at the {len(space.beyond)} inputs BEYOND (up to half the data's span "
@@ -196,7 +191,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     fitter = "\n\n".join(
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
                                          fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
-                                         fit.fit_varpro, *((fit.range_guard, fit.fit_in_range) if _guarded(space) else ()))
+                                         fit.fit_varpro, *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
     )
     body = "\n".join(
         [

@@ -87,7 +87,7 @@ class Model:
         rows = []
         for t in range(Y.shape[1]):
             U = self.space.transform(X, t if self.space.own else 0)
-            if self.space.beyond and self.space.y_range is not None:
+            if self.space.keeps_range:
                 coef, theta = fit_in_range(self.basis_u, U, Y[:, t], lo, hi, ilo, ihi, np.array(self.space.beyond),
                                            self.space.y_range, **settings)
             else:

@@ -252,6 +252,11 @@ class Space:
         U = bottom + (top - bottom) * rng.random((n, self.n_features))
         return replace(self, y_range=(y_range[0], y_range[1]), beyond=tuple(tuple(float(v) for v in row) for row in U))
 
+    @property
+    def keeps_range(self) -> bool:
+        """Whether laws are fitted within a declared target range past the data (``with_range``, ``fit.fit_in_range``)."""
+        return bool(self.beyond) and self.y_range is not None
+
     def untransform(self, U: np.ndarray) -> np.ndarray:
         """(M, n_raw) transformed features ``u`` -> raw features (the inverse of ``transform``, no ``x_own``)."""
         U = np.atleast_2d(np.asarray(U, dtype=float))
