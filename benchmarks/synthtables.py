@@ -101,10 +101,12 @@ def _below(value: float) -> str:
 
 
 def _between(lo: float, hi: float) -> str:
-    """A round threshold strictly between ``lo`` < ``hi`` (their geometric mean, 3 significant digits)."""
-    text = f"{np.sqrt(lo * hi):.3g}"
-    assert lo < float(text) < hi, (lo, hi, text)
-    return text
+    """A round threshold strictly between ``lo`` < ``hi`` (their geometric mean, 3 significant digits, more if needed)."""
+    for digits in range(3, 10):
+        text = f"{np.sqrt(lo * hi):.{digits}g}"
+        if lo < float(text) < hi:
+            return text
+    raise AssertionError((lo, hi, text))
 
 
 def _largest_per_group(values: np.ndarray, groups: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
@@ -465,11 +467,101 @@ def two_targets(seed: int) -> SynthTable:
     return SynthTable("two_targets", seed, df, ("N", "D"), ("train_loss", "val_loss"), None, f"N >= {t}",
                       N >= float(t), _two, p, 0.01, "additive", note="two targets predicted jointly")
 
+def learning_curves(seed: int) -> SynthTable:
+    """Loss logged along training (30 checkpoints) for 5 model sizes; test: the last checkpoints of every run.
+
+    L = E + A/N^a + B/T^b with T the tokens seen (the Chinchilla form, Hoffmann et al. 2022, used on
+    checkpoints as users do to forecast the end of their runs); many rows per size, dense in T.
+    """
+    rng = _rng(seed, "learning_curves")
+    p = CHINCHILLA
+    Ns = np.logspace(np.log10(3e7), np.log10(1e9), 5) * (1 + 0.01 * rng.uniform(-1, 1, 5))
+    grid = np.logspace(np.log10(2e8), np.log10(2e10), 30)
+    N = np.repeat(Ns, len(grid))
+    T = np.tile(grid, len(Ns)) * (1 + 0.005 * rng.uniform(-1, 1, len(N)))
+    loss = chinchilla(np.column_stack([N, T]), np.array(p)) + rng.normal(0, 0.005, len(N))
+    t = _between(grid[-7] * 1.006, grid[-6] * 0.994)
+    df = pd.DataFrame({"params": N, "tokens": T, "loss": loss})
+    return SynthTable("learning_curves", seed, df, ("params", "tokens"), ("loss",), None, f"tokens >= {t}",
+                      T >= float(t), chinchilla, p, 0.005, "additive",
+                      note="checkpoints of 5 runs; forecast the last sixth of training")
+
+
+def lr_compute(seed: int) -> SynthTable:
+    """Optimal learning rate against compute, 16 budgets read off sweeps: lr* = 0.3118 C^-0.125, 4% noise.
+
+    DeepSeek LLM's fit (Bi et al. 2024, arXiv:2401.02954) over five decades of compute; the target spans
+    about a factor 4, less than a decade, yet its noise is relative (an optimum read off a geometric grid).
+    Test: the 4 largest budgets.
+    """
+    rng = _rng(seed, "lr_compute")
+    p = (0.3118, -0.125)
+    C = np.logspace(17, 22, 16) * (1 + 0.03 * rng.uniform(-1, 1, 16))
+    lr = _power(C[:, None], np.array(p)) * np.exp(0.04 * rng.standard_normal(len(C)))
+    t = _between(C[-5], C[-4])
+    df = pd.DataFrame({"compute": C, "lr_opt": lr})
+    return SynthTable("lr_compute", seed, df, ("compute",), ("lr_opt",), None, f"compute >= {t}", C >= float(t),
+                      _power, p, 0.04, "multiplicative", note="small span, relative noise, one run per budget")
+
+
+def _acc_of_loss(X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """acc = floor + (top - floor) / (1 + exp(k (L - L0))): accuracy rising as the loss falls."""
+    floor, top, k, L0 = p
+    return floor + (top - floor) / (1 + np.exp(k * (X[:, 0] - L0)))
+
+
+def acc_vs_loss(seed: int) -> SynthTable:
+    """Benchmark accuracy against the model's validation loss (30 models, 3 benchmarks); test: the lowest losses.
+
+    The second step of predicting downstream accuracy from loss (Llama 3 report, Dubey et al. 2024;
+    Gadre et al. 2024): the test lies *below* the training losses, not above.
+    """
+    rng = _rng(seed, "acc_vs_loss")
+    L = np.sort(rng.uniform(2.0, 3.6, 30))
+    t = _between(L[5], L[6])
+    rows, starts = [], {}
+    for g, floor, L0 in (("mc4", 0.25, 2.55), ("binary", 0.5, 2.75), ("gen", 0.0, 2.35)):
+        p = (floor, 0.9 + rng.uniform(-0.03, 0.03), 5.0 + rng.uniform(-1, 1), L0 + rng.uniform(-0.1, 0.1))
+        starts[g] = p
+        acc = np.clip(_acc_of_loss(L[:, None], np.array(p)) + rng.normal(0, 0.01, len(L)), 0, 1)
+        rows += [(g, x, a) for x, a in zip(L, acc)]
+    df = pd.DataFrame(rows, columns=["benchmark", "val_loss", "accuracy"])
+    return SynthTable("acc_vs_loss", seed, df, ("val_loss",), ("accuracy",), "benchmark", f"val_loss <= {t}",
+                      df["val_loss"].to_numpy() <= float(t), _acc_of_loss, starts["mc4"], 0.01, "additive",
+                      target_range="0,1", note="test at lower values of the feature", group_p0=starts)
+
+
+def _sparse(X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """L = (aS (1 - S)^bS + cS) (N / 1e6)^-bN + c (Frantar et al. 2023); X (N, 2) = (S, N)."""
+    aS, bS, cS, bN, c = p
+    return (aS * (1 - X[:, 0]) ** bS + cS) * (X[:, 1] / 1e6) ** -bN + c
+
+
+def sparsity(seed: int) -> SynthTable:
+    """Loss against weight sparsity (0 to 0.875, a fraction with zeros) and non-zero parameters; test largest N.
+
+    The sparse scaling law of Frantar et al. 2023 (arXiv:2309.08520) at fixed data: at equal non-zero
+    parameters a sparser model is better, through a coefficient that is a power of (1 - S).
+    """
+    rng = _rng(seed, "sparsity")
+    p = (2.0, 0.8, 2.5, 0.2, 1.8)
+    Ss = np.array([0.0, 0.5, 0.75, 0.875])
+    Ns = np.logspace(7, np.log10(5e8), 6) * (1 + 0.01 * rng.uniform(-1, 1, 6))
+    S, N = (a.ravel() for a in np.meshgrid(Ss, Ns, indexing="ij"))
+    loss = _sparse(np.column_stack([S, N]), np.array(p)) + rng.normal(0, 0.01, len(S))
+    t = _below(Ns[-1])
+    df = pd.DataFrame({"sparsity": S, "nonzero_params": N, "loss": loss})
+    return SynthTable("sparsity", seed, df, ("sparsity", "nonzero_params"), ("loss",), None,
+                      f"nonzero_params >= {t}", N >= float(t), _sparse, p, 0.01, "additive",
+                      note="a fraction feature with zeros multiplying a power of size")
+
+
 
 #: Every family, by name, in the order the benchmark runs them.
 FAMILIES: dict[str, Callable[[int], SynthTable]] = {f.__name__: f for f in (
     figure_chinchilla, kaplan_n_only, grouped_offsets, uneven_compound, outliers, few_scales, lr_bowl,
     rising_accuracy, small_units, handful, huge_raw, with_zero, moe_like, u_shape, data_repetition, two_targets,
+    learning_curves, lr_compute, acc_vs_loss, sparsity,
 )}
 
 

@@ -266,6 +266,37 @@ def test_the_symbolic_search_writes_the_range_into_its_programs_and_only_with_a_
     assert np.max(ns["scaling_law_func"](ns["BEYOND"], params)) <= 1.0 + 1e-3
 
 
+
+def test_a_test_rule_below_the_runs_is_extrapolated_downwards_and_kept_in_range_there():
+    """Accuracy against the model's loss, the test at the lowest losses (``loss <= t``): validation lies below
+    the fit rows, so the feature is extrapolated *downwards*: no bowl along it, and the range is guarded below
+    the smallest loss, where the law must next predict (above the largest there is nothing to ask)."""
+    from evosld.proposers.symbolic.expr import Factor, Law, Term
+    from evosld.proposers.symbolic.proposer import SymbolicProposer
+
+    L = np.linspace(2.0, 3.6, 30)
+    acc = 0.25 + 0.65 / (1 + np.exp(5.0 * (L - 2.4))) + 0.005 * np.random.default_rng(0).standard_normal(30)
+    df = pd.DataFrame({"loss": L, "acc": acc})
+    task = task_from_frame(df, ["loss"], "acc", test="loss <= 2.3", target_range="0,1")
+    assert task.val_rule.startswith("loss <=")
+    space = SymbolicProposer(task.search_view()).space
+    assert space.extrapolated == (0,) and space.below == (0,) and not space.bowl_axis(0)
+    assert len(space.beyond) == 24
+    assert max(row[0] for row in space.beyond) <= space.umin[0]  # below the smallest run, up to half the span
+    assert min(row[0] for row in space.beyond) >= space.umin[0] - 0.5 * (space.umax[0] - space.umin[0]) - 1e-9
+    up = SymbolicProposer(task_from_frame(df, ["loss"], "acc", test="loss >= 3.3").search_view()).space
+    assert up.extrapolated == (0,) and up.below == ()
+    logistic = Law.of(Term(), Term.of(Factor("sat", (0,))))
+    program = SymbolicProposer(task.search_view()).proposal(logistic, "test").source
+    assert "def fit_in_range(" in program
+    fit_rows = df[df["loss"] > 2.6]  # the rise seen only from chance up to about half way
+    ns: dict = {}
+    exec(compile(program, "law.py", "exec"), ns)
+    params = ns["fit_scaling_law"](fit_rows[["loss"]].to_numpy(dtype=float), fit_rows["acc"].to_numpy(dtype=float))
+    pred = ns["scaling_law_func"](ns["BEYOND"], params)
+    assert np.max(pred) <= 1.0 + 1e-3 and np.min(pred) >= -1e-3
+
+
 # ---------------------------------------------------------------- end to end
 def test_discover_with_a_range_finishes_and_records_it(tmp_path):
     csv = tmp_path / "acc.csv"

@@ -51,7 +51,11 @@ class Space:
         own: for a mixture with one output per component, output t's own
             component (feature index); the space then ends with a virtual
             fraction ``x_own`` that stands for it (see ``with_own``).
-        extrapolated: features validation lies beyond (``with_extrapolation``).
+        extrapolated: features validation lies beyond (``with_extrapolation``), on
+            either side of the fit rows.
+        below: the extrapolated features along which validation lies *below*
+            the fit rows (accuracy against a falling loss, test at the lowest
+            losses); the others in ``extrapolated`` lie above.
         monotone: features along which the data shows no optimum (``with_optima``).
         Bowls curve along neither.
         levels: per raw feature, the fewest distinct values it takes in one
@@ -78,6 +82,7 @@ class Space:
     mixture: bool = False
     short: tuple[str, ...] = field(default=())
     extrapolated: tuple[int, ...] = ()
+    below: tuple[int, ...] = ()
     own: tuple[int, ...] = ()
     monotone: tuple[int, ...] = ()
     levels: tuple[int, ...] = ()
@@ -144,7 +149,9 @@ class Space:
 
         A feature is extrapolated when the validation rows' mean sits more than
         0.8 standard deviations above the fit rows' mean, or more than a fifth of
-        them lie above the fit rows' maximum. Bowls do not curve along these.
+        them lie above the fit rows' maximum; or the same below (``below``: a
+        test rule such as ``loss <= 2.2`` asks for the lowest values). Bowls do
+        not curve along these.
         Args: X_fit (N, F), X_val (M, F) raw features.
         """
         if len(X_val) == 0 or len(X_fit) == 0:
@@ -152,9 +159,11 @@ class Space:
         Uf, Uv = self.transform(X_fit), self.transform(X_val)
         sd = np.where(Uf.std(axis=0) > 0, Uf.std(axis=0), 1.0)
         shift = (Uv.mean(axis=0) - Uf.mean(axis=0)) / sd
-        beyond = (Uv > Uf.max(axis=0) + 1e-12).mean(axis=0)
-        ext = tuple(i for i in range(self.n_raw) if shift[i] > 0.8 or beyond[i] > 0.2)
-        return replace(self, extrapolated=ext)
+        above = (Uv > Uf.max(axis=0) + 1e-12).mean(axis=0)
+        under = (Uv < Uf.min(axis=0) - 1e-12).mean(axis=0)
+        up = [i for i in range(self.n_raw) if shift[i] > 0.8 or above[i] > 0.2]
+        down = [i for i in range(self.n_raw) if i not in up and (shift[i] < -0.8 or under[i] > 0.2)]
+        return replace(self, extrapolated=tuple(sorted(up + down)), below=tuple(down))
 
     def with_optima(self, groups: list[tuple[np.ndarray, np.ndarray]], share: float = 0.2,
                     bins: int = OPTIMA_BINS) -> Space:
@@ -235,7 +244,8 @@ class Space:
 
         ``n`` inputs, seeded: along each extrapolated feature beyond the
         training rows' largest value by up to half their span (a step further
-        than validation lies), every other feature within its training range.
+        than validation lies; below the smallest for the features in
+        ``below``), every other feature within its training range.
         A user who declares an accuracy in [0, 1] knows that a logistic rise
         seen only up to its midpoint ends at most at 1; least squares on those
         runs alone prefers an exponential that passes 1 just past them. Not
@@ -247,8 +257,10 @@ class Space:
         lo, hi = np.array(self.umin), np.array(self.umax)
         ext = np.zeros(self.n_features, dtype=bool)
         ext[list(self.extrapolated)] = True
-        top = np.where(ext, hi + 0.5 * (hi - lo), hi)
-        bottom = np.where(ext, hi, lo)
+        down = np.zeros(self.n_features, dtype=bool)
+        down[list(self.below)] = True
+        top = np.where(ext & ~down, hi + 0.5 * (hi - lo), np.where(down, lo, hi))
+        bottom = np.where(ext & ~down, hi, np.where(down, lo - 0.5 * (hi - lo), lo))
         U = bottom + (top - bottom) * rng.random((n, self.n_features))
         return replace(self, y_range=(y_range[0], y_range[1]), beyond=tuple(tuple(float(v) for v in row) for row in U))
 
