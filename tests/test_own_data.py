@@ -63,6 +63,14 @@ def test_discover_needs_features():
         evosld.discover(_example().make_runs(), progress=False)
 
 
+@pytest.mark.parametrize("value", [-1, 0.5, float("nan"), "1e-3"])
+def test_a_bad_scale_tolerance_is_a_value_error_naming_the_argument(tmp_path, value):
+    with pytest.raises(ValueError, match=r"^scale_tolerance must be a relative difference in \[0, 0\.5\)"):
+        evosld.discover(_example().make_runs(), features=["N", "D"], target="loss", scale_tolerance=value,
+                        iterations=1, output=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     """The run keeps a copy of the rows (table.csv) and the spec that rebuilds the task from them."""
     import json

@@ -75,6 +75,10 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     from evosld.run.plan import task_spec_for
 
     csv = getattr(args, "csv", None)
+    if getattr(args, "scale_tolerance", None) is not None:  # named as typed, not as the loader's argument
+        from evosld.tasks.scales import check_tolerance
+
+        check_tolerance(args.scale_tolerance, "--scale-tolerance")
     if csv:
         if name:
             raise DataError(f"give either a task ({name}) or --csv, not both")
