@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
 from evosld.tasks.scales import DEFAULT_RTOL, check_tolerance, levels
-from evosld.tasks.splits import exact_equality_hint, rule_mask
+from evosld.tasks.splits import exact_equality_hint, near_equality_warnings, rule_mask
 from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -79,7 +80,9 @@ def _finish(
     baseline: str = "",
     target_range: TargetRange | None = None,
     default_limit: bool = False,
+    split_warnings: Sequence[str] = (),
 ) -> Task:
+    """Check the split and build the Task; ``split_warnings`` (about the test rule) are given once it is usable."""
     features, targets = tuple(features), tuple(targets)
     for where, df in (("train", train), ("test", test)):
         label = f"{name} ({where})"
@@ -113,6 +116,12 @@ def _finish(
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
+    split_warnings = list(split_warnings)
+    if not derive_val:  # a rule derived from the data is not the user's to rewrite
+        split_warnings += near_equality_warnings(val_rule, train, val_mask, which="validation", option="--val",
+                                                 stays="the rows fitted", rtol=scale_rtol)
+    for line in split_warnings:  # once the split is known to be usable: an error comes alone
+        warnings.warn(f"{name}: {line}", stacklevel=3)
     limit_how = ""
     if max_params is None and default_limit:
         fit = train.loc[~val_mask]
@@ -340,6 +349,8 @@ def task_from_frame(
         baseline=reference,
         target_range=bounds,
         default_limit=True,
+        split_warnings=near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                              stays="train", rtol=scale_tolerance),
     )
 
 
