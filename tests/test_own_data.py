@@ -100,3 +100,18 @@ def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     assert rank_check(run, top=3).n >= 1
     with pytest.raises(evosld.errors.ConfigError, match="already holds a run"):
         evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, output=run, progress=False)
+
+
+def test_a_resume_with_another_parameter_limit_is_refused_naming_the_argument(tmp_path):
+    ex = _example()
+    run = tmp_path / "run"
+    first = evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, budget_seconds=None,
+                            output=run, progress=False)
+    limit = json.loads((run / "best.json").read_text())["max_params"]
+    with pytest.raises(evosld.errors.ConfigError, match=rf"parameter limit it started with \({limit}\); drop "
+                                                        rf"max_params {limit + 1} \(for another limit"):
+        evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=2, budget_seconds=None,
+                        max_params=limit + 1, output=run, resume=run, progress=False)
+    again = evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=2, budget_seconds=None,
+                            max_params=limit, resume=run, progress=False)
+    assert again.run_dir == first.run_dir

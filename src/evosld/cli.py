@@ -307,6 +307,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/yellow] this run has searched {plan.searched_seconds:.0f} s already, its "
                           f"whole budget of {config.budget_seconds:.0f} s (--budget-seconds counts the whole run); "
                           "give a larger --budget-seconds to search longer", highlight=False)
+    for note in plan.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for key in plan.ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
     mode = "LLM " + ", ".join(m.name for m in config.llm.models) if config.uses_llm() and config.llm else "offline symbolic search"
