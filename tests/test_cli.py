@@ -91,6 +91,28 @@ def test_a_bad_option_value_is_named_as_typed(tmp_path, args, expected):
         assert one_error_line(evosld("tasks", *table, *args)) == expected
 
 
+TOLERANCE = "must be a relative difference in [0, 0.5), e.g. 1e-3"
+
+
+@pytest.mark.parametrize("value, shown", [("-1", "-1"), ("0.5", "0.5"), ("nan", "nan"), ("inf", "inf")])
+def test_a_bad_scale_tolerance_is_named_as_typed(tmp_path, value, shown):
+    """--scale-tolerance, like --max-params: the option typed and the value, for every command that takes it;
+    a task file's scale_tolerance is named by its key."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    prog = tmp_path / "p.py"
+    prog.write_text("def scaling_law_func(x, p):\n    return x\n")
+    table = ["--csv", str(csv), "--features", "N,D", "--target", "loss", "--scale-tolerance", value]
+    expected = f"error: --scale-tolerance {TOLERANCE} (got {shown})"
+    assert one_error_line(evosld("discover", *table, "--output", str(tmp_path / "run"))) == expected
+    assert not (tmp_path / "run").exists()
+    assert one_error_line(evosld("tasks", *table)) == expected
+    assert one_error_line(evosld("eval", str(prog), *table)) == expected
+    (tmp_path / "law.yaml").write_text(f"data: runs.csv\nfeatures: [N, D]\ntarget: loss\nscale_tolerance: {value}\n")
+    assert one_error_line(evosld("tasks", str(tmp_path / "law.yaml"))) == \
+        f"error: task file {tmp_path / 'law.yaml'}: scale_tolerance {TOLERANCE} (got {shown})"
+
+
 def test_a_bad_value_in_a_config_file_is_named_by_its_key(tmp_path):
     csv = tmp_path / "runs.csv"
     chinchilla_frame().to_csv(csv, index=False)

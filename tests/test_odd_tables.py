@@ -429,6 +429,71 @@ def test_an_equality_no_size_meets_exactly_says_so_and_gives_a_rule_that_works()
         task_from_frame(df, ["N", "D"], "loss", test="N > 1e12")
 
 
+def _part_jittered() -> pd.DataFrame:
+    """chinchilla_frame with two of the six runs at N = 1e10 and one at 1e9 read off a figure as slightly off."""
+    df = chinchilla_frame()
+    at_top, at_1e9 = np.flatnonzero(df["N"] == 1e10), np.flatnonzero(np.isclose(df["N"], 1e9))
+    df["N"] = np.where(np.isclose(df["N"], 1e9), 1e9, df["N"])  # logspace gives 999999999.9999998
+    df.loc[at_top[[1, 4]], "N"] = 1.0000012e10
+    df.loc[at_1e9[2], "N"] = 9.9995e8
+    return df
+
+
+def _split_warnings(**kwargs) -> tuple[list[str], object]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(_part_jittered(), ["N", "D"], "loss", baseline="none", **kwargs)
+    return [str(w.message) for w in caught if "== compares exactly" in str(w.message)], task
+
+
+def test_an_equality_that_splits_one_size_warns_and_names_a_rule_that_keeps_it_whole():
+    """N == 1e10 holds out the four exact runs; the two read as 1.0000012e10 (within the scale tolerance: the same
+    size) would leak into train. Rows stay as the rule says, and one warning says so and gives a threshold."""
+    said, task = _split_warnings(test="N == 1e10")
+    assert said == ["my_law: the test rule 'N == 1e10' holds out 4 run(s) with N exactly 1e10, but 2 more within the "
+                    "scale tolerance (0.001) of it stay in train (e.g. N = 1.0000012e10): == compares exactly; to keep "
+                    "that size on one side, give --test a threshold rule such as \"N >= 9.99e9\""]
+    assert len(task.test) == 4 and (task.test["N"] == 1e10).all()  # comparisons stay exact
+    assert (task.train["N"] == 1.0000012e10).sum() == 2
+    said, task = _split_warnings(test="N >= 9.99e9")  # the rule suggested: the whole size, no warning
+    assert said == [] and len(task.test) == 6
+    # compound rules: the other clauses are kept in the rule suggested
+    said, task = _split_warnings(test="N == 1e10 and D >= 1e10")
+    assert len(said) == 1 and "holds out 3 run(s) with N exactly 1e10, but 1 more" in said[0], said
+    assert said[0].endswith('such as "N >= 9.99e9 and D >= 1e10"')
+    said, _ = _split_warnings(test="D >= 2e11 or N == 1e10")  # one near copy has the largest D: held out anyway
+    assert len(said) == 1 and "holds out 4 run(s) with N exactly 1e10, but 1 more" in said[0], said
+    assert said[0].endswith('such as "D >= 2e11 or N >= 9.99e9"')
+    said, _ = _split_warnings(test="N == 1e10 or N == 1.0000012e10")  # both copies named: nothing left behind
+    assert said == []
+    said, _ = _split_warnings(test="N == 1e10", scale_tolerance=1e-7)  # 1.2e-7 apart: two sizes at this tolerance
+    assert said == []
+
+
+def test_an_equality_that_splits_one_size_in_the_validation_rule_warns_too():
+    said, task = _split_warnings(test="N >= 9.99e9", val="1e9 == N")
+    assert said == ["my_law: the validation rule '1e9 == N' holds out 5 run(s) with N exactly 1e9, but 1 more within "
+                    "the scale tolerance (0.001) of it stay in the rows fitted (e.g. N = 9.9995e8): == compares "
+                    "exactly; to keep that size on one side, give --val a threshold rule such as "
+                    "\"N >= 9.99e8 and N <= 1e9\""]
+    assert int(task.val_mask.sum()) == 5
+    said, task = _split_warnings(test="N >= 9.99e9", val="N >= 9.99e8 and N <= 1e9")
+    assert said == [] and int(task.val_mask.sum()) == 6
+    said, _ = _split_warnings(test="N >= 9.99e9")  # a derived validation rule is not the user's: no warning
+    assert said == []
+
+
+def test_an_equality_that_splits_one_size_is_one_warning_line_on_the_command_line(tmp_path):
+    path = tmp_path / "runs.csv"
+    _part_jittered().to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss", "--test", "N == 1e10")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == ["warning: runs: the test rule 'N == 1e10' holds out 4 run(s) with N exactly 1e10, but 2 more "
+                      "within the scale tolerance (0.001) of it stay in train (e.g. N = 1.0000012e10): == compares "
+                      "exactly; to keep that size on one side, give --test a threshold rule such as \"N >= 9.99e9\""]
+
+
 def test_a_spreadsheet_with_sizes_as_text_gaps_and_python_word_names_runs_end_to_end(tmp_path):
     """`evosld discover --csv` on a semicolon file with a BOM, CRLF, sizes as 70M / 1.3B, token counts with
     thousands separators, runs marked N/A and columns named lambda / exp: it runs, warns once about the gaps."""

@@ -63,6 +63,14 @@ def test_discover_needs_features():
         evosld.discover(_example().make_runs(), progress=False)
 
 
+@pytest.mark.parametrize("value", [-1, 0.5, float("nan"), "1e-3"])
+def test_a_bad_scale_tolerance_is_a_value_error_naming_the_argument(tmp_path, value):
+    with pytest.raises(ValueError, match=r"^scale_tolerance must be a relative difference in \[0, 0\.5\)"):
+        evosld.discover(_example().make_runs(), features=["N", "D"], target="loss", scale_tolerance=value,
+                        iterations=1, output=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     """The run keeps a copy of the rows (table.csv) and the spec that rebuilds the task from them."""
     import json
@@ -92,3 +100,18 @@ def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     assert rank_check(run, top=3).n >= 1
     with pytest.raises(evosld.errors.ConfigError, match="already holds a run"):
         evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, output=run, progress=False)
+
+
+def test_a_resume_with_another_parameter_limit_is_refused_naming_the_argument(tmp_path):
+    ex = _example()
+    run = tmp_path / "run"
+    first = evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, budget_seconds=None,
+                            output=run, progress=False)
+    limit = json.loads((run / "best.json").read_text())["max_params"]
+    with pytest.raises(evosld.errors.ConfigError, match=rf"parameter limit it started with \({limit}\); drop "
+                                                        rf"max_params {limit + 1} \(for another limit"):
+        evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=2, budget_seconds=None,
+                        max_params=limit + 1, output=run, resume=run, progress=False)
+    again = evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=2, budget_seconds=None,
+                            max_params=limit, resume=run, progress=False)
+    assert again.run_dir == first.run_dir

@@ -161,3 +161,74 @@ def test_resume_refuses_a_table_edited_since_the_run_started_and_other_task_opti
                            env=dict(os.environ))
     assert other.returncode == 2
     assert "on the task it started with; drop --csv, --target" in other.stderr
+
+
+def _limit_state(db: Path) -> str | None:
+    con = sqlite3.connect(db)
+    try:
+        row = con.execute("SELECT value FROM state WHERE key = 'param_limit'").fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def _set_limit_state(db: Path, value: str | None) -> None:
+    con = sqlite3.connect(db)
+    try:
+        if value is None:
+            con.execute("DELETE FROM state WHERE key = 'param_limit'")
+        else:
+            con.execute("UPDATE state SET value = ? WHERE key = 'param_limit'", (value,))
+        con.commit()
+    finally:
+        con.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evosld.cli", *args], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ))
+
+
+def test_a_resumed_run_keeps_the_parameter_limit_it_started_with(tmp_path):
+    """The default limit is computed from the table, and its rule can change between versions (repeated runs came
+    to count once): a run started under the old rule keeps its limit on resume, with a note, and a --max-params
+    beside --resume other than the run's limit is refused as other task options are."""
+    import json
+
+    csv, run = tmp_path / "runs.csv", tmp_path / "run"
+    df = chinchilla_frame()
+    df.loc[df.index.repeat(2)].to_csv(csv, index=False)  # every run twice: 30 fit runs, 60 fit rows
+    _finish(_new(csv, run, ["--iterations", "2"]))
+    db = run / "run.sqlite"
+    assert json.loads(_limit_state(db)) == {"max_params": 10}
+    assert json.loads((run / "best.json").read_text())["max_params"] == 10
+
+    _set_limit_state(db, '{"max_params": 20}')  # a run started when every row counted
+    resumed = _cli("discover", "--resume", str(run), "--iterations", "3", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    notes = [ln for ln in resumed.stderr.splitlines() if ln.startswith("note:")]
+    assert notes == ["note: this run keeps the parameter limit it started with, 20, though the table now gives 10 "
+                     "(one per 3 of the 30 distinct fit runs, rows with the same feature values counted once (60 fit "
+                     "rows in all)); for that limit, start a new run with another --output"], resumed.stderr
+    assert json.loads((run / "best.json").read_text())["max_params"] == 20
+    assert "(limit 20)" in resumed.stdout
+    assert json.loads(_limit_state(db)) == {"max_params": 20}
+
+    best = (run / "best.json").read_text()
+    other = _cli("discover", "--resume", str(run), "--iterations", "4", "--max-params", "10", "--quiet")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert [ln for ln in other.stderr.splitlines() if ln.startswith("error:")] == [
+        f"error: --resume continues the run in {run} with the parameter limit it started with (20); drop "
+        "--max-params 10 (for another limit, start a new run with another --output)"]
+    assert (run / "best.json").read_text() == best
+    same = _cli("discover", "--resume", str(run), "--iterations", "4", "--max-params", "20", "--quiet")
+    assert same.returncode == 0, same.stderr
+    assert not [ln for ln in same.stderr.splitlines() if ln.startswith("note:")]  # the limit was asked for
+
+    # a run from before the record: the limit its best.json reports, recorded from then on
+    _set_limit_state(db, None)
+    legacy = _cli("discover", "--resume", str(run), "--iterations", "5", "--quiet")
+    assert legacy.returncode == 0, legacy.stderr
+    assert "keeps the parameter limit it started with, 20" in legacy.stderr
+    assert json.loads(_limit_state(db)) == {"max_params": 20}
+    assert json.loads((run / "best.json").read_text())["max_params"] == 20

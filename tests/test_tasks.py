@@ -151,3 +151,31 @@ def test_duplicate_rows_warn(tmp_path):
     df = pd.concat([df, df.iloc[:3]])
     with pytest.warns(UserWarning, match="duplicate row"):
         task_from_frame(df, ["N", "D"], "loss")
+
+
+@pytest.mark.parametrize("features, targets", [(["N", "D"], "loss"), (["D"], "loss"), (["N", "D"], ["loss", "acc"])])
+def test_group_arrays_are_each_groups_rows_in_table_order(features, targets):
+    """Task.arrays takes the rows of all groups in one pass; each group's arrays are its rows in table order, in the
+    memory order its own slice of the table gives (what a law's fit received before), groups in train order.
+    split_counts counts them in one pass too."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"model": rng.choice(["b", "a", "c", "d"], 96), "N": np.repeat(np.arange(1, 13) * 10**7, 8),
+                       "D": np.tile(np.logspace(9, 11, 8), 12), "loss": 2 + rng.random(96), "acc": rng.random(96)})
+    task = task_from_frame(df, features, targets, group="model", test="N >= 1.2e8", baseline="none")
+    cols = [targets] if isinstance(targets, str) else targets
+    for frame in (task.train, task.test, task.fit_df, task.val_df, task.test.iloc[:0]):
+        got = task.arrays(frame)
+        keys = frame["group"].astype(str)
+        assert list(got) == [g for g in task.groups if (keys == g).any()]
+        for g, data in got.items():
+            rows = frame.loc[keys == g]
+            X, y = rows[features].to_numpy(dtype=float), rows[cols].to_numpy(dtype=float)
+            y = y[:, 0] if isinstance(targets, str) else y
+            for mine, theirs in ((data.X, X), (data.y, y)):
+                assert mine.shape == theirs.shape and np.array_equal(mine, theirs)
+                assert (mine.flags.c_contiguous, mine.flags.f_contiguous) == (theirs.flags.c_contiguous,
+                                                                              theirs.flags.f_contiguous)
+    keys, test_keys = task.train["group"].astype(str), task.test["group"].astype(str)
+    assert task.split_counts() == {g: {"fit": int(((keys == g) & ~task.val_mask).sum()),
+                                       "val": int(((keys == g) & task.val_mask).sum()),
+                                       "test": int((test_keys == g).sum())} for g in task.groups}

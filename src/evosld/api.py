@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,8 @@ def discover(
     if llm is not None:
         overrides["llm"] = llm
     plan = plan_run(task_or_spec, overrides, config_file=config, output=output, resume=resume)
+    for note in plan.notes:
+        print(f"evosld: note: {note}", file=sys.stderr)
     task, run_dir = plan.task, plan.run_dir
     spec = _store_table(data, table_spec, run_dir) if table_spec is not None and not plan.resume else plan.task_spec
     common: dict[str, Any] = {"proposer": injected, "task_spec": spec, "resume": plan.resume}

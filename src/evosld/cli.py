@@ -75,6 +75,10 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
     from evosld.run.plan import task_spec_for
 
     csv = getattr(args, "csv", None)
+    if getattr(args, "scale_tolerance", None) is not None:  # named as typed, not as the loader's argument
+        from evosld.tasks.scales import check_tolerance
+
+        check_tolerance(args.scale_tolerance, "--scale-tolerance")
     if csv:
         if name:
             raise DataError(f"give either a task ({name}) or --csv, not both")
@@ -303,6 +307,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/yellow] this run has searched {plan.searched_seconds:.0f} s already, its "
                           f"whole budget of {config.budget_seconds:.0f} s (--budget-seconds counts the whole run); "
                           "give a larger --budget-seconds to search longer", highlight=False)
+    for note in plan.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for key in plan.ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
     mode = "LLM " + ", ".join(m.name for m in config.llm.models) if config.uses_llm() and config.llm else "offline symbolic search"

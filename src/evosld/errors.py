@@ -21,6 +21,11 @@ class ConfigError(EvosldError):
     """A configuration file or command-line option is invalid."""
 
 
+class OptionValueError(ConfigError, ValueError):
+    """A value out of range for an option or argument, named as the user gave it (``--scale-tolerance``,
+    a task file's key, ``evosld.discover``'s argument); a ValueError for Python callers."""
+
+
 class OutputError(EvosldError):
     """The run directory or the run store cannot be written (read-only, disk full, no permission)."""
 
@@ -47,7 +52,7 @@ _BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than
            "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as the user typed it: 0 for 0.0, text as is."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -60,10 +65,10 @@ def option_error(option: str, err: dict[str, Any]) -> str:
     ``--max-params must be at least 1 (got 0)`` rather than the config key and
     pydantic's "Input should be greater than or equal to 1".
     """
-    got = f" (got {_shown(err['input'])})" if "input" in err and not isinstance(err["input"], (dict, list)) else ""
+    got = f" (got {shown(err['input'])})" if "input" in err and not isinstance(err["input"], (dict, list)) else ""
     bound = _BOUNDS.get(err.get("type", ""))
     if bound and bound[1] in (err.get("ctx") or {}):
-        return f"{option} must be {bound[0]} {_shown(err['ctx'][bound[1]])}{got}"
+        return f"{option} must be {bound[0]} {shown(err['ctx'][bound[1]])}{got}"
     what = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
     if what.startswith("Input should be "):
         return f"{option} should be {what.removeprefix('Input should be ')}{got}"

@@ -42,6 +42,7 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.foldscores import fold_names, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
@@ -279,7 +280,8 @@ def time_to_quality(
         stored_probe = dict(store.get_state("probe_excess", {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
-    task = stored_task(info, run_dir, task, data_dir)
+        limit = store.get_state(LIMIT_STATE)
+    task = stored_task(info, run_dir, task, data_dir, limit)
 
     settings, limits = _settings(info.config, task)
     by_id = {p.id: p for p in programs}

@@ -23,6 +23,7 @@ from evosld.evaluation.sandbox import Sandbox
 from evosld.evaluation.scatter import scatter_of, scatter_warning
 from evosld.program import Program, parse_python
 from evosld.report.curves import TRAIN_SET, PlotPlan, plan_plot
+from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
 from evosld.run.summary import RunSummary, count_params, n_params_of, stored_task
@@ -198,7 +199,7 @@ def collect(
     with open_run(run_dir) as store:
         info = store.run()
         if task is None:
-            task = stored_task(info, run_dir, data_dir=data_dir)
+            task = stored_task(info, run_dir, data_dir=data_dir, limit=store.get_state(LIMIT_STATE))
         best = store.final()
         if best is None:
             raise ReportError(f"no program of the run in {run_dir} was evaluated successfully; nothing to report")

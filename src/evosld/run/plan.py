@@ -32,6 +32,7 @@ class RunPlan:
         resume: continue the run stored in ``run_dir``.
         ignored: OpenEvolve config keys evosld accepted but does not use.
         searched_seconds: time the run has searched already (0 for a new run).
+        notes: what to tell the user before the run (one line each), e.g. that a resume keeps its parameter limit.
     """
 
     task: Task
@@ -41,6 +42,7 @@ class RunPlan:
     resume: bool = False
     ignored: tuple[str, ...] = ()
     searched_seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
     @property
     def budget_spent(self) -> bool:
@@ -82,22 +84,30 @@ def plan_run(
         options: the command-line option of each override key, to name in an error (``load_config``).
 
     Raises:
-        ConfigError: a bad config key or value, or no run store in ``resume``.
+        ConfigError: a bad config key or value, no run store in ``resume``, or a ``max_params`` override other
+            than the resumed run's parameter limit (``run.keptlimit``).
         DataError: the task cannot be built.
     """
     from evosld.tasks.taskfile import task_from_spec
 
     if resume is not None:
+        from evosld.run.keptlimit import LIMIT_STATE, keep_limit
         from evosld.run.store import RunStore
 
         run_dir = Path(resume)
         with RunStore.open(run_dir / STORE_FILE) as store:
             info = store.run()
             searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
+            recorded = store.get_state(LIMIT_STATE)
         spec = info.config.get("task_spec") or {"name": info.task}
-        config, ignored = load_config(None, overrides, base=info.config.get("config") or {}, options=options)
+        base = info.config.get("config") or {}
+        config, ignored = load_config(None, overrides, base=base, options=options)
         task = task_or_spec if isinstance(task_or_spec, Task) else task_from_spec(spec, data_dir)
-        return RunPlan(task, config, run_dir, spec, resume=True, ignored=tuple(ignored), searched_seconds=searched)
+        task, notes = keep_limit(task, recorded, run_dir, given=(overrides or {}).get("max_params"),
+                                 started_with=base.get("max_params"),
+                                 option=(options or {}).get("max_params", "max_params"))
+        return RunPlan(task, config, run_dir, spec, resume=True, ignored=tuple(ignored), searched_seconds=searched,
+                       notes=tuple(notes))
 
     config, ignored = load_config(config_file, overrides, options=options)
     config = config.for_new_run()

@@ -32,6 +32,7 @@ from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import FinishClock
+from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
@@ -246,6 +247,7 @@ def run_locked(
                                  "task_spec": task_spec or {"name": task.name}})
         store.set_state(DATA_STATE, data_digest(task))
     with store, _logging_into(run_dir):
+        record_limit(store, task, config)  # a resume keeps it (``plan_run``); a run from before the record gets it now
         return _run_with_store(store, task, config, run_dir, resume=resume, proposer=proposer, executor=executor,
                                progress=progress, write_report=write_report, stop=stop)
 

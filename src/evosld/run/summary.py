@@ -156,7 +156,7 @@ class RunSummary:
 
 
 def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | None = None,
-                data_dir: str | os.PathLike | None = None) -> Task:
+                data_dir: str | os.PathLike | None = None, limit: Any = None) -> Task:
     """The task a stored run was made on: ``task`` itself, a built-in task by name, or rebuilt from the run.
 
     Args:
@@ -167,16 +167,21 @@ def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | No
             the built-in task of its name on the data directory the run used).
         data_dir: where built-in task data lives when the run stored none
             (default ``$EVOSLD_DATA``).
+        limit: the run's recorded parameter limit (its store state ``run.keptlimit.LIMIT_STATE``), which a
+            task rebuilt with the default limit of its table takes, as ``--resume`` does.
     Raises:
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
     from evosld.errors import DataError
 
     if task is None:
+        from evosld.run.keptlimit import recorded_limit, with_limit
         from evosld.tasks.taskfile import task_from_spec
 
         task = task_from_spec(info.config.get("task_spec") or {"name": info.task},
                               None if data_dir is None else str(data_dir))
+        known, kept = recorded_limit(limit)
+        task = with_limit(task, kept) if known else task
     elif isinstance(task, str):
         from evosld.tasks import load_task
 

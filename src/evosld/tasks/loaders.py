@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,8 +16,8 @@ from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
-from evosld.tasks.scales import DEFAULT_RTOL, levels
-from evosld.tasks.splits import exact_equality_hint, rule_mask
+from evosld.tasks.scales import DEFAULT_RTOL, check_tolerance, levels
+from evosld.tasks.splits import exact_equality_hint, near_equality_warnings, rule_mask
 from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -79,7 +80,9 @@ def _finish(
     baseline: str = "",
     target_range: TargetRange | None = None,
     default_limit: bool = False,
+    split_warnings: Sequence[str] = (),
 ) -> Task:
+    """Check the split and build the Task; ``split_warnings`` (about the test rule) are given once it is usable."""
     features, targets = tuple(features), tuple(targets)
     for where, df in (("train", train), ("test", test)):
         label = f"{name} ({where})"
@@ -113,6 +116,12 @@ def _finish(
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_constant_features(train, list(features), f"{name} (train)")
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
+    split_warnings = list(split_warnings)
+    if not derive_val:  # a rule derived from the data is not the user's to rewrite
+        split_warnings += near_equality_warnings(val_rule, train, val_mask, which="validation", option="--val",
+                                                 stays="the rows fitted", rtol=scale_rtol)
+    for line in split_warnings:  # once the split is known to be usable: an error comes alone
+        warnings.warn(f"{name}: {line}", stacklevel=3)
     limit_how = ""
     if max_params is None and default_limit:
         fit = train.loc[~val_mask]
@@ -249,7 +258,8 @@ def task_from_frame(
         log_features: features on a log scale (default: guessed, see ``guess_log_features``).
         linear_features: features never on a log scale (e.g. a column with zeros), whatever the guess.
         scale_tolerance: values closer than this relative difference count as
-            one scale (sizes read off a figure are never exactly equal).
+            one scale (sizes read off a figure are never exactly equal); in
+            [0, 0.5), else OptionValueError (a ValueError) naming it.
         baseline: the reference law shown beside the found one: ``"auto"``
             (the Chinchilla form when the features look like model size and
             data and the target is positive), ``"chinchilla"``,
@@ -260,6 +270,7 @@ def task_from_frame(
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
+    scale_tolerance = check_tolerance(scale_tolerance, "scale_tolerance")  # the CLI and task files check theirs first
     tables.check_frame(df, name)
     features = [features] if isinstance(features, str) else list(features)
     targets = [target] if isinstance(target, str) else list(target)
@@ -299,8 +310,6 @@ def task_from_frame(
         df[GROUP_COLUMN] = df[group].astype(str)
     elif GROUP_COLUMN not in df.columns:
         df[GROUP_COLUMN] = "all_data"
-    if not (isinstance(scale_tolerance, (int, float)) and 0 <= scale_tolerance < 0.5):
-        raise DataError(f"scale tolerance {scale_tolerance!r} must be a relative difference in [0, 0.5), e.g. 1e-3")
     test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
     test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]
@@ -340,6 +349,8 @@ def task_from_frame(
         baseline=reference,
         target_range=bounds,
         default_limit=True,
+        split_warnings=near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                              stays="train", rtol=scale_tolerance),
     )
 
 

@@ -10,10 +10,32 @@ scale; a continuous feature is many scales, not one chain. Pure functions.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from evosld.errors import OptionValueError, shown
 
 #: Values closer than this relative difference count as one scale.
 DEFAULT_RTOL = 1e-3
+
+
+def tolerance_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a scale tolerance, worded to follow its name
+    ("must be a relative difference in [0, 0.5), e.g. 1e-3 (got -1)"); None when it can."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and 0 <= value < 0.5:
+        return None
+    return f"must be a relative difference in [0, 0.5), e.g. 1e-3 (got {shown(value) if number else repr(value)})"
+
+
+def check_tolerance(value: object, given_as: str) -> float:
+    """``value`` as a scale tolerance; else OptionValueError naming it as given
+    (``--scale-tolerance``, ``scale_tolerance``)."""
+    problem = tolerance_problem(value)
+    if problem:
+        raise OptionValueError(f"{given_as} {problem}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:

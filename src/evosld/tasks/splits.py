@@ -26,7 +26,7 @@ import ast
 import keyword
 import operator
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -186,6 +186,23 @@ def _short(x: float) -> str:
     return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:.3g}").replace("e-0", "e-")
 
 
+def _equalities(tree: ast.AST, columns) -> Iterator[tuple[ast.Compare, str, float]]:
+    """Each ``COLUMN == NUMBER`` (either way round) in a parsed rule: the node, the column and the number."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+            continue
+        sides = (node.left, node.comparators[0])
+        names = [column_of(x.id) for x in sides if isinstance(x, ast.Name)]
+        numbers = [v for v in map(_number, sides) if v is not None]
+        if len(names) == 1 and len(numbers) == 1 and names[0] in columns:
+            yield node, names[0], numbers[0]
+
+
+def _numbers(df: pd.DataFrame, column: str) -> np.ndarray:
+    """(len(df),) float values of ``column`` (NaN where not a number)."""
+    return pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+
+
 def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
     """Why a rule that holds out no row may hold out none: an ``==`` on a number that no value equals exactly.
 
@@ -199,16 +216,10 @@ def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
         tree = parse_rule(rule, df.columns)
     except SyntaxError:
         return ""
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+    for _, col, value in _equalities(tree, df.columns):
+        if value == 0:
             continue
-        sides = (node.left, node.comparators[0])
-        names = [column_of(x.id) for x in sides if isinstance(x, ast.Name)]
-        numbers = [v for v in map(_number, sides) if v is not None]
-        if len(names) != 1 or len(numbers) != 1 or names[0] not in df.columns or numbers[0] == 0:
-            continue
-        col, value = names[0], numbers[0]
-        vals = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        vals = _numbers(df, col)
         vals = vals[np.isfinite(vals)]
         if not len(vals) or (vals == value).any():
             continue
@@ -219,6 +230,107 @@ def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
         return (f"; == compares exactly, and no {col} equals {value:g} (the nearest is {near:.6g}; sizes read off "
                 f"a figure or rounded are rarely exact): give {option} a threshold rule such as \"{suggestion}\"")
     return ""
+
+
+def _plain(x: float) -> str:
+    """``x`` with every digit it needs and none more, as a rule would write it: 1e10, 1.0000012e10, 256, 0.5."""
+    if x == 0 or 1e-4 <= abs(x) < 1e6:
+        return np.format_float_positional(x, trim="-")
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", np.format_float_scientific(x, trim="-"))
+
+
+def _shortest_within(target: float, lo: float, hi: float) -> str:
+    """``target`` to the fewest digits (at least three) that keep it within [lo, hi]."""
+    for digits in range(3, 18):
+        text = _short(target) if digits == 3 else _plain(float(f"{target:.{digits}g}"))
+        if lo <= float(text) <= hi:
+            return text
+    return _plain(target)
+
+
+def _band_rule(values: np.ndarray, near: np.ndarray, value: float, column: str, rtol: float) -> str:
+    """A threshold rule holding ``values[near]`` (the size ``value``, within ``rtol``) and no smaller value:
+    ``N >= 9.99e9``, or a band ``N >= 2.997e9 and N <= 3.003e9`` when larger values are in the table."""
+    first, last = values[near].min(), values[near].max()
+    below, above = values[values < first], values[values > last]
+    edge_lo, edge_hi = sorted((value * (1 - rtol), value / (1 - rtol)))
+    floor = np.nextafter(below.max(), np.inf) if len(below) else -np.inf
+    name = quoted(column)
+    rule = f"{name} >= {_shortest_within(min(edge_lo, first), floor, first)}"
+    if len(above):
+        rule += f" and {name} <= {_shortest_within(max(edge_hi, last), last, np.nextafter(above.min(), -np.inf))}"
+    return rule
+
+
+def _spliced(rule: str, columns, node: ast.Compare, text: str) -> str:
+    """``rule`` with the comparison ``node`` (parsed from ``rule_source(rule, columns)``) written as ``text``."""
+    source = rule_source(rule, columns)
+    if node.lineno != 1 or node.end_lineno != 1 or node.end_col_offset is None:
+        return text
+    raw = source.encode("utf-8")  # ast offsets count UTF-8 bytes
+    if raw[node.col_offset:node.end_col_offset].decode("utf-8").strip() == source.strip():
+        return text  # the comparison is the whole rule
+    if " and " in text:
+        text = f"({text})"
+    out = (raw[:node.col_offset] + text.encode("utf-8") + raw[node.end_col_offset:]).decode("utf-8")
+    parts = re.split(r"('[^']*'|\"[^\"]*\")", out)  # the spaces " and " put in, collapsed outside quotes
+    out = "".join(part if i % 2 else re.sub(r"\s+", " ", part) for i, part in enumerate(parts)).strip()
+    return _PLACEHOLDER.sub(lambda m: quoted(column_of(m.group(0))), out)
+
+
+def near_equality_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which: str, option: str, stays: str,
+                           rtol: float = DEFAULT_RTOL) -> list[str]:
+    """Where an ``==`` in ``rule`` splits one size: rows equal to the number are held out, and rows within the scale
+    tolerance of it (the same size, read off a figure as 1.0000012e10) are not.
+
+    Which rows ``rule`` holds out (``mask``) stays as it is: comparisons are
+    exact. For each ``COLUMN == NUMBER`` in it, the rule is evaluated again with
+    that comparison true within ``rtol``; the rows this adds are the near copies
+    left on the other side. Returns one message per such comparison (none when
+    there is none): the column, the number, the rows held out at it and left
+    out near it, one such value, and a threshold rule for ``option`` (``--test``)
+    holding the whole size. ``which`` names the rule ("test"), ``stays`` the
+    other side ("train").
+    """
+    if not rtol > 0:
+        return []
+    try:
+        tree = parse_rule(rule, df.columns)
+    except SyntaxError:
+        return []
+    out = []
+    for node, col, value in _equalities(tree, df.columns):
+        vals = _numbers(df, col)
+        with np.errstate(invalid="ignore"):
+            near = np.abs(vals - value) <= rtol * np.maximum(np.abs(vals), abs(value))
+        if not (near & (vals != value)).any():
+            continue
+        flag = next(f"evosld near {i}" for i in range(len(df.columns) + 1) if f"evosld near {i}" not in df.columns)
+        tolerant = _Substituted(node, _placeholder(flag)).visit(parse_rule(rule, df.columns))
+        widened = np.asarray(eval_node(tolerant, df.assign(**{flag: near}), rule), dtype=bool)
+        left = widened & ~np.asarray(mask, dtype=bool)
+        if not left.any():
+            continue
+        exact = int((np.asarray(mask, dtype=bool) & (vals == value)).sum())
+        suggestion = _spliced(rule, df.columns, node, _band_rule(vals, near, value, col, rtol))
+        out.append(f"the {which} rule {rule!r} holds out {exact} run(s) with "
+                   f"{col} exactly {_plain(value)}, but {int(left.sum())} more within the scale tolerance "
+                   f"({rtol:g}) of it stay in {stays} (e.g. {col} = {_plain(float(vals[left][0]))}): == compares "
+                   f"exactly; to keep that size on one side, give {option} a threshold rule such as \"{suggestion}\"")
+    return out
+
+
+class _Substituted(ast.NodeTransformer):
+    """A parsed rule with one comparison (matched by position) replaced by a column name."""
+
+    def __init__(self, node: ast.Compare, name: str) -> None:
+        self._where = (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+        self._name = name
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        if (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset) == self._where:
+            return ast.copy_location(ast.Name(id=self._name, ctx=ast.Load()), node)
+        return self.generic_visit(node)
 
 
 def parse_largest(rule: str, columns) -> tuple[str, int]:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evosld.errors import DataError, first_error
 from evosld.tasks.loaders import task_from_csv
+from evosld.tasks.scales import tolerance_problem
 from evosld.tasks.targetrange import parse_target_range
 from evosld.tasks.task import Task
 
@@ -44,9 +45,18 @@ class TaskFile(BaseModel):
     max_params: int | None = Field(default=None, ge=1)
     log_features: list[str] | None = None
     linear_features: list[str] | None = None
-    scale_tolerance: float | None = Field(default=None, ge=0, lt=0.5)
+    scale_tolerance: float | None = None
     baseline: str | None = None
     target_range: str | list[float | None] | None = None
+
+    @field_validator("scale_tolerance")
+    @classmethod
+    def _tolerance(cls, value: float | None) -> float | None:
+        """A tolerance outside [0, 0.5) says what one is, as ``--scale-tolerance`` does."""
+        problem = None if value is None else tolerance_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("target_range")
     @classmethod
@@ -95,7 +105,8 @@ def read_task_file(path: str | Path) -> dict[str, Any]:
         tf = TaskFile.model_validate(raw or {})
     except ValidationError as exc:
         where, what = first_error(exc)
-        raise DataError(f"task file {p}: {where or '(top level)'}: {what}") from None
+        said = f" {what}" if what.startswith("must be ") else f": {what}"  # "scale_tolerance must be ..."
+        raise DataError(f"task file {p}: {where or '(top level)'}{said}") from None
     return {"csv": tf.spec(p.parent)}
 
 
