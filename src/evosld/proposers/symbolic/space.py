@@ -255,12 +255,11 @@ class Space:
             return self
         rng = np.random.default_rng(0)
         lo, hi = np.array(self.umin), np.array(self.umax)
-        ext = np.zeros(self.n_features, dtype=bool)
-        ext[list(self.extrapolated)] = True
-        down = np.zeros(self.n_features, dtype=bool)
-        down[list(self.below)] = True
-        top = np.where(ext & ~down, hi + 0.5 * (hi - lo), np.where(down, lo, hi))
-        bottom = np.where(ext & ~down, hi, np.where(down, lo - 0.5 * (hi - lo), lo))
+        up = [i for i in self.extrapolated if i not in self.below]
+        down = list(self.below)
+        bottom, top = lo.copy(), hi.copy()  # within the training range, except along the extrapolated features
+        bottom[up], top[up] = hi[up], hi[up] + 0.5 * (hi[up] - lo[up])
+        bottom[down], top[down] = lo[down] - 0.5 * (hi[down] - lo[down]), lo[down]
         U = bottom + (top - bottom) * rng.random((n, self.n_features))
         return replace(self, y_range=(y_range[0], y_range[1]), beyond=tuple(tuple(float(v) for v in row) for row in U))
 
