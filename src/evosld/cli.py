@@ -546,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score a program file on a task")
     p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law, or a run "
-                                   "directory (its chosen law, on its task unless --task/--csv is given)")
+                                   "directory (its chosen law, on its task unless --task/--csv is given; table options "
+                                   "such as --test change a run's own table's split)")
     p.add_argument("--task", help="built-in task name or a task file (.yaml); or use --csv")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="val: fit on train minus validation, score validation; test: fit on train, score test")
