@@ -376,6 +376,29 @@ def test_with_random_validation_the_search_still_extrapolates_along_the_test_rul
     np.testing.assert_allclose(sorted(probe[:, 1]), sorted(D[:8]), rtol=1e-9)
 
 
+def test_with_random_validation_a_test_rule_below_train_is_extrapolated_downwards():
+    """The mirror image: three data sizes, the smallest held out as test (``D <= 1e9``). Validation falls back to
+    random rows; the search must know D is extrapolated *downwards* (no bowl along it, its range checks below the
+    smallest runs), the final pick probes one step below the smallest train size, and the user is warned that two
+    sizes say little about a third below them."""
+    from evosld.proposers.symbolic.proposer import SymbolicProposer
+
+    N = np.tile(np.logspace(7, 10, 8), 3)
+    D = np.repeat([3e8, 1e10, 3e11], 8)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(df, ["N", "D"], "loss", test="D <= 3e8", baseline="none")
+    assert any("test lies beyond train along 'D', which train holds at only 2 value(s)" in str(w.message)
+               for w in caught)
+    assert task.val_rule.startswith("random:") and task.test_beyond == ("D",) and task.test_below == ("D",)
+    space = SymbolicProposer(task.search_view()).space
+    assert 1 in space.extrapolated and 1 in space.below and not space.bowl_axis(1)
+    probe = task.probe()["all_data"]  # 1e10 -> 3e11 is a step of 30x: one such step below 1e10
+    np.testing.assert_allclose(probe[:, 1], 1e10 / 30.0, rtol=1e-9)
+    np.testing.assert_allclose(sorted(probe[:, 0]), sorted(N[:8]), rtol=1e-9)
+
+
 def test_flop_counts_written_as_long_integers_are_numbers(tmp_path):
     """Integers beyond 64 bits (6 N D written out in full) are read by pandas as text; they said 'not numeric'."""
     df = chinchilla_frame()

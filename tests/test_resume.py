@@ -232,3 +232,21 @@ def test_a_resumed_run_keeps_the_parameter_limit_it_started_with(tmp_path):
     assert "keeps the parameter limit it started with, 20" in legacy.stderr
     assert json.loads(_limit_state(db)) == {"max_params": 20}
     assert json.loads((run / "best.json").read_text())["max_params"] == 20
+
+
+def test_a_resumed_run_keeps_its_seed(tmp_path):
+    """Its proposals so far came from its seed's random stream: a resume under another seed is refused with one
+    line and nothing changed; the same seed, or none, continues."""
+    csv, run = tmp_path / "runs.csv", tmp_path / "run"
+    chinchilla_frame().to_csv(csv, index=False)
+    _finish(_new(csv, run, ["--iterations", "2", "--seed", "3"]))
+    best = (run / "best.json").read_text()
+    other = _cli("discover", "--resume", str(run), "--iterations", "3", "--seed", "4", "--quiet")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert [ln for ln in other.stderr.splitlines() if ln.strip()] == [
+        f"error: --resume continues the run in {run} with the seed it started with (3); drop --seed 4 (for another "
+        "seed, start a new run with another --output)"]
+    assert (run / "best.json").read_text() == best
+    for seed in (["--seed", "3"], []):
+        same = _cli("discover", "--resume", str(run), "--iterations", "3", *seed, "--quiet")
+        assert same.returncode == 0, same.stderr

@@ -12,6 +12,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -88,10 +89,9 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             from evosld.errors import ConfigError
 
             raise ConfigError(f"--max-params must be at least 1 (got {args.max_params})")
-        targets = split_names(args.target)
         return {"csv": {
             "path": str(Path(csv).resolve()), "features": split_names(args.features),
-            "target": targets[0] if len(targets) == 1 else targets, "group": args.group_by,
+            "target": _one_or_list(split_names(args.target)), "group": args.group_by,
             "test": args.test, "val": args.val, "name": args.name or Path(csv).stem,
             "description": args.description or "", "max_params": args.max_params,
             "scale_tolerance": getattr(args, "scale_tolerance", None),
@@ -101,14 +101,50 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")
-    spec = task_spec_for(name, getattr(args, "data_dir", None))
+    return with_table_options(task_spec_for(name, getattr(args, "data_dir", None)), args)
+
+
+def with_table_options(spec: dict, args: argparse.Namespace) -> dict:
+    """``spec`` (a task file's or a run's) with the table options given on the command line in place of its
+    own keys, as ``--csv`` takes them; a built-in task's table and split are fixed, so there they are an error."""
+    from evosld.errors import DataError
+
+    given = _table_overrides(args)
+    if not given:
+        return spec
+    if "csv" not in spec:
+        options, name = ", ".join(given), spec.get("name", "?")
+        raise DataError(f"{options} {'is' if len(given) == 1 else 'are'} for your own data (--csv or a task "
+                        f"file); the built-in task {name} has its own table and split (`evosld tasks {name}` "
+                        f"shows them): drop {options}, or give the table with --csv")
+    return {"csv": {**spec["csv"], **dict(given.values())}}
+
+
+def _one_or_list(names: list[str]) -> str | list[str]:
+    """A target option's names as a task spec holds them: one name, or the list of several."""
+    return names[0] if len(names) == 1 else names
+
+
+#: Table options a task file has a key for: option attribute -> (task-file key, how the value is read).
+_OVERRIDABLE: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "features": ("features", split_names), "target": ("target", lambda t: _one_or_list(split_names(t))),
+    "group_by": ("group", str), "test": ("test", str), "val": ("val", str),
+    "linear_features": ("linear_features", split_names), "scale_tolerance": ("scale_tolerance", float),
+    "baseline": ("baseline", str), "name": ("name", str), "description": ("description", str),
+}
+
+
+def _table_overrides(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
+    """The table options given beside a named task: ``--option`` -> (task-file key, value), in option order."""
+    out: dict[str, tuple[str, Any]] = {}
+    for attr, (key, read) in _OVERRIDABLE.items():
+        value = getattr(args, attr, None)
+        if value not in (None, ""):
+            out[f"--{attr.replace('_', '-')}"] = (key, read(value))
     bounds = _target_range(args)
-    if bounds is not None:  # given on the command line with a task file: it overrides the file's
-        if "csv" not in spec:
-            raise DataError(f"--target-range is for your own data (--csv or a task file); the built-in task {name} "
-                            "declares no target range")
-        spec = {"csv": {**spec["csv"], "target_range": bounds}}
-    return spec
+    if bounds is not None:
+        out["--target-range"] = ("target_range", bounds)
+    return out
 
 
 def _target_range(args: argparse.Namespace) -> list[float | None] | None:
@@ -193,7 +229,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         law = run_law(args.program)
         program = Program(law.source)
         given = args.task or getattr(args, "csv", None)
-        task = load_task_from_args(args, args.task) if given else task_from_spec(law.task_spec, args.data_dir)
+        task = load_task_from_args(args, args.task) if given else \
+            task_from_spec(with_table_options(law.task_spec, args), args.data_dir)
     else:
         program = Program.from_file(args.program)
         task = load_task_from_args(args, args.task)
@@ -509,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score a program file on a task")
     p.add_argument("program", help="a Python file defining scaling_law_func and fit_scaling_law, or a run "
-                                   "directory (its chosen law, on its task unless --task/--csv is given)")
+                                   "directory (its chosen law, on its task unless --task/--csv is given; table options "
+                                   "such as --test change a run's own table's split)")
     p.add_argument("--task", help="built-in task name or a task file (.yaml); or use --csv")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="val: fit on train minus validation, score validation; test: fit on train, score test")

@@ -84,8 +84,8 @@ def plan_run(
         options: the command-line option of each override key, to name in an error (``load_config``).
 
     Raises:
-        ConfigError: a bad config key or value, no run store in ``resume``, or a ``max_params`` override other
-            than the resumed run's parameter limit (``run.keptlimit``).
+        ConfigError: a bad config key or value, no run store in ``resume``, or a ``max_params`` or
+            ``random_seed`` override other than the resumed run's (``run.keptlimit``, ``_keep_seed``).
         DataError: the task cannot be built.
     """
     from evosld.tasks.taskfile import task_from_spec
@@ -101,6 +101,7 @@ def plan_run(
             recorded = store.get_state(LIMIT_STATE)
         spec = info.config.get("task_spec") or {"name": info.task}
         base = info.config.get("config") or {}
+        _keep_seed(base, overrides, run_dir, (options or {}).get("random_seed", "random_seed"))
         config, ignored = load_config(None, overrides, base=base, options=options)
         task = task_or_spec if isinstance(task_or_spec, Task) else task_from_spec(spec, data_dir)
         task, notes = keep_limit(task, recorded, run_dir, given=(overrides or {}).get("max_params"),
@@ -122,3 +123,14 @@ def plan_run(
         task = task_from_spec(spec, data_dir)
     run_dir = Path(output) if output is not None else config.default_run_dir(task.name)
     return RunPlan(task, config, run_dir, spec, ignored=tuple(ignored))
+
+
+def _keep_seed(base: dict[str, Any], overrides: dict[str, Any] | None, run_dir: Path, option: str) -> None:
+    """Refuse a resume under another seed than the run's: its proposals so far came from that seed's random
+    stream, and a search continued on another could be reproduced from neither."""
+    from evosld.errors import ConfigError
+
+    given, started = (overrides or {}).get("random_seed"), base.get("random_seed", 0)
+    if given is not None and int(given) != int(started):
+        raise ConfigError(f"--resume continues the run in {run_dir} with the seed it started with ({started}); "
+                          f"drop {option} {given} (for another seed, start a new run with another --output)")

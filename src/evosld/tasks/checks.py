@@ -239,20 +239,28 @@ def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> No
 
 
 def features_beyond(train: pd.DataFrame, test: pd.DataFrame, features: tuple[str, ...] | list[str],
-                    rtol: float) -> tuple[str, ...]:
-    """Features along which more than a fifth of the ``test`` rows lie above the largest train value."""
-    out = []
+                    rtol: float) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(beyond, below): the features along which more than a fifth of the ``test`` rows lie outside train, above
+    its largest value or below its smallest (a test rule ``lr <= 1e-4``, ``loss <= 2.1``), in feature order;
+    ``below`` the ones of them where test lies below."""
+    beyond, below = [], []
     for col in features:
         tr, te = train[col].to_numpy(dtype=float), test[col].to_numpy(dtype=float)
-        top = tr.max() if len(tr) else np.inf
-        if len(te) and float(np.mean(te > top + rtol * abs(top))) > 0.2:
-            out.append(col)
-    return tuple(out)
+        if not (len(tr) and len(te)):
+            continue
+        top, bottom = tr.max(), tr.min()
+        if float(np.mean(te > top + rtol * abs(top))) > 0.2:
+            beyond.append(col)
+        elif float(np.mean(te < bottom - rtol * abs(bottom))) > 0.2:
+            beyond.append(col)
+            below.append(col)
+    return tuple(beyond), tuple(below)
 
 
 def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[str], where: str,
                     rtol: float) -> None:
-    """Warn (not fail) when test lies beyond train along a scale feature that train holds at two values or fewer.
+    """Warn (not fail) when test lies beyond train (above or below) along a scale feature that train holds at two
+    values or fewer.
 
     From two sizes a law can pin at most one effect along the feature, so its
     prediction further out is mostly the formula's guess (three model sizes,
@@ -266,7 +274,7 @@ def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[
         tr_all, te_all = train[col].to_numpy(dtype=float), test[col].to_numpy(dtype=float)
         for g in dict.fromkeys(te_groups):
             tr, te = tr_all[tr_groups == g], te_all[te_groups == g]
-            if not (len(tr) and len(te) and te.max() > tr.max() * (1 + rtol)):
+            if not (len(tr) and len(te) and (te.max() > tr.max() * (1 + rtol) or te.min() < tr.min() * (1 - rtol))):
                 continue
             n = n_levels(tr, rtol)
             if n <= 2:

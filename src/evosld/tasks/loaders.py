@@ -127,9 +127,11 @@ def _finish(
         fit = train.loc[~val_mask]
         max_params, limit_how = default_param_limit(fit[GROUP_COLUMN].to_numpy(), len(targets),
                                                     fit[list(features)].to_numpy(dtype=float))
+    test_beyond, test_below = checks.features_beyond(train, test, features, scale_rtol)
     return Task(
         target_range=target_range,
-        test_beyond=checks.features_beyond(train, test, features, scale_rtol),
+        test_beyond=test_beyond,
+        test_below=test_below,
         name=name,
         features=features,
         targets=targets,

@@ -355,15 +355,16 @@ def group_keys(df: pd.DataFrame) -> np.ndarray:
     return df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df), dtype=str)
 
 
-def scales_above(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL) -> np.ndarray:
-    """(len(df),) int: per group, how many distinct scales of ``column`` lie above the row's (0 at the top)."""
+def scales_above(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL, below: bool = False) -> np.ndarray:
+    """(len(df),) int: per group, how many distinct scales of ``column`` lie above the row's (0 at the top);
+    with ``below``, how many lie below it (0 at the bottom)."""
     vals = df[column].to_numpy(dtype=float)
     groups = group_keys(df)
     out = np.zeros(len(df), dtype=int)
     for g in dict.fromkeys(groups):
         idx = groups == g
         lv = levels(vals[idx], rtol)
-        out[idx] = lv.max() - lv
+        out[idx] = lv - lv.min() if below else lv.max() - lv
     return out
 
 

@@ -75,6 +75,8 @@ class Task:
     #: features along which the test rows lie beyond train (read from their features at load, never their targets):
     #: the direction the search must extrapolate in when validation, drawn at random, shows none
     test_beyond: tuple[str, ...] = ()
+    #: those of ``test_beyond`` along which the test rows lie below train (``loss <= 2.1``), not above it
+    test_below: tuple[str, ...] = ()
     #: the range every target can take, as the user declared it (``tasks.targetrange``): (lo, hi), None for an
     #: open side; None: no range declared (every built-in task). Laws predicting outside it beyond the data are refused.
     target_range: tuple[float | None, float | None] | None = None
@@ -136,7 +138,8 @@ class Task:
         Empty for held-out mixtures (random folds: no direction to step along). When validation was drawn
         at random but the test rows lie beyond train along some features (``test_beyond``: three model
         sizes, the largest as test), the step is the one from the second-largest train scale of those
-        features to the largest, taken once more beyond it.
+        features to the largest, taken once more beyond it (from the second-smallest to the smallest along
+        ``test_below``).
         """
         from evosld.tasks.folds import distance_from
         from evosld.tasks.probe import probe_rows
@@ -151,7 +154,8 @@ class Task:
             band = None if direction.distance is None else \
                 folds[0].scored if folds else np.zeros(len(self.train), dtype=bool)  # none: all fit rows
             if band is None and self.val_rule.startswith("random:") and self.test_beyond:
-                above = np.min([scales_above(self.train, f, self.scale_rtol) for f in self.test_beyond], axis=0)
+                above = np.min([scales_above(self.train, f, self.scale_rtol, below=f in self.test_below)
+                                for f in self.test_beyond], axis=0)
                 cache["rows"] = probe_rows(self.train, above == 0, above == 1, self.features, self.log_features)
             else:
                 cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)

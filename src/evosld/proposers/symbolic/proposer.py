@@ -63,9 +63,11 @@ class SymbolicProposer:
         ).with_optima([(d.X, d.y) for d in fit.values()]).with_levels([d.X for d in fit.values()], rtol=task.scale_rtol)
         if task.val_rule.startswith("random:") and task.test_beyond:
             # validation drawn at random shows no direction (or a chance one); the test rule's says where the law
-            # must reach (three model sizes, the largest as test): no bowl may curve along it
+            # must reach (three model sizes, the largest as test), and in which direction: no bowl may curve along it
             beyond = {task.features.index(f) for f in task.test_beyond if f in task.features}
-            self.space = replace(self.space, extrapolated=tuple(sorted(set(self.space.extrapolated) | beyond)))
+            down = {task.features.index(f) for f in task.test_below if f in task.features}
+            self.space = replace(self.space, extrapolated=tuple(sorted(set(self.space.extrapolated) | beyond)),
+                                 below=tuple(sorted((set(self.space.below) - beyond) | down)))
         self.space = self.space.with_own(self.n_outputs).with_range(task.target_range)
         self.screen = Screen(fold_splits(task, seed=self.seed), self.space)
         self.n_candidates = max(1, int(n_candidates))

@@ -1,0 +1,97 @@
+"""Table options beside a named task: a task file takes them in place of its keys, a built-in task refuses them.
+
+A built-in task's table and split are fixed; before, ``evosld discover moe_scaling_law --test "..."`` ran on
+the built-in split and said nothing, so the user believed a rule had been applied that never was.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evosld import cli
+from tests.conftest import SFT_TASK, chinchilla_frame, write_sft_tables
+
+
+LAW = """import numpy as np
+
+
+def scaling_law_func(data_points, params):
+    return np.full(len(data_points), params[0])
+
+
+def fit_scaling_law(data_points, loss_values):
+    return np.array([np.mean(loss_values)])
+"""
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_error(code: int, err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["tasks", "discover", "eval"])
+def test_a_built_in_task_refuses_table_options_in_one_line(command, tmp_path, capsys):
+    (tmp_path / "law.py").write_text(LAW)
+    args = {"tasks": ["tasks", SFT_TASK], "discover": ["discover", SFT_TASK, "--output", str(tmp_path / "run")],
+            "eval": ["eval", str(tmp_path / "law.py"), "--task", SFT_TASK]}[command]
+    code, _, err = run_cli(capsys, *args, "--test", "sft_data_size > 1e5")
+    assert one_error(code, err) == (
+        f"error: --test is for your own data (--csv or a task file); the built-in task {SFT_TASK} has its own table "
+        f"and split (`evosld tasks {SFT_TASK}` shows them): drop --test, or give the table with --csv")
+    assert not (tmp_path / "run").exists()
+    code, _, err = run_cli(capsys, *args, "--val", "largest:sft_data_size", "--features", "a", "--target-range", "0,")
+    assert one_error(code, err).startswith("error: --features, --val, --target-range are for your own data")
+
+
+def test_a_task_file_takes_the_command_lines_options_in_place_of_its_keys(tmp_path, capsys):
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "law.yaml").write_text('data: runs.csv\nfeatures: [N, D]\ntarget: loss\ntest: "N >= 1e10"\n'
+                                       'name: from_file\n')
+    code, out, err = run_cli(capsys, "tasks", str(tmp_path / "law.yaml"), "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["name"] == "from_file" and summary["test_rule"] == "N >= 1e10"
+
+    code, out, err = run_cli(capsys, "tasks", str(tmp_path / "law.yaml"), "--json", "--test", "D >= 1e12",
+                             "--val", "largest:D", "--features", "D,N", "--name", "renamed")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["name"] == "renamed" and summary["features"] == ["D", "N"]
+    assert summary["test_rule"] == "D >= 1e12" and summary["val_rule"] == "largest:D"
+    assert summary["rows"]["test"] == 7  # one D of six, at each of the seven N
+
+
+def test_eval_of_a_run_directory_takes_table_options_for_its_own_table(tmp_path, capsys):
+    """``evosld eval RUN --split test --test RULE``: the run's law on its own table under another test rule."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D",
+                           "--target", "loss", "--iterations", "2", "--output", str(run), "--quiet")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "eval", str(run), "--split", "test", "--json")
+    assert code == 0, err
+    own = json.loads(out)
+    code, out, err = run_cli(capsys, "eval", str(run), "--split", "test", "--json", "--test", "D >= 1e12")
+    assert code == 0, err
+    other = json.loads(out)
+    assert own["r2"] != other["r2"]
+
+
+def test_eval_of_a_built_in_run_refuses_table_options(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_sft_tables(data)
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "discover", SFT_TASK, "--data-dir", str(data), "--iterations", "2",
+                           "--output", str(run), "--quiet")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "eval", str(run), "--data-dir", str(data), "--test", "sft_data_size > 1e5")
+    assert "--test is for your own data" in one_error(code, err)
