@@ -79,3 +79,19 @@ def store_with_laws(path: Path, task_name: str, laws: list[tuple[str, str, float
         ids[name] = pid
     return store, ids
 
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``evosld ARGS`` in this process: (exit code, stdout, stderr)."""
+    from evosld import cli
+
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_error(code: int, err: str) -> str:
+    """The one ``error:`` line a refused command printed (exit code 2, nothing else on stderr)."""
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]

@@ -10,9 +10,7 @@ import json
 
 import pytest
 
-from evosld import cli
-from tests.conftest import SFT_TASK, chinchilla_frame, write_sft_tables
-
+from tests.conftest import SFT_TASK, chinchilla_frame, one_error, run_cli, write_sft_tables
 
 LAW = """import numpy as np
 
@@ -24,18 +22,6 @@ def scaling_law_func(data_points, params):
 def fit_scaling_law(data_points, loss_values):
     return np.array([np.mean(loss_values)])
 """
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_error(code: int, err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 @pytest.mark.parametrize("command", ["tasks", "discover", "eval"])

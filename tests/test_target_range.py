@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evosld import cli
 from evosld.config import RunConfig
 from evosld.errors import DataError
 from evosld.evaluation import Evaluator
@@ -27,7 +26,7 @@ from evosld.search.selection import Candidate, choose
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
 from evosld.tasks.targetrange import parse_target_range
-from tests.conftest import store_with_laws
+from tests.conftest import one_error, run_cli, store_with_laws
 
 # A straight line in log C: on a rising accuracy that levels off near 1 it overshoots 1 just past the data.
 LINE = '''
@@ -55,18 +54,6 @@ def accuracy_frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
     acc = 0.25 + 0.74 / (1 + np.exp(-(np.log10(C) - 21.0) * 1.5))
     acc = acc + 0.005 * np.random.default_rng(seed).standard_normal(n)
     return pd.DataFrame({"C": C, "acc": acc})
-
-
-def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = cli.main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_error(code: int, err: str) -> str:
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
 
 
 # ---------------------------------------------------------------- spelling
