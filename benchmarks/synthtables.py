@@ -467,6 +467,7 @@ def two_targets(seed: int) -> SynthTable:
     return SynthTable("two_targets", seed, df, ("N", "D"), ("train_loss", "val_loss"), None, f"N >= {t}",
                       N >= float(t), _two, p, 0.01, "additive", note="two targets predicted jointly")
 
+
 def learning_curves(seed: int) -> SynthTable:
     """Loss logged along training (30 checkpoints) for 5 model sizes; test: the last checkpoints of every run.
 
@@ -554,7 +555,6 @@ def sparsity(seed: int) -> SynthTable:
     return SynthTable("sparsity", seed, df, ("sparsity", "nonzero_params"), ("loss",), None,
                       f"nonzero_params >= {t}", N >= float(t), _sparse, p, 0.01, "additive",
                       note="a fraction feature with zeros multiplying a power of size")
-
 
 
 #: Every family, by name, in the order the benchmark runs them.

@@ -89,15 +89,14 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             from evosld.errors import ConfigError
 
             raise ConfigError(f"--max-params must be at least 1 (got {args.max_params})")
+        given = dict(_table_overrides(args).values())  # read as they are beside a task file
         return {"csv": {
-            "path": str(Path(csv).resolve()), "features": split_names(args.features),
-            "target": _one_or_list(split_names(args.target)), "group": args.group_by,
-            "test": args.test, "val": args.val, "name": args.name or Path(csv).stem,
-            "description": args.description or "", "max_params": args.max_params,
-            "scale_tolerance": getattr(args, "scale_tolerance", None),
-            "baseline": getattr(args, "baseline", None),
-            "linear_features": split_names(args.linear_features) if getattr(args, "linear_features", None) else None,
-            "target_range": _target_range(args),
+            "path": str(Path(csv).resolve()), "features": given["features"], "target": given["target"],
+            "group": given.get("group"), "test": given.get("test"), "val": given.get("val"),
+            "name": given.get("name", Path(csv).stem), "description": given.get("description", ""),
+            "max_params": args.max_params, "scale_tolerance": given.get("scale_tolerance"),
+            "baseline": given.get("baseline"), "linear_features": given.get("linear_features"),
+            "target_range": given.get("target_range"),
         }}
     if not name:
         raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give --csv with --features and --target")

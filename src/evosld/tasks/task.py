@@ -154,9 +154,10 @@ class Task:
             band = None if direction.distance is None else \
                 folds[0].scored if folds else np.zeros(len(self.train), dtype=bool)  # none: all fit rows
             if band is None and self.val_rule.startswith("random:") and self.test_beyond:
-                above = np.min([scales_above(self.train, f, self.scale_rtol, below=f in self.test_below)
-                                for f in self.test_beyond], axis=0)
-                cache["rows"] = probe_rows(self.train, above == 0, above == 1, self.features, self.log_features)
+                # per row, how many scales lie between it and the train edge nearest test (0: at the edge)
+                inward = np.min([scales_above(self.train, f, self.scale_rtol, below=f in self.test_below)
+                                 for f in self.test_beyond], axis=0)
+                cache["rows"] = probe_rows(self.train, inward == 0, inward == 1, self.features, self.log_features)
             else:
                 cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
         return cache["rows"]
