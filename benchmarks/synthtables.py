@@ -326,6 +326,26 @@ def handful(seed: int) -> SynthTable:
                       0.005, "additive", note="seven runs: too few for a 3-run test split")
 
 
+def model_suite(seed: int) -> SynthTable:
+    """A released model suite (as Pythia, OPT, Cerebras-GPT list theirs): 11 to 16 sizes, one run each.
+
+    L = E + A/N^a (the form of Hoffmann et al. 2022 at fixed data), 0.3% noise; sizes as a paper lists
+    them (two significant digits), test: the 3 or 4 largest. A table this small is where a default
+    parameter limit bites: its fit rows hold 6 to 10 runs.
+    """
+    rng = _rng(seed, "model_suite")
+    n = int(rng.integers(11, 17))
+    N = np.array(sorted({float(f"{v:.2g}") for v in 10 ** rng.uniform(7.8, 10.1, n)}))
+    p = (1.6 + 0.4 * rng.random(), 400.0 * (0.7 + 0.6 * rng.random()), 0.30 + 0.08 * rng.random())
+    loss = _offset_power(N[:, None], np.array(p)) * (1 + 0.003 * rng.standard_normal(len(N)))
+    k = int(rng.integers(3, 5))
+    t = _between(N[-k - 1], N[-k])
+    df = pd.DataFrame({"params": N, "loss": loss})
+    return SynthTable("model_suite", seed, df, ("params",), ("loss",), None, f"params >= {t}", N >= float(t),
+                      _offset_power, p, 0.003, "multiplicative",
+                      note="one run per released size: a floor the default parameter limit must leave room for")
+
+
 def huge_raw(seed: int) -> SynthTable:
     """GPU-hours against raw FLOPs (1e18..1e24, unscaled): 3e6 (C/1e21)^1.1, 10% noise; test largest C."""
     rng = _rng(seed, "huge_raw")
@@ -560,8 +580,8 @@ def sparsity(seed: int) -> SynthTable:
 #: Every family, by name, in the order the benchmark runs them.
 FAMILIES: dict[str, Callable[[int], SynthTable]] = {f.__name__: f for f in (
     figure_chinchilla, kaplan_n_only, grouped_offsets, uneven_compound, outliers, few_scales, lr_bowl,
-    rising_accuracy, small_units, handful, huge_raw, with_zero, moe_like, u_shape, data_repetition, two_targets,
-    learning_curves, lr_compute, acc_vs_loss, sparsity,
+    rising_accuracy, small_units, handful, model_suite, huge_raw, with_zero, moe_like, u_shape, data_repetition,
+    two_targets, learning_curves, lr_compute, acc_vs_loss, sparsity,
 )}
 
 
