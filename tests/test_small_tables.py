@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evosld import discover
 from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
 from evosld.tasks import task_from_frame
 from evosld.tasks.paramlimit import MIN_LIMIT, default_param_limit
@@ -126,8 +127,8 @@ def test_repeated_runs_count_once_in_the_default_limit(tmp_path):
         assert lines[name].split("(")[0] == limit, lines
         assert "distinct fit runs, rows with the same feature values counted once" in lines[name], lines[name]
     # the same sizes in two groups are runs of each group
-    limit, how = default_param_limit(np.repeat(["a", "b"], 6), 1, np.tile(np.arange(1.0, 7.0), 2)[:, None])
-    assert limit == 2 and "a typical group's 6 fit runs;" in how
+    limit, how = default_param_limit(np.repeat(["a", "b"], 12), 1, np.tile(np.arange(1.0, 13.0), 2)[:, None])
+    assert limit == 4 and "a typical group's 12 fit runs;" in how
 
 
 def test_a_built_in_task_keeps_its_published_limit():
@@ -153,3 +154,26 @@ def test_a_run_on_gpu_hours_against_compute_finds_the_power_law(tmp_path):
                                  iterations=40, budget_seconds=None, seed=0, output=tmp_path / "run", progress=False)
     assert result.n_params <= result.task.max_params <= 5
     assert result.test["r2"] > 0.9, (result.formula, result.test)
+
+
+def _model_suite() -> pd.DataFrame:
+    """A released model suite: 15 sizes as a paper lists them, one run each, L = 1.7 + 400/N^0.34, 0.3% noise."""
+    rng = np.random.default_rng(1)
+    sizes = [7e7, 1.2e8, 1.6e8, 3.5e8, 4.1e8, 7.6e8, 1e9, 1.3e9, 1.4e9, 2.7e9, 2.8e9, 6.7e9, 6.9e9, 1.2e10, 1.3e10]
+    N = np.array(sizes)
+    return pd.DataFrame({"params": N, "loss": (1.7 + 400 / N**0.34) * (1 + 0.003 * rng.standard_normal(len(N)))})
+
+
+def test_the_default_limit_leaves_room_for_a_floor(tmp_path):
+    """Eight fit runs give one parameter per three runs two, but a law with a floor needs three.
+
+    With two, nothing with a floor was in the search (a bare ``c ln N`` is not allowed along the scale
+    validation extrapolates), and the pick was a constant that tested R² -251.
+    """
+    assert MIN_LIMIT == 3
+    limit, how = default_param_limit(np.array(["a"] * 8), 1)
+    assert limit == 3 and "would give 2; 3 is the least" in how
+    res = discover(_model_suite(), ["params"], "loss", test="params >= 6e9", iterations=60, seed=0,
+                   output=tmp_path / "run", progress=False)
+    assert res.task.max_params == 3 and len(res.task.fit_df) == 8
+    assert res.n_params == 3 and res.test["r2"] > 0.9, (res.formula, res.test)

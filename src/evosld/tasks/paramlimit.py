@@ -10,7 +10,17 @@ the pick had 11 parameters and tested R² -1.8, while the generating power law
 
 So without ``--max-params`` a law may have at most one parameter per
 ``ROWS_PER_PARAM`` fit runs of a typical group (the median over groups), and
-never fewer than ``MIN_LIMIT`` (a constant and a slope), per output. Runs at
+never fewer than ``MIN_LIMIT``, per output: a floor, a coefficient and an
+exponent, ``L = E + A/N^a``, the smallest law with an irreducible term. Every
+published law has one, and the search allows no law without it along a scale
+it extrapolates (a bare ``c ln N`` falls forever; ``mutate.valid``). Until
+session 31 the least was two (a constant and a slope), which left a released
+model suite of 15 sizes (8 fit runs) nothing with a floor: the pick was a
+constant and tested R² -251, where ``E + A/N^a`` tests 0.97. A law is still
+kept from passing through the runs along one feature by the identifiability
+check (``proposers.symbolic.identify``: a curve needs more distinct values of
+a feature than its parameters along it), so the third parameter is used
+only where the runs can test it. Runs at
 the same feature values (a row saved twice, seeds of one setting) count once:
 a law passes through their mean as easily as through one run, so repeats
 add no room for parameters. Three
@@ -27,8 +37,8 @@ import numpy as np
 
 #: Fit runs per fitted parameter, in a typical group.
 ROWS_PER_PARAM = 3
-#: The default limit is never below this (per output).
-MIN_LIMIT = 2
+#: The default limit is never below this (per output): a floor, a coefficient and an exponent.
+MIN_LIMIT = 3
 
 
 def default_param_limit(fit_groups: np.ndarray, n_targets: int,
@@ -54,5 +64,7 @@ def default_param_limit(fit_groups: np.ndarray, n_targets: int,
     what = "distinct fit runs" if repeated else "fit runs"
     repeats = (f", rows with the same feature values counted once ({int(rows.sum())} fit rows in all)"
                if repeated else "")
-    how = f"{per}one per {ROWS_PER_PARAM} of {where} {typical} {what}{repeats}; --max-params to change"
+    floor = (f" would give {typical // ROWS_PER_PARAM}; {MIN_LIMIT} is the least, a floor, a coefficient and an "
+             "exponent as in E + A/N^a" if typical // ROWS_PER_PARAM < MIN_LIMIT else "")
+    how = f"{per}one per {ROWS_PER_PARAM} of {where} {typical} {what}{repeats}{floor}; --max-params to change"
     return per_output * n_targets, how
