@@ -164,8 +164,9 @@ def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
         if len(bad):
             raise DataError(
                 f"{where}: column {col!r} is treated on a log scale but has values <= 0 in "
-                f"{_rows(df, bad)}; remove those rows or declare it a linear feature "
-                f"(--linear-features {col}, or linear_features: [{col}] in a task file)"
+                f"{_rows(df, bad)}; remove those rows or keep it on a linear scale "
+                f"(--linear-features {col}, or linear_features: [{col}] in a task file; "
+                "and not in --log-features)"
             )
 
 
