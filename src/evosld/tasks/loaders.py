@@ -359,8 +359,9 @@ def task_from_frame(
         baseline=reference,
         target_range=bounds,
         default_limit=True,
-        split_warnings=near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
-                                              stays="train", rtol=scale_tolerance),
+        split_warnings=[*near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                                stays="train", rtol=scale_tolerance),
+                        *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
 
 
