@@ -168,6 +168,24 @@ def test_a_constant_feature_is_warned_about():
     assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)
 
 
+
+@pytest.mark.parametrize("rule, val, warned", [
+    ("loss < 2.6", None, "(validation is derived from the target too)"),
+    ("`loss` <= 2.6 and N > 1e8", "N > 3e8", "test R² is biased; a rule on a feature"),
+    ("N >= 1e9", None, None),
+])
+def test_a_test_rule_on_the_target_is_warned_about(rule, val, warned):
+    """Picking the test runs by their loss picks them partly by their noise: the user is told, the run goes on."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test=rule, val=val, baseline="none")
+    said = [str(w.message) for w in caught if "picks runs by the target" in str(w.message)]
+    if warned is None:
+        assert not said
+    else:
+        assert len(said) == 1 and f"the test rule {rule!r} picks runs by the target 'loss' itself" in said[0]
+        assert warned in said[0]
+
 def test_a_group_whose_target_never_varies_is_warned_about_by_name(tmp_path):
     df = pd.concat([chinchilla_frame(seed=s).assign(model=m) for s, m in enumerate(["a", "b", "c"])])
     df.loc[df.model == "c", "loss"] = 2.5  # a failed export: one value in every run of c

@@ -145,6 +145,8 @@ def discover(
     description: str = "",
     max_params: int | None = None,
     scale_tolerance: float = 1e-3,
+    log_features: list[str] | None = None,
+    linear_features: list[str] | None = None,
     baseline: str | None = "auto",
     target_range: str | tuple[float | None, float | None] | None = None,
     proposer: str | Proposer | None = None,
@@ -164,6 +166,9 @@ def discover(
         features, target, group, test, val: as for ``evosld discover --csv``
             (without ``val``, validation is derived from ``test``).
         scale_tolerance: sizes closer than this relative difference count as one scale.
+        log_features, linear_features: features put on a log scale besides the ones guessed (a
+            positive feature spanning less than 10x), and features kept on a linear scale whatever the
+            guess (a column with zeros), as ``--log-features`` / ``--linear-features``.
         target_range: the range every target can take, ``"0,1"`` or ``(0, 1)``
             (None or an empty side: open); rows outside it are an error, and
             laws that leave it one step beyond the data are passed over.
@@ -198,10 +203,12 @@ def discover(
         task_or_spec = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
                                        description=description, max_params=max_params,
                                        scale_tolerance=scale_tolerance, baseline=baseline,
-                                       target_range=target_range)
+                                       target_range=target_range, log_features=log_features,
+                                       linear_features=linear_features)
         table_spec = {"features": list(task_or_spec.features), "target": target, "group": group, "test": test,
                       "val": val, "name": name, "description": description, "max_params": max_params,
                       "scale_tolerance": scale_tolerance, "baseline": baseline,
+                      "log_features": log_features, "linear_features": linear_features,
                       "target_range": (list(task_or_spec.target_range)
                                        if task_or_spec.target_range is not None else None)}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,

@@ -48,6 +48,9 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--linear-features", dest="linear_features", metavar="A,B",
                    help="features kept on a linear scale (e.g. a column with zeros); by default a positive "
                    "feature spanning 10x or more, or on a geometric grid such as 1, 2, 4, 8, is treated on a log scale")
+    g.add_argument("--log-features", dest="log_features", metavar="A,B",
+                   help="positive features put on a log scale besides the ones guessed (e.g. a loss of 2.2 to 5 "
+                   "that a batch size follows as a power law)")
     g.add_argument("--target-range", dest="target_range", metavar="LO,HI",
                    help="the range every target can take (e.g. 0,1 for an accuracy; either side may be empty: 0, "
                    "or ,1; a negative LO as --target-range=-1,0): rows outside it are an error, and laws that "
@@ -66,8 +69,8 @@ def split_names(text: str) -> list[str]:
 
 
 #: What says which task and table a run is on (``task_spec_from_args``): fixed once a run has started.
-_TASK_OPTIONS = ("task", "csv", "features", "target", "group_by", "test", "val", "linear_features", "target_range",
-                 "scale_tolerance", "baseline")
+_TASK_OPTIONS = ("task", "csv", "features", "target", "group_by", "test", "val", "log_features", "linear_features",
+                 "target_range", "scale_tolerance", "baseline")
 
 
 def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
@@ -95,7 +98,8 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
             "group": given.get("group"), "test": given.get("test"), "val": given.get("val"),
             "name": given.get("name", Path(csv).stem), "description": given.get("description", ""),
             "max_params": args.max_params, "scale_tolerance": given.get("scale_tolerance"),
-            "baseline": given.get("baseline"), "linear_features": given.get("linear_features"),
+            "baseline": given.get("baseline"), "log_features": given.get("log_features"),
+            "linear_features": given.get("linear_features"),
             "target_range": given.get("target_range"),
         }}
     if not name:
@@ -128,7 +132,8 @@ def _one_or_list(names: list[str]) -> str | list[str]:
 _OVERRIDABLE: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "features": ("features", split_names), "target": ("target", lambda t: _one_or_list(split_names(t))),
     "group_by": ("group", str), "test": ("test", str), "val": ("val", str),
-    "linear_features": ("linear_features", split_names), "scale_tolerance": ("scale_tolerance", float),
+    "log_features": ("log_features", split_names), "linear_features": ("linear_features", split_names),
+    "scale_tolerance": ("scale_tolerance", float),
     "baseline": ("baseline", str), "name": ("name", str), "description": ("description", str),
 }
 
@@ -176,6 +181,11 @@ def split_lines(task) -> list[str]:
                  + (f" (per group: {per}{more})" if len(counts) > 1 else ""))
     if task.max_params_how:
         lines.append(f"parameter limit: {task.max_params} ({task.max_params_how})")
+    from evosld.tasks import task_names
+
+    mine = task.name not in task_names()  # a built-in task's scales are fixed with its table
+    lines.append(f"log scale: {', '.join(task.log_features) or 'no feature'}"
+                 + (" (--log-features / --linear-features to change)" if mine else ""))
     if task.target_range is not None:
         from evosld.tasks.targetrange import describe
 

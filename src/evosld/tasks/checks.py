@@ -15,6 +15,7 @@ from evosld.tasks.numbers import (
     read_numbers,
     thousands_guess,
 )
+from evosld.tasks.splits import rule_columns
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -164,8 +165,9 @@ def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
         if len(bad):
             raise DataError(
                 f"{where}: column {col!r} is treated on a log scale but has values <= 0 in "
-                f"{_rows(df, bad)}; remove those rows or declare it a linear feature "
-                f"(--linear-features {col}, or linear_features: [{col}] in a task file)"
+                f"{_rows(df, bad)}; remove those rows or keep it on a linear scale "
+                f"(--linear-features {col}, or linear_features: [{col}] in a task file; "
+                "and not in --log-features)"
             )
 
 
@@ -320,3 +322,17 @@ def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets:
                     f"(rule {rule!r}){_per_group(df)}, so R² is undefined there: give {option} a rule that "
                     "holds out runs whose results differ"
                 )
+
+
+def target_rule_warnings(test_rule: str, targets: list[str] | tuple[str, ...], derived_val: bool = True) -> list[str]:
+    """A warning when the test rule picks runs by a target (``loss < 2.5``): the held-out runs are then partly
+    chosen by their noise (the ones that happened to land low), which biases test R², and validation, when
+    derived from the test rule (``derived_val``), is chosen by the target too."""
+    on_target = rule_columns(test_rule, list(targets))
+    if not on_target:
+        return []
+    return [f"the test rule {test_rule!r} picks runs by the target {on_target[0]!r} itself, so the runs held out "
+            "are partly chosen by their noise and test R² is biased"
+            + (" (validation is derived from the target too)" if derived_val else "") + "; "
+            "a rule on a feature or on compute, such as \"N >= 1e9\", tests extrapolation in scale"]
+

@@ -257,7 +257,9 @@ def task_from_frame(
         val: validation rule applied to the remaining rows; default: derived
             from ``test`` (``tasks.folds.derive_val_rule``): the train rows
             next in line towards the test region.
-        log_features: features on a log scale (default: guessed, see ``guess_log_features``).
+        log_features: features on a log scale besides the ones guessed (``guess_log_features``): a
+            positive feature spanning less than 10x, such as a loss of 2.2 to 5 that a critical batch size
+            follows as a power law; they must be positive.
         linear_features: features never on a log scale (e.g. a column with zeros), whatever the guess.
         scale_tolerance: values closer than this relative difference count as
             one scale (sizes read off a figure are never exactly equal); in
@@ -326,11 +328,17 @@ def task_from_frame(
         raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on"
                         + (f"{why} give --test a rule such as \"N >= 1e9\")" if why else
                            "; give --test a rule that keeps the smaller runs, such as \"N >= 1e9\""))
-    logs = tuple(log_features) if log_features is not None else guess_log_features(df, features)
-    unknown = [f for f in linear_features or () if f not in features]
-    if unknown:
-        raise DataError(f"linear feature(s) {', '.join(unknown)} are not among the features ({', '.join(features)})")
-    logs = tuple(f for f in logs if f not in set(linear_features or ()))
+    for kind, names in (("log", log_features), ("linear", linear_features)):
+        unknown = [f for f in names or () if f not in features]
+        if unknown:
+            raise DataError(f"{kind} feature(s) {', '.join(unknown)} are not among the features "
+                            f"({', '.join(features)})")
+    both = [f for f in log_features or () if f in set(linear_features or ())]
+    if both:
+        raise DataError(f"{', '.join(both)} cannot be both a log feature and a linear feature: "
+                        "give each feature to at most one of --log-features and --linear-features")
+    logs = set(guess_log_features(df, features)) | set(log_features or ())
+    logs = tuple(f for f in features if f in logs and f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
     if reference and (baseline or "auto") == "auto" and not all((df[t].to_numpy(dtype=float) > 0).all() for t in targets):
         reference = ""  # the Chinchilla form predicts a positive loss
@@ -351,8 +359,9 @@ def task_from_frame(
         baseline=reference,
         target_range=bounds,
         default_limit=True,
-        split_warnings=near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
-                                              stays="train", rtol=scale_tolerance),
+        split_warnings=[*near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                                stays="train", rtol=scale_tolerance),
+                        *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
 
 

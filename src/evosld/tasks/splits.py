@@ -368,6 +368,23 @@ def scales_above(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL, belo
     return out
 
 
+def rule_columns(rule: str, columns) -> list[str]:
+    """The columns among ``columns`` that ``rule`` reads (none for ``random:K``; a rule that does not parse reads
+    none here: ``rule_mask`` says what is wrong with it)."""
+    rule = rule.strip()
+    if rule.startswith("largest:"):
+        col = (rule.split(":") + [""])[1].strip()
+        return [col] if col in columns else []
+    if rule.startswith("random:"):
+        return []
+    try:
+        tree = parse_rule(rule, columns)
+    except SyntaxError:
+        return []
+    names = [column_of(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    return [c for c in dict.fromkeys(names) if c in set(columns)]
+
+
 def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed: int = 0,
               rtol: float = DEFAULT_RTOL) -> np.ndarray:
     """Boolean mask (len(df),) of the rows ``rule`` holds out.
