@@ -335,4 +335,3 @@ def target_rule_warnings(test_rule: str, targets: list[str] | tuple[str, ...], d
             "are partly chosen by their noise and test R² is biased"
             + (" (validation is derived from the target too)" if derived_val else "") + "; "
             "a rule on a feature or on compute, such as \"N >= 1e9\", tests extrapolation in scale"]
-

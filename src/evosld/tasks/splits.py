@@ -381,8 +381,9 @@ def rule_columns(rule: str, columns) -> list[str]:
         tree = parse_rule(rule, columns)
     except SyntaxError:
         return []
+    known = set(columns)
     names = [column_of(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
-    return [c for c in dict.fromkeys(names) if c in set(columns)]
+    return [c for c in dict.fromkeys(names) if c in known]
 
 
 def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed: int = 0,
