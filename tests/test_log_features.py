@@ -35,9 +35,10 @@ def test_log_features_add_to_the_guess_and_are_shown(tmp_path, capsys):
     _bcrit(tmp_path / "b.csv")
     base = ["tasks", "--csv", str(tmp_path / "b.csv"), "--features", "N,loss", "--target", "bcrit"]
     code, out, _ = run_cli(capsys, *base)
-    assert code == 0 and _scale_line(out) == "log scale: N (--log-features / --linear-features to change)"
+    assert code == 0 and _scale_line(out) == (  # the positive feature left linear is named, with the way out
+        "log scale: N (kept linear though positive: loss; --log-features loss fits powers of it)")
     code, out, _ = run_cli(capsys, *base, "--log-features", "loss")
-    assert code == 0 and _scale_line(out).startswith("log scale: N, loss")  # N stays, guessed
+    assert code == 0 and _scale_line(out) == "log scale: N, loss (--log-features / --linear-features to change)"
     code, out, _ = run_cli(capsys, *base, "--log-features", "loss", "--linear-features", "N")
     assert code == 0 and _scale_line(out).startswith("log scale: loss")
     # a task file's key adds the same way, and the option beside it replaces the key
@@ -78,3 +79,12 @@ def test_a_run_keeps_its_log_features_and_fits_a_power_law_in_them(tmp_path):
                      resume=tmp_path / "run", progress=False)  # rebuilt from the stored spec: the same scales
     assert again.task.log_features == ("loss",)
     assert "(loss/" in (again.formula or "")  # a power of the loss, not an exponential in it
+
+
+def test_the_suggested_option_reads_back_as_the_same_names():
+    from evosld.cli import option_names, split_names
+
+    for names in (["loss"], ["loss", "bits"], ["size (params, M)", "tokens"], ["model size"]):
+        text = option_names(names)
+        shell = text[1:-1] if text.startswith("'") else text  # what the shell hands over
+        assert split_names(shell) == names, text

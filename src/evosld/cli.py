@@ -68,6 +68,13 @@ def split_names(text: str) -> list[str]:
     return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
 
 
+def option_names(names: list[str]) -> str:
+    """``names`` as one comma-separated option value that ``split_names`` reads back (a name with a comma in
+    double quotes, the whole in single quotes when a name holds a space or a quote)."""
+    text = ",".join(f'"{n}"' if "," in n or '"' in n else n for n in names)
+    return f"'{text}'" if any(c in text for c in " \"'") else text
+
+
 #: What says which task and table a run is on (``task_spec_from_args``): fixed once a run has started.
 _TASK_OPTIONS = ("task", "csv", "features", "target", "group_by", "test", "val", "log_features", "linear_features",
                  "target_range", "scale_tolerance", "baseline")
@@ -184,8 +191,16 @@ def split_lines(task) -> list[str]:
     from evosld.tasks import task_names
 
     mine = task.name not in task_names()  # a built-in task's scales are fixed with its table
-    lines.append(f"log scale: {', '.join(task.log_features) or 'no feature'}"
-                 + (" (--log-features / --linear-features to change)" if mine else ""))
+    hint = ""
+    if mine:
+        import pandas as pd
+
+        rows = pd.concat([task.train, task.test])
+        positive = [f for f in task.features if f not in task.log_features and bool((rows[f] > 0).all())]
+        hint = (f" (kept linear though positive: {', '.join(positive)}; --log-features {option_names(positive)} "
+                f"fits powers of {'them' if len(positive) > 1 else 'it'})" if positive
+                else " (--log-features / --linear-features to change)")
+    lines.append(f"log scale: {', '.join(task.log_features) or 'no feature'}{hint}")
     if task.target_range is not None:
         from evosld.tasks.targetrange import describe
 
