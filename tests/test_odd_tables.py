@@ -169,6 +169,19 @@ def test_a_constant_feature_is_warned_about():
 
 
 
+
+def test_a_feature_constant_within_every_group_is_warned_about():
+    """Model size beside --group-by model: each group is fitted alone, so its size is a constant there."""
+    df = pd.concat([chinchilla_frame(seed=s).assign(model=m, N=n) for s, (m, n) in
+                    enumerate([("a", 1e8), ("b", 3e8), ("c", 1e9)])])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D"], "loss", group="model", test="D >= 1e11", baseline="none")
+        task_from_frame(df, ["N", "D"], "loss", test="D >= 1e11", baseline="none")  # one law across them: fine
+    said = [str(w.message) for w in caught if "within every group" in str(w.message)]
+    assert len(said) == 1 and "feature 'N' takes one value within every group (3 groups)" in said[0]
+    assert "drop --group-by" in said[0]
+
 @pytest.mark.parametrize("rule, val, warned", [
     ("loss < 2.6", None, "(validation is derived from the target too)"),
     ("`loss` <= 2.6 and N > 1e8", "N > 3e8", "test R² is biased; a rule on a feature"),

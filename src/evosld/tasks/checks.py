@@ -208,12 +208,20 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
 
 
 def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) -> None:
-    """Warn (not fail) when a feature takes one value on every row a law is fitted on: no law can learn its effect."""
+    """Warn (not fail) when a feature takes one value on every row a law is fitted on, or within every group
+    (each group is fitted on its own): no law can learn its effect. A model-size column beside ``--group-by
+    model`` is the usual case: the search then spells each group's constant as a function of its size."""
+    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df))
+    names = list(dict.fromkeys(groups))
     for col in features:
         vals = df[col].to_numpy(dtype=float)
         if len(vals) > 1 and np.ptp(vals) == 0:
             warnings.warn(f"{where}: feature {col!r} takes one value ({vals[0]:g}) in every row, so no law can learn "
                           f"its effect; drop it from the features", stacklevel=3)
+        elif len(names) > 1 and all(np.ptp(vals[groups == g]) == 0 for g in names):
+            warnings.warn(f"{where}: feature {col!r} takes one value within every group ({len(names)} groups), and "
+                          "each group is fitted on its own, so no law can learn its effect; drop it from the "
+                          "features, or drop --group-by to fit one law across the groups", stacklevel=3)
 
 
 def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> None:
