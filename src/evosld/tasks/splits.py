@@ -372,14 +372,13 @@ def rule_columns(rule: str, columns) -> list[str]:
     """The columns among ``columns`` that ``rule`` reads (none for ``random:K``; a rule that does not parse reads
     none here: ``rule_mask`` says what is wrong with it)."""
     rule = rule.strip()
-    if rule.startswith("largest:"):
-        col = (rule.split(":") + [""])[1].strip()
-        return [col] if col in columns else []
-    if rule.startswith("random:"):
-        return []
     try:
+        if rule.startswith("largest:"):
+            return [parse_largest(rule, list(columns))[0]]
+        if rule.startswith("random:"):
+            return []
         tree = parse_rule(rule, columns)
-    except SyntaxError:
+    except (SyntaxError, DataError):
         return []
     known = set(columns)
     names = [column_of(n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
