@@ -30,9 +30,9 @@ itself; the benchmark checks evosld held out as many):
   peer of ``benchmarks/peers.py`` on evosld's own task (same split, selection
   on validation, the same budget on one core, one model per group).
 
-Table seeds and the search seed are separate knobs. Table seeds 0 to 9 are
-the TUNE set, 10 and 11 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
-``HOLDOUT_SEEDS``; 2 to 9 were the holdout, two at a time, until they were
+Table seeds and the search seed are separate knobs. Table seeds 0 to 11 are
+the TUNE set, 12 and 13 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
+``HOLDOUT_SEEDS``; 2 to 11 were the holdout, two at a time, until they were
 examined): tune changes on one, report them on the other.
 
 Usage: nice -n 19 python benchmarks/generality.py [--set tune|holdout|all] [--tables all|a,b]

@@ -22,6 +22,7 @@ import pytest
 
 from evosld import discover
 from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
+from evosld.cli import split_lines
 from evosld.tasks import task_from_frame
 from evosld.tasks.paramlimit import MIN_LIMIT, default_param_limit
 from tests.conftest import chinchilla_frame
@@ -76,9 +77,15 @@ def test_two_runs_per_size_still_give_inner_folds():
         warnings.simplefilter("ignore")
         task = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
     folds = task.inner_folds()
-    assert len(folds) == 2
-    for f in folds:  # each scores two sizes (four runs) and fits on the smaller ones
+    assert len(folds) == 1 and task.fold_min_fit_rows == task.max_params + 1 == 4
+    for f in folds:  # it scores two sizes (four runs) and fits on the four smaller ones
         assert f.scored.sum() == 4 and df.N[task.train.index[f.fit]].max() < df.N[task.train.index[f.scored]].min()
+        assert task.train.N[f.fit].nunique() == 4
+    # the next band would fit on two sizes (four runs, one setting counted once): too few for a 3-parameter law
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        two = task_from_frame(df, ["N"], "loss", test=_two_largest(df), max_params=1)
+    assert two.fold_min_fit_rows == 3 and len(two.inner_folds()) == 1  # never fewer than 3 settings
 
 
 def test_a_small_table_gets_a_parameter_limit_from_its_runs():
@@ -176,4 +183,32 @@ def test_the_default_limit_leaves_room_for_a_floor(tmp_path):
     res = discover(_model_suite(), ["params"], "loss", test="params >= 6e9", iterations=60, seed=0,
                    output=tmp_path / "run", progress=False)
     assert res.task.max_params == 3 and len(res.task.fit_df) == 8
+    assert res.n_params == 3 and res.test["r2"] > 0.9, (res.formula, res.test)
+
+
+def _small_suite() -> pd.DataFrame:
+    """A released suite of 13 sizes, one run each, L = 1.7 + 455/N^0.30, 0.3% noise: 6 fit, 3 val, 4 test runs."""
+    rng = np.random.default_rng(0)
+    N = np.array([8.7e7, 1e8, 1.1e8, 1.2e8, 2.3e8, 2.6e8, 3.5e8, 4.1e8, 1e9, 2.5e9, 2.7e9, 4.7e9, 9.3e9])
+    return pd.DataFrame({"params": N, "loss": (1.7 + 455 / N**0.30) * (1 + 0.003 * rng.standard_normal(len(N)))})
+
+
+def test_a_fold_fitting_no_more_runs_than_a_law_has_parameters_is_not_used(tmp_path):
+    """The fold below validation would fit 3 runs, and a 3-parameter law passes through 3 runs exactly.
+
+    Scored there, E + A/N^a extrapolated wildly (R² -38 on a table like this one) and the pick became
+    the bare power law, which tested R² -3.1; with the fold left out, validation alone picks.
+    """
+    df = _small_suite()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_frame(df, ["params"], "loss", test="params >= 1.5e9")
+    assert len(task.fit_df) == 6 and task.max_params == 3 and task.fold_min_fit_rows == 4
+    assert task.inner_folds() == []
+    loose = task.inner_folds(min_fit_rows=3)
+    assert len(loose) == 1 and loose[0].fit.sum() == 3
+    line = split_lines(task)[-1]
+    assert "none, so validation alone picks" in line and "fewer than 4 distinct runs" in line
+    res = discover(df, ["params"], "loss", test="params >= 1.5e9", iterations=60, seed=0,
+                   output=tmp_path / "run", progress=False)
     assert res.n_params == 3 and res.test["r2"] > 0.9, (res.formula, res.test)

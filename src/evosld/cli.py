@@ -210,6 +210,13 @@ def split_lines(task) -> list[str]:
     if folds:
         lines.append("inner folds for the final pick: " + "; ".join(
             f"{f.name} fits {int(f.fit.sum())} rows, scores {int(f.scored.sum())}" for f in folds))
+    elif task.fold_min_fit_rows > 3 and task.inner_folds(min_fit_rows=3):
+        least = task.fold_min_fit_rows
+        where = " of a group" if len(task.groups) > 1 else ""
+        per = " per output" if len(task.targets) > 1 else ""
+        lines.append(f"inner folds for the final pick: none, so validation alone picks (a fold below it would fit "
+                     f"on fewer than {least} distinct runs{where}, and a law at the limit of {least - 1} parameters"
+                     f"{per} passes through {least - 1} exactly)")
     return lines
 
 

@@ -558,12 +558,16 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     it is blind (``blind_feature``: some group's fit rows hold one value of a
     feature its scored rows change, so no law's dependence on that feature can
     be fitted, and every law scores as if it ignored it); a group's scored
-    rows are dropped when it has fewer than ``min_fit_rows`` rows to fit on.
+    rows are dropped when it has fewer than ``min_fit_rows`` distinct
+    settings of the features to fit on (rows at the same values count once:
+    a law passes through their mean as easily as through one run).
 
     Args:
         train: the train table (N rows); ``val_mask`` (N,) marks validation.
         val_rule: the validation rule (its shape gives the direction).
         n_folds: number of inner folds wanted.
+        min_fit_rows: distinct fit settings a group needs for its band rows to be scored
+            (``Task.fold_min_fit_rows``: more than a law may have parameters).
     Returns:
         Up to ``n_folds`` Folds with masks over ``train``.
     """
@@ -576,6 +580,7 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     target = max(MIN_BAND_ROWS, min(int(val_mask.sum()), int(round(INNER_SHARE * n_fit))))
     cap = max(MIN_BAND_ROWS, int(round(INNER_SHARE * n_fit)))
     groups = group_keys(fit_rows)
+    points = fit_rows[list(features)].to_numpy(dtype=float)
     bands: list[np.ndarray] = []
     fits: list[np.ndarray] = []
     if direction.distance is None:
@@ -599,7 +604,7 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     for k, (band, fit) in enumerate(zip(bands, fits), start=1):
         scored = band.copy()
         for g in dict.fromkeys(groups[band]):
-            if np.count_nonzero(fit & (groups == g)) < min_fit_rows:
+            if len(np.unique(points[fit & (groups == g)], axis=0)) < min_fit_rows:
                 scored &= groups != g
         if scored.sum() < MIN_BAND_ROWS or not _targets_vary(fit_rows.loc[scored], targets):
             continue

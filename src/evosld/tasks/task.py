@@ -117,20 +117,36 @@ class Task:
             return self.train.loc[fold.fit], self.train.loc[fold.scored]
         raise ValueError(f"unknown split {split!r}; use 'val', 'test', 'train' or 'inner1', 'inner2', ...")
 
-    def inner_folds(self, n: int = INNER_FOLDS) -> list[Fold]:
+    def inner_folds(self, n: int = INNER_FOLDS, min_fit_rows: int | None = None) -> list[Fold]:
         """Up to ``n`` extrapolation folds below validation, nearest first (``tasks.folds``).
 
         Fold k fits on the fit rows beyond the k-th band counted from
-        validation and scores that band (random bands for held-out mixtures).
-        Neither validation nor test targets are read.
+        validation and scores that band (random bands for held-out mixtures);
+        a group is scored only with ``min_fit_rows`` distinct settings to fit
+        on (default ``fold_min_fit_rows``). Neither validation nor test targets are read.
         """
         from evosld.tasks.folds import inner_folds
 
+        least = self.fold_min_fit_rows if min_fit_rows is None else min_fit_rows
         cache = self.__dict__.setdefault("_folds", {})
-        if n not in cache:
-            cache[n] = inner_folds(self.train, self.val_mask, self.val_rule, self.features, self.targets,
-                                   self.log_features, n_folds=n, rtol=self.scale_rtol)
-        return cache[n]
+        if (n, least) not in cache:
+            cache[(n, least)] = inner_folds(self.train, self.val_mask, self.val_rule, self.features, self.targets,
+                                            self.log_features, n_folds=n, rtol=self.scale_rtol, min_fit_rows=least)
+        return cache[(n, least)]
+
+    @property
+    def fold_min_fit_rows(self) -> int:
+        """Distinct fit settings a group needs before an inner fold scores it: more than a law's parameters.
+
+        A law at the parameter limit (per output) passes through that many runs
+        exactly, so a fold fitting it on no more says nothing about how it
+        extrapolates: on a released suite of 9 train sizes (6 fit), the fold
+        fitting 3 scored the law with a floor, E + A/N^a, at R² -38 and the
+        pick became a bare power law, test R² -4.8 where E + A/N^a tests 0.85.
+        At least 3 (a fold fitting two runs tells nothing either); without a limit, 3.
+        """
+        per_output = -(-self.max_params // len(self.targets)) if self.max_params else 0
+        return max(3, per_output + 1)
 
     def probe(self) -> dict[str, np.ndarray]:
         """Inputs one step beyond validation, per group: group -> (M_g, F) (``tasks.probe``).
