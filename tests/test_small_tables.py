@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 
 from evosld import discover
-from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
 from evosld.cli import split_lines
+from evosld.proposers.symbolic.fit import fit_varpro, relative_weights
 from evosld.tasks import task_from_frame
 from evosld.tasks.paramlimit import MIN_LIMIT, default_param_limit
 from tests.conftest import chinchilla_frame
