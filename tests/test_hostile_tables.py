@@ -56,7 +56,27 @@ def _three_million_rows(path: Path) -> None:
             f.write(block)
 
 
+def _json_lines(path: Path) -> None:
+    chinchilla_frame().to_json(path, orient="records", lines=True)
+
+
+def _json_records(path: Path) -> None:
+    chinchilla_frame().to_json(path, orient="records")
+
+
+def _parquet_bytes(path: Path) -> None:
+    path.write_bytes(b"PAR1" + bytes(64))  # a Parquet file starts (and ends) with these four bytes
+
+
+def _excel_bytes(path: Path) -> None:
+    path.write_bytes(b"PK\x03\x04" + bytes(64))  # an .xlsx is a zip archive
+
+
 CASES = {
+    "json-lines": (_json_lines, "is JSON, not a CSV text file; write it as CSV, e.g. pandas.read_json("),
+    "json-records": (_json_records, "is JSON, not a CSV text file"),
+    "parquet": (_parquet_bytes, "is a Parquet file, not a CSV text file; write it as CSV, e.g. pandas.read_parquet("),
+    "excel": (_excel_bytes, "an Excel workbook (.xlsx) or a zip archive, not a CSV text file; save the sheet as CSV"),
     "duplicated-columns": (_duplicated_columns, "appear more than once"),
     "text-in-numbers": (_text_in_numbers, "is not numeric"),
     "infinite": (_infinite, "NaN or infinite"),
@@ -76,6 +96,17 @@ def test_bad_table_gives_one_error_line(tmp_path, kind):
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr
     assert time.monotonic() - t0 < 60  # the 3M-row file is refused after reading MAX_ROWS + 1 rows
+    if kind == "json-lines":
+        assert "lines=True" in lines[0]
+
+
+def test_a_header_that_only_looks_like_json_is_read_as_csv(tmp_path):
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": "[N]"}).to_csv(path, index=False)
+    from evosld.tasks.loaders import task_from_csv
+
+    task = task_from_csv(path, ["[N]", "D"], "loss")
+    assert task.features == ("[N]", "D")
 
 
 def test_frames_from_python_are_checked_the_same_way():

@@ -17,6 +17,7 @@ A workbook (.xlsx, .xls) is refused with what to do.
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -52,10 +53,28 @@ def check_frame(df: pd.DataFrame, where: str) -> None:
                         "give it one row per training run")
 
 
-#: Leading bytes of files that are not text tables: (magic, what they are).
-_BINARY = ((b"PK\x03\x04", "an Excel workbook (.xlsx) or a zip archive"),
-           (b"\xd0\xcf\x11\xe0", "an Excel workbook (.xls)"),
-           (b"PAR1", "a Parquet file"))
+_EXCEL = "save the sheet as CSV (in Excel: File > Save As > CSV UTF-8) and give that file"
+#: Leading bytes of files that are not CSV tables: (magic, what they are, how to make a CSV of them).
+_NOT_CSV = ((b"PK\x03\x04", "an Excel workbook (.xlsx) or a zip archive", _EXCEL),
+            (b"\xd0\xcf\x11\xe0", "an Excel workbook (.xls)", _EXCEL),
+            (b"PAR1", "a Parquet file", "write it as CSV, e.g. pandas.read_parquet(PATH).to_csv('runs.csv', index=False)"))
+
+
+def _json_advice(path: Path, encoding: str) -> str | None:
+    """How to turn ``path`` into a CSV when it holds JSON (records, or one record per line), else None."""
+    with open(path, encoding=encoding, errors="replace") as f:
+        if not f.read(64).lstrip().startswith(("{", "[")):
+            return None
+        f.seek(0)
+        text = f.read().strip()
+    lines = text.splitlines()
+    for doc, flag in ((text, ""), (lines[0], ", lines=True")):
+        try:
+            json.loads(doc)
+        except ValueError:
+            continue
+        return f"write it as CSV, e.g. pandas.read_json({str(path)!r}{flag}).to_csv('runs.csv', index=False)"
+    return None
 #: Field separators tried, in order of preference on a tie.
 _SEPARATORS = (",", ";", "\t", "|")
 
@@ -121,11 +140,13 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
         raise DataError(f"{path} is empty; give a CSV with a header line and one row per training run")
     with open(path, "rb") as f:
         head = f.read(8)
-    for magic, what in _BINARY:
+    for magic, what, how in _NOT_CSV:
         if head.startswith(magic):
-            raise DataError(f"{path} is {what}, not a CSV text file; save the sheet as CSV (in Excel: "
-                            "File > Save As > CSV UTF-8) and give that file")
+            raise DataError(f"{path} is {what}, not a CSV text file; {how.replace('PATH', repr(str(path)))}")
     encoding = _encoding(path)
+    advice = _json_advice(path, encoding)
+    if advice is not None:
+        raise DataError(f"{path} is JSON, not a CSV text file; {advice}")
     skip = _comment_lines(path, encoding)
     sep, decimal = _dialect(path, encoding, skip)
     with open(path, newline="", encoding=encoding) as f:
