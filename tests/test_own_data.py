@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import evosld
@@ -100,6 +101,25 @@ def test_a_dataframe_run_can_be_reported_resumed_and_rank_checked(tmp_path):
     assert rank_check(run, top=3).n >= 1
     with pytest.raises(evosld.errors.ConfigError, match="already holds a run"):
         evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=1, output=run, progress=False)
+
+
+def test_a_dataframe_of_whole_valued_floats_can_be_resumed(tmp_path):
+    """Model sizes as floats that are whole numbers (6.4e7): the stored copy must read back as the same table."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(0)
+    N = np.repeat([6.4e7, 1.2e8, 2.5e8, 5e8, 1e9, 2e9], 3)
+    D = np.tile([1e9, 4e9, 1.6e10], 6)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28 + 0.003 * rng.standard_normal(18)})
+    run = tmp_path / "run"
+    evosld.discover(df, features=["N", "D"], target="loss", iterations=2, budget_seconds=None, seed=0, output=run,
+                    progress=False)
+    back = pd.read_csv(run / "table.csv")
+    assert back.dtypes.tolist() == df.dtypes.tolist() and back.equals(df)
+    resumed = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(run), "--iterations",
+                              "3", "--quiet"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
 
 
 def test_a_resume_with_another_parameter_limit_is_refused_naming_the_argument(tmp_path):

@@ -129,7 +129,9 @@ def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[
     check_fresh_output(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / TABLE_FILE
-    df.to_csv(path, index=False, float_format="%.17g")
+    # pandas writes floats in their shortest exact form and keeps a whole-valued float column float
+    # (64000000.0): with "%.17g" it read back as integers, the tables' digest changed and --resume refused the run
+    df.to_csv(path, index=False)
     return {"csv": {"path": str(path.resolve()), **spec}}
 
 
