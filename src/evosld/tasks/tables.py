@@ -11,7 +11,8 @@ tab-separated file (with decimal commas after semicolons, as European Excel
 writes them), a byte-order mark, Windows line endings, a Windows-1252 file
 (Excel's "CSV"), spaces around header names, rows left entirely empty and
 comment lines (``# ...``) above the header.
-A workbook (.xlsx, .xls) is refused with what to do.
+A workbook (.xlsx, .xls), a Parquet file or JSON records are refused with
+what to do (for the last two, the line of pandas that writes them as CSV).
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def _json_advice(path: Path, encoding: str) -> str | None:
             continue
         return f"write it as CSV, e.g. pandas.read_json({str(path)!r}{flag}).to_csv('runs.csv', index=False)"
     return None
+
+
 #: Field separators tried, in order of preference on a tie.
 _SEPARATORS = (",", ";", "\t", "|")
 
