@@ -88,6 +88,20 @@ def test_two_runs_per_size_still_give_inner_folds():
     assert two.fold_min_fit_rows == 3 and len(two.inner_folds()) == 1  # never fewer than 3 settings
 
 
+def test_jittered_copies_of_a_size_count_as_one_run_to_fit_a_fold_on():
+    """Sizes read off a figure differ by a millionth: within the scale tolerance they are one run, as in the
+    exact table, so the fold that would fit on two sizes is still left out (the limit is given: the default
+    limit still counts the jittered copies as distinct runs)."""
+    df = _two_runs_per_size()
+    jittered = df.assign(N=df.N * (1 + 1e-6 * np.tile([0.0, 1.0], len(df) // 2)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact = task_from_frame(df, ["N"], "loss", test=_two_largest(df), max_params=3)
+        task = task_from_frame(jittered, ["N"], "loss", test=_two_largest(df), max_params=3)
+    assert [(f.fit.sum(), f.scored.sum()) for f in task.inner_folds()] == \
+        [(f.fit.sum(), f.scored.sum()) for f in exact.inner_folds()] == [(8, 4)]
+
+
 def test_a_small_table_gets_a_parameter_limit_from_its_runs():
     df = _two_runs_per_size()
     with warnings.catch_warnings():

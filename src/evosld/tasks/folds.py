@@ -559,8 +559,9 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     feature its scored rows change, so no law's dependence on that feature can
     be fitted, and every law scores as if it ignored it); a group's scored
     rows are dropped when it has fewer than ``min_fit_rows`` distinct
-    settings of the features to fit on (rows at the same values count once:
-    a law passes through their mean as easily as through one run).
+    settings of the features to fit on (rows at the same values, within
+    ``rtol``, count once: a law passes through their mean as easily as
+    through one run).
 
     Args:
         train: the train table (N rows); ``val_mask`` (N,) marks validation.
@@ -580,7 +581,9 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     target = max(MIN_BAND_ROWS, min(int(val_mask.sum()), int(round(INNER_SHARE * n_fit))))
     cap = max(MIN_BAND_ROWS, int(round(INNER_SHARE * n_fit)))
     groups = group_keys(fit_rows)
-    points = fit_rows[list(features)].to_numpy(dtype=float)
+    # each fit row's scale along every feature (``tasks.scales.levels``): jittered copies of a size are one run
+    points = np.column_stack([levels(fit_rows[f].to_numpy(dtype=float), rtol) for f in features]) if features \
+        else np.zeros((n_fit, 1), dtype=int)
     bands: list[np.ndarray] = []
     fits: list[np.ndarray] = []
     if direction.distance is None:
