@@ -152,6 +152,24 @@ def test_repeated_runs_count_once_in_the_default_limit(tmp_path):
     assert limit == 4 and "a typical group's 12 fit runs;" in how
 
 
+def test_sizes_within_the_scale_tolerance_count_once_in_the_default_limit():
+    """Two runs per size whose sizes were read off a figure (jittered by a millionth) are one run per size."""
+    df = _two_runs_per_size()
+    rng = np.random.default_rng(3)
+    jittered = df.assign(N=df.N * (1 + 1e-6 * rng.uniform(-1, 1, len(df))))
+    assert jittered.N.nunique() == len(df) > df.N.nunique()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
+        task = task_from_frame(jittered, ["N"], "loss", test=_two_largest(df))
+    assert task.max_params == exact.max_params and "distinct fit runs" in task.max_params_how
+    # a tolerance of zero counts every jittered size
+    loose = default_param_limit(np.array(["a"] * 24), 1, np.arange(1.0, 25.0)[:, None] * (1 + 1e-6))
+    pts = np.repeat(np.arange(1.0, 13.0), 2) * (1 + 1e-6 * np.tile([0.0, 1.0], 12))
+    assert default_param_limit(np.array(["a"] * 24), 1, pts[:, None])[0] == 4
+    assert default_param_limit(np.array(["a"] * 24), 1, pts[:, None], rtol=0.0)[0] == loose[0] == 8
+
+
 def test_a_built_in_task_keeps_its_published_limit():
     from evosld.tasks import load_task
 
