@@ -90,8 +90,8 @@ def test_two_runs_per_size_still_give_inner_folds():
 
 def test_jittered_copies_of_a_size_count_as_one_run_to_fit_a_fold_on():
     """Sizes read off a figure differ by a millionth: within the scale tolerance they are one run, as in the
-    exact table, so the fold that would fit on two sizes is still left out (the limit is given: the default
-    limit still counts the jittered copies as distinct runs)."""
+    exact table, so the fold that would fit on two sizes is still left out (the limit is given, so only the
+    folds' own count is tested here)."""
     df = _two_runs_per_size()
     jittered = df.assign(N=df.N * (1 + 1e-6 * np.tile([0.0, 1.0], len(df) // 2)))
     with warnings.catch_warnings():
