@@ -90,8 +90,8 @@ def test_two_runs_per_size_still_give_inner_folds():
 
 def test_jittered_copies_of_a_size_count_as_one_run_to_fit_a_fold_on():
     """Sizes read off a figure differ by a millionth: within the scale tolerance they are one run, as in the
-    exact table, so the fold that would fit on two sizes is still left out (the limit is given: the default
-    limit still counts the jittered copies as distinct runs)."""
+    exact table, so the fold that would fit on two sizes is still left out (the limit is given, so only the
+    folds' own count is tested here)."""
     df = _two_runs_per_size()
     jittered = df.assign(N=df.N * (1 + 1e-6 * np.tile([0.0, 1.0], len(df) // 2)))
     with warnings.catch_warnings():
@@ -150,6 +150,24 @@ def test_repeated_runs_count_once_in_the_default_limit(tmp_path):
     # the same sizes in two groups are runs of each group
     limit, how = default_param_limit(np.repeat(["a", "b"], 12), 1, np.tile(np.arange(1.0, 13.0), 2)[:, None])
     assert limit == 4 and "a typical group's 12 fit runs;" in how
+
+
+def test_sizes_within_the_scale_tolerance_count_once_in_the_default_limit():
+    """Two runs per size whose sizes were read off a figure (jittered by a millionth) are one run per size."""
+    df = _two_runs_per_size()
+    rng = np.random.default_rng(3)
+    jittered = df.assign(N=df.N * (1 + 1e-6 * rng.uniform(-1, 1, len(df))))
+    assert jittered.N.nunique() == len(df) > df.N.nunique()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exact = task_from_frame(df, ["N"], "loss", test=_two_largest(df))
+        task = task_from_frame(jittered, ["N"], "loss", test=_two_largest(df))
+    assert task.max_params == exact.max_params and "distinct fit runs" in task.max_params_how
+    # a tolerance of zero counts every jittered size
+    loose = default_param_limit(np.array(["a"] * 24), 1, np.arange(1.0, 25.0)[:, None] * (1 + 1e-6))
+    pts = np.repeat(np.arange(1.0, 13.0), 2) * (1 + 1e-6 * np.tile([0.0, 1.0], 12))
+    assert default_param_limit(np.array(["a"] * 24), 1, pts[:, None])[0] == 4
+    assert default_param_limit(np.array(["a"] * 24), 1, pts[:, None], rtol=0.0)[0] == loose[0] == 8
 
 
 def test_a_built_in_task_keeps_its_published_limit():

@@ -126,7 +126,7 @@ def _finish(
     if max_params is None and default_limit:
         fit = train.loc[~val_mask]
         max_params, limit_how = default_param_limit(fit[GROUP_COLUMN].to_numpy(), len(targets),
-                                                    fit[list(features)].to_numpy(dtype=float))
+                                                    fit[list(features)].to_numpy(dtype=float), scale_rtol)
     test_beyond, test_below = checks.features_beyond(train, test, features, scale_rtol)
     return Task(
         target_range=target_range,

@@ -23,7 +23,9 @@ a feature than its parameters along it), so the third parameter is used
 only where the runs can test it. Runs at
 the same feature values (a row saved twice, seeds of one setting) count once:
 a law passes through their mean as easily as through one run, so repeats
-add no room for parameters. Three
+add no room for parameters; sizes within the scale tolerance
+(``tasks.scales.levels``, as every count of scales) are one value, so a size
+read off a figure twice, or jittered by a millionth, is one run too. Three
 runs per parameter keeps at least two residual degrees of freedom per
 parameter on the fit rows; it is a rule of thumb, not tuned on any table
 (regression texts ask for 10 or more per parameter; scaling-law fits are
@@ -35,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from evosld.tasks.scales import DEFAULT_RTOL, levels
+
 #: Fit runs per fitted parameter, in a typical group.
 ROWS_PER_PARAM = 3
 #: The default limit is never below this (per output): a floor, a coefficient and an exponent.
@@ -42,17 +46,23 @@ MIN_LIMIT = 3
 
 
 def default_param_limit(fit_groups: np.ndarray, n_targets: int,
-                        points: np.ndarray | None = None) -> tuple[int, str]:
+                        points: np.ndarray | None = None, rtol: float = DEFAULT_RTOL) -> tuple[int, str]:
     """The parameter limit (summed over outputs) and how it was chosen, in words.
 
     Args:
         fit_groups: (N,) group key of every fit row (train minus validation).
         n_targets: number of outputs, each with its own parameters.
         points: (N, F) feature values of the fit rows; rows of a group with equal values
-            count as one run. None: every row counts.
+            (within ``rtol`` along every feature) count as one run. None: every row counts.
+        rtol: values closer than this relative difference count as one scale.
     """
     groups = np.asarray(fit_groups).astype(str)
-    pts = np.arange(len(groups))[:, None] if points is None else np.asarray(points, dtype=float).reshape(len(groups), -1)
+    if points is None:
+        pts = np.arange(len(groups))[:, None]
+    else:
+        values = np.asarray(points, dtype=float).reshape(len(groups), -1)
+        pts = np.column_stack([levels(values[:, j], rtol) for j in range(values.shape[1])]) if values.shape[1] \
+            else np.zeros((len(groups), 1), dtype=int)
     names = list(dict.fromkeys(groups))
     rows = np.array([int(np.sum(groups == g)) for g in names])
     distinct = np.array([len(np.unique(pts[groups == g], axis=0)) for g in names])
