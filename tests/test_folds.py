@@ -271,3 +271,46 @@ def test_a_fold_whose_fit_rows_hold_one_value_of_a_feature_it_scores_is_dropped_
     flat = pd.DataFrame({"N": np.logspace(8, 10, 24), "P": 1.0, "loss": 1.5 + (3e8 / np.logspace(8, 10, 24)) ** 0.3})
     one = task_from_frame(flat, ["N", "P"], "loss", test="N > 4e9", name="one")
     assert one.inner_folds(1)  # a feature that never varies is no reason to drop a fold
+
+
+def _two_losses(n_sizes: int = 7, seed: int = 1) -> pd.DataFrame:
+    """n_sizes model sizes x 6 data sizes, train and validation loss (E + A/N^a + B/D^b, shared exponents)."""
+    rng = np.random.default_rng(seed)
+    N, D = (a.ravel() for a in np.meshgrid(np.logspace(np.log10(5e7), np.log10(5e9), n_sizes),
+                                           np.logspace(np.log10(5e9), np.log10(2e11), 6), indexing="ij"))
+    n, d = 400 / N**0.34, 410 / D**0.28
+    return pd.DataFrame({"N": N, "D": D, "train_loss": 1.7 + n + d + rng.normal(0, 0.01, len(N)),
+                         "val_loss": 1.95 + n + 1.3 * d + rng.normal(0, 0.01, len(N))})
+
+
+def test_a_fold_fitting_two_sizes_of_the_feature_it_predicts_beyond_is_not_used():
+    """Two model sizes pin a coefficient and an exponent along N exactly, whatever the data sizes: the fold
+    predicting the next size from them scored the generating law R² -4 and picked a law without a floor."""
+    df = _two_losses()
+    task = task_from_frame(df, ["N", "D"], ["train_loss", "val_loss"], test="N >= 4e9")
+    loose = task.inner_folds(min_levels_along=1)
+    assert [task.train.N[f.fit].nunique() for f in loose] == [3, 2]  # 12 runs each way: enough distinct runs
+    folds = task.inner_folds()
+    assert [f.name for f in folds] == ["inner1"]
+    assert np.array_equal(folds[0].fit, loose[0].fit) and np.array_equal(folds[0].scored, loose[0].scored)
+    assert (task.train.N[folds[0].scored] > task.train.N[folds[0].fit].max()).all()
+
+
+def test_folds_along_a_feature_with_few_values_stay_when_they_predict_along_another():
+    """The rule reads the features a fold predicts beyond: data sizes it fits all of are no reason to drop it."""
+    df = _two_losses(n_sizes=12)
+    task = task_from_frame(df, ["N", "D"], ["train_loss", "val_loss"], test="N >= 4e9")
+    assert len(task.inner_folds()) == 2
+    assert all(task.train.N[f.fit].nunique() >= 3 for f in task.inner_folds())
+
+
+def test_tasks_says_why_a_table_of_three_sizes_to_fit_on_has_no_inner_folds():
+    from evosld.cli import split_lines
+
+    df = _two_losses(n_sizes=5).drop(columns="val_loss")
+    task = task_from_frame(df, ["N", "D"], "train_loss", test="N >= 2e9")
+    assert task.inner_folds() == [] and task.inner_folds(min_levels_along=1)
+    line = next(x for x in split_lines(task) if x.startswith("inner folds"))
+    assert line == ("inner folds for the final pick: none, so validation alone picks (a fold below it would fit on "
+                    "fewer than 3 values of a feature it predicts beyond, and a coefficient and an exponent pass "
+                    "through two exactly)"), line

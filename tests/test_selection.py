@@ -220,6 +220,39 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)
 
 
+def test_fold_scores_stored_on_other_folds_are_rescored(synthetic_task, tmp_path, tied_store, monkeypatch):
+    """A newer evosld can build other folds for the same table (one dropped, the next taking its name):
+    scores stored under ``inner1`` then belong to other rows, and a resumed finish refits them."""
+    from evosld.evaluation.foldscores import folds_digest
+    from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
+
+    store, ids = tied_store
+    config = RunConfig(evaluator={"timeout": 30})
+    assert finish(store, synthetic_task, tmp_path, config, LoopStatus()).best_id == ids["good"]
+    assert store.get_state(FOLD_ROWS_STATE) == folds_digest(synthetic_task, 2) != folds_digest(synthetic_task, 1)
+    made_elsewhere = {str(pid): {name: (0.99 if pid == ids["mean"] else -1.0) for name in scores}
+                      for pid, scores in store.get_state(FOLD_STATE).items() for pid in [int(pid)]}
+    store.set_state(FOLD_STATE, made_elsewhere)
+    calls: list[str] = []
+    real = Evaluator.evaluate
+
+    def counting(self, program, split="val", extra_predict=None, **kwargs):
+        calls.append(split)
+        return real(self, program, split, extra_predict, **kwargs)
+
+    monkeypatch.setattr(Evaluator, "evaluate", counting)
+    store.set_state(FOLD_ROWS_STATE, "folds of an older version")
+    again = finish(store, synthetic_task, tmp_path, config, LoopStatus())
+    assert again.best_id == ids["good"] and sorted(c for c in calls if c.startswith("inner")) == \
+        ["inner1", "inner1", "inner2", "inner2"]
+    assert store.get_state(FOLD_STATE)[str(ids["good"])]["inner1"] > 0.9
+    # the same rows as recorded: the stored scores are used as they are
+    store.set_state(FOLD_STATE, made_elsewhere)
+    calls.clear()
+    assert finish(store, synthetic_task, tmp_path, config, LoopStatus()).best_id == ids["mean"]
+    assert not [c for c in calls if c.startswith("inner")]
+
+
 def test_a_lone_leader_its_folds_score_below_a_constant_is_weighed_against_the_next_laws(synthetic_task, tmp_path):
     """A law far ahead on validation is alone in the running; refit on the folds it does worse than a constant
     (a mean), so the next laws by validation join the running and the folds pick among them. Its refits are

@@ -210,13 +210,22 @@ def split_lines(task) -> list[str]:
     if folds:
         lines.append("inner folds for the final pick: " + "; ".join(
             f"{f.name} fits {int(f.fit.sum())} rows, scores {int(f.scored.sum())}" for f in folds))
-    elif task.fold_min_fit_rows > 3 and task.inner_folds(min_fit_rows=3):
+    elif task.inner_folds(min_fit_rows=3, min_levels_along=1):
+        from evosld.tasks.folds import MIN_FIT_LEVELS_ALONG
+
         least = task.fold_min_fit_rows
         where = " of a group" if len(task.groups) > 1 else ""
         per = " per output" if len(task.targets) > 1 else ""
-        lines.append(f"inner folds for the final pick: none, so validation alone picks (a fold below it would fit "
-                     f"on fewer than {least} distinct runs{where}, and a law at the limit of {least - 1} parameters"
-                     f"{per} passes through {least - 1} exactly)")
+        why = []
+        if least > 3 and task.inner_folds(min_fit_rows=3):
+            why.append(f"would fit on fewer than {least} distinct runs{where}, and a law at the limit of {least - 1} "
+                       f"parameters{per} passes through {least - 1} exactly")
+        if task.inner_folds(min_levels_along=1):
+            why.append(f"would fit on fewer than {MIN_FIT_LEVELS_ALONG} values of a feature it predicts beyond"
+                       f"{where}, and a coefficient and an exponent pass through two exactly")
+        because = " and ".join(why) or (f"would fit on too few runs or on fewer than {MIN_FIT_LEVELS_ALONG} values "
+                                         "of a feature it predicts beyond")
+        lines.append(f"inner folds for the final pick: none, so validation alone picks (a fold below it {because})")
     return lines
 
 

@@ -21,7 +21,7 @@ store; the inner-fold refits and the test scores are cached in
 ``<run_dir>/time_to_quality.json`` (keyed by program id and checked against the
 program's digest and the task's data), so a second call evaluates nothing. The
 fold scores the run stored itself for its final pick (state ``run.runner.FOLD_STATE``, trimmed R²) are
-reused.
+reused when they were made on the task's folds as this version builds them (``FOLD_ROWS_STATE``).
 
 Time is measured from the creation of the run store to the moment an
 evaluation was stored (``StoredEvaluation.created``): it includes the seeding
@@ -40,11 +40,11 @@ from typing import Any
 
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
-from evosld.evaluation.foldscores import fold_names, score_folds
+from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
-from evosld.run.runner import FOLD_STATE
+from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, simpler, tied, within_limit
@@ -277,6 +277,7 @@ def time_to_quality(
         programs = store.programs(order="evaluated")
         final = store.get_state("final_program_id")
         stored_folds = dict(store.get_state(FOLD_STATE, {}) or {})
+        stored_rows = store.get_state(FOLD_ROWS_STATE)
         stored_probe = dict(store.get_state("probe_excess", {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
@@ -286,7 +287,10 @@ def time_to_quality(
     settings, limits = _settings(info.config, task)
     by_id = {p.id: p for p in programs}
     history = _candidates(programs, info.created)
-    data_key = data_digest(task, salt=task.name)
+    rows = folds_digest(task, settings.n_folds)
+    if stored_rows != rows:  # the run's fold scores were made on other folds' rows
+        stored_folds = {}
+    data_key = f"{data_digest(task, salt=task.name)}:{rows}"  # the cache's fold scores are of these folds' rows
     cache_path = run_dir / CACHE_FILE
     cached = _read_cache(cache_path, data_key) if cache else {}
     fold_cache: dict[str, dict[str, Any]] = dict(cached.get("folds") or {})

@@ -20,6 +20,7 @@ band alone. Test rows are never read.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 
@@ -52,6 +53,22 @@ def score_names(task: Task, fold: Fold) -> tuple[str, ...]:
 def fold_names(task: Task, n_folds: int) -> tuple[str, ...]:
     """The names the final pick scores, in order: each inner fold, then its horizon when it has one."""
     return tuple(n for fold in task.inner_folds(n_folds) for n in score_names(task, fold))
+
+
+def folds_digest(task: Task, n_folds: int) -> str:
+    """A digest of the rows each of the task's first ``n_folds`` inner folds fits and scores, and of validation.
+
+    Stored fold scores are named ``inner1``, ``inner2``, ...; when the folds a
+    table gets change (a newer evosld drops a fold, so the next one takes its
+    name), scores stored under a name belong to other rows. A run keeps this
+    digest beside its scores and rescores when it differs.
+    """
+    h = hashlib.sha1(np.packbits(np.asarray(task.val_mask, dtype=bool)).tobytes())
+    for fold in task.inner_folds(n_folds) if n_folds else []:
+        h.update(fold.name.encode())
+        h.update(np.packbits(fold.fit).tobytes())
+        h.update(np.packbits(fold.scored).tobytes())
+    return h.hexdigest()
 
 
 def fold_r2_of(ev: Evaluation) -> float | None:

@@ -26,7 +26,7 @@ from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
-from evosld.evaluation.foldscores import fold_names, score_folds
+from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
@@ -72,6 +72,8 @@ class RunOutcome:
 #: Store state holding the fold scores of the laws in the running (trimmed R²;
 #: runs before trimming kept plain R² under ``fold_r2``, which is not read).
 FOLD_STATE = "fold_r2_trimmed"
+#: Store state: the digest of the rows the stored fold scores were made on (``evaluation.foldscores.folds_digest``).
+FOLD_ROWS_STATE = "fold_rows"
 #: Store state: the digest of the tables the run started on (``tasks.task.data_digest``), checked on resume.
 DATA_STATE = "data_digest"
 
@@ -389,12 +391,18 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
 
     Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
     store (state ``FOLD_STATE``: program id -> fold name -> score), so a
-    resumed or re-finished run does not refit them. The refits and probes run
+    resumed or re-finished run does not refit them, unless the folds' rows
+    have changed since (state ``FOLD_ROWS_STATE``). The refits and probes run
     within ``clock``'s allowance (``run.finishing``; default: the config's).
     """
     clock = clock or FinishClock(config.finish_limit(), limits_from(config))
     done: dict[str, Any] = dict(store.get_state(FOLD_STATE, {}) or {})
     n_folds = config.selection_folds
+    rows = folds_digest(evaluator.task, n_folds)
+    if store.get_state(FOLD_ROWS_STATE) != rows:  # scores made on other folds (or before the record): rescored
+        done = {}
+        store.set_state(FOLD_STATE, done)
+        store.set_state(FOLD_ROWS_STATE, rows)
     folds = list(fold_names(evaluator.task, n_folds)) if n_folds else []
     seen: set[str] = set()
     candidates = []

@@ -117,22 +117,27 @@ class Task:
             return self.train.loc[fold.fit], self.train.loc[fold.scored]
         raise ValueError(f"unknown split {split!r}; use 'val', 'test', 'train' or 'inner1', 'inner2', ...")
 
-    def inner_folds(self, n: int = INNER_FOLDS, min_fit_rows: int | None = None) -> list[Fold]:
+    def inner_folds(self, n: int = INNER_FOLDS, min_fit_rows: int | None = None,
+                    min_levels_along: int | None = None) -> list[Fold]:
         """Up to ``n`` extrapolation folds below validation, nearest first (``tasks.folds``).
 
         Fold k fits on the fit rows beyond the k-th band counted from
         validation and scores that band (random bands for held-out mixtures);
         a group is scored only with ``min_fit_rows`` distinct settings to fit
-        on (default ``fold_min_fit_rows``). Neither validation nor test targets are read.
+        on (default ``fold_min_fit_rows``) and, beyond its fit rows along a
+        feature, with ``min_levels_along`` scales of it to fit on (default
+        ``tasks.folds.MIN_FIT_LEVELS_ALONG``). Neither validation nor test targets are read.
         """
-        from evosld.tasks.folds import inner_folds
+        from evosld.tasks.folds import MIN_FIT_LEVELS_ALONG, inner_folds
 
         least = self.fold_min_fit_rows if min_fit_rows is None else min_fit_rows
+        along = MIN_FIT_LEVELS_ALONG if min_levels_along is None else min_levels_along
         cache = self.__dict__.setdefault("_folds", {})
-        if (n, least) not in cache:
-            cache[(n, least)] = inner_folds(self.train, self.val_mask, self.val_rule, self.features, self.targets,
-                                            self.log_features, n_folds=n, rtol=self.scale_rtol, min_fit_rows=least)
-        return cache[(n, least)]
+        if (n, least, along) not in cache:
+            cache[(n, least, along)] = inner_folds(
+                self.train, self.val_mask, self.val_rule, self.features, self.targets, self.log_features,
+                n_folds=n, rtol=self.scale_rtol, min_fit_rows=least, min_levels_along=along)
+        return cache[(n, least, along)]
 
     @property
     def fold_min_fit_rows(self) -> int:
