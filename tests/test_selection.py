@@ -181,9 +181,9 @@ def tied_store(synthetic_task, tmp_path):
     store.close()
 
 
-def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synthetic_task, tmp_path, tied_store,
-                                                                               monkeypatch):
-    store, ids = tied_store
+@pytest.fixture
+def evaluated_splits(monkeypatch) -> list[str]:
+    """The split of every evaluation made while the test runs, in order (the evaluations still run)."""
     calls: list[str] = []
     real = Evaluator.evaluate
 
@@ -192,6 +192,13 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
         return real(self, program, split, extra_predict, **kwargs)
 
     monkeypatch.setattr(Evaluator, "evaluate", counting)
+    return calls
+
+
+def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synthetic_task, tmp_path, tied_store,
+                                                                               evaluated_splits):
+    store, ids = tied_store
+    calls = evaluated_splits
     config = RunConfig(evaluator={"timeout": 30})
     out = finish(store, synthetic_task, tmp_path, config, LoopStatus())
     assert out.best_id == ids["good"] and out.selection is not None
@@ -220,7 +227,7 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)
 
 
-def test_fold_scores_stored_on_other_folds_are_rescored(synthetic_task, tmp_path, tied_store, monkeypatch):
+def test_fold_scores_stored_on_other_folds_are_rescored(synthetic_task, tmp_path, tied_store, evaluated_splits):
     """A newer evosld can build other folds for the same table (one dropped, the next taking its name):
     scores stored under ``inner1`` then belong to other rows, and a resumed finish refits them."""
     from evosld.evaluation.foldscores import folds_digest
@@ -230,17 +237,12 @@ def test_fold_scores_stored_on_other_folds_are_rescored(synthetic_task, tmp_path
     config = RunConfig(evaluator={"timeout": 30})
     assert finish(store, synthetic_task, tmp_path, config, LoopStatus()).best_id == ids["good"]
     assert store.get_state(FOLD_ROWS_STATE) == folds_digest(synthetic_task, 2) != folds_digest(synthetic_task, 1)
-    made_elsewhere = {str(pid): {name: (0.99 if pid == ids["mean"] else -1.0) for name in scores}
-                      for pid, scores in store.get_state(FOLD_STATE).items() for pid in [int(pid)]}
+    # scores that favour the law ignoring the data, as if made on other rows
+    made_elsewhere = {key: {name: (0.99 if key == str(ids["mean"]) else -1.0) for name in scores}
+                      for key, scores in store.get_state(FOLD_STATE).items()}
     store.set_state(FOLD_STATE, made_elsewhere)
-    calls: list[str] = []
-    real = Evaluator.evaluate
-
-    def counting(self, program, split="val", extra_predict=None, **kwargs):
-        calls.append(split)
-        return real(self, program, split, extra_predict, **kwargs)
-
-    monkeypatch.setattr(Evaluator, "evaluate", counting)
+    calls = evaluated_splits
+    calls.clear()
     store.set_state(FOLD_ROWS_STATE, "folds of an older version")
     again = finish(store, synthetic_task, tmp_path, config, LoopStatus())
     assert again.best_id == ids["good"] and sorted(c for c in calls if c.startswith("inner")) == \
