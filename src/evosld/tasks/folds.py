@@ -40,7 +40,7 @@ import pandas as pd
 
 from evosld.errors import DataError
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
-from evosld.tasks.scales import DEFAULT_RTOL, levels, n_levels
+from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels
 from evosld.tasks.splits import (
     _CMP,
     column_of,
@@ -615,8 +615,7 @@ def inner_folds(train: pd.DataFrame, val_mask: np.ndarray, val_rule: str, featur
     cap = max(MIN_BAND_ROWS, int(round(INNER_SHARE * n_fit)))
     groups = group_keys(fit_rows)
     # each fit row's scale along every feature (``tasks.scales.levels``): jittered copies of a size are one run
-    points = np.column_stack([levels(fit_rows[f].to_numpy(dtype=float), rtol) for f in features]) if features \
-        else np.zeros((n_fit, 1), dtype=int)
+    points = level_columns(fit_rows[list(features)].to_numpy(dtype=float), rtol)
     bands: list[np.ndarray] = []
     fits: list[np.ndarray] = []
     if direction.distance is None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evosld.tasks.scales import DEFAULT_RTOL, levels
+from evosld.tasks.scales import DEFAULT_RTOL, level_columns
 
 #: Fit runs per fitted parameter, in a typical group.
 ROWS_PER_PARAM = 3
@@ -57,12 +57,8 @@ def default_param_limit(fit_groups: np.ndarray, n_targets: int,
         rtol: values closer than this relative difference count as one scale.
     """
     groups = np.asarray(fit_groups).astype(str)
-    if points is None:
-        pts = np.arange(len(groups))[:, None]
-    else:
-        values = np.asarray(points, dtype=float).reshape(len(groups), -1)
-        pts = np.column_stack([levels(values[:, j], rtol) for j in range(values.shape[1])]) if values.shape[1] \
-            else np.zeros((len(groups), 1), dtype=int)
+    pts = np.arange(len(groups))[:, None] if points is None else \
+        level_columns(np.asarray(points, dtype=float).reshape(len(groups), -1), rtol)
     names = list(dict.fromkeys(groups))
     rows = np.array([int(np.sum(groups == g)) for g in names])
     distinct = np.array([len(np.unique(pts[groups == g], axis=0)) for g in names])

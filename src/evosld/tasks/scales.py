@@ -77,6 +77,22 @@ def levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:
     return out
 
 
+def level_columns(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> np.ndarray:
+    """(N, F) int scale level of each row along each column (``levels`` per column); (N, 1) zeros when F is 0.
+
+    Rows with equal levels in every column are one setting: jittered copies of a size are one run.
+
+    Args:
+        values: (N, F) numbers, one column per feature.
+        rtol: relative tolerance, as in ``levels``.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v.reshape(len(v), -1)
+    if not v.shape[1]:
+        return np.zeros((len(v), 1), dtype=int)
+    return np.column_stack([levels(v[:, j], rtol) for j in range(v.shape[1])])
+
+
 def n_levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> int:
     """Number of distinct scales among ``values`` (see ``levels``)."""
     lv = levels(values, rtol)
