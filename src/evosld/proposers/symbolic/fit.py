@@ -17,6 +17,21 @@ least-squares fit, i.e. about 1.35 robust standard deviations, the usual tuning
 that keeps ~95% of least squares' efficiency under Gaussian noise. On the six
 SLDBench tasks this raised held-out R² most where laws extrapolate furthest.
 
+The polish is local: it refines the least-squares fit, and a few runs that
+went wrong (diverged, mislogged: 30 to 100 noise levels off) can pull that
+fit into another basin first, where the polish stays. On an 8 x 8 Chinchilla
+grid with three such runs least squares traded the floor against the data
+term (E = 3015, B = -3013, D^0) and the law extrapolated to R² 0.96 where
+its fit without them reaches 0.998. So when the least-squares fit misses a
+few rows grossly (``isolated_misses``: beyond 5 robust sigmas, at most a
+tenth of the rows, the rule of the final pick's trimmed R²), it is refined
+once more from there without them (``refine_projected``), that second start
+is polished on all rows under the same Huber threshold, and the fit with
+the lower Huber loss is kept (``huber_cost``). The objective is unchanged;
+only a better optimum of it can win, so on tables without such runs the fits
+are those of before (the top laws of stored SLDBench runs refit to the same
+validation R² within 1e-4).
+
 A positive target spanning a decade or more (GPU-hours, compute, an optimal
 learning rate across sizes) usually carries multiplicative noise: its runs
 scatter by a few percent, not by a fixed amount. Absolute residuals would then
@@ -141,7 +156,7 @@ def projected_jacobian(theta, basis, X, y, lo, hi):
     return np.where(np.isfinite(J), J, 0.0)
 
 
-def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True):
+def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True, delta=None):
     """Refine ``(coef, theta)`` jointly under a Huber loss.
 
     Args:
@@ -155,6 +170,7 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         max_nfev: evaluation budget.
         jacobian: differentiate the basis in ``theta`` only (``basis_derivatives``);
             False: scipy's finite differences over all parameters.
+        delta: the threshold itself, in target units (overrides ``huber``).
     Returns:
         (coef (K,), theta (P,)); the start unchanged if the polish fails.
     """
@@ -172,7 +188,8 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         D = basis_derivatives(basis, X, p[k:], lo, hi, Phi)
         return np.hstack([Phi, np.einsum("nkp,k->np", D, p[:k])])
 
-    delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
+    if delta is None:
+        delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
     if not (np.isfinite(delta) and delta > 1e-12 * (1.0 + float(np.mean(np.abs(y))))):
         return coef, theta
 
@@ -232,6 +249,67 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
 
         y = y * w
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    theta = projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts, n_refine, max_nfev, seed, jacobian)
+    every = np.ones(len(y), dtype=bool)
+    coef = _linear_part(basis, X, y, every, theta)
+    if huber <= 0:
+        return coef, theta
+    with np.errstate(all="ignore"):
+        resid = basis(X, theta) @ coef - y
+    resid = np.where(np.isfinite(resid), resid, 1e6)  # as robust_polish counts a row it cannot predict
+    delta = huber * float(np.median(np.abs(resid)))
+    fits = [robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian, delta)]
+    kept = ~isolated_misses(resid)
+    if not np.all(kept):  # a few runs far off: a second start, fitted without them, for the same Huber loss
+        theta2 = theta
+        if lo.size:
+            out = refine_projected(theta, basis, X[kept], y[kept], lo, hi, max_nfev, jacobian)
+            theta2 = theta if out is None else out[0]
+        coef2 = _linear_part(basis, X, y, kept, theta2)
+        fits.append(robust_polish(basis, X, y, coef2, theta2, lo, hi, huber, max_nfev, jacobian, delta))
+        with np.errstate(all="ignore"):
+            costs = [huber_cost(basis(X, t) @ c - y, delta) for c, t in fits]
+        return fits[int(np.argmin(costs))]
+    return fits[0]
+
+
+def _linear_part(basis, X, y, rows, theta):
+    """(K,) linear coefficients for ``theta``, solved on the ``rows`` (N,) mask."""
+    with np.errstate(all="ignore"):
+        Phi = basis(X[rows], theta)
+    return solve_linear(np.where(np.isfinite(Phi), Phi, 0.0), y[rows])
+
+
+def refine_projected(theta, basis, X, y, lo, hi, max_nfev=300, jacobian=True):
+    """Bounded least squares over ``theta`` (P,) from a start, the linear part projected out.
+
+    Returns:
+        (theta (P,), sum of squared residuals), or None when the solver fails.
+    """
+    try:
+        res = least_squares(
+            projected_residual,
+            theta,
+            jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
+            bounds=(lo, hi),
+            args=(basis, X, y),
+            method="trf",
+            x_scale="jac",
+            max_nfev=max_nfev,
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return res.x, float(np.sum(res.fun**2))
+
+
+def projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0,
+                  jacobian=True):
+    """The least-squares stage of ``fit_varpro``: ``theta`` (P,).
+
+    ``n_starts`` random starts in ``[init_lo, init_hi]`` (the box's centre
+    first) are screened by their projected residual and the best ``n_refine``
+    refined (``refine_projected``).
+    """
     best_theta = np.zeros(0)  # no nonlinear parameters: the linear solve is the whole fit
     if lo.size:
         rng = np.random.default_rng(seed)
@@ -241,29 +319,42 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         sse = np.array([np.sum(projected_residual(t, basis, X, y) ** 2) for t in starts])
         best_theta, best_sse = starts[int(np.argmin(sse))], float(np.min(sse))
         for idx in np.argsort(sse)[:n_refine]:
-            try:
-                res = least_squares(
-                    projected_residual,
-                    starts[idx],
-                    jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
-                    bounds=(lo, hi),
-                    args=(basis, X, y),
-                    method="trf",
-                    x_scale="jac",
-                    max_nfev=max_nfev,
-                )
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-            cost = float(np.sum(res.fun**2))
-            if np.isfinite(cost) and cost < best_sse:
-                best_theta, best_sse = res.x, cost
-    with np.errstate(all="ignore"):
-        Phi = basis(X, best_theta)
-    Phi = np.where(np.isfinite(Phi), Phi, 0.0)
-    coef, theta = solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
-    if huber > 0:
-        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian)
-    return coef, theta
+            out = refine_projected(starts[idx], basis, X, y, lo, hi, max_nfev, jacobian)
+            if out is not None and np.isfinite(out[1]) and out[1] < best_sse:
+                best_theta, best_sse = out
+    return np.asarray(best_theta, dtype=float)
+
+
+def isolated_misses(resid, sigmas=5.0, share=0.1):
+    """(N,) mask of the few rows a fit misses grossly: runs that went wrong, not the law.
+
+    A row is a miss when its residual lies more than ``sigmas`` robust standard
+    deviations (1.4826 times the median absolute deviation) from the median
+    residual; at most ``share`` of the rows (rounded down: none below 10 rows),
+    the most extreme first. The same rule as the final pick's trimmed R²
+    (``evaluation.metrics.trimmed_r2``, whose constants these defaults are).
+
+    Args:
+        resid: (N,) residuals of a fit.
+    """
+    r = np.where(np.isfinite(resid), resid, np.inf)
+    finite = r[np.isfinite(r)]
+    out = np.zeros(len(r), dtype=bool)
+    most = int(share * len(r))
+    if most == 0 or finite.size == 0:
+        return out
+    med = float(np.median(finite))
+    sigma = 1.4826 * float(np.median(np.abs(finite - med)))
+    dev = np.abs(r - med) / max(sigma, 1e-12 * (1.0 + float(np.mean(np.abs(finite)))))
+    worst = np.argsort(-dev)[:most]
+    out[worst[dev[worst] > sigmas]] = True
+    return out
+
+
+def huber_cost(resid, delta):
+    """Huber's loss summed over the (N,) residuals at threshold ``delta`` (quadratic inside, linear beyond)."""
+    a = np.abs(np.where(np.isfinite(resid), resid, 1e6))
+    return float(np.sum(np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta))))
 
 
 def range_guard(basis, beyond, y_range):
