@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evosld.evaluation.metrics import isolated_misses
 from evosld.proposers.base import ParentInfo, ProposalRequest
 from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
 from evosld.proposers.symbolic.blocks import KINDS
@@ -20,7 +21,6 @@ from evosld.proposers.symbolic.emit import program_source
 from evosld.proposers.symbolic.fit import (
     fit_varpro,
     huber_cost,
-    isolated_misses,
     projected_jacobian,
     projected_residual,
 )

@@ -15,6 +15,7 @@ import textwrap
 
 import numpy as np
 
+from evosld.evaluation import metrics
 from evosld.proposers.symbolic import blocks, fit
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
@@ -193,7 +194,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     fitter = "\n\n".join(
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
                                          fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
-                                         fit.isolated_misses, fit.huber_cost, fit.refine_projected, fit.projected_fit,
+                                         metrics.isolated_misses, fit.huber_cost, fit.refine_projected, fit.projected_fit,
                                          fit._linear_part,
                                          fit.fit_varpro, *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
     )

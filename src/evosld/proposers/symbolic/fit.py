@@ -67,13 +67,17 @@ Jacobian with one SVD, and scipy's bookkeeping with three array operations.
 ``benchmarks/fit_speed.py`` compares the two).
 
 The functions here use only numpy and scipy and no module state, so emitted
-programs embed their source verbatim (see ``emit.py``). Pure functions.
+programs embed their source verbatim (see ``emit.py``; with them
+``evaluation.metrics.isolated_misses``, the one rule for a gross miss). Pure
+functions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import least_squares
+
+from evosld.evaluation.metrics import isolated_misses
 
 
 def solve_linear(Phi, y, ridge=1e-9):
@@ -323,32 +327,6 @@ def projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3
             if out is not None and np.isfinite(out[1]) and out[1] < best_sse:
                 best_theta, best_sse = out
     return np.asarray(best_theta, dtype=float)
-
-
-def isolated_misses(resid, sigmas=5.0, share=0.1):
-    """(N,) mask of the few rows a fit misses grossly: runs that went wrong, not the law.
-
-    A row is a miss when its residual lies more than ``sigmas`` robust standard
-    deviations (1.4826 times the median absolute deviation) from the median
-    residual; at most ``share`` of the rows (rounded down: none below 10 rows),
-    the most extreme first. The same rule as the final pick's trimmed R²
-    (``evaluation.metrics.trimmed_r2``, whose constants these defaults are).
-
-    Args:
-        resid: (N,) residuals of a fit.
-    """
-    r = np.where(np.isfinite(resid), resid, np.inf)
-    finite = r[np.isfinite(r)]
-    out = np.zeros(len(r), dtype=bool)
-    most = int(share * len(r))
-    if most == 0 or finite.size == 0:
-        return out
-    med = float(np.median(finite))
-    sigma = 1.4826 * float(np.median(np.abs(finite - med)))
-    dev = np.abs(r - med) / max(sigma, 1e-12 * (1.0 + float(np.mean(np.abs(finite)))))
-    worst = np.argsort(-dev)[:most]
-    out[worst[dev[worst] > sigmas]] = True
-    return out
 
 
 def huber_cost(resid, delta):
