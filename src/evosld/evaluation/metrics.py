@@ -133,22 +133,38 @@ def isolated_misses(resid, sigmas=5.0, share=0.1, floor=None):
         resid: (N,) or (N, T) residuals; a row that is not finite counts as the worst.
         floor: (T,) or scalar least robust sd (default: 1e-12 of the mean absolute finite residual, plus 1e-12).
     """
+    dev = robust_deviation(resid, floor)
+    out = np.zeros(len(dev), dtype=bool)
+    most = int(share * len(dev))
+    if most == 0 or dev.size == 0:
+        return out
+    worst = np.argsort(-dev)[:most]
+    out[worst[dev[worst] > sigmas]] = True
+    return out
+
+
+def robust_deviation(resid, floor=None):
+    """(N,) how many robust sds each row's residual lies from the median residual, in its worst output.
+
+    The robust sd is 1.4826 times the median absolute deviation of an output's
+    finite residuals (at least ``floor``); a row that is not finite is infinitely
+    far; with no finite residual at all, every row is 0 (nothing to compare).
+
+    Args:
+        resid: (N,) or (N, T) residuals.
+        floor: (T,) or scalar least robust sd (default: 1e-12 of the mean absolute finite residual, plus 1e-12).
+    """
     r = np.asarray(resid, dtype=float)
     r = np.where(np.isfinite(r), r, np.inf).reshape(len(r), -1)
-    out = np.zeros(len(r), dtype=bool)
-    most = int(share * len(r))
     finite = np.isfinite(r)
-    if most == 0 or not np.any(finite):
-        return out
+    if not np.any(finite):
+        return np.zeros(len(r))
     cols = [c[np.isfinite(c)] for c in r.T]
     med = np.array([np.median(c) if c.size else 0.0 for c in cols])
     sigma = 1.4826 * np.array([np.median(np.abs(c - m)) if c.size else 0.0 for c, m in zip(cols, med)])
     if floor is None:
         floor = 1e-12 * (1.0 + float(np.mean(np.abs(r[finite]))))
-    dev = np.max(np.abs(r - med) / np.maximum(sigma, floor), axis=1)  # (N,) worst output per row
-    worst = np.argsort(-dev)[:most]
-    out[worst[dev[worst] > sigmas]] = True
-    return out
+    return np.max(np.abs(r - med) / np.maximum(sigma, floor), axis=1)
 
 
 def trimmed_r2(predictions: np.ndarray, truth: np.ndarray, sigmas: float = TRIM_SIGMAS,
