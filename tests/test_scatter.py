@@ -153,3 +153,7 @@ def test_a_discovery_names_the_runs_that_diverged(tmp_path):
     assert line.strip().startswith("off-trend runs: 2 of 36 train runs lie more than 5 robust sds off this law: loss ")
     assert f"N={df.N[20]:.3g}, D={df.D[20]:.3g}" in line and "Diverged or mistyped?" in line
     assert off_trend_warning(None, 36, False) is None
+    report = subprocess.run([sys.executable, "-m", "evosld.cli", "report", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr
+    assert "2 of 36 train runs lie more than 5 robust sds off this law" in (tmp_path / "run" / "report.html").read_text()
