@@ -163,8 +163,8 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         "random starts (variable projection); then all of them refined together under a Huber "
         "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
         "the law; when least squares misses a few runs by more than 5 robust sigmas, it is also "
-        "redone without them and the fit with the lower Huber loss kept. Deterministic; needs "
-        "only numpy and scipy."
+        "redone without them, and that fit is kept when its Huber loss is lower by more than 0.1%. "
+        "Deterministic; needs only numpy and scipy."
     )
     if space.keeps_range:
         low, high = ("" if v is None else f"{float(v):g}" for v in space.y_range)

@@ -26,11 +26,16 @@ its fit without them reaches 0.998. So when the least-squares fit misses a
 few rows grossly (``isolated_misses``: beyond 5 robust sigmas, at most a
 tenth of the rows, the rule of the final pick's trimmed R²), it is refined
 once more from there without them (``refine_projected``), that second start
-is polished on all rows under the same Huber threshold, and the fit with
-the lower Huber loss is kept (``huber_cost``). The objective is unchanged;
-only a better optimum of it can win, so on tables without such runs the fits
-are those of before (the top laws of stored SLDBench runs refit to the same
-validation R² within 1e-4).
+is polished on all rows under the same Huber threshold, and it replaces
+the first when its Huber loss (``huber_cost``) is lower by more than a
+thousandth (``basin``): a better optimum of the same objective, in another
+basin. The same optimum reached twice differs by the solvers' tolerance
+(at most 2e-5 of the loss over the 10 best laws of stored lr_bsz, moe and
+data_constrained runs, where every second start landed there); the basin
+change above lowers it by 10%. A margin, not the lower loss alone: a second
+start that wins by 1e-5 moves every fit of such tables a hair, and a search's
+path with it (on lr_bsz, three seeds of 300 s tested 0.45 / -0.51 / 0.23
+where they test 0.79 / 0.72 / 0.76 with the first fit kept).
 
 A positive target spanning a decade or more (GPU-hours, compute, an optimal
 learning rate across sizes) usually carries multiplicative noise: its runs
@@ -220,7 +225,7 @@ def relative_weights(y, span=10.0):  # span: as search.plausibility.LOG_SPAN
 
 
 def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0,
-               jacobian=True):
+               jacobian=True, basin=1e-3):
     """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
@@ -238,6 +243,9 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
             plain least-squares fit.
         jacobian: analytic Jacobians (``projected_jacobian``, and in the polish
             ``basis_derivatives``); False: scipy's finite differences.
+        basin: the second start (without the rows least squares misses grossly)
+            replaces the first only when its Huber loss is lower by more than
+            this share: a fit in another basin, not the same optimum again.
     Returns:
         (coef (K,), theta (P,)). Residuals are relative for a positive target
         spanning a decade (``relative_weights``), else absolute.
@@ -272,8 +280,9 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         coef2 = _linear_part(basis, X, y, kept, theta2)
         fits.append(robust_polish(basis, X, y, coef2, theta2, lo, hi, huber, max_nfev, jacobian, delta))
         with np.errstate(all="ignore"):
-            costs = [huber_cost(basis(X, t) @ c - y, delta) for c, t in fits]
-        return fits[int(np.argmin(costs))]
+            first, second = (huber_cost(basis(X, t) @ c - y, delta) for c, t in fits)
+        if second < (1.0 - basin) * first:  # another basin, not the same optimum polished a hair further
+            return fits[1]
     return fits[0]
 
 
