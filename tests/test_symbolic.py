@@ -325,7 +325,7 @@ def test_a_few_diverged_runs_do_not_pull_the_fit_into_another_basin() -> None:
     assert 1 - np.mean((pred - held) ** 2) / np.var(held) > 0.99  # least squares alone: 0.96
 
 
-def test_a_second_start_is_kept_only_when_it_lowers_the_same_huber_loss() -> None:
+def test_a_second_start_is_kept_only_when_it_is_another_basin() -> None:
     u, y = _saturating_runs(n_bad=0)
     lo, hi = np.array([-3.0]), np.array([0.0])
     assert not isolated_misses(y - (1.5 + 2.0 * np.exp(-0.4 * u[:, 0]))).any()  # clean runs: no second start
@@ -335,6 +335,12 @@ def test_a_second_start_is_kept_only_when_it_lowers_the_same_huber_loss() -> Non
     assert not isolated_misses(np.r_[np.zeros(8), 5.0]).any()  # fewer than 10 rows: nothing is a miss
     coef, theta = fit_varpro(_one_power, u, y, lo, hi, lo, hi)
     assert np.allclose(np.concatenate([coef, theta]), [1.5, 2.0, -0.4], atol=0.02)
+    first = fit_varpro(_one_power, u, y, lo, hi, lo, hi, basin=1.0)  # the first start always kept
+    assert np.array_equal(np.concatenate([coef, theta]), np.concatenate(first))  # the same optimum: the first stays
+    X, y, train = _diverged_grid()
+    law = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1)))
+    model = Model(law, space_for(X[train]))
+    assert model.fit(X[train], y[train], basin=1.0)[law.terms.index(Term())] > 100  # another basin: the first is wrong
     assert huber_cost(np.array([0.5, -2.0]), 1.0) == pytest.approx(0.125 + 1.5)
 
 
