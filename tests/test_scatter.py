@@ -17,7 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evosld.evaluation.scatter import r2_ceiling, residual_sd, scatter_warning, slice_scatter
+from evosld.evaluation.scatter import (
+    off_trend_runs,
+    off_trend_warning,
+    r2_ceiling,
+    residual_sd,
+    scatter_warning,
+    slice_scatter,
+)
+from evosld.tasks.task import Task
 
 
 def test_the_residual_sd_estimates_the_noise_and_ignores_a_few_diverged_runs():
@@ -99,3 +107,53 @@ def test_a_run_on_a_clean_wide_test_slice_records_the_scatter_without_a_warning(
     assert result.scatter is not None and result.scatter.test_ceiling > 0.9
     assert scatter_warning(result.scatter) is None
     assert json.loads((tmp_path / "run" / "best.json").read_text())["scatter"]["residual_sd"]
+
+
+def _diverged_table(seed: int = 0) -> tuple[pd.DataFrame, list[int]]:
+    """A 7 N x 6 D Chinchilla grid, 0.5% noise, where two runs diverged (loss + 0.4 and + 0.6)."""
+    rng = np.random.default_rng(seed)
+    N, D = (a.ravel() for a in np.meshgrid(np.logspace(7, 9.5, 7), np.logspace(9, 11, 6), indexing="ij"))
+    loss = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28 + 0.005 * rng.standard_normal(len(N))
+    bad = [9, 20]
+    loss[bad] += [0.4, 0.6]
+    return pd.DataFrame({"N": N, "D": D, "loss": loss}), bad
+
+
+def test_the_runs_the_law_misses_grossly_are_named_worst_first():
+    df, bad = _diverged_table()
+    task = Task(name="t", features=("N", "D"), targets=("loss",), train=df.assign(group="all"), test=df.iloc[:0].assign(group="all"),
+                val_mask=np.zeros(len(df), dtype=bool))
+    truth = (1.69 + 406.4 / df.N**0.34 + 410.7 / df.D**0.28).to_numpy()
+    off = off_trend_runs(task, {"all": truth})
+    assert [(r["inputs"]["N"], r["inputs"]["D"]) for r in off] == [(df.N[i], df.D[i]) for i in (20, 9)]
+    assert off[0]["target"]["loss"] == pytest.approx(df.loss[20]) and off[0]["predicted"]["loss"] == pytest.approx(truth[20])
+    assert off[0]["sigmas"] > off[1]["sigmas"] > 5
+    clean = df.assign(loss=truth + 0.005 * np.random.default_rng(1).standard_normal(len(df)))
+    assert off_trend_runs(replace_train(task, clean), {"all": truth}) == []  # noise alone is never off-trend
+    missing = df.assign(loss=np.where(np.arange(len(df)) == 3, np.nan, df.loss))  # a run without its target
+    assert len(off_trend_runs(replace_train(task, missing), {"all": truth})) == 2
+
+
+def replace_train(task: Task, df: pd.DataFrame) -> Task:
+    return Task(name=task.name, features=task.features, targets=task.targets, train=df.assign(group="all"),
+                test=task.test, val_mask=task.val_mask)
+
+
+def test_a_discovery_names_the_runs_that_diverged(tmp_path):
+    df, bad = _diverged_table()
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    out = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(path), "--features", "N,D",
+                          "--target", "loss", "--test", "N >= 3e9", "--iterations", "4", "--seed", "0",
+                          "--output", str(tmp_path / "run"), "--quiet"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    off = json.loads((tmp_path / "run" / "best.json").read_text())["scatter"]["off_trend"]
+    assert sorted(round(r["target"]["loss"], 6) for r in off) == sorted(round(df.loss[i], 6) for i in bad)
+    line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("off-trend runs:"))
+    assert line.strip().startswith("off-trend runs: 2 of 36 train runs lie more than 5 robust sds off this law: loss ")
+    assert f"N={df.N[20]:.3g}, D={df.D[20]:.3g}" in line and "Diverged or mistyped?" in line
+    assert off_trend_warning(None, 36, False) is None
+    report = subprocess.run([sys.executable, "-m", "evosld.cli", "report", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr
+    assert "2 of 36 train runs lie more than 5 robust sds off this law" in (tmp_path / "run" / "report.html").read_text()

@@ -13,11 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evosld.evaluation.metrics import isolated_misses
 from evosld.proposers.base import ParentInfo, ProposalRequest
 from evosld.proposers.symbolic import Factor, Law, SymbolicProposer, Term
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.emit import program_source
-from evosld.proposers.symbolic.fit import fit_varpro, projected_jacobian, projected_residual
+from evosld.proposers.symbolic.fit import (
+    fit_varpro,
+    huber_cost,
+    projected_jacobian,
+    projected_residual,
+)
 from evosld.proposers.symbolic.identify import dof_along, identifiable
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
@@ -291,6 +297,51 @@ def test_huber_polish_leaves_clean_and_exact_fits_alone() -> None:
     exact = 1.5 + 2.0 * np.exp(-0.4 * u[:, 0])  # zero residuals: no threshold, the fit is kept as is
     c_ex, th_ex = fit_varpro(_one_power, u, exact, lo, hi, lo, hi)
     assert np.allclose(c_ex, [1.5, 2.0], atol=1e-6) and th_ex[0] == pytest.approx(-0.4, abs=1e-6)
+
+
+def _diverged_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An 8 N x 8 D grid of L = 1.8 + 500/N^0.35 + 350/D^0.28 with 1% noise, where three train runs
+    diverged (loss + 0.3..1.0). Returns X (64, 2), y (64,), and the (64,) train mask (all but the
+    largest N). The draw is one where those runs pull least squares into a wrong basin (the floor and
+    the data term trade: E in the thousands, the D exponent 0)."""
+    rng = np.random.default_rng([0, 3942744037])
+    Ns, Ds = np.logspace(np.log10(5e7), np.log10(7e9), 8), np.logspace(np.log10(3e9), np.log10(3e11), 8)
+    N, D = (a.ravel() for a in np.meshgrid(Ns, Ds, indexing="ij"))
+    y = 1.8 + 500.0 / N**0.35 + 350.0 / D**0.28 + rng.normal(0, 0.01, len(N))
+    train = N < Ns[-1] * 0.999
+    bad = rng.choice(np.flatnonzero(train), size=3, replace=False)
+    y[bad] += rng.uniform(0.3, 1.0, 3)
+    return np.column_stack([N, D]), y, train
+
+
+def test_a_few_diverged_runs_do_not_pull_the_fit_into_another_basin() -> None:
+    X, y, train = _diverged_grid()
+    law = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1)))
+    model = Model(law, space_for(X[train]))
+    params = model.fit(X[train], y[train])
+    floor = params[law.terms.index(Term())]
+    assert floor == pytest.approx(1.8, abs=0.1)  # least squares alone: 3015, with a data term of -3013 D^0
+    pred, held = model.predict(X[~train], params), y[~train]
+    assert 1 - np.mean((pred - held) ** 2) / np.var(held) > 0.99  # least squares alone: 0.96
+
+
+def test_a_second_start_is_kept_only_when_it_is_another_basin() -> None:
+    u, y = _saturating_runs(n_bad=0)
+    lo, hi = np.array([-3.0]), np.array([0.0])
+    assert not isolated_misses(y - (1.5 + 2.0 * np.exp(-0.4 * u[:, 0]))).any()  # clean runs: no second start
+    u, y = _saturating_runs()
+    misses = isolated_misses(y - (1.5 + 2.0 * np.exp(-0.4 * u[:, 0])))
+    assert misses.sum() == 4  # the four runs 0.3 too high, at 0.2% noise
+    assert not isolated_misses(np.r_[np.zeros(8), 5.0]).any()  # fewer than 10 rows: nothing is a miss
+    coef, theta = fit_varpro(_one_power, u, y, lo, hi, lo, hi)
+    assert np.allclose(np.concatenate([coef, theta]), [1.5, 2.0, -0.4], atol=0.02)
+    first = fit_varpro(_one_power, u, y, lo, hi, lo, hi, basin=1.0)  # the first start always kept
+    assert np.array_equal(np.concatenate([coef, theta]), np.concatenate(first))  # the same optimum: the first stays
+    X, y, train = _diverged_grid()
+    law = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1)))
+    model = Model(law, space_for(X[train]))
+    assert model.fit(X[train], y[train], basin=1.0)[law.terms.index(Term())] > 100  # another basin: the first is wrong
+    assert huber_cost(np.array([0.5, -2.0]), 1.0) == pytest.approx(0.125 + 1.5)
 
 
 # ---- emitted programs -----------------------------------------------------------

@@ -411,7 +411,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
     _bounds_line(outcome)
-    _scatter_line(outcome)
+    _scatter_line(outcome, task)
     sel = outcome.selection
     for line in selection_lines(sel):
         print(line)
@@ -520,13 +520,17 @@ def _bounds_line(outcome) -> None:
               "(the fit wanted to go further; best.json: params_at_bounds)")
 
 
-def _scatter_line(outcome) -> None:
-    """Warn when validation or test varies little beyond the runs' scatter around the law."""
-    from evosld.evaluation.scatter import scatter_warning
+def _scatter_line(outcome, task) -> None:
+    """Warn when validation or test varies little beyond the runs' scatter around the law, and name
+    the train runs it misses grossly."""
+    from evosld.evaluation.scatter import off_trend_warning, scatter_warning
 
     line = scatter_warning(outcome.scatter)
     if line:
         print(f"  scatter: {line} (best.json: scatter)")
+    line = off_trend_warning(outcome.scatter, len(task.train), len(task.groups) > 1)
+    if line:
+        print(f"  off-trend runs: {line} (best.json: scatter.off_trend)")
 
 
 def _failures_line(outcome) -> None:

@@ -116,6 +116,57 @@ def score(predictions: np.ndarray, truth: np.ndarray) -> Scores:
     )
 
 
+def isolated_misses(resid, sigmas=5.0, share=0.1, floor=None):
+    """(N,) mask of the few rows a law misses grossly: runs that went wrong, not the law.
+
+    A row is a miss when its residual lies more than ``sigmas`` robust standard
+    deviations (1.4826 times the median absolute deviation, per output) from
+    the median residual, in its worst output; at most ``share`` of the rows
+    (rounded down: none below 10 rows), the most extreme first. A law that
+    misses many rows widens its own deviation and keeps them; only isolated
+    misses go. The final pick's trimmed R² (``trimmed_r2``), the fitter's
+    second start (``proposers.symbolic.fit``, which emitted programs carry, so
+    numpy only) and the runs a report calls off-trend all use this rule; the
+    defaults are ``TRIM_SIGMAS`` and ``TRIM_SHARE``.
+
+    Args:
+        resid: (N,) or (N, T) residuals; a row that is not finite counts as the worst.
+        floor: (T,) or scalar least robust sd (default: 1e-12 of the mean absolute finite residual, plus 1e-12).
+    """
+    dev = robust_deviation(resid, floor)
+    out = np.zeros(len(dev), dtype=bool)
+    most = int(share * len(dev))
+    if most == 0 or dev.size == 0:
+        return out
+    worst = np.argsort(-dev)[:most]
+    out[worst[dev[worst] > sigmas]] = True
+    return out
+
+
+def robust_deviation(resid, floor=None):
+    """(N,) how many robust sds each row's residual lies from the median residual, in its worst output.
+
+    The robust sd is 1.4826 times the median absolute deviation of an output's
+    finite residuals (at least ``floor``); a row that is not finite is infinitely
+    far; with no finite residual at all, every row is 0 (nothing to compare).
+
+    Args:
+        resid: (N,) or (N, T) residuals.
+        floor: (T,) or scalar least robust sd (default: 1e-12 of the mean absolute finite residual, plus 1e-12).
+    """
+    r = np.asarray(resid, dtype=float)
+    r = np.where(np.isfinite(r), r, np.inf).reshape(len(r), -1)
+    finite = np.isfinite(r)
+    if not np.any(finite):
+        return np.zeros(len(r))
+    cols = [c[np.isfinite(c)] for c in r.T]
+    med = np.array([np.median(c) if c.size else 0.0 for c in cols])
+    sigma = 1.4826 * np.array([np.median(np.abs(c - m)) if c.size else 0.0 for c, m in zip(cols, med)])
+    if floor is None:
+        floor = 1e-12 * (1.0 + float(np.mean(np.abs(r[finite]))))
+    return np.max(np.abs(r - med) / np.maximum(sigma, floor), axis=1)
+
+
 def trimmed_r2(predictions: np.ndarray, truth: np.ndarray, sigmas: float = TRIM_SIGMAS,
                share: float = TRIM_SHARE) -> float:
     """R² with the few gross outlier rows left out (the final pick's fold score).
@@ -135,15 +186,8 @@ def trimmed_r2(predictions: np.ndarray, truth: np.ndarray, sigmas: float = TRIM_
         R² averaged over outputs; -1 when it cannot be computed.
     """
     resid = predictions - truth
-    med = np.median(resid, axis=0)
-    sigma = 1.4826 * np.median(np.abs(resid - med), axis=0)
     floor = 1e-9 * np.maximum(np.std(truth, axis=0), 1e-300)
-    dev = np.max(np.abs(resid - med) / np.maximum(sigma, floor), axis=1)  # (N,) worst output per row
-    keep = np.ones(len(truth), dtype=bool)
-    most = int(share * len(truth))
-    if most > 0:
-        worst = np.argsort(-dev)[:most]
-        keep[worst[dev[worst] > sigmas]] = False
+    keep = ~isolated_misses(resid, sigmas, share, floor)
     var = np.var(truth[keep], axis=0)
     if not np.all(_spread_ok(var, truth[keep], 2)):
         return FAIL_R2

@@ -16,15 +16,22 @@ noise by about that factor). A law that misses the trend leaves larger
 residuals, so the estimate errs towards a lower ceiling: read it as "the
 scatter of the runs around this law", not as the noise of the experiments.
 
+The same residuals name the runs the law misses grossly (``off_trend_runs``:
+``evaluation.metrics.isolated_misses``, beyond 5 robust sds, at most a tenth
+of the runs): a diverged seed or a mistyped loss, which the user should see
+by name rather than find in a figure.
+
 Pure functions on arrays.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from evosld.evaluation.metrics import TRIM_SHARE, TRIM_SIGMAS, isolated_misses, robust_deviation
 
 if TYPE_CHECKING:
     from evosld.evaluation.evaluator import Evaluation
@@ -95,7 +102,8 @@ class Scatter:
     """The runs' scatter around the pick, and what it allows on validation and test.
 
     ``residual_sd`` and ``test_sd`` / ``val_sd`` are per output (lists of T);
-    the ceilings are R² figures averaged over outputs (None: not computable).
+    the ceilings are R² figures averaged over outputs (None: not computable);
+    ``off_trend`` lists the train runs the law misses grossly (``off_trend_runs``).
     """
 
     residual_sd: list[float]
@@ -103,6 +111,7 @@ class Scatter:
     test_sd: list[float] | None
     val_ceiling: float | None
     test_ceiling: float | None
+    off_trend: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -142,7 +151,71 @@ def scatter_of(task: Task, ev: Evaluation, train_set: str = "train") -> Scatter 
     if sd is None:
         return None
     cols = list(task.targets)
-    return slice_scatter(sd, task.val_df[cols].to_numpy(dtype=float), task.test[cols].to_numpy(dtype=float))
+    out = slice_scatter(sd, task.val_df[cols].to_numpy(dtype=float), task.test[cols].to_numpy(dtype=float))
+    return replace(out, off_trend=off_trend_runs(task, preds))
+
+
+def off_trend_runs(task: Task, predictions: dict[str, np.ndarray]) -> list[dict]:
+    """The train runs a law fitted on all train misses grossly, worst first.
+
+    Residuals are pooled over groups (as ``residual_sd`` pools them); a run is
+    off-trend by ``metrics.isolated_misses`` (more than ``TRIM_SIGMAS`` robust
+    sds from the median residual, at most ``TRIM_SHARE`` of the runs). A
+    missing target (NaN) is not a miss.
+
+    Args:
+        task: the run's task.
+        predictions: group -> (N_g,) or (N_g, T) predictions on that group's train rows.
+    Returns:
+        One record per run: ``group``, ``inputs`` (feature -> value), ``target``
+        and ``predicted`` (target -> value) and ``sigmas`` (its distance in robust sds).
+    """
+    rows, resid = [], []
+    for g, d in task.arrays(task.train).items():
+        p = predictions.get(g)
+        if p is None or _columns(p).shape != _columns(d.y).shape:
+            continue
+        y, p = _columns(d.y), _columns(p)
+        resid.append(p - y)
+        rows += [(g, d.X[i], y[i], p[i]) for i in range(len(y))]
+    if not rows:
+        return []
+    r = np.vstack(resid)
+    missing = ~np.isfinite(np.vstack([row[2] for row in rows]))
+    if missing.any():  # a target the run lacks: its residual is the median, no distance
+        med = np.array([np.median(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0 for c in r.T])
+        r = np.where(missing, med, r)
+    off = np.flatnonzero(isolated_misses(r, TRIM_SIGMAS, TRIM_SHARE))
+    dev = robust_deviation(r)
+    out = []
+    for i in sorted(off, key=lambda i: -dev[i]):
+        g, x, y, p = rows[i]
+        out.append({"group": g, "inputs": dict(zip(task.features, map(float, x))),
+                    "target": dict(zip(task.targets, map(float, y))),
+                    "predicted": dict(zip(task.targets, map(float, p))),
+                    "sigmas": float(dev[i]) if np.isfinite(dev[i]) else "inf"})
+    return out
+
+
+def off_trend_warning(s: Scatter | None, n_train: int, grouped: bool, most: int = 5) -> str | None:
+    """One line naming the train runs the law misses grossly (at most ``most`` of them), or None."""
+    if s is None or not s.off_trend:
+        return None
+
+    def run(rec: dict) -> str:
+        where = ", ".join(f"{k}={v:.3g}" for k, v in rec["inputs"].items())
+        if grouped:
+            where = f"group {rec['group']}: {where}"
+        seen = ", ".join(f"{k} {v:.4g}, the law {rec['predicted'][k]:.4g}" for k, v in rec["target"].items())
+        return f"{seen} ({where})"
+
+    listed = "; ".join(run(rec) for rec in s.off_trend[:most])
+    more = f"; and {len(s.off_trend) - most} more" if len(s.off_trend) > most else ""
+    n = len(s.off_trend)
+    them = "them" if n > 1 else "it"
+    return (f"{n} of {n_train} train runs lie{'s' if n == 1 else ''} more than {TRIM_SIGMAS:g} robust sds off "
+            f"this law: {listed}{more}. Diverged or mistyped? The fit gives {them} little weight (Huber loss); "
+            f"check {them}, or leave {them} out of the table")
 
 
 def scatter_warning(s: Scatter | None) -> str | None:

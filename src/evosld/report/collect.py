@@ -20,7 +20,7 @@ from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.reference import ReferenceFit, refit_law, refit_reference
 from evosld.evaluation.sandbox import Sandbox
-from evosld.evaluation.scatter import scatter_of, scatter_warning
+from evosld.evaluation.scatter import off_trend_warning, scatter_of, scatter_warning
 from evosld.program import Program, parse_python
 from evosld.report.curves import TRAIN_SET, PlotPlan, plan_plot
 from evosld.run.keptlimit import LIMIT_STATE
@@ -230,9 +230,10 @@ def collect(
         warnings.append(note)
     if not done["best_test"].ok:
         warnings.append(f"the best law failed when refit for the figures: {done['best_test'].message}")
-    scatter = scatter_warning(scatter_of(task, done["best_test"], TRAIN_SET))
-    if scatter:
-        warnings.append(scatter[0].upper() + scatter[1:])
+    spread = scatter_of(task, done["best_test"], TRAIN_SET)
+    for line in (scatter_warning(spread), off_trend_warning(spread, len(task.train), len(task.groups) > 1)):
+        if line:
+            warnings.append(line[0].upper() + line[1:])
     best_law = LawResult(
         label=f"best law found (program {best.id})",
         kind="best",

@@ -15,6 +15,7 @@ import textwrap
 
 import numpy as np
 
+from evosld.evaluation import metrics
 from evosld.proposers.symbolic import blocks, fit
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
@@ -161,7 +162,9 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         f"{law.n_nonlinear} nonlinear ones, fitted by bounded least squares from seeded "
         "random starts (variable projection); then all of them refined together under a Huber "
         "loss (threshold 2x the median absolute residual), so a few off-trend runs do not bend "
-        "the law. Deterministic; needs only numpy and scipy."
+        "the law; when least squares misses a few runs by more than 5 robust sigmas, it is also "
+        "redone without them, and that fit is kept when its Huber loss is lower by more than 0.1%. "
+        "Deterministic; needs only numpy and scipy."
     )
     if space.keeps_range:
         low, high = ("" if v is None else f"{float(v):g}" for v in space.y_range)
@@ -191,7 +194,9 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     fitter = "\n\n".join(
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
                                          fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
-                                         fit.fit_varpro, *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
+                                         metrics.robust_deviation, metrics.isolated_misses, fit.huber_cost,
+                                         fit.refine_projected, fit.projected_fit, fit._linear_part, fit.fit_varpro,
+                                         *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
     )
     body = "\n".join(
         [

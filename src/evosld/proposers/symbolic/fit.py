@@ -17,6 +17,26 @@ least-squares fit, i.e. about 1.35 robust standard deviations, the usual tuning
 that keeps ~95% of least squares' efficiency under Gaussian noise. On the six
 SLDBench tasks this raised held-out R² most where laws extrapolate furthest.
 
+The polish is local: it refines the least-squares fit, and a few runs that
+went wrong (diverged, mislogged: 30 to 100 noise levels off) can pull that
+fit into another basin first, where the polish stays. On an 8 x 8 Chinchilla
+grid with three such runs least squares traded the floor against the data
+term (E = 3015, B = -3013, D^0) and the law extrapolated to R² 0.96 where
+its fit without them reaches 0.998. So when the least-squares fit misses a
+few rows grossly (``isolated_misses``: beyond 5 robust sigmas, at most a
+tenth of the rows, the rule of the final pick's trimmed R²), it is refined
+once more from there without them (``refine_projected``), that second start
+is polished on all rows under the same Huber threshold, and it replaces
+the first when its Huber loss (``huber_cost``) is lower by more than a
+thousandth (``basin``): a better optimum of the same objective, in another
+basin. The same optimum reached twice differs by the solvers' tolerance
+(at most 2e-5 of the loss over the 10 best laws of stored lr_bsz, moe and
+data_constrained runs, where every second start landed there); the basin
+change above lowers it by 10%. A margin, not the lower loss alone: a second
+start that wins by 1e-5 moves every fit of such tables a hair, and a search's
+path with it (on lr_bsz, three seeds of 300 s tested 0.45 / -0.51 / 0.23
+where they test 0.79 / 0.72 / 0.76 with the first fit kept).
+
 A positive target spanning a decade or more (GPU-hours, compute, an optimal
 learning rate across sizes) usually carries multiplicative noise: its runs
 scatter by a few percent, not by a fixed amount. Absolute residuals would then
@@ -52,13 +72,17 @@ Jacobian with one SVD, and scipy's bookkeeping with three array operations.
 ``benchmarks/fit_speed.py`` compares the two).
 
 The functions here use only numpy and scipy and no module state, so emitted
-programs embed their source verbatim (see ``emit.py``). Pure functions.
+programs embed their source verbatim (see ``emit.py``; with them
+``evaluation.metrics.isolated_misses``, the one rule for a gross miss). Pure
+functions.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import least_squares
+
+from evosld.evaluation.metrics import isolated_misses
 
 
 def solve_linear(Phi, y, ridge=1e-9):
@@ -141,7 +165,7 @@ def projected_jacobian(theta, basis, X, y, lo, hi):
     return np.where(np.isfinite(J), J, 0.0)
 
 
-def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True):
+def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jacobian=True, delta=None):
     """Refine ``(coef, theta)`` jointly under a Huber loss.
 
     Args:
@@ -155,6 +179,7 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         max_nfev: evaluation budget.
         jacobian: differentiate the basis in ``theta`` only (``basis_derivatives``);
             False: scipy's finite differences over all parameters.
+        delta: the threshold itself, in target units (overrides ``huber``).
     Returns:
         (coef (K,), theta (P,)); the start unchanged if the polish fails.
     """
@@ -172,7 +197,8 @@ def robust_polish(basis, X, y, coef, theta, lo, hi, huber=2.0, max_nfev=300, jac
         D = basis_derivatives(basis, X, p[k:], lo, hi, Phi)
         return np.hstack([Phi, np.einsum("nkp,k->np", D, p[:k])])
 
-    delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
+    if delta is None:
+        delta = huber * float(np.median(np.abs(resid(np.concatenate([coef, theta])))))
     if not (np.isfinite(delta) and delta > 1e-12 * (1.0 + float(np.mean(np.abs(y))))):
         return coef, theta
 
@@ -199,7 +225,7 @@ def relative_weights(y, span=10.0):  # span: as search.plausibility.LOG_SPAN
 
 
 def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0, huber=2.0,
-               jacobian=True):
+               jacobian=True, basin=1e-3):
     """Fit ``y ≈ basis(X, theta) @ coef``.
 
     Args:
@@ -217,6 +243,9 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
             plain least-squares fit.
         jacobian: analytic Jacobians (``projected_jacobian``, and in the polish
             ``basis_derivatives``); False: scipy's finite differences.
+        basin: the second start (without the rows least squares misses grossly)
+            replaces the first only when its Huber loss is lower by more than
+            this share: a fit in another basin, not the same optimum again.
     Returns:
         (coef (K,), theta (P,)). Residuals are relative for a positive target
         spanning a decade (``relative_weights``), else absolute.
@@ -232,6 +261,68 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
 
         y = y * w
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    theta = projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts, n_refine, max_nfev, seed, jacobian)
+    every = np.ones(len(y), dtype=bool)
+    coef = _linear_part(basis, X, y, every, theta)
+    if huber <= 0:
+        return coef, theta
+    with np.errstate(all="ignore"):
+        resid = basis(X, theta) @ coef - y
+    resid = np.where(np.isfinite(resid), resid, 1e6)  # as robust_polish counts a row it cannot predict
+    delta = huber * float(np.median(np.abs(resid)))
+    fits = [robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian, delta)]
+    kept = ~isolated_misses(resid)
+    if not np.all(kept):  # a few runs far off: a second start, fitted without them, for the same Huber loss
+        theta2 = theta
+        if lo.size:
+            out = refine_projected(theta, basis, X[kept], y[kept], lo, hi, max_nfev, jacobian)
+            theta2 = theta if out is None else out[0]
+        coef2 = _linear_part(basis, X, y, kept, theta2)
+        fits.append(robust_polish(basis, X, y, coef2, theta2, lo, hi, huber, max_nfev, jacobian, delta))
+        with np.errstate(all="ignore"):
+            first, second = (huber_cost(basis(X, t) @ c - y, delta) for c, t in fits)
+        if second < (1.0 - basin) * first:  # another basin, not the same optimum polished a hair further
+            return fits[1]
+    return fits[0]
+
+
+def _linear_part(basis, X, y, rows, theta):
+    """(K,) linear coefficients for ``theta``, solved on the ``rows`` (N,) mask."""
+    with np.errstate(all="ignore"):
+        Phi = basis(X[rows], theta)
+    return solve_linear(np.where(np.isfinite(Phi), Phi, 0.0), y[rows])
+
+
+def refine_projected(theta, basis, X, y, lo, hi, max_nfev=300, jacobian=True):
+    """Bounded least squares over ``theta`` (P,) from a start, the linear part projected out.
+
+    Returns:
+        (theta (P,), sum of squared residuals), or None when the solver fails.
+    """
+    try:
+        res = least_squares(
+            projected_residual,
+            theta,
+            jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
+            bounds=(lo, hi),
+            args=(basis, X, y),
+            method="trf",
+            x_scale="jac",
+            max_nfev=max_nfev,
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return res.x, float(np.sum(res.fun**2))
+
+
+def projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, max_nfev=300, seed=0,
+                  jacobian=True):
+    """The least-squares stage of ``fit_varpro``: ``theta`` (P,).
+
+    ``n_starts`` random starts in ``[init_lo, init_hi]`` (the box's centre
+    first) are screened by their projected residual and the best ``n_refine``
+    refined (``refine_projected``).
+    """
     best_theta = np.zeros(0)  # no nonlinear parameters: the linear solve is the whole fit
     if lo.size:
         rng = np.random.default_rng(seed)
@@ -241,29 +332,16 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
         sse = np.array([np.sum(projected_residual(t, basis, X, y) ** 2) for t in starts])
         best_theta, best_sse = starts[int(np.argmin(sse))], float(np.min(sse))
         for idx in np.argsort(sse)[:n_refine]:
-            try:
-                res = least_squares(
-                    projected_residual,
-                    starts[idx],
-                    jac=(lambda t, *_: projected_jacobian(t, basis, X, y, lo, hi)) if jacobian else "2-point",
-                    bounds=(lo, hi),
-                    args=(basis, X, y),
-                    method="trf",
-                    x_scale="jac",
-                    max_nfev=max_nfev,
-                )
-            except (ValueError, np.linalg.LinAlgError):
-                continue
-            cost = float(np.sum(res.fun**2))
-            if np.isfinite(cost) and cost < best_sse:
-                best_theta, best_sse = res.x, cost
-    with np.errstate(all="ignore"):
-        Phi = basis(X, best_theta)
-    Phi = np.where(np.isfinite(Phi), Phi, 0.0)
-    coef, theta = solve_linear(Phi, y), np.asarray(best_theta, dtype=float)
-    if huber > 0:
-        coef, theta = robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian)
-    return coef, theta
+            out = refine_projected(starts[idx], basis, X, y, lo, hi, max_nfev, jacobian)
+            if out is not None and np.isfinite(out[1]) and out[1] < best_sse:
+                best_theta, best_sse = out
+    return np.asarray(best_theta, dtype=float)
+
+
+def huber_cost(resid, delta):
+    """Huber's loss summed over the (N,) residuals at threshold ``delta`` (quadratic inside, linear beyond)."""
+    a = np.abs(np.where(np.isfinite(resid), resid, 1e6))
+    return float(np.sum(np.where(a <= delta, 0.5 * a * a, delta * (a - 0.5 * delta))))
 
 
 def range_guard(basis, beyond, y_range):
