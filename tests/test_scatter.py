@@ -151,7 +151,7 @@ def test_a_discovery_names_the_runs_that_diverged(tmp_path):
     assert sorted(round(r["target"]["loss"], 6) for r in off) == sorted(round(df.loss[i], 6) for i in bad)
     line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith("off-trend runs:"))
     assert line.strip().startswith("off-trend runs: 2 of 36 train runs lie more than 5 robust sds off this law: loss ")
-    assert f"N={df.N[20]:.3g}, D={df.D[20]:.3g}" in line and "Diverged or mistyped?" in line
+    assert f"N={df.N[20]:.3g}, D={df.D[20]:.3g}" in line and "Runs that went wrong (a diverged seed" in line
     assert off_trend_warning(None, 36, False) is None
     report = subprocess.run([sys.executable, "-m", "evosld.cli", "report", str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=600)

@@ -214,8 +214,8 @@ def off_trend_warning(s: Scatter | None, n_train: int, grouped: bool, most: int 
     n = len(s.off_trend)
     them = "them" if n > 1 else "it"
     return (f"{n} of {n_train} train runs lie{'s' if n == 1 else ''} more than {TRIM_SIGMAS:g} robust sds off "
-            f"this law: {listed}{more}. Diverged or mistyped? The fit gives {them} little weight (Huber loss); "
-            f"check {them}, or leave {them} out of the table")
+            f"this law: {listed}{more}. Runs that went wrong (a diverged seed, a mistyped value) or places where "
+            f"the law misses the trend: check {them}; the fit gives {them} little weight (Huber loss)")
 
 
 def scatter_warning(s: Scatter | None) -> str | None:
