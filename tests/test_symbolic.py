@@ -344,6 +344,18 @@ def test_a_second_start_is_kept_only_when_it_is_another_basin() -> None:
     assert huber_cost(np.array([0.5, -2.0]), 1.0) == pytest.approx(0.125 + 1.5)
 
 
+def test_a_target_spanning_decades_with_a_gross_miss_is_fitted_on_relative_residuals() -> None:
+    rng = np.random.default_rng(0)
+    C = np.logspace(18, 23, 24)[:, None]
+    y = 3e6 * (C[:, 0] / 1e21) ** 1.1 * (1 + 0.02 * rng.standard_normal(24))
+    y[[5, 17]] *= 3.0  # two runs logged three times too high: the second start fits the other 22
+    law = Law.of(Term.of(F("pow", 0)))
+    model = Model(law, space_for(C, names=("C",), logs=("C",)))
+    params = model.fit(C, y)  # rows weighted by 1 / y, also for the 22 runs of the second start
+    pred = model.predict(C, params)
+    assert np.median(np.abs(pred / y - 1)) < 0.03
+
+
 # ---- emitted programs -----------------------------------------------------------
 
 ALL_BLOCKS_X = None

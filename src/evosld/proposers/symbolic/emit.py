@@ -195,7 +195,8 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
                                          fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
                                          metrics.robust_deviation, metrics.isolated_misses, fit.huber_cost,
-                                         fit.refine_projected, fit.projected_fit, fit._linear_part, fit.fit_varpro,
+                                         fit.refine_projected, fit.projected_fit, fit._linear_part, fit._row_weighted,
+                                         fit.fit_varpro,
                                          *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
     )
     body = "\n".join(

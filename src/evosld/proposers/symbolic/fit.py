@@ -254,16 +254,11 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     y = np.asarray(y, dtype=float)
     w = relative_weights(y)
     if w is not None:  # weighted least squares: rows of the basis and the targets scaled by 1 / y
-        unweighted = basis
-
-        def basis(X, theta):
-            return unweighted(X, theta) * w[:, None]
-
+        basis = _row_weighted(basis, w)
         y = y * w
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     theta = projected_fit(basis, X, y, lo, hi, init_lo, init_hi, n_starts, n_refine, max_nfev, seed, jacobian)
-    every = np.ones(len(y), dtype=bool)
-    coef = _linear_part(basis, X, y, every, theta)
+    coef = _linear_part(basis, X, y, theta)
     if huber <= 0:
         return coef, theta
     with np.errstate(all="ignore"):
@@ -273,11 +268,12 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     fits = [robust_polish(basis, X, y, coef, theta, lo, hi, huber, max_nfev, jacobian, delta)]
     kept = ~isolated_misses(resid)
     if not np.all(kept):  # a few runs far off: a second start, fitted without them, for the same Huber loss
+        fewer = basis if w is None else _row_weighted(basis.unweighted, w[kept])  # the basis of the kept rows
         theta2 = theta
         if lo.size:
-            out = refine_projected(theta, basis, X[kept], y[kept], lo, hi, max_nfev, jacobian)
+            out = refine_projected(theta, fewer, X[kept], y[kept], lo, hi, max_nfev, jacobian)
             theta2 = theta if out is None else out[0]
-        coef2 = _linear_part(basis, X, y, kept, theta2)
+        coef2 = _linear_part(fewer, X[kept], y[kept], theta2)
         fits.append(robust_polish(basis, X, y, coef2, theta2, lo, hi, huber, max_nfev, jacobian, delta))
         with np.errstate(all="ignore"):
             first, second = (huber_cost(basis(X, t) @ c - y, delta) for c, t in fits)
@@ -286,11 +282,20 @@ def fit_varpro(basis, X, y, lo, hi, init_lo, init_hi, n_starts=48, n_refine=3, m
     return fits[0]
 
 
-def _linear_part(basis, X, y, rows, theta):
-    """(K,) linear coefficients for ``theta``, solved on the ``rows`` (N,) mask."""
+def _linear_part(basis, X, y, theta):
+    """(K,) linear coefficients for ``theta`` on the rows X (N, F), y (N,)."""
     with np.errstate(all="ignore"):
-        Phi = basis(X[rows], theta)
-    return solve_linear(np.where(np.isfinite(Phi), Phi, 0.0), y[rows])
+        Phi = basis(X, theta)
+    return solve_linear(np.where(np.isfinite(Phi), Phi, 0.0), y)
+
+
+def _row_weighted(basis, w):
+    """``basis`` with its (N,) rows scaled by ``w`` (N,): for exactly those N rows; ``.unweighted`` is ``basis``."""
+    def weighted(X, theta):
+        return basis(X, theta) * w[:, None]
+
+    weighted.unweighted = basis
+    return weighted
 
 
 def refine_projected(theta, basis, X, y, lo, hi, max_nfev=300, jacobian=True):
