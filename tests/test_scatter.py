@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_rgba
 
 from evosld.evaluation.scatter import (
     off_trend_runs,
@@ -25,6 +26,8 @@ from evosld.evaluation.scatter import (
     scatter_warning,
     slice_scatter,
 )
+from evosld.report.collect import collect
+from evosld.report.figures import OFF_TREND_COLOR, extrapolation_figure
 from evosld.tasks.task import Task
 
 
@@ -156,4 +159,15 @@ def test_a_discovery_names_the_runs_that_diverged(tmp_path):
     report = subprocess.run([sys.executable, "-m", "evosld.cli", "report", str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=600)
     assert report.returncode == 0, report.stderr
-    assert "2 of 36 train runs lie more than 5 robust sds off this law" in (tmp_path / "run" / "report.html").read_text()
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert "2 of 36 train runs lie more than 5 robust sds off this law" in page
+    assert "Ringed: the 2 train run(s) the best law misses by more than 5 robust standard deviations" in page
+    # the extrapolation figure rings those two runs, at their own coordinates
+    data = collect(tmp_path / "run")
+    fig = extrapolation_figure(data)
+    rings = [c for ax in fig.axes for c in ax.collections
+             if len(c.get_edgecolor()) and np.allclose(c.get_edgecolor()[0], to_rgba(OFF_TREND_COLOR))]
+    assert len(rings) == 1
+    drawn = sorted(map(tuple, np.round(rings[0].get_offsets(), 6)))
+    assert drawn == sorted((round(df.N[i], 6), round(df.loss[i], 6)) for i in bad)
+    assert "off-trend run (see warnings)" in [t.get_text() for leg in fig.legends for t in leg.get_texts()]

@@ -101,6 +101,8 @@ class ReportData:
     at_bounds: list[AtBound] = field(default_factory=list)
     #: where on the searched-time clock each resumed session started (seconds)
     resumed_at: list[float] = field(default_factory=list)
+    #: train runs the best law misses grossly (``evaluation.scatter.off_trend_runs`` records)
+    off_trend: list[dict[str, Any]] = field(default_factory=list)
 
 
 def open_run(run_dir: str | Path) -> RunStore:
@@ -260,7 +262,8 @@ def collect(
     box = program_bounds(best.source, best.meta)
     at_bounds = params_at_bounds(done["best_test"].params if done["best_test"].ok else None, box)
     return ReportData(run_dir, task, best, best_law, reference, plan, history, programs, facts, warnings,
-                      selection=selection, bounds=box, at_bounds=at_bounds, resumed_at=resumed_at)
+                      selection=selection, bounds=box, at_bounds=at_bounds, resumed_at=resumed_at,
+                      off_trend=spread.off_trend if spread is not None else [])
 
 
 def complexity(program: StoredProgram) -> tuple[int | None, int]:

@@ -34,6 +34,7 @@ LAW_COLORS = ("#000000", "#CC79A7", "#E69F00")
 STAR_COLOR = "#E69F00"
 HUMAN_COLOR = "#7f7f7f"
 FRONT_COLOR = "#D55E00"
+OFF_TREND_COLOR = "#B2182B"
 DPI = 150
 #: Most outputs of a multi-output task drawn in the extrapolation figure.
 MAX_OUTPUTS = 5
@@ -210,6 +211,17 @@ def _draw_rows(ax, arrays: dict, g: str, j: int, t: int) -> list[np.ndarray]:  #
     return observed
 
 
+def _draw_off_trend(ax, data: ReportData, g: str, j: int, t: int) -> bool:  # noqa: ANN001 - Axes
+    """Ring group ``g``'s train runs the best law misses grossly (``ReportData.off_trend``); True if any."""
+    feature, target = data.task.features[j], data.task.targets[t]
+    runs = [r for r in data.off_trend if str(r["group"]) == str(g)
+            and feature in r["inputs"] and target in r["target"] and np.isfinite(r["target"][target])]
+    if runs:
+        ax.scatter([r["inputs"][feature] for r in runs], [r["target"][target] for r in runs], s=110,
+                   facecolor="none", edgecolor=OFF_TREND_COLOR, linewidths=1.4, zorder=5)
+    return bool(runs)
+
+
 def _draw_panel(ax, data: ReportData, arrays: dict, k: int, t: int) -> set[str]:  # noqa: ANN001 - Axes
     """One group × output panel of the extrapolation figure; returns the legend entries it used."""
     task, plan = data.task, data.plan
@@ -219,6 +231,8 @@ def _draw_panel(ax, data: ReportData, arrays: dict, k: int, t: int) -> set[str]:
     ref = data.reference.test if data.reference else None
     used: set[str] = set()
     observed = _draw_rows(ax, arrays, g, j, t)
+    if _draw_off_trend(ax, data, g, j, t):
+        used.add("off")
     lines: list[np.ndarray] = []
     for c, curve in enumerate(gp.curves):
         color = LAW_COLORS[c % len(LAW_COLORS)]
@@ -302,6 +316,9 @@ def extrapolation_figure(data: ReportData) -> Figure:
         handles.append(Line2D([], [], color=HUMAN_COLOR, lw=1.2, ls="--", label=ref_name))
     if "rows" in used:
         handles.append(Line2D([], [], ls="", marker="+", color="black", label="best law at each row"))
+    if "off" in used:
+        handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor=OFF_TREND_COLOR,
+                              markersize=9, label="off-trend run (see warnings)"))
     fig.legend(handles=handles, loc="outside upper center", ncols=min(len(handles), 6 if ncols > 1 else 3),
                fontsize=8 if ncols == 1 else 10, frameon=False)
     return fig

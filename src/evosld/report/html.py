@@ -21,6 +21,7 @@ import numpy as np
 from evosld import __version__
 from evosld.bounds import summarize
 from evosld.evaluation.foldscores import HORIZON
+from evosld.evaluation.metrics import TRIM_SIGMAS
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
@@ -468,6 +469,10 @@ def _figure_section(name: str, title: str, png: bytes, data: ReportData) -> str:
         x = "its paired feature" if plan.paired else escape(plan.x_feature)
         caption = (f"Each target against {x} for {groups}: fit, validation and held-out test "
                    "rows, and the best law (fitted on all of train) at each row.")
+    if name == "extrapolation" and data.off_trend:
+        caption += (f" Ringed: the {len(data.off_trend)} train run(s) the best law misses by more than "
+                    f"{TRIM_SIGMAS:g} robust standard deviations (off-trend runs, listed in the warnings"
+                    + ("; groups not drawn here may hold some)." if shown < plan.total_groups else ")."))
     alt = f"{title} figure"
     return (f'<section><h2>{escape(title)}</h2><figure><img src="{data_uri(png)}" alt="{escape(alt)}" '
             f'><figcaption>{caption}</figcaption></figure></section>')
