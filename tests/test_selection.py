@@ -398,16 +398,86 @@ def test_laws_the_finishing_time_did_not_reach_leave_the_running():
     assert sel.program_id == 1 and sel.rule == "validation" and 1 in sel.unchecked
 
 
+def _laws_store(path, task_name: str) -> tuple[RunStore, dict[str, int]]:
+    """Five laws: three close on validation (two extrapolate), a simpler one, one far behind."""
+    store = RunStore.create(path, task_name, 0, {})
+    ids = {}
+    laws = (("good", GOOD, 0.951, 5), ("good2", GOOD.replace("1.5, 300.0", "1.6, 300.0"), 0.950, 5),
+            ("mean5", MEAN + "\n# five parameters\n", 0.949, 5), ("mean", MEAN, 0.90, 1),
+            ("far", GOOD.replace("1.5, 300.0", "1.7, 300.0"), 0.5, 5))
+    for name, src, val, n in laws:
+        pid = store.add_program(src, meta={"n_params": n})
+        store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
+        ids[name] = pid
+    return store, ids
+
+
+def test_finishing_with_several_workers_checks_the_same_laws_and_picks_the_same_one(synthetic_task, tmp_path,
+                                                                                     evaluated_splits):
+    """With --workers 2 the pick's checks and the reference's refits start together (``run.finishing.Ahead``):
+    the same evaluations as with one worker, the same scores and the same pick, and nothing else refitted."""
+    from evosld.run.runner import FOLD_STATE
+
+    outcomes, calls = {}, {}
+    for workers in (1, 2):
+        evaluated_splits.clear()
+        store, ids = _laws_store(tmp_path / f"w{workers}.sqlite", synthetic_task.name)
+        run_dir = tmp_path / f"w{workers}"
+        run_dir.mkdir()
+        with store:
+            config = RunConfig(evaluator={"timeout": 30, "parallel_evaluations": workers})
+            out = finish(store, synthetic_task, run_dir, config, LoopStatus())
+            outcomes[workers] = (out.best_id, out.selection.to_json(), store.get_state(FOLD_STATE),
+                                 store.get_state("probe_excess"), out.reference, out.finishing["cut"])
+        calls[workers] = sorted(evaluated_splits)
+    assert outcomes[1] == outcomes[2]
+    assert calls[1] == calls[2]
+    best, selection, folds, probes, reference, cut = outcomes[2]
+    assert best == ids["good"] and cut == 0 and reference["val"]["r2"] is not None
+    # the three close laws and the simpler one are checked; the far one is not
+    assert {c["program_id"] for c in selection["candidates"]} == {ids[k] for k in ("good", "good2", "mean5", "mean")}
+    assert set(folds) == set(probes) == {str(ids[k]) for k in ("good", "good2", "mean5", "mean")}
+
+
 # Fits fast on the 30 fit rows the search uses; sleeps on any other rows (fold refits, probe, test).
 SLOW_REFIT = GOOD.replace("    y = np.asarray(loss_values, dtype=float)\n",
                           "    y = np.asarray(loss_values, dtype=float)\n"
                           "    if len(y) != 30:\n        import time\n        time.sleep(2)\n")
 
 
-def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(synthetic_task, tmp_path):
+def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic_task, tmp_path):
+    """Ctrl-C while two workers refit laws that would each take 30 s: KeyboardInterrupt comes out of
+    ``finish`` at once, the sandboxed children are killed and the finishing threads end (no wait)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    sleepy = SLOW_REFIT.replace("time.sleep(2)", "time.sleep(30)")
+    with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
+        for k in range(3):
+            pid = store.add_program(f"{sleepy}\n# variant {k}\n", meta={"n_params": 5})
+            store.add_evaluation(pid, {"split": "val", "r2": 0.95}, r2=0.95)
+        config = RunConfig(evaluator={"timeout": 60, "parallel_evaluations": 2})
+        timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+        t0 = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            finish(store, synthetic_task, tmp_path, config, LoopStatus())
+        assert time.monotonic() - t0 < 20
+        for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
+            thread.join(timeout=10)
+            assert not thread.is_alive()
+        assert time.monotonic() - t0 < 25  # the children were killed, not waited for
+        assert not store.get_state("probe_excess") and not store.get_state("reference")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(synthetic_task, tmp_path, workers):
     """Three laws tie on validation and each refit takes 2 s: with 1 s to finish, the pick's refits and the
     reference are cut or not started (no wait of a full timeout each), the test score still comes, nothing
-    is stored for the laws cut, and a later finish with time enough checks them all."""
+    is stored for the laws cut, and a later finish with time enough checks them all. With two workers the
+    checks start together, and only those the pick asked for count as cut."""
     from evosld.evaluation import Limits, Sandbox
     from evosld.run.runner import FOLD_STATE
 
@@ -423,7 +493,7 @@ def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(
             assert ev.ok, ev.message
             store.add_evaluation(pid, ev.metrics())
             ids.append(pid)
-        short = RunConfig(evaluator={"timeout": 30}, finish_seconds=1)
+        short = RunConfig(evaluator={"timeout": 30, "parallel_evaluations": workers}, finish_seconds=1)
         out = finish(store, synthetic_task, tmp_path, short, LoopStatus())
         # one probe cut short by the allowance; two probes, the refits of the one law left and the reference
         # not started
@@ -439,7 +509,7 @@ def test_finishing_has_one_bounded_allowance_and_a_later_finish_checks_the_rest(
         page = write_report(tmp_path, task=synthetic_task).read_text()
         assert "The time to finish ran out before 3 more law(s)" in page
 
-        ample = RunConfig(evaluator={"timeout": 30}, finish_seconds=600)
+        ample = RunConfig(evaluator={"timeout": 30, "parallel_evaluations": workers}, finish_seconds=600)
         again = finish(store, synthetic_task, tmp_path, ample, LoopStatus())
         assert again.finishing["cut"] == 0 and again.selection.unchecked == ()
         assert again.selection.rule == "extrapolation folds" and len(again.selection.candidates) == 3

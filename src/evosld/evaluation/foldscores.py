@@ -128,8 +128,15 @@ def score_fold(evaluate: Evaluate, task: Task, fold: Fold) -> dict[str, float | 
     return {fold.name: fold_r2_of(ev), fold.name + HORIZON: horizon_r2(ev, {g: d.y for g, d in val.items()})}
 
 
+def missing_folds(task: Task, n_folds: int, known: dict[str, float | None] | None = None) -> list[Fold]:
+    """The task's first ``n_folds`` inner folds whose scores are not all in ``known``: the ones to refit."""
+    have = known or {}
+    return [fold for fold in task.inner_folds(n_folds) if not all(n in have for n in score_names(task, fold))]
+
+
 def score_folds(evaluate: Evaluate, task: Task, n_folds: int, known: dict[str, float | None] | None = None,
-                on_fold: Callable[[dict[str, float | None]], None] | None = None) -> dict[str, float | None]:
+                on_fold: Callable[[dict[str, float | None]], None] | None = None,
+                score: Callable[[Fold], dict[str, float | None]] | None = None) -> dict[str, float | None]:
     """Every score of ``fold_names(task, n_folds)``, one refit per fold not already ``known``.
 
     Args:
@@ -138,14 +145,14 @@ def score_folds(evaluate: Evaluate, task: Task, n_folds: int, known: dict[str, f
         n_folds: inner folds wanted.
         known: scores already computed (a fold whose names are all here is not refitted).
         on_fold: called with the scores so far after each refit (e.g. to store them).
+        score: fold -> its scores (default ``score_fold(evaluate, task, fold)``); e.g. a
+            refit already started in another thread (``run.finishing.Ahead``).
     Returns:
         name -> score, in ``fold_names`` order.
     """
     have = dict(known or {})
-    for fold in task.inner_folds(n_folds):
-        if all(n in have for n in score_names(task, fold)):
-            continue
-        have.update(score_fold(evaluate, task, fold))
+    for fold in missing_folds(task, n_folds, have):
+        have.update(score(fold) if score is not None else score_fold(evaluate, task, fold))
         if on_fold is not None:
             on_fold(dict(have))
     return {n: have.get(n) for n in fold_names(task, n_folds)}

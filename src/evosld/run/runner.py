@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,12 +27,18 @@ from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
-from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
+from evosld.evaluation.foldscores import (
+    fold_names,
+    folds_digest,
+    missing_folds,
+    score_fold,
+    score_folds,
+)
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
 from evosld.proposers.base import Proposal, Proposer
-from evosld.run.finishing import FinishClock
+from evosld.run.finishing import Ahead, FinishClock
 from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
@@ -39,9 +46,18 @@ from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
-from evosld.search.selection import Candidate, OutOfTime, Selection, choose, within_limit
+from evosld.search.selection import (
+    Candidate,
+    OutOfTime,
+    Selection,
+    choose,
+    simpler,
+    tied,
+    within_limit,
+)
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
+from evosld.tasks.folds import Fold
 from evosld.tasks.starter import starter_meta, starter_source
 from evosld.tasks.task import Task, data_digest
 
@@ -385,25 +401,8 @@ def describe_unchanged(counts: FailureCounts) -> str:
     return f"proposals {sum(by_kind.values())} ({unchanged_kinds(by_kind)})" if by_kind else "none"
 
 
-def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
-                 clock: FinishClock | None = None) -> Selection | None:
-    """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
-
-    Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
-    store (state ``FOLD_STATE``: program id -> fold name -> score), so a
-    resumed or re-finished run does not refit them, unless the folds' rows
-    have changed since (state ``FOLD_ROWS_STATE``). The refits and probes run
-    within ``clock``'s allowance (``run.finishing``; default: the config's).
-    """
-    clock = clock or FinishClock(config.finish_limit(), limits_from(config))
-    done: dict[str, Any] = dict(store.get_state(FOLD_STATE, {}) or {})
-    n_folds = config.selection_folds
-    rows = folds_digest(evaluator.task, n_folds)
-    if store.get_state(FOLD_ROWS_STATE) != rows:  # scores made on other folds (or before the record): rescored
-        done = {}
-        store.set_state(FOLD_STATE, done)
-        store.set_state(FOLD_ROWS_STATE, rows)
-    folds = list(fold_names(evaluator.task, n_folds)) if n_folds else []
+def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -> list[Candidate]:
+    """One candidate per distinct program with a finite validation R², within the parameter limit."""
     seen: set[str] = set()
     candidates = []
     for p in store.programs():
@@ -413,39 +412,116 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         seen.add(p.digest)
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
-    candidates = within_limit(candidates, config.max_params or evaluator.task.max_params)
+    return within_limit(candidates, config.max_params or evaluator.task.max_params)
+
+
+def _stored_fold_scores(store: RunStore, task: Task, n_folds: int) -> dict[str, Any]:
+    """The fold scores kept in the store (program id -> fold name -> score); emptied when the folds' rows changed."""
+    rows = folds_digest(task, n_folds)
+    if store.get_state(FOLD_ROWS_STATE) != rows:  # scores made on other folds (or before the record): rescored
+        store.set_state(FOLD_STATE, {})
+        store.set_state(FOLD_ROWS_STATE, rows)
+        return {}
+    return dict(store.get_state(FOLD_STATE, {}) or {})
+
+
+def _fold_job(evaluator: Evaluator, clock: FinishClock, source: str, fold: Fold) -> Callable[[], dict[str, Any]]:
+    return lambda: score_fold(lambda split, extra: clock.evaluate(evaluator, source, split, extra),
+                              evaluator.task, fold)
+
+
+def _probe_job(evaluator: Evaluator, clock: FinishClock | None, source: str) -> Callable[[], float | None]:
+    return lambda: probe_law(evaluator, source, clock)
+
+
+def queue_checks(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: FinishClock, ahead: Ahead,
+                 candidates: list[Candidate]) -> None:
+    """Start the checks the final pick will ask for first (``run.finishing.Ahead``), in its order.
+
+    The laws in the running (``search.selection.tied``): their probes, then
+    their fold refits; when more than one is in the running, the pick also
+    weighs the simpler laws (``search.selection.simpler``): their probes,
+    then their folds. Checks already in the store are not started.
+    """
+    if ahead.workers < 2 or config.selection_band <= 0:
+        return
+    task, n_folds = evaluator.task, config.selection_folds
+    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool)
+    waves = [running]
+    if len(running) > 1:
+        waves.append(simpler(candidates, running, config.selection_pool))
+    probes = dict(store.get_state("probe_excess", {}) or {}) if config.selection_probe is not None else None
+    folds = _stored_fold_scores(store, task, n_folds) if n_folds else None
+    for wave in waves:
+        sources = {c.program_id: store.program(c.program_id).source for c in wave}
+        if probes is not None and task.probe():
+            for pid, src in sources.items():
+                if str(pid) not in probes:
+                    ahead.start(("probe", pid), _probe_job(evaluator, clock, src))
+        if folds is not None:
+            for pid, src in sources.items():
+                for fold in missing_folds(task, n_folds, folds.get(str(pid), {})):
+                    ahead.start(("fold", pid, fold.name), _fold_job(evaluator, clock, src, fold))
+
+
+def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
+                 clock: FinishClock | None = None, ahead: Ahead | None = None,
+                 candidates: list[Candidate] | None = None) -> Selection | None:
+    """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
+
+    Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
+    store (state ``FOLD_STATE``: program id -> fold name -> score), so a
+    resumed or re-finished run does not refit them, unless the folds' rows
+    have changed since (state ``FOLD_ROWS_STATE``). The refits and probes run
+    within ``clock``'s allowance (``run.finishing``; default: the config's);
+    those ``ahead`` has started (``queue_checks``) are read from it.
+    """
+    clock = clock or FinishClock(config.finish_limit(), limits_from(config))
+    ahead = ahead or Ahead(1, clock)
+    n_folds = config.selection_folds
+    done = _stored_fold_scores(store, evaluator.task, n_folds)
+    folds = list(fold_names(evaluator.task, n_folds)) if n_folds else []
+    if candidates is None:
+        candidates = final_candidates(store, evaluator, config)
 
     def fold_r2(pid: int) -> dict[str, float | None]:
         def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone
             done[str(pid)] = scores
             store.set_state(FOLD_STATE, done)
 
-        def evaluate(split: str, extra):  # the source is read only when a fold is refitted (not for stored scores)
+        def score(fold: Fold) -> dict[str, float | None]:  # the source is read only when a fold is refitted
+            return ahead.result(("fold", pid, fold.name),
+                                lambda: _fold_job(evaluator, clock, store.program(pid).source, fold)())
+
+        def evaluate(split: str, extra):  # noqa: ANN001 - extra predictions, as Evaluator.evaluate
             return clock.evaluate(evaluator, store.program(pid).source, split, extra)
 
-        return score_folds(evaluate, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep)
+        return score_folds(evaluate, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep,
+                           score=score)
 
-    probe = probe_excess(store, evaluator, clock) if config.selection_probe is not None else None
+    probe = probe_excess(store, evaluator, clock, ahead) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
 
 
-def probe_excess(store: RunStore, evaluator: Evaluator,
-                 clock: FinishClock | None = None) -> Callable[[int], float | None] | None:
+def probe_excess(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,
+                 ahead: Ahead | None = None) -> Callable[[int], float | None] | None:
     """program id -> how far the law, refit on all train, leaves the train target range one step beyond the data.
 
     In spans of each group's targets (``search.plausibility.runaway``); None
     when the law fails to fit or predict. Kept in the store (state
     ``probe_excess``). None when the task has no probe (held-out mixtures).
+    A probe ``ahead`` has started is read from it.
     """
     if not evaluator.task.probe():
         return None
     done: dict[str, Any] = dict(store.get_state("probe_excess", {}) or {})
+    ahead = ahead or Ahead(1, clock)
 
     def excess(pid: int) -> float | None:
         if str(pid) not in done:
-            value = probe_law(evaluator, store.program(pid).source, clock)
+            value = ahead.result(("probe", pid), lambda: _probe_job(evaluator, clock, store.program(pid).source)())
             done[str(pid)] = value if value is None or math.isfinite(value) else "inf"
             store.set_state("probe_excess", done)
         value = done[str(pid)]
@@ -474,22 +550,43 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets, task.target_range)
 
 
+def _stored_reference(store: RunStore, task: Task) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
+    """The task's reference law (label, source) or None, and its scores if the store already holds them."""
+    from evosld.tasks.baselines import reference_law
+
+    ref = reference_law(task)
+    done = store.get_state("reference") if ref is not None else None
+    return ref, done if isinstance(done, dict) and done.get("name") == ref[0] else None
+
+
+def queue_reference(store: RunStore, task: Task, evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> None:
+    """Start the reference law's two refits (``reference_scores`` reads them), unless the store holds its scores."""
+    ref, done = _stored_reference(store, task)
+    if ref is not None and done is None:
+        for split in ("val", "test"):
+            ahead.start(("reference", split), lambda split=split: clock.evaluate(evaluator, ref[1], split, None))
+
+
 def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
-                     clock: FinishClock | None = None) -> dict[str, Any] | None:
+                     clock: FinishClock | None = None, ahead: Ahead | None = None) -> dict[str, Any] | None:
     """The reference law (human law, or the Chinchilla form for a user table) refit: val and test R².
 
     Computed once and kept in the store (state ``reference``), like the test score;
     within ``clock``'s allowance when given (not kept when it ran out: a resumed run scores it).
+    Refits ``ahead`` has started (``queue_reference``) are read from it.
     """
-    from evosld.tasks.baselines import reference_law
-
-    ref = reference_law(task)
+    ref, done = _stored_reference(store, task)
     if ref is None:
         return None
-    done = store.get_state("reference")
-    if isinstance(done, dict) and done.get("name") == ref[0]:
+    if done is not None:
         return done
-    run = (lambda src, split, extra: clock.evaluate(evaluator, src, split, extra)) if clock is not None else None
+    ahead = ahead or Ahead(1, clock)
+
+    def run(src: str, split: str, extra):  # noqa: ANN001 - extra predictions, as Evaluator.evaluate
+        now = (lambda: clock.evaluate(evaluator, src, split, extra)) if clock is not None else \
+            (lambda: evaluator.evaluate(src, split, extra))
+        return ahead.result(("reference", split), now)
+
     try:
         fit = refit_law(evaluator, *ref, evaluate=run)
     except OutOfTime:
@@ -504,11 +601,40 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
     return out
 
 
+def finish_workers(config: RunConfig) -> int:
+    """Evaluations the finishing runs at once: ``--workers``, at most this machine's cores (the finishing
+    runs here, also when the search ran on a Dask cluster)."""
+    return max(1, min(config.evaluator.parallel_evaluations, os.cpu_count() or 1))
+
+
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
-    """Score the final law once on test (fit on all of train) and write best files."""
-    evaluator = Evaluator(task, Sandbox(limits_from(config)), limits_from(config))
+    """Pick the final law, score it once on test (fit on all of train) and write best files.
+
+    The pick's checks and the reference's refits run ``finish_workers`` at a
+    time (``run.finishing.Ahead``). A signal that aborts the finishing kills
+    the checks in flight before it propagates.
+    """
+    sandbox = Sandbox(limits_from(config))
+    evaluator = Evaluator(task, sandbox, limits_from(config))
     clock = FinishClock(config.finish_limit(), limits_from(config))
-    selection = select_final(store, evaluator, config, clock)
+    ahead = Ahead(finish_workers(config), clock)
+    try:
+        outcome = _finish(store, task, run_dir, config, status, evaluator, clock, ahead)
+    except BaseException:
+        sandbox.stop()  # the checks running in ahead's threads end at once
+        ahead.close(abort=True)
+        raise
+    ahead.close()
+    return outcome
+
+
+def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus,
+            evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> RunOutcome:
+    candidates = final_candidates(store, evaluator, config)
+    if candidates:
+        queue_checks(store, evaluator, config, clock, ahead, candidates)
+        queue_reference(store, task, evaluator, clock, ahead)
+    selection = select_final(store, evaluator, config, clock, ahead, candidates)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
     best = store.program(selection.program_id)
@@ -528,7 +654,7 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
         scatter = Scatter(**kept["scatter"]) if kept.get("program_id") == best.id and kept.get("scatter") else None
     record = best_record(store, task, best.id, test=test, params=params, selection=selection)
     record["scatter"] = scatter.to_json() if scatter else None
-    record["reference"] = reference_scores(store, task, evaluator, clock)
+    record["reference"] = reference_scores(store, task, evaluator, clock, ahead)
     record["finishing"] = clock.record()
     if clock.cut:
         log.warning("finishing: the %g s to finish ran out (%d evaluation(s) cut or not started); laws not "
