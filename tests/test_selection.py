@@ -398,14 +398,15 @@ def test_laws_the_finishing_time_did_not_reach_leave_the_running():
     assert sel.program_id == 1 and sel.rule == "validation" and 1 in sel.unchecked
 
 
-def _laws_store(path, task_name: str) -> tuple[RunStore, dict[str, int]]:
-    """Five laws: three close on validation (two extrapolate), a simpler one, one far behind."""
+def _laws_store(path, task_name: str, laws=None, simpler: str | None = None) -> tuple[RunStore, dict[str, int]]:
+    """A run store of laws (name, source, val R²) with 5 parameters, and a simpler one (1 parameter) below
+    them. Default: three close on validation (two extrapolate), the mean as the simpler one, one far behind."""
     store = RunStore.create(path, task_name, 0, {})
     ids = {}
-    laws = (("good", GOOD, 0.951, 5), ("good2", GOOD.replace("1.5, 300.0", "1.6, 300.0"), 0.950, 5),
-            ("mean5", MEAN + "\n# five parameters\n", 0.949, 5), ("mean", MEAN, 0.90, 1),
-            ("far", GOOD.replace("1.5, 300.0", "1.7, 300.0"), 0.5, 5))
-    for name, src, val, n in laws:
+    laws = laws or [("good", GOOD, 0.951), ("good2", GOOD.replace("1.5, 300.0", "1.6, 300.0"), 0.950),
+                    ("mean5", MEAN + "\n# five parameters\n", 0.949),
+                    ("far", GOOD.replace("1.5, 300.0", "1.7, 300.0"), 0.5)]
+    for name, src, val, n in [*((*law, 5) for law in laws), ("simpler", simpler or MEAN, 0.90, 1)]:
         pid = store.add_program(src, meta={"n_params": n})
         store.add_evaluation(pid, {"split": "val", "r2": val}, r2=val)
         ids[name] = pid
@@ -435,8 +436,9 @@ def test_finishing_with_several_workers_checks_the_same_laws_and_picks_the_same_
     best, selection, folds, probes, reference, cut = outcomes[2]
     assert best == ids["good"] and cut == 0 and reference["val"]["r2"] is not None
     # the three close laws and the simpler one are checked; the far one is not
-    assert {c["program_id"] for c in selection["candidates"]} == {ids[k] for k in ("good", "good2", "mean5", "mean")}
-    assert set(folds) == set(probes) == {str(ids[k]) for k in ("good", "good2", "mean5", "mean")}
+    checked = ("good", "good2", "mean5", "simpler")
+    assert {c["program_id"] for c in selection["candidates"]} == {ids[k] for k in checked}
+    assert set(folds) == set(probes) == {str(ids[k]) for k in checked}
 
 
 # Fits fast on the 30 fit rows the search uses; sleeps on any other rows (fold refits, probe, test).
@@ -470,6 +472,40 @@ def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic
             assert not thread.is_alive()
         assert time.monotonic() - t0 < 25  # the children were killed, not waited for
         assert not store.get_state("probe_excess") and not store.get_state("reference")
+
+
+def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synthetic_task, tmp_path):
+    """A simpler law joins the running only if it stays sane beyond the data; its fold refits are started
+    ahead with its probe. Here the probe fails (it runs away), so nothing reads its folds, which would take
+    30 s each: the finish ends without waiting for them, and picks as one worker does."""
+    import threading
+    import time
+
+    from tests.test_plausibility import RUNAWAY
+
+    slow_folds = RUNAWAY.replace("    y = np.asarray(loss_values, dtype=float)\n",
+                                 "    y = np.asarray(loss_values, dtype=float)\n"
+                                 "    if len(y) < 30:\n        import time\n        time.sleep(30)\n")
+    assert slow_folds != RUNAWAY
+    picks = {}
+    for workers in (2, 1):
+        laws = [("good", GOOD, 0.951), ("good2", GOOD.replace("1.5, 300.0", "1.6, 300.0"), 0.950)]
+        store, ids = _laws_store(tmp_path / f"w{workers}.sqlite", synthetic_task.name, laws, simpler=slow_folds)
+        run_dir = tmp_path / f"w{workers}"
+        run_dir.mkdir()
+        with store:
+            t0 = time.monotonic()
+            out = finish(store, synthetic_task, run_dir,
+                         RunConfig(evaluator={"timeout": 60, "parallel_evaluations": workers}), LoopStatus())
+            picks[workers] = out.best_id
+            assert str(ids["simpler"]) not in (store.get_state("fold_r2_trimmed") or {})
+            assert store.get_state("probe_excess")[str(ids["simpler"])] in ("inf",) or \
+                store.get_state("probe_excess")[str(ids["simpler"])] > 1
+            for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
+                thread.join(timeout=10)
+                assert not thread.is_alive()
+            assert time.monotonic() - t0 < 25
+    assert picks[1] == picks[2] == ids["good"]
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -20,10 +20,12 @@ own per-candidate limit, as every law the search kept passed its validation
 fit within that.
 
 The final pick asks for its checks one law at a time, but it knows up front
-which laws it will check first (the running, then the simpler laws). With
-``--workers`` above 1 those checks and the reference's refits are started at
-once, ``workers`` at a time, in the order the pick asks for them
-(:class:`Ahead`); the pick then reads their results as it goes. The checks
+which laws it will check first. With ``--workers`` above 1 those checks and
+the reference's refits are started at once, ``workers`` at a time
+(:class:`Ahead`), in the order they are needed: the running's probes and
+folds, the reference, then the simpler laws' probes and folds (their folds
+are read only if their probes pass); the pick then reads the results as it
+goes, and the checks nothing read are killed when the finishing ends. The checks
 are the same fits (deterministic), so the pick is the same; it only comes
 sooner (and when the allowance runs out, more laws have been checked by
 then). The store is written by the main thread alone.
@@ -136,7 +138,7 @@ class Ahead:
 
     def close(self, abort: bool = False) -> None:
         """Drop the jobs not started; wait for those running unless ``abort`` (then kill their
-        sandboxed children first, e.g. with ``Sandbox.stop``, so the threads end at once)."""
+        sandboxed children first, with ``Sandbox.stop``, so the threads end at once)."""
         if self._pool is not None:
             self._pool.shutdown(wait=not abort, cancel_futures=True)
         self._started.clear()

@@ -434,34 +434,34 @@ def _probe_job(evaluator: Evaluator, clock: FinishClock | None, source: str) -> 
     return lambda: probe_law(evaluator, source, clock)
 
 
-def queue_checks(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: FinishClock, ahead: Ahead,
-                 candidates: list[Candidate]) -> None:
-    """Start the checks the final pick will ask for first (``run.finishing.Ahead``), in its order.
+def check_waves(candidates: list[Candidate], config: RunConfig) -> list[list[Candidate]]:
+    """The laws the final pick will check first, in its order: the running (``search.selection.tied``),
+    then, when more than one is in the running, the simpler laws (``search.selection.simpler``). None
+    with ``selection_band`` 0 (no checks)."""
+    if config.selection_band <= 0:
+        return []
+    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool)
+    return [running, simpler(candidates, running, config.selection_pool)] if len(running) > 1 else [running]
 
-    The laws in the running (``search.selection.tied``): their probes, then
-    their fold refits; when more than one is in the running, the pick also
-    weighs the simpler laws (``search.selection.simpler``): their probes,
-    then their folds. Checks already in the store are not started.
-    """
-    if ahead.workers < 2 or config.selection_band <= 0:
+
+def queue_checks(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: FinishClock, ahead: Ahead,
+                 laws: list[Candidate]) -> None:
+    """Start the checks of ``laws`` (``run.finishing.Ahead``): their probes, then their fold refits, best on
+    validation first. Checks already in the store are not started; nothing is with one worker."""
+    if ahead.workers < 2 or not laws:
         return
     task, n_folds = evaluator.task, config.selection_folds
-    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool)
-    waves = [running]
-    if len(running) > 1:
-        waves.append(simpler(candidates, running, config.selection_pool))
-    probes = dict(store.get_state("probe_excess", {}) or {}) if config.selection_probe is not None else None
-    folds = _stored_fold_scores(store, task, n_folds) if n_folds else None
-    for wave in waves:
-        sources = {c.program_id: store.program(c.program_id).source for c in wave}
-        if probes is not None and task.probe():
-            for pid, src in sources.items():
-                if str(pid) not in probes:
-                    ahead.start(("probe", pid), _probe_job(evaluator, clock, src))
-        if folds is not None:
-            for pid, src in sources.items():
-                for fold in missing_folds(task, n_folds, folds.get(str(pid), {})):
-                    ahead.start(("fold", pid, fold.name), _fold_job(evaluator, clock, src, fold))
+    sources = {c.program_id: store.program(c.program_id).source for c in laws}
+    if config.selection_probe is not None and task.probe():
+        probes = store.get_state("probe_excess", {}) or {}
+        for pid, src in sources.items():
+            if str(pid) not in probes:
+                ahead.start(("probe", pid), _probe_job(evaluator, clock, src))
+    if n_folds:
+        folds = _stored_fold_scores(store, task, n_folds)
+        for pid, src in sources.items():
+            for fold in missing_folds(task, n_folds, folds.get(str(pid), {})):
+                ahead.start(("fold", pid, fold.name), _fold_job(evaluator, clock, src, fold))
 
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
@@ -611,29 +611,29 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     """Pick the final law, score it once on test (fit on all of train) and write best files.
 
     The pick's checks and the reference's refits run ``finish_workers`` at a
-    time (``run.finishing.Ahead``). A signal that aborts the finishing kills
-    the checks in flight before it propagates.
+    time (``run.finishing.Ahead``). When it ends (or a signal aborts it), the
+    checks still in flight, which nothing will read, are killed, not waited for.
     """
     sandbox = Sandbox(limits_from(config))
     evaluator = Evaluator(task, sandbox, limits_from(config))
     clock = FinishClock(config.finish_limit(), limits_from(config))
     ahead = Ahead(finish_workers(config), clock)
     try:
-        outcome = _finish(store, task, run_dir, config, status, evaluator, clock, ahead)
-    except BaseException:
-        sandbox.stop()  # the checks running in ahead's threads end at once
+        return _finish(store, task, run_dir, config, status, evaluator, clock, ahead)
+    finally:  # checks started ahead that the pick never asked for (all of them, on a signal) end at once
+        sandbox.stop()
         ahead.close(abort=True)
-        raise
-    ahead.close()
-    return outcome
 
 
 def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus,
             evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> RunOutcome:
     candidates = final_candidates(store, evaluator, config)
-    if candidates:
-        queue_checks(store, evaluator, config, clock, ahead, candidates)
+    if candidates:  # started in the order they are needed: the simpler laws' folds only if their probes pass
+        waves = check_waves(candidates, config)
+        queue_checks(store, evaluator, config, clock, ahead, waves[0] if waves else [])
         queue_reference(store, task, evaluator, clock, ahead)
+        for wave in waves[1:]:
+            queue_checks(store, evaluator, config, clock, ahead, wave)
     selection = select_final(store, evaluator, config, clock, ahead, candidates)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
