@@ -134,22 +134,24 @@ def missing_folds(task: Task, n_folds: int, known: dict[str, float | None] | Non
     return [fold for fold in task.inner_folds(n_folds) if not all(n in have for n in score_names(task, fold))]
 
 
-def score_folds(evaluate: Evaluate, task: Task, n_folds: int, known: dict[str, float | None] | None = None,
+def score_folds(evaluate: Evaluate | None, task: Task, n_folds: int, known: dict[str, float | None] | None = None,
                 on_fold: Callable[[dict[str, float | None]], None] | None = None,
                 score: Callable[[Fold], dict[str, float | None]] | None = None) -> dict[str, float | None]:
     """Every score of ``fold_names(task, n_folds)``, one refit per fold not already ``known``.
 
     Args:
-        evaluate: as for ``score_fold``.
+        evaluate: as for ``score_fold`` (None when ``score`` is given).
         task: the task.
         n_folds: inner folds wanted.
         known: scores already computed (a fold whose names are all here is not refitted).
         on_fold: called with the scores so far after each refit (e.g. to store them).
-        score: fold -> its scores (default ``score_fold(evaluate, task, fold)``); e.g. a
+        score: fold -> its scores, instead of ``score_fold(evaluate, task, fold)``; e.g. a
             refit already started in another thread (``run.finishing.Ahead``).
     Returns:
         name -> score, in ``fold_names`` order.
     """
+    if score is None and evaluate is None:
+        raise ValueError("score_folds needs evaluate or score")
     have = dict(known or {})
     for fold in missing_folds(task, n_folds, have):
         have.update(score(fold) if score is not None else score_fold(evaluate, task, fold))

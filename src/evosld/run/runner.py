@@ -493,11 +493,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
             return ahead.result(("fold", pid, fold.name),
                                 lambda: _fold_job(evaluator, clock, store.program(pid).source, fold)())
 
-        def evaluate(split: str, extra):  # noqa: ANN001 - extra predictions, as Evaluator.evaluate
-            return clock.evaluate(evaluator, store.program(pid).source, split, extra)
-
-        return score_folds(evaluate, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep,
-                           score=score)
+        return score_folds(None, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep, score=score)
 
     probe = probe_excess(store, evaluator, clock, ahead) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
