@@ -4,9 +4,9 @@ After the search, the final pick refits the laws in the running on the inner
 folds and probes them one step beyond the data, and the reference law is
 refit (``run.runner.finish``). Each of these is a sandboxed evaluation
 (``--workers`` of them at once, see :class:`Ahead` below). Given the
-per-candidate limit each, a run whose laws are slow
-to fit could spend many times that limit finishing (about 40 evaluations
-with the default pool), long after its time budget was spent.
+per-candidate limit each, a run whose laws are slow to fit could spend many
+times that limit finishing (about 40 evaluations with the default pool),
+long after its time budget was spent.
 
 So these evaluations share one allowance, ``RunConfig.finish_limit()``
 seconds (the per-candidate ``--timeout``, at least 30 s, unless
@@ -25,10 +25,10 @@ the reference's refits are started at once, ``workers`` at a time
 (:class:`Ahead`), in the order they are needed: the running's probes and
 folds, the reference, then the simpler laws' probes and folds (their folds
 are read only if their probes pass); the pick then reads the results as it
-goes, and the checks nothing read are killed when the finishing ends. The checks
-are the same fits (deterministic), so the pick is the same; it only comes
-sooner (and when the allowance runs out, more laws have been checked by
-then). The store is written by the main thread alone.
+goes, and the checks nothing read are killed when the finishing ends. The
+checks are the same fits (deterministic), so the pick is the same; it only
+comes sooner (and when the allowance runs out, more laws have been checked
+by then). The store is written by the main thread alone.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class FinishClock:
         seconds: the allowance.
         limits: the per-candidate limits (``wall_seconds`` is the per-candidate timeout).
         clock: monotonic time source.
-        cut: evaluations cut short or not started because the allowance was spent.
+        cut: evaluations cut short or not started because the allowance was spent (counted
+            as the pick reads them, ``Ahead.result``).
     """
 
     seconds: float
@@ -104,8 +105,9 @@ class Ahead:
     a worker thread; it must not touch the run store); ``result(key, job)``
     returns that job's result, waiting for it, or runs ``job`` here when it
     was never started. Exceptions come out of ``result``; an ``OutOfTime``
-    is counted there in ``clock.cut`` (when a clock is given). With one worker nothing is started
-    ahead: every job runs when asked for, as without this class.
+    is counted there in ``clock.cut`` (when a clock is given). With one
+    worker nothing is started ahead: every job runs when asked for, as
+    without this class.
 
         ahead = Ahead(2, clock)
         ahead.start(("probe", 7), lambda: probe_law(evaluator, source, clock))
