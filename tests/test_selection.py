@@ -448,36 +448,36 @@ SLOW_REFIT = GOOD.replace("    y = np.asarray(loss_values, dtype=float)\n",
 
 
 def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic_task, tmp_path):
-    """Ctrl-C while two workers refit laws that would each take 30 s: KeyboardInterrupt comes out of
+    """Ctrl-C while two workers refit laws that would each take 90 s: KeyboardInterrupt comes out of
     ``finish`` at once, the sandboxed children are killed and the finishing threads end (no wait)."""
     import os
     import signal
     import threading
     import time
 
-    sleepy = SLOW_REFIT.replace("time.sleep(2)", "time.sleep(30)")
+    sleepy = SLOW_REFIT.replace("time.sleep(2)", "time.sleep(90)")
     with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
         for k in range(3):
             pid = store.add_program(f"{sleepy}\n# variant {k}\n", meta={"n_params": 5})
             store.add_evaluation(pid, {"split": "val", "r2": 0.95}, r2=0.95)
-        config = RunConfig(evaluator={"timeout": 60, "parallel_evaluations": 2})
+        config = RunConfig(evaluator={"timeout": 120, "parallel_evaluations": 2})
         timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
         t0 = time.monotonic()
         timer.start()
         with pytest.raises(KeyboardInterrupt):
             finish(store, synthetic_task, tmp_path, config, LoopStatus())
-        assert time.monotonic() - t0 < 20
+        assert time.monotonic() - t0 < 60  # well before any refit could end (bounds against a hang, not a speed)
         for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
             thread.join(timeout=10)
             assert not thread.is_alive()
-        assert time.monotonic() - t0 < 25  # the children were killed, not waited for
+        assert time.monotonic() - t0 < 80  # the children were killed, not waited for
         assert not store.get_state("probe_excess") and not store.get_state("reference")
 
 
 def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synthetic_task, tmp_path):
     """A simpler law joins the running only if it stays sane beyond the data; its fold refits are started
     ahead with its probe. Here the probe fails (it runs away), so nothing reads its folds, which would take
-    30 s each: the finish ends without waiting for them, and picks as one worker does."""
+    90 s each: the finish ends without waiting for them, and picks as one worker does."""
     import threading
     import time
 
@@ -485,7 +485,7 @@ def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synth
 
     slow_folds = RUNAWAY.replace("    y = np.asarray(loss_values, dtype=float)\n",
                                  "    y = np.asarray(loss_values, dtype=float)\n"
-                                 "    if len(y) < 30:\n        import time\n        time.sleep(30)\n")
+                                 "    if len(y) < 30:\n        import time\n        time.sleep(90)\n")
     assert slow_folds != RUNAWAY
     picks = {}
     for workers in (2, 1):
@@ -496,7 +496,7 @@ def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synth
         with store:
             t0 = time.monotonic()
             out = finish(store, synthetic_task, run_dir,
-                         RunConfig(evaluator={"timeout": 60, "parallel_evaluations": workers}), LoopStatus())
+                         RunConfig(evaluator={"timeout": 120, "parallel_evaluations": workers}), LoopStatus())
             picks[workers] = out.best_id
             assert str(ids["simpler"]) not in (store.get_state("fold_r2_trimmed") or {})
             assert store.get_state("probe_excess")[str(ids["simpler"])] in ("inf",) or \
@@ -504,7 +504,7 @@ def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synth
             for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
                 thread.join(timeout=10)
                 assert not thread.is_alive()
-            assert time.monotonic() - t0 < 25
+            assert time.monotonic() - t0 < 80  # the unread folds (90 s each) were not waited for
     assert picks[1] == picks[2] == ids["good"]
 
 
