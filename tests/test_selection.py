@@ -447,6 +447,26 @@ SLOW_REFIT = GOOD.replace("    y = np.asarray(loss_values, dtype=float)\n",
                           "    if len(y) != 30:\n        import time\n        time.sleep(2)\n")
 
 
+def test_many_workers_finish_within_the_sandbox_s_concurrent_runs(synthetic_task, tmp_path, monkeypatch):
+    """A machine with many cores and --workers to match: the finishing runs more checks at once than the
+    sandbox's default 16 concurrent runs (each with its own user id when run as root), and still finishes."""
+    import os
+
+    from evosld.run.runner import finish_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 24)
+    config = RunConfig(evaluator={"timeout": 60, "parallel_evaluations": 24})
+    assert finish_workers(config) == 24
+    assert finish_workers(RunConfig(evaluator={"parallel_evaluations": 500})) == 24
+    with RunStore.create(tmp_path / "run.sqlite", synthetic_task.name, 0, {}) as store:
+        for k in range(10):  # ten laws tie: 10 probes, 20 fold refits and the reference's 2, all started at once
+            pid = store.add_program(f"{MEAN}\n# variant {k}\n", meta={"n_params": 1})
+            store.add_evaluation(pid, {"split": "val", "r2": 0.95}, r2=0.95)
+        out = finish(store, synthetic_task, tmp_path, config, LoopStatus())
+        assert out.best_id is not None and out.finishing["cut"] == 0
+        assert len(out.selection.candidates) == 10 and out.reference["val"]["r2"] is not None
+
+
 def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic_task, tmp_path):
     """Ctrl-C while two workers refit laws that would each take 90 s: KeyboardInterrupt comes out of
     ``finish`` at once, the sandboxed children are killed and the finishing threads end (no wait)."""

@@ -35,7 +35,7 @@ from evosld.evaluation.foldscores import (
     score_folds,
 )
 from evosld.evaluation.reference import refit_law
-from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.evaluation.sandbox import UIDS_PER_PROCESS, Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import Ahead, FinishClock
@@ -599,8 +599,8 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
 
 def finish_workers(config: RunConfig) -> int:
     """Evaluations the finishing runs at once: ``--workers``, at most this machine's cores (the finishing
-    runs here, also when the search ran on a Dask cluster)."""
-    return max(1, min(config.evaluator.parallel_evaluations, os.cpu_count() or 1))
+    runs here, also when the search ran on a Dask cluster), leaving the sandbox one run for the main thread."""
+    return max(1, min(config.evaluator.parallel_evaluations, os.cpu_count() or 1, UIDS_PER_PROCESS - 1))
 
 
 def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus) -> RunOutcome:
@@ -610,10 +610,11 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
     time (``run.finishing.Ahead``). When it ends (or a signal aborts it), the
     checks still in flight, which nothing will read, are killed, not waited for.
     """
-    sandbox = Sandbox(limits_from(config))
+    workers = finish_workers(config)  # the threads' runs and one of the main thread's at once
+    sandbox = Sandbox(limits_from(config), max_concurrent=min(UIDS_PER_PROCESS, max(16, workers + 1)))
     evaluator = Evaluator(task, sandbox, limits_from(config))
     clock = FinishClock(config.finish_limit(), limits_from(config))
-    ahead = Ahead(finish_workers(config), clock)
+    ahead = Ahead(workers, clock)
     try:
         return _finish(store, task, run_dir, config, status, evaluator, clock, ahead)
     finally:  # checks started ahead that the pick never asked for (all of them, on a signal) end at once
