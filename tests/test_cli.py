@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from evosld.bench.leaderboard import PUBLISHED
-from tests.conftest import chinchilla_frame
+from tests.conftest import chinchilla_frame, one_error, run_cli
 
 
 def evosld(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -198,3 +198,14 @@ def test_a_reader_that_goes_away_early_gets_no_traceback(tmp_path):
     assert b"Traceback" not in err and b"BrokenPipeError" not in err, err.decode()
     assert proc.returncode == 1
     assert (tmp_path / "run" / "best.json").exists()
+
+
+def test_more_local_workers_than_the_sandbox_runs_at_once_is_one_error_before_any_work(capsys, tmp_path):
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    code, _, err = run_cli(capsys, "discover", "--csv", str(csv), "--features", "N,D", "--target", "loss",
+                           "--iterations", "1", "--workers", "100", "--output", str(tmp_path / "run"), "--quiet")
+    line = one_error(code, err)
+    assert line.startswith("error: --workers 100: at most 60 evaluations run at once on one machine") and \
+        "--dask-scheduler" in line
+    assert not (tmp_path / "run").exists()

@@ -28,13 +28,17 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+#: Room a ``LocalExecutor``'s sandbox keeps beyond its workers, for runs made through it outside the pool.
+LOCAL_SPARE_RUNS = 4
+
+
 class LocalExecutor:
     """Evaluations on this machine, ``workers`` sandboxed children at a time."""
 
     def __init__(self, task: Task, workers: int = 2, limits: Limits | None = None, sandbox: Sandbox | None = None) -> None:
         self.workers = max(1, workers)
         self._own_sandbox = sandbox is None
-        self.sandbox = sandbox or Sandbox(limits, max_concurrent=self.workers + 4)
+        self.sandbox = sandbox or Sandbox(limits, max_concurrent=self.workers + LOCAL_SPARE_RUNS)
         self.evaluator = Evaluator(task, self.sandbox, limits)
         self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="evosld-eval")
 

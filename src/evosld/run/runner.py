@@ -26,7 +26,7 @@ from evosld.config import RunConfig
 from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluator
-from evosld.evaluation.executors import DaskExecutor, Executor, LocalExecutor
+from evosld.evaluation.executors import LOCAL_SPARE_RUNS, DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.foldscores import (
     fold_names,
     folds_digest,
@@ -98,10 +98,25 @@ def limits_from(config: RunConfig) -> Limits:
     return config.evaluator.limits()
 
 
+def check_workers(config: RunConfig) -> None:
+    """Refuse more local workers than the sandbox can run at once (each run has its own user id).
+
+    Raises:
+        ConfigError: one line saying the most, and what to do instead.
+    """
+    ev = config.evaluator
+    most = UIDS_PER_PROCESS - LOCAL_SPARE_RUNS
+    if not (ev.dask_scheduler or ev.dask_local_cluster) and ev.parallel_evaluations > most:
+        raise ConfigError(f"--workers {ev.parallel_evaluations}: at most {most} evaluations run at once on one "
+                          "machine; give fewer, or run them on a Dask cluster (--dask-scheduler)")
+
+
 def make_executor(task: Task, config: RunConfig) -> Executor:
+    """Where the search's evaluations run: a Dask cluster when one is configured, else this machine."""
     ev = config.evaluator
     if ev.dask_scheduler or ev.dask_local_cluster:
         return DaskExecutor(task, address=ev.dask_scheduler, workers=ev.parallel_evaluations, limits=limits_from(config))
+    check_workers(config)
     return LocalExecutor(task, workers=ev.parallel_evaluations, limits=limits_from(config))
 
 
@@ -206,6 +221,7 @@ def run_discovery(task: Task, config: RunConfig, run_dir: Path, *, stop: StopReq
         RunLocked: another live process is running in ``run_dir``.
     """
     run_dir = Path(run_dir)
+    check_workers(config)  # before the run directory is made
     if kwargs.get("resume") and not (run_dir / STORE_FILE).is_file():
         raise ConfigError(f"run store not found: {run_dir / STORE_FILE}")
     if not kwargs.get("resume") and not (run_dir / STORE_FILE).exists():
