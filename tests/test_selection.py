@@ -482,10 +482,15 @@ def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic
             store.add_evaluation(pid, {"split": "val", "r2": 0.95}, r2=0.95)
         config = RunConfig(evaluator={"timeout": 120, "parallel_evaluations": 2})
         timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
-        t0 = time.monotonic()
-        timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            finish(store, synthetic_task, tmp_path, config, LoopStatus())
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a user's shell sends it,
+        try:  # whatever handler an earlier test (or a library it used) left installed
+            t0 = time.monotonic()
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                finish(store, synthetic_task, tmp_path, config, LoopStatus())
+        finally:
+            timer.cancel()
+            signal.signal(signal.SIGINT, previous)
         assert time.monotonic() - t0 < 60  # well before any refit could end (bounds against a hang, not a speed)
         for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
             thread.join(timeout=10)
