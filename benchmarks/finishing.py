@@ -32,10 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
 from evosld.run.store import RunStore
 
 #: The state a finish writes; cleared so the resume redoes every check.
-FINISH_STATE = {"fold_r2_trimmed": {}, "fold_rows": None, "probe_excess": {}, "reference": None,
+FINISH_STATE = {FOLD_STATE: {}, FOLD_ROWS_STATE: None, "probe_excess": {}, "reference": None,
                 "selection": None, "final_program_id": None, "scatter": None}
 
 

@@ -112,11 +112,11 @@ def check_workers(config: RunConfig) -> None:
 
 
 def make_executor(task: Task, config: RunConfig) -> Executor:
-    """Where the search's evaluations run: a Dask cluster when one is configured, else this machine."""
+    """Where the search's evaluations run: a Dask cluster when one is configured, else this machine
+    (``check_workers`` has refused more local workers than the sandbox runs at once)."""
     ev = config.evaluator
     if ev.dask_scheduler or ev.dask_local_cluster:
         return DaskExecutor(task, address=ev.dask_scheduler, workers=ev.parallel_evaluations, limits=limits_from(config))
-    check_workers(config)
     return LocalExecutor(task, workers=ev.parallel_evaluations, limits=limits_from(config))
 
 
