@@ -343,3 +343,33 @@ def test_candidate_runs_with_one_blas_thread(sandbox):
     r = sandbox.run(src, job())
     assert r.ok, r.message
     assert r.value["groups"][0]["predictions"]["scored"] == [1.0] * 8
+
+
+def test_a_stop_that_comes_before_the_child_has_its_own_group_still_ends_the_run(monkeypatch):
+    """``stop`` kills each child's process group; a child caught before it made its group (it does so
+    first thing) is not in one yet and the kill misses. The run must still end at once, not at its
+    wall-clock limit: here the stop's own kills are made to miss."""
+    import threading
+    import time
+
+    from evosld.evaluation import Sandbox
+    from evosld.evaluation import sandbox as sandbox_module
+
+    sb = Sandbox(Limits(wall_seconds=60, cpu_seconds=60, memory_mb=2048))
+    sb.warm_up()
+    src = program("import time\ndef scaling_law_func(X, p):\n    time.sleep(50)\n    return X[:, 0]\n")
+    results = []
+    worker = threading.Thread(target=lambda: results.append(sb.run(src, job())))
+    t0 = time.monotonic()
+    worker.start()
+    while not sb._running and time.monotonic() - t0 < 20:
+        time.sleep(0.05)
+    assert sb._running, "the child did not start"
+    real_kill = sandbox_module._kill_group
+    monkeypatch.setattr(sandbox_module, "_kill_group", lambda pid: None)
+    sb.stop()  # as if the child had no group yet: nothing is killed here
+    monkeypatch.setattr(sandbox_module, "_kill_group", real_kill)
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert results[0].error_kind == "killed"
+    assert time.monotonic() - t0 < 30  # well before the 50 s sleep or the 60 s limit

@@ -482,6 +482,7 @@ def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic
             store.add_evaluation(pid, {"split": "val", "r2": 0.95}, r2=0.95)
         config = RunConfig(evaluator={"timeout": 120, "parallel_evaluations": 2})
         timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT))
+        before = set(threading.enumerate())  # only this finish's threads are checked below
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as a user's shell sends it,
         try:  # whatever handler an earlier test (or a library it used) left installed
             t0 = time.monotonic()
@@ -492,9 +493,9 @@ def test_a_signal_while_checks_run_together_ends_the_finishing_at_once(synthetic
             timer.cancel()
             signal.signal(signal.SIGINT, previous)
         assert time.monotonic() - t0 < 60  # well before any refit could end (bounds against a hang, not a speed)
-        for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
+        for thread in set(threading.enumerate()) - before:
             thread.join(timeout=10)
-            assert not thread.is_alive()
+            assert not thread.is_alive(), thread.name
         assert time.monotonic() - t0 < 80  # the children were killed, not waited for
         assert not store.get_state("probe_excess") and not store.get_state("reference")
 
@@ -520,15 +521,16 @@ def test_checks_started_ahead_that_the_pick_never_reads_are_not_waited_for(synth
         run_dir.mkdir()
         with store:
             t0 = time.monotonic()
+            before = set(threading.enumerate())  # only this finish's threads are checked below
             out = finish(store, synthetic_task, run_dir,
                          RunConfig(evaluator={"timeout": 120, "parallel_evaluations": workers}), LoopStatus())
             picks[workers] = out.best_id
             assert str(ids["simpler"]) not in (store.get_state("fold_r2_trimmed") or {})
             assert store.get_state("probe_excess")[str(ids["simpler"])] in ("inf",) or \
                 store.get_state("probe_excess")[str(ids["simpler"])] > 1
-            for thread in [t for t in threading.enumerate() if t.name.startswith("evosld-finish")]:
+            for thread in set(threading.enumerate()) - before:
                 thread.join(timeout=10)
-                assert not thread.is_alive()
+                assert not thread.is_alive(), thread.name
             assert time.monotonic() - t0 < 80  # the unread folds (90 s each) were not waited for
     assert picks[1] == picks[2] == ids["good"]
 

@@ -39,6 +39,8 @@ PID_MAX = 4_194_304
 FORKSERVER_LOST = 255
 #: Seconds a lost child's retry waits for a forkserver that died to finish exiting.
 FORKSERVER_EXIT_WAIT = 1.0
+#: How often a run in flight looks for a stop it must act on (see Sandbox._await_child).
+STOP_POLL_SECONDS = 0.25
 
 
 def is_secret(name: str) -> bool:
@@ -201,10 +203,7 @@ class Sandbox:
                 except Exception:  # noqa: BLE001
                     return RunResult(None, "sandbox", f"could not start the sandbox: {exc}", duration=time.perf_counter() - t0)
             self._running.add(proc.pid)
-            if self._stopped:  # stop() ran while this child was starting
-                _kill_group(proc.pid)
-            proc.join(lim.wall_seconds)
-            timed_out = proc.exitcode is None
+            timed_out = self._await_child(proc, lim.wall_seconds)
             _kill_group(proc.pid)
             if timed_out:
                 proc.join(5)
@@ -218,6 +217,25 @@ class Sandbox:
                 _kill_uid(uid)
                 self._give_uid(uid)
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _await_child(self, proc: Any, wall_seconds: float) -> bool:
+        """Wait for ``proc`` to end; whether it outlived ``wall_seconds``.
+
+        Waits in short slices so that a stop is acted on whenever it comes: a
+        child that ``stop`` could not kill yet (it had not made its own process
+        group, which it does first thing) is killed at the next slice rather
+        than left running to its wall-clock limit.
+        """
+        deadline = time.monotonic() + wall_seconds
+        while True:
+            if self._stopped:
+                _kill_group(proc.pid)
+            left = deadline - time.monotonic()
+            proc.join(max(0.0, min(STOP_POLL_SECONDS, left)))
+            if proc.exitcode is not None:
+                return False
+            if left <= STOP_POLL_SECONDS:
+                return True
 
     # ------------------------------------------------------------------
     def _take_uid(self) -> int | None:
