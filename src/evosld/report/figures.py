@@ -38,6 +38,9 @@ OFF_TREND_COLOR = "#B2182B"
 DPI = 150
 #: Most outputs of a multi-output task drawn in the extrapolation figure.
 MAX_OUTPUTS = 5
+#: A panel with more rows than this is dense (checkpoints along training, a wide sweep): its markers shrink
+#: and the law is marked at this many rows, evenly spread along the x axis, so the curves are not buried.
+DENSE_ROWS = 300
 
 
 @dataclass(frozen=True)
@@ -199,14 +202,30 @@ def _extra(ev: Evaluation, group: str, name: str) -> np.ndarray | None:
     return None if arr is None else _as_2d(arr)
 
 
+def marker_area(base: float, rows: int) -> float:
+    """Marker area for a panel of ``rows`` rows: ``base`` up to ``DENSE_ROWS``, then shrinking as
+    1/sqrt(rows) (never below 2), so thousands of rows leave the curves through them visible."""
+    return base if rows <= DENSE_ROWS else max(2.0, base * math.sqrt(DENSE_ROWS / rows))
+
+
+def spread_sample(x: np.ndarray, limit: int = DENSE_ROWS) -> np.ndarray:
+    """Indices of at most ``limit`` of the values ``x`` (N,), evenly spread over their order (all when N <= limit)."""
+    order = np.argsort(x, kind="stable")
+    if len(order) <= limit:
+        return order
+    return order[np.unique(np.linspace(0, len(order) - 1, limit).round().astype(int))]
+
+
 def _draw_rows(ax, arrays: dict, g: str, j: int, t: int) -> list[np.ndarray]:  # noqa: ANN001 - Axes
     """Scatter the fit, validation and test rows of group ``g``; returns the targets drawn."""
     observed = []
-    for key, color, marker in (("fit", FIT_COLOR, "o"), ("val", VAL_COLOR, "s"), ("test", TEST_COLOR, "^")):
+    kinds = (("fit", FIT_COLOR, "o"), ("val", VAL_COLOR, "s"), ("test", TEST_COLOR, "^"))
+    rows = sum(len(arrays[key][g].X) for key, _, _ in kinds if g in arrays[key])
+    for key, color, marker in kinds:
         if g in arrays[key]:
             X, y = arrays[key][g].X, _as_2d(arrays[key][g].y)[:, t]
-            ax.scatter(X[:, j], y, s=18 if marker == "o" else 26, marker=marker, color=color,
-                       edgecolor="white", linewidths=0.4, alpha=0.9, zorder=3)
+            ax.scatter(X[:, j], y, s=marker_area(18 if marker == "o" else 26, rows), marker=marker, color=color,
+                       edgecolor="white", linewidths=0.4 if rows <= DENSE_ROWS else 0.0, alpha=0.9, zorder=3)
             observed.append(y)
     return observed
 
@@ -257,8 +276,9 @@ def _draw_panel(ax, data: ReportData, arrays: dict, k: int, t: int) -> set[str]:
             py.append(_as_2d(best.predictions[g])[:, t])
         x, y = np.concatenate(px), np.concatenate(py)
         if others_vary:
-            ax.scatter(x, y, s=14, marker="+", color="black", alpha=0.55, linewidths=0.8, zorder=4)
-            used.add("rows")
+            shown = spread_sample(x)
+            ax.scatter(x[shown], y[shown], s=14, marker="+", color="black", alpha=0.55, linewidths=0.8, zorder=4)
+            used.add("rows" if len(shown) == len(x) else "rows sampled")
         elif not gp.curves:
             order = np.argsort(x)
             ax.plot(x[order], y[order], "-", color="black", lw=1.4, zorder=4)
@@ -314,8 +334,10 @@ def extrapolation_figure(data: ReportData) -> Figure:
     if "ref" in used:
         ref_name = "human law" if data.reference is not None and data.reference.kind == "human" else "starter"
         handles.append(Line2D([], [], color=HUMAN_COLOR, lw=1.2, ls="--", label=ref_name))
-    if "rows" in used:
-        handles.append(Line2D([], [], ls="", marker="+", color="black", label="best law at each row"))
+    if used & {"rows", "rows sampled"}:
+        label = (f"best law at each row ({DENSE_ROWS} per panel where more)" if "rows sampled" in used
+                 else "best law at each row")
+        handles.append(Line2D([], [], ls="", marker="+", color="black", label=label))
     if "off" in used:
         handles.append(Line2D([], [], ls="", marker="o", markerfacecolor="none", markeredgecolor=OFF_TREND_COLOR,
                               markersize=9, label="off-trend run (see warnings)"))
