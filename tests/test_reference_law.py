@@ -57,3 +57,22 @@ def test_signed_targets_get_no_chinchilla_reference():
     df = pd.DataFrame({"N": np.repeat(np.logspace(7, 10, 6), 4), "D": np.tile(np.logspace(9, 12, 4), 6)})
     df["loss"] = -1 / np.log(df.N) + 0.01 * rng.standard_normal(len(df))
     assert task_from_frame(df, ["N", "D"], "loss", name="s").baseline == ""
+
+
+def test_a_target_that_rises_with_size_and_data_gets_no_automatic_chinchilla_reference():
+    """An accuracy rises with model size and data; the Chinchilla form (a floor plus two falling powers)
+    cannot follow it, so it is not shown unless asked for. A loss keeps it, also where one column is
+    held fixed in every group (nothing to judge there)."""
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"N_B": np.repeat(np.logspace(-1.5, 1, 8), 5), "D_B": np.tile(np.logspace(0, 2.5, 5), 8)})
+    compute = np.log10(6e18 * df.N_B * df.D_B)
+    df["acc_pct"] = 25 + 70 / (1 + np.exp(-1.5 * (compute - 21))) + rng.normal(0, 1, len(df))
+    assert task_from_frame(df, ["N_B", "D_B"], "acc_pct", name="acc", test="N_B > 5").baseline == ""
+    assert task_from_frame(df, ["N_B", "D_B"], "acc_pct", name="acc", test="N_B > 5",
+                           baseline="chinchilla").baseline == "chinchilla:N_B,D_B"  # asked for: shown
+    df["loss"] = 1.7 + 0.4 / df.N_B**0.34 + 0.6 / df.D_B**0.28 + rng.normal(0, 0.005, len(df))
+    assert task_from_frame(df, ["N_B", "D_B"], "loss", name="l", test="N_B > 5").baseline == "chinchilla:N_B,D_B"
+    family = np.tile(["a", "b"], 20)
+    suite = df.assign(family=family, D_B=np.where(family == "a", 3.0, 300.0))
+    assert task_from_frame(suite, ["N_B", "D_B"], "loss", name="s", group="family",
+                           test="N_B > 5").baseline == "chinchilla:N_B,D_B"

@@ -13,6 +13,7 @@ import pandas as pd
 from evosld.errors import DataError
 from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
+from evosld.tasks.baselines.chinchilla import rises_with
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
@@ -340,8 +341,8 @@ def task_from_frame(
     logs = set(guess_log_features(df, features)) | set(log_features or ())
     logs = tuple(f for f in features if f in logs and f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
-    if reference and (baseline or "auto") == "auto" and not all((df[t].to_numpy(dtype=float) > 0).all() for t in targets):
-        reference = ""  # the Chinchilla form predicts a positive loss
+    if reference and (baseline or "auto") == "auto" and not _looks_like_a_loss(df, train, targets, reference):
+        reference = ""  # the Chinchilla form predicts a positive loss that falls with size and data
     return _finish(
         name,
         features,
@@ -363,6 +364,18 @@ def task_from_frame(
                                                 stays="train", rtol=scale_tolerance),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
+
+
+def _looks_like_a_loss(df: pd.DataFrame, train: pd.DataFrame, targets: Sequence[str], reference: str) -> bool:
+    """Whether every target is positive (in the whole table) and does not rise with both the size and the data
+    column of ``reference`` (``"chinchilla:N,D"``) on the train rows, within groups: a loss, which the Chinchilla
+    form (a floor plus two falling powers) can follow, and not an accuracy or a reward, which it cannot."""
+    size, data = reference.split(":", 1)[1].split(",")
+    groups = train[GROUP_COLUMN].to_numpy()
+    return all((df[t].to_numpy(dtype=float) > 0).all()
+               and not all(rises_with(train[t].to_numpy(dtype=float), train[f].to_numpy(dtype=float), groups)
+                           for f in (size, data))
+               for t in targets)
 
 
 def task_from_csv(path: str | os.PathLike, features: Sequence[str], target: str | Sequence[str], **kwargs) -> Task:

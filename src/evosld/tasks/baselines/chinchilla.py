@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
+
 from evosld.errors import DataError
 
 #: Name tokens that mark a column as model size N or as training data D.
@@ -119,6 +121,26 @@ def guess_size_and_data(features: Sequence[str], log_features: Sequence[str]) ->
     data = [f for f in features if f in log_features and _tokens(f) & D_TOKENS]
     size = [f for f in features if f in log_features and _tokens(f) & N_TOKENS and f not in data]
     return (size[0], data[0]) if len(size) == 1 and len(data) == 1 else None
+
+
+def rises_with(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> bool:
+    """Whether ``y`` (N,) rises as ``x`` (N,) grows: a positive Spearman correlation within the groups (N,).
+
+    The mean of the groups' correlations, each weighted by its rows; groups in
+    which ``x`` or ``y`` takes one value say nothing and are left out (False
+    when none is left).
+    """
+    from scipy.stats import spearmanr
+
+    total = weight = 0.0
+    for g in np.unique(groups):
+        at = groups == g
+        if at.sum() < 3 or np.ptp(x[at]) == 0 or np.ptp(y[at]) == 0:
+            continue
+        rho = float(spearmanr(x[at], y[at]).statistic)
+        if np.isfinite(rho):
+            total, weight = total + rho * at.sum(), weight + at.sum()
+    return weight > 0 and total / weight > 0
 
 
 def resolve(baseline: str | None, features: Sequence[str], log_features: Sequence[str]) -> str:
