@@ -1,4 +1,4 @@
-"""The starting program of a task: a plain sum of power laws fitted by BFGS.
+"""The starting program of a task: a plain sum of power laws, fitted from a grid of exponent starts.
 
 One program (``tasks/starters/power_sum.py``) serves every task, built-in or a
 user's table: it works for any number of features and targets. Each task gets

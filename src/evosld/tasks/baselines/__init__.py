@@ -5,7 +5,7 @@ Each law is an ordinary contract program (one Python file, numpy + scipy only,
 also runs unchanged in SLDBench's own evaluator:
 
     baselines/<stem>.py   the published human law, refit by a multi-start fit
-    ../starters/power_sum.py  the naive seed program the search starts from (all tasks)
+    ../starters/power_sum.py  the plain seed program the search starts from (all tasks)
 
 ``<stem>`` is ``BUILTIN[task].baseline`` (e.g. ``sft`` for ``sft_scaling_law``).
 """

@@ -3,16 +3,20 @@
     L_t = b_t + sum_i c_ti * x_i**e_ti      (one row of params per target t)
 
 One coefficient c_i and one exponent e_i per feature plus a floor b per
-target, fitted target by target by BFGS on the mean squared error from a
-fixed initial guess: c_i = 1.0, b = 0.0, e_i = -0.5 when every feature value
-is positive, else +0.5 (proportions may be zero). This is deliberately naive:
-it is the seed that the evolutionary search improves on, in the style of the
-seed programs shipped with SLDBench / OpenEvolve (arXiv:2507.21184).
+target, fitted target by target. The form is deliberately plain: it is the
+seed the evolutionary search improves on, in the style of the seed programs
+shipped with SLDBench / OpenEvolve (arXiv:2507.21184). Its fit is not: for a
+grid of exponents the coefficients and floor are solved exactly (they enter
+linearly), and the best starts are refined by bounded least squares, so the
+law fits every group of a table as well as its form allows. (Until session
+36 it was fitted by BFGS from one fixed guess; on a table of 60 groups that
+fit left two groups flat when refit on all of train, and a pick of this form
+tested R² -0.77 where the same form fitted from several starts tests 0.99.)
 """
 
 # EVOLVE-BLOCK-START
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import least_squares
 
 
 def scaling_law_func(data_points, params):
@@ -35,8 +39,49 @@ def scaling_law_func(data_points, params):
     return pred[:, 0] if pred.shape[1] == 1 else pred
 
 
+def _exponent_grid(X):
+    """Exponent vectors (K, F) to start from: every combination of a few per feature (at most 256, seeded).
+
+    A positive feature gets falling and rising powers; one with zeros only
+    non-negative ones (a negative power of zero is infinite); one with
+    negative values only whole ones (a fractional power of a negative is not real).
+    """
+    import itertools
+
+    per = []
+    for x in X.T:
+        if np.all(x > 0):
+            per.append((-1.0, -0.5, -0.3, -0.1, 0.3, 1.0))
+        elif np.all(x >= 0):
+            per.append((0.5, 1.0, 2.0))
+        else:
+            per.append((1.0, 2.0))
+    grid = np.array(list(itertools.islice(itertools.product(*per), 4096)), dtype=float)
+    if len(grid) > 256:
+        grid = grid[np.random.default_rng(0).choice(len(grid), 256, replace=False)]
+    return grid
+
+
+def _linear_part(X, y, e):
+    """For exponents ``e`` (F,): the least-squares coefficients (F,), floor and squared error, or None."""
+    with np.errstate(all="ignore"):
+        G = np.column_stack([X ** e[None, :], np.ones(len(X))])  # (N, F + 1)
+    if not np.all(np.isfinite(G)):
+        return None
+    scale = np.maximum(np.abs(G).max(axis=0), 1e-300)
+    sol = np.linalg.lstsq(G / scale, y, rcond=None)[0] / scale
+    sse = float(np.sum((G @ sol - y) ** 2))
+    return (sol[:-1], sol[-1], sse) if np.isfinite(sse) else None
+
+
 def fit_scaling_law(data_points, loss_values):
-    """Fit one group by BFGS from a fixed initial guess.
+    """Fit one group: the best exponents of a grid, then all parameters refined by least squares.
+
+    For each exponent vector of ``_exponent_grid`` the coefficients and the
+    floor are linear (solved exactly); the three best starts are refined
+    together with the exponents (bounded to [-3, 3]) by
+    ``scipy.optimize.least_squares``, and the fit with the least squared
+    error is kept. Deterministic: the same data give the same parameters.
 
     Args:
         data_points: (N, F) array of features.
@@ -48,18 +93,42 @@ def fit_scaling_law(data_points, loss_values):
     y = np.asarray(loss_values, dtype=float)
     Y = y.reshape(len(X), -1)  # (N, T)
     F = X.shape[1]
-    e0 = -0.5 if np.all(X > 0) else 0.5  # a negative power of zero is infinite
-    init = np.concatenate([np.full(F, 1.0), np.full(F, e0), [0.0]])
+    grid = _exponent_grid(X)
     rows = []
     for t in range(Y.shape[1]):  # targets are independent: fit one at a time
+        yt = Y[:, t]
+        starts = []
+        for e in grid:
+            part = _linear_part(X, yt, e)
+            if part is not None:
+                starts.append((part[2], np.concatenate([part[0], e, [part[1]]])))
+        starts.sort(key=lambda s: s[0])
+        best_sse, best = (starts[0] if starts else
+                          (np.inf, np.concatenate([np.zeros(F), np.full(F, 1.0), [float(np.mean(yt))]])))
 
-        def objective(p, t=t):
-            mse = np.mean((scaling_law_func(X, p) - Y[:, t]) ** 2)
-            return mse if np.isfinite(mse) else 1e30
+        def residuals(p, yt=yt):
+            r = scaling_law_func(X, p) - yt
+            return np.where(np.isfinite(r), r, 1e10)
 
-        result = minimize(objective, init, method="BFGS")
-        ok = np.all(np.isfinite(result.x)) and result.fun <= objective(init)
-        rows.append(result.x if ok else init)
+        def jacobian(p):  # d/dc_i = x_i^e_i, d/de_i = c_i x_i^e_i ln x_i, d/db = 1; (N, 2F + 1)
+            with np.errstate(all="ignore"):
+                powers = X ** p[F : 2 * F][None, :]
+                logs = np.where(X > 0, np.log(np.where(X > 0, X, 1.0)), 0.0)
+                J = np.column_stack([powers, p[:F][None, :] * powers * logs, np.ones(len(X))])
+            return np.where(np.isfinite(J), J, 0.0)
+
+        lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0), [-np.inf]])
+        hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0), [np.inf]])
+        for _, p0 in starts[:3]:
+            try:
+                res = least_squares(residuals, np.clip(p0, lo, hi), jac=jacobian, bounds=(lo, hi), x_scale="jac",
+                                    max_nfev=200)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            sse = float(np.sum(residuals(res.x) ** 2))
+            if np.all(np.isfinite(res.x)) and sse < best_sse:
+                best_sse, best = sse, res.x
+        rows.append(best)
     params = np.vstack(rows)
     return params[0] if len(rows) == 1 else params
 
