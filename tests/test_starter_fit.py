@@ -42,3 +42,40 @@ def test_the_starter_fits_features_with_zeros_or_negatives_and_several_targets()
     assert np.max(np.abs(pred - Y)) < 0.05
     p1 = fit(np.array([[1.0], [2.0], [3.0]]), np.array([1.0, 1.0, 1.0]))  # a flat group: a finite fit
     assert np.all(np.isfinite(p1)) and np.allclose(law(np.array([[1.0], [2.0], [3.0]]), p1), 1.0, atol=1e-6)
+
+
+def test_the_starter_is_passed_over_where_the_fit_rows_hold_too_few_scales_to_pin_it(tmp_path):
+    """The search proposes no law with as many free parameters along a scale as the scales it has to fit
+    on; the starter (a floor, a coefficient and an exponent along each feature) is held to the same rule."""
+    import pandas as pd
+
+    from evosld.config import RunConfig
+    from evosld.evaluation.evaluator import Evaluator
+    from evosld.run.runner import final_candidates
+    from evosld.run.store import RunStore
+    from evosld.tasks import task_from_frame
+    from evosld.tasks.starter import starter_meta, starter_pinned, starter_source
+
+    rng = np.random.default_rng(0)
+
+    def table(sizes):
+        N = np.repeat(sizes, 6)
+        D = np.tile(np.logspace(9, 11, 6), len(sizes))
+        loss = 1.7 + 400 / N**0.34 + 410 / D**0.28 + rng.normal(0, 0.01, len(N))
+        return pd.DataFrame({"N": N, "D": D, "loss": loss})
+
+    few = task_from_frame(table(np.array([1e8, 3e8, 1e9, 1e10])), ["N", "D"], "loss", name="few", test="N > 3e9")
+    many = task_from_frame(table(np.logspace(8, 10, 7)), ["N", "D"], "loss", name="many", test="N > 3e9")
+    assert not starter_pinned(few)  # two sizes left to fit on (1e9 validates, 1e10 tests): the exponent is free
+    assert starter_pinned(many) and starter_meta(many)["pinned"] is True
+    with RunStore.create(tmp_path / "run.sqlite", few.name, 0, {}) as store:
+        starter = store.add_program(starter_source(few), meta=starter_meta(few))
+        store.add_evaluation(starter, {"split": "val", "r2": 0.999}, r2=0.999)
+        other = store.add_program("# another law\n", meta={"n_params": 3})
+        store.add_evaluation(other, {"split": "val", "r2": 0.99}, r2=0.99)
+        picked = [c.program_id for c in final_candidates(store, Evaluator(few), RunConfig())]
+        assert picked == [other]
+    with RunStore.create(tmp_path / "alone.sqlite", few.name, 0, {}) as store:  # alone, it stays
+        starter = store.add_program(starter_source(few), meta=starter_meta(few))
+        store.add_evaluation(starter, {"split": "val", "r2": 0.999}, r2=0.999)
+        assert [c.program_id for c in final_candidates(store, Evaluator(few), RunConfig())] == [starter]

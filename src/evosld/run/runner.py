@@ -418,9 +418,13 @@ def describe_unchanged(counts: FailureCounts) -> str:
 
 
 def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -> list[Candidate]:
-    """One candidate per distinct program with a finite validation R², within the parameter limit."""
+    """One candidate per distinct program with a finite validation R², within the parameter limit.
+
+    A program whose meta says the fit rows do not pin its curve (``"pinned": False``: the starter on too
+    few scales, ``tasks.starter.starter_pinned``) is left out while any other candidate remains.
+    """
     seen: set[str] = set()
-    candidates = []
+    candidates, unpinned = [], set()
     for p in store.programs():
         ev = p.evaluation
         if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen:
@@ -428,6 +432,9 @@ def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -
         seen.add(p.digest)
         n = p.meta.get("n_params")
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
+        if p.meta.get("pinned") is False:
+            unpinned.add(p.id)
+    candidates = [c for c in candidates if c.program_id not in unpinned] or candidates
     return within_limit(candidates, config.max_params or evaluator.task.max_params)
 
 

@@ -12,6 +12,9 @@ from pathlib import Path
 from evosld.tasks.task import Task
 
 STARTER_FILE = Path(__file__).resolve().parent / "starters" / "power_sum.py"
+#: Free parameters the starter's curve has along one feature, the others held: the floor (with every other
+#: feature's term), the feature's coefficient and its exponent.
+DOF_ALONG_FEATURE = 3
 
 
 def starter_text(name: str, features: tuple[str, ...] | list[str], targets: tuple[str, ...] | list[str]) -> str:
@@ -28,16 +31,43 @@ def starter_source(task: Task) -> str:
     return starter_text(task.name, task.features, task.targets)
 
 
+def starter_pinned(task: Task) -> bool:
+    """Whether the fit rows pin the starter's curve along every log-scale feature.
+
+    The symbolic search proposes no law with as many free parameters along a
+    scale feature as the distinct values it takes in the fit rows
+    (``proposers.symbolic.identify``): such a curve passes through any level
+    means, and where it goes beyond them is the formula's guess. The starter,
+    with ``DOF_ALONG_FEATURE`` along each feature, is held to the same rule:
+    more distinct values than that (within the task's scale tolerance) in
+    every group where the feature varies. A feature with three model sizes in
+    the fit rows leaves its exponent free; the final pick passes over the
+    starter then (``run.runner.final_candidates``).
+    """
+    from evosld.tasks.scales import n_levels
+
+    fit, _ = task.split_arrays("val")
+    for j, name in enumerate(task.features):
+        if name not in task.log_features:
+            continue
+        varying = [c for d in fit.values() if (c := n_levels(d.X[:, j], task.scale_rtol)) >= 2]
+        if varying and min(varying) <= DOF_ALONG_FEATURE:
+            return False
+    return True
+
+
 def starter_meta(task: Task) -> dict[str, object]:
     """What the run records about the starter: its origin, formula and parameter count.
 
     The formula is the one in ``starters/power_sum.py`` written with the task's
     own names (one floor and, per feature, a coefficient and an exponent per
-    target), so a run whose pick is the starter shows its law like any other.
+    target), so a run whose pick is the starter shows its law like any other;
+    ``pinned``: whether the fit rows pin its curve (``starter_pinned``).
     """
     terms = " + ".join(f"c_{i + 1} * {f}^e_{i + 1}" for i, f in enumerate(task.features))
     per_output = 2 * len(task.features) + 1
     lhs = task.targets[0] if len(task.targets) == 1 else "each of " + ", ".join(task.targets)
     return {"origin": "starter", "formula": f"{lhs} = b + {terms}",
-            "n_params": per_output * len(task.targets), "n_params_per_output": per_output}
+            "n_params": per_output * len(task.targets), "n_params_per_output": per_output,
+            "pinned": starter_pinned(task)}
 
