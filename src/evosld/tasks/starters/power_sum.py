@@ -56,10 +56,11 @@ def _exponent_grid(X):
             per.append((0.5, 1.0, 2.0))
         else:
             per.append((1.0, 2.0))
-    grid = np.array(list(itertools.islice(itertools.product(*per), 4096)), dtype=float)
-    if len(grid) > 256:
-        grid = grid[np.random.default_rng(0).choice(len(grid), 256, replace=False)]
-    return grid
+    if np.prod([len(v) for v in per]) <= 256:
+        return np.array(list(itertools.product(*per)), dtype=float)
+    rng = np.random.default_rng(0)  # many features: 256 combinations drawn evenly from all of them
+    draws = np.column_stack([np.asarray(v)[rng.integers(len(v), size=256)] for v in per])
+    return np.unique(draws, axis=0)
 
 
 def _linear_part(X, y, e):
