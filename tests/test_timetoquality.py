@@ -94,6 +94,14 @@ def test_replay_follows_the_selection_score_not_validation_alone() -> None:
     assert first_reached(scored, 0.99) is None and first_reached(scored, None) is None
 
 
+def test_the_replay_passes_over_a_law_the_fit_rows_do_not_pin_as_the_run_does() -> None:
+    """The starter on too few scales (``pinned`` False in its meta) is picked only while it is alone."""
+    s = SelectionSettings(band=0.0, tolerance=0.0005, pool=10, val_weight=1 / 3, folds=(), unpinned=frozenset({1}))
+    history = [(1.0, Candidate(1, 0.999, 5)), (2.0, Candidate(2, 0.99, 3))]
+    picks = replay(history, s, lambda pid: {})
+    assert [(p.elapsed_s, p.program_id) for p in picks] == [(1.0, 1), (2.0, 2)]
+
+
 def test_time_to_quality_on_a_stored_run(tmp_path: Path, sandbox) -> None:
     task = task_from_frame(chinchilla_frame(), ["N", "D"], "loss", name="chinchilla", max_params=5)
     run = tmp_path / "run"

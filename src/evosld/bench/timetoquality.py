@@ -34,7 +34,7 @@ import concurrent.futures
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
-from evosld.search.selection import Candidate, choose, simpler, tied, within_limit
+from evosld.search.selection import Candidate, choose, pinned_first, simpler, tied, within_limit
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
@@ -118,6 +118,7 @@ class SelectionSettings:
     probe: float | None = None  # RunConfig.selection_probe: the runaway limit, None without the check
     n_folds: int = 2  # RunConfig.selection_folds: inner folds refitted
     max_params: int | None = None  # the run's parameter limit (``selection.within_limit``)
+    unpinned: frozenset[int] = frozenset()  # programs whose meta says the fit rows do not pin them (``pinned_first``)
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
@@ -132,6 +133,11 @@ def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[f
         n = (p.meta or {}).get("n_params")
         out.append((ev.created - start, Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None)))
     return out
+
+
+def _allowed(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate]:
+    """The laws the pick may return, as ``runner.final_candidates`` keeps them."""
+    return within_limit(pinned_first(cands, s.unpinned), s.max_params)
 
 
 def _running(cands: Sequence[Candidate], s: SelectionSettings) -> list[Candidate]:
@@ -157,7 +163,7 @@ def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings
     cands: list[Candidate] = []
     for _, c in history:
         cands.append(c)
-        running = _running(within_limit(cands, s.max_params), s)
+        running = _running(_allowed(cands, s), s)
         if len(running) > 1:
             out.update((r.program_id, None) for r in running)
     return list(out)
@@ -180,7 +186,7 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
     last: tuple | None = None
     for elapsed, c in history:
         cands.append(c)
-        allowed = within_limit(cands, s.max_params)
+        allowed = _allowed(cands, s)
         key = _replay_key(allowed, s)
         if key == last:
             continue  # the laws the pick weighs did not change: neither does the pick
@@ -285,6 +291,7 @@ def time_to_quality(
     task = stored_task(info, run_dir, task, data_dir, limit)
 
     settings, limits = _settings(info.config, task)
+    settings = replace(settings, unpinned=frozenset(p.id for p in programs if (p.meta or {}).get("pinned") is False))
     by_id = {p.id: p for p in programs}
     history = _candidates(programs, info.created)
     rows = folds_digest(task, settings.n_folds)

@@ -51,6 +51,7 @@ from evosld.search.selection import (
     OutOfTime,
     Selection,
     choose,
+    pinned_first,
     simpler,
     tied,
     within_limit,
@@ -434,8 +435,7 @@ def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
         if p.meta.get("pinned") is False:
             unpinned.add(p.id)
-    candidates = [c for c in candidates if c.program_id not in unpinned] or candidates
-    return within_limit(candidates, config.max_params or evaluator.task.max_params)
+    return within_limit(pinned_first(candidates, unpinned), config.max_params or evaluator.task.max_params)
 
 
 def _stored_fold_scores(store: RunStore, task: Task, n_folds: int) -> dict[str, Any]:

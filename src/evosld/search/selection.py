@@ -129,7 +129,7 @@ holdout (generality seeds 8 and 9, 30 runs), 0.7590 -> 0.7651
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -204,6 +204,17 @@ def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> lis
         return list(candidates)
     within = [c for c in candidates if c.n_params is None or c.n_params <= max_params]
     return within or list(candidates)
+
+
+def pinned_first(candidates: Sequence[Candidate], unpinned: Collection[int]) -> list[Candidate]:
+    """The laws whose fit rows pin their curve (ids not in ``unpinned``) when any is among ``candidates``, else all.
+
+    The search proposes no law the fit rows do not pin along a scale (``proposers.symbolic.identify``); a
+    law from outside it that records it is not pinned (the starter on too few scales,
+    ``tasks.starter.starter_pinned``) is passed over while another law ran.
+    """
+    pinned = [c for c in candidates if c.program_id not in unpinned]
+    return pinned or list(candidates)
 
 
 def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: int = POOL) -> list[Candidate]:
