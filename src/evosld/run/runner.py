@@ -435,7 +435,12 @@ def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -
         candidates.append(Candidate(p.id, float(ev.r2), n if isinstance(n, int) else None))
         if p.meta.get("pinned") is False:
             unpinned.add(p.id)
-    return within_limit(pinned_first(candidates, unpinned), config.max_params or evaluator.task.max_params)
+    kept = pinned_first(candidates, unpinned)
+    for c in candidates:
+        if c not in kept:
+            log.info("program %d (validation R² %.4f) is passed over: the fit rows hold too few scales of a feature "
+                     "to pin its curve (tasks.starter.starter_pinned)", c.program_id, c.val_r2)
+    return within_limit(kept, config.max_params or evaluator.task.max_params)
 
 
 def _stored_fold_scores(store: RunStore, task: Task, n_folds: int) -> dict[str, Any]:
