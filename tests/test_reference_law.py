@@ -11,6 +11,7 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.tasks import task_from_frame
 from evosld.tasks.baselines import reference_law
 from evosld.tasks.baselines.chinchilla import guess_size_and_data, resolve
+from tests.conftest import chinchilla_frame
 
 
 def test_size_and_data_are_read_off_the_column_names():
@@ -76,3 +77,13 @@ def test_a_target_that_rises_with_size_and_data_gets_no_automatic_chinchilla_ref
     suite = df.assign(family=family, D_B=np.where(family == "a", 3.0, 300.0))
     assert task_from_frame(suite, ["N_B", "D_B"], "loss", name="s", group="family",
                            test="N_B > 5").baseline == "chinchilla:N_B,D_B"
+
+
+def test_a_size_column_whose_name_holds_a_comma_gets_its_reference():
+    """"size (params, M)" and D: the reference names both columns (splitting "chinchilla:N,D" at the first
+    comma raised ValueError, at load for the rising-target check and at the end of a run for the reference)."""
+    df = chinchilla_frame().rename(columns={"N": "size (params, M)"})
+    task = task_from_frame(df, ["size (params, M)", "D"], "loss", name="c", test="D >= 1e11")
+    assert task.baseline == "chinchilla:size (params, M),D"
+    label, source = reference_law(task)
+    assert "A/size (params, M)^a + B/D^b" in label and "N_COL, D_COL = 0, 1" in source

@@ -13,7 +13,7 @@ import pandas as pd
 from evosld.errors import DataError
 from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
-from evosld.tasks.baselines.chinchilla import rises_with
+from evosld.tasks.baselines.chinchilla import rises_with, size_and_data
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
@@ -341,7 +341,7 @@ def task_from_frame(
     logs = set(guess_log_features(df, features)) | set(log_features or ())
     logs = tuple(f for f in features if f in logs and f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
-    if reference and (baseline or "auto") == "auto" and not _looks_like_a_loss(df, train, targets, reference):
+    if reference and (baseline or "auto") == "auto" and not _looks_like_a_loss(df, train, features, targets, reference):
         reference = ""  # the Chinchilla form predicts a positive loss that falls with size and data
     return _finish(
         name,
@@ -366,11 +366,12 @@ def task_from_frame(
     )
 
 
-def _looks_like_a_loss(df: pd.DataFrame, train: pd.DataFrame, targets: Sequence[str], reference: str) -> bool:
+def _looks_like_a_loss(df: pd.DataFrame, train: pd.DataFrame, features: Sequence[str], targets: Sequence[str],
+                       reference: str) -> bool:
     """Whether every target is positive (in the whole table) and does not rise with both the size and the data
     column of ``reference`` (``"chinchilla:N,D"``) on the train rows, within groups: a loss, which the Chinchilla
     form (a floor plus two falling powers) can follow, and not an accuracy or a reward, which it cannot."""
-    size, data = reference.split(":", 1)[1].split(",")
+    size, data = size_and_data(reference, features)
     groups = train[GROUP_COLUMN].to_numpy()
     return all((df[t].to_numpy(dtype=float) > 0).all()
                and not all(rises_with(train[t].to_numpy(dtype=float), train[f].to_numpy(dtype=float), groups)

@@ -68,9 +68,9 @@ def reference_law(task) -> tuple[str, str] | None:
     if task.name in BUILTIN:
         return f"human law ({BUILTIN[task.name].baseline})", baseline_source(task.name)
     if getattr(task, "baseline", "").startswith("chinchilla:"):
-        from evosld.tasks.baselines.chinchilla import chinchilla_source
+        from evosld.tasks.baselines.chinchilla import chinchilla_source, size_and_data
 
-        size, data = task.baseline.split(":", 1)[1].split(",")
+        size, data = size_and_data(task.baseline, task.features)
         return (f"Chinchilla form E + A/{size}^a + B/{data}^b (Hoffmann et al. 2022, Huber on log loss)",
                 chinchilla_source(task.features, size, data))
     return None

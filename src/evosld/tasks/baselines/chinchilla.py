@@ -123,6 +123,21 @@ def guess_size_and_data(features: Sequence[str], log_features: Sequence[str]) ->
     return (size[0], data[0]) if len(size) == 1 and len(data) == 1 else None
 
 
+def size_and_data(baseline: str, features: Sequence[str]) -> tuple[str, str]:
+    """The (N column, D column) of a resolved ``"chinchilla:N,D"``; names may hold commas ("size (params, M)").
+
+    The split is the comma at which both sides are feature names.
+    Raises:
+        ValueError: no comma splits it into two features.
+    """
+    cols = baseline.split(":", 1)[1]
+    for at in [i for i, ch in enumerate(cols) if ch == ","]:
+        size, data = cols[:at], cols[at + 1:]
+        if size in features and data in features:
+            return size, data
+    raise ValueError(f"{baseline!r} does not name two of the features {list(features)}")
+
+
 def rises_with(y: np.ndarray, x: np.ndarray, groups: np.ndarray) -> bool:
     """Whether ``y`` (N,) rises as ``x`` (N,) grows: a positive Spearman correlation within the groups (N,).
 
