@@ -436,8 +436,8 @@ def final_candidates(store: RunStore, evaluator: Evaluator, config: RunConfig) -
         if p.meta.get("pinned") is False:
             unpinned.add(p.id)
     kept = pinned_first(candidates, unpinned)
-    for c in candidates:
-        if c not in kept:
+    for c in candidates if len(kept) < len(candidates) else ():
+        if c.program_id in unpinned:
             log.info("program %d (validation R² %.4f) is passed over: the fit rows hold too few scales of a feature "
                      "to pin its curve (tasks.starter.starter_pinned)", c.program_id, c.val_r2)
     return within_limit(kept, config.max_params or evaluator.task.max_params)

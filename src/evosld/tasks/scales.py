@@ -11,6 +11,7 @@ scale; a continuous feature is many scales, not one chain. Pure functions.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -97,3 +98,13 @@ def n_levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> int:
     """Number of distinct scales among ``values`` (see ``levels``)."""
     lv = levels(values, rtol)
     return int(lv.max()) + 1 if len(lv) and lv.max() >= 0 else 0
+
+
+def fewest_levels(columns: Iterable[np.ndarray], rtol: float = DEFAULT_RTOL) -> int:
+    """The fewest distinct scales (``n_levels``) of one feature over the groups where it varies (1 when it varies
+    in none): a law fitted group by group is only as well pinned along it as its worst-sampled group.
+
+    Args:
+        columns: per group, the feature's values (N_g,).
+    """
+    return min((c for x in columns if (c := n_levels(x, rtol)) >= 2), default=1)

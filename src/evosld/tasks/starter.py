@@ -44,14 +44,14 @@ def starter_pinned(task: Task) -> bool:
     the fit rows leaves its exponent free; the final pick passes over the
     starter then (``run.runner.final_candidates``).
     """
-    from evosld.tasks.scales import n_levels
+    from evosld.tasks.scales import fewest_levels
 
     fit, _ = task.split_arrays("val")
     for j, name in enumerate(task.features):
         if name not in task.log_features:
             continue
-        varying = [c for d in fit.values() if (c := n_levels(d.X[:, j], task.scale_rtol)) >= 2]
-        if varying and min(varying) <= DOF_ALONG_FEATURE:
+        fewest = fewest_levels((d.X[:, j] for d in fit.values()), task.scale_rtol)  # 1: varies in no group
+        if 1 < fewest <= DOF_ALONG_FEATURE:
             return False
     return True
 

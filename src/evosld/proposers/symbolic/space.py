@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from evosld.tasks.holdout import feature_kind
-from evosld.tasks.scales import DEFAULT_RTOL, n_levels
+from evosld.tasks.scales import DEFAULT_RTOL, fewest_levels
 
 
 def _nice(x: float) -> float:
@@ -233,10 +233,7 @@ class Space:
         """
         if not groups:
             return self
-        counts = []
-        for i in range(self.n_raw):
-            per = [n_levels(np.asarray(X, dtype=float)[:, i], rtol) for X in groups]
-            counts.append(min((c for c in per if c >= 2), default=1))
+        counts = [fewest_levels((np.asarray(X, dtype=float)[:, i] for X in groups), rtol) for i in range(self.n_raw)]
         return replace(self, levels=tuple(int(c) for c in counts))
 
     def with_range(self, y_range: tuple[float | None, float | None] | None, n: int = BEYOND_POINTS) -> Space:

@@ -95,6 +95,7 @@ def fit_scaling_law(data_points, loss_values):
     Y = y.reshape(len(X), -1)  # (N, T)
     F = X.shape[1]
     grid = _exponent_grid(X)
+    logs = np.where(X > 0, np.log(np.where(X > 0, X, 1.0)), 0.0)  # ln x where defined, for the Jacobian
     rows = []
     for t in range(Y.shape[1]):  # targets are independent: fit one at a time
         yt = Y[:, t]
@@ -114,7 +115,6 @@ def fit_scaling_law(data_points, loss_values):
         def jacobian(p):  # d/dc_i = x_i^e_i, d/de_i = c_i x_i^e_i ln x_i, d/db = 1; (N, 2F + 1)
             with np.errstate(all="ignore"):
                 powers = X ** p[F : 2 * F][None, :]
-                logs = np.where(X > 0, np.log(np.where(X > 0, X, 1.0)), 0.0)
                 J = np.column_stack([powers, p[:F][None, :] * powers * logs, np.ones(len(X))])
             return np.where(np.isfinite(J), J, 0.0)
 
