@@ -92,14 +92,19 @@ def test_the_option_through_the_entry_point_and_a_task_file(tmp_path):
     assert json.loads(proc.stdout)["target_range"] == [None, 1.0]
     proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", "-1,1")
     assert proc.returncode == 0 and "target range: -1..1" in proc.stdout, proc.stderr  # a negative LO, no "="
-    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc")
-    assert "target range" not in proc.stdout and "target_range" not in proc.stdout  # none declared: nothing shown
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc", "--target-range", "none")
+    assert "target range" not in proc.stdout and "target_range" not in proc.stdout  # no range: nothing shown
+    proc = evosld("tasks", "--csv", "acc.csv", "--features", "C", "--target", "acc")  # none given: assumed 0..1
+    assert proc.returncode == 0 and "target range: 0..1 (assumed: every train value of acc lies in it" in proc.stdout
 
     (tmp_path / "acc.yaml").write_text("data: acc.csv\nfeatures: [C]\ntarget: acc\ntarget_range: [0, null]\n")
     proc = evosld("tasks", "acc.yaml")
     assert proc.returncode == 0 and "target range: 0..inf" in proc.stdout, proc.stderr
     proc = evosld("tasks", "acc.yaml", "--target-range", "0,1")  # the command line overrides the file
-    assert "target range: 0..1" in proc.stdout
+    assert "target range: 0..1 (laws" in proc.stdout
+    (tmp_path / "none.yaml").write_text("data: acc.csv\nfeatures: [C]\ntarget: acc\ntarget_range: none\n")
+    proc = evosld("tasks", "none.yaml")
+    assert proc.returncode == 0 and "target range" not in proc.stdout, proc.stderr
     (tmp_path / "bad.yaml").write_text("data: acc.csv\nfeatures: [C]\ntarget: acc\ntarget_range: [1, 0]\n")
     lines = [ln for ln in evosld("tasks", "bad.yaml").stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: task file") and "target_range" in lines[0]
@@ -130,8 +135,55 @@ def test_targets_outside_the_declared_range_are_one_error_line(tmp_path, capsys)
 
 
 def test_a_table_without_a_range_is_unchanged():
-    task = task_from_frame(accuracy_frame(), ["C"], "acc", name="acc")
+    task = task_from_frame(accuracy_frame(), ["C"], "acc", name="acc", target_range="none")
     assert task.target_range is None and "target_range" not in task.summary()
+    loss = accuracy_frame().assign(acc=lambda d: 3.5 - 2 * d["acc"])  # a loss of 1.5 to 3: no range assumed
+    task = task_from_frame(loss, ["C"], "acc", name="loss")
+    assert task.target_range is None and task.target_range_how == ""
+
+
+def test_a_target_whose_train_values_all_lie_in_0_1_is_taken_for_a_fraction():
+    """No range given and every train value of every target in [0, 1]: the range 0..1 is assumed, said so,
+    and kept out of a resumed run's say; test rows are not read to decide it, and "none" turns it off."""
+    df = accuracy_frame()
+    task = task_from_frame(df, ["C"], "acc", name="acc")
+    assert task.target_range == (0.0, 1.0) and task.target_range_how == "assumed"
+    assert task.summary()["target_range"] == [0.0, 1.0] and task.summary()["target_range_how"] == "assumed"
+    declared = task_from_frame(df, ["C"], "acc", name="acc", target_range="0,1")
+    assert declared.target_range == (0.0, 1.0) and declared.target_range_how == ""
+    for off in ("none", "None", " NONE "):
+        assert task_from_frame(df, ["C"], "acc", target_range=off).target_range is None
+    two = df.assign(err=1 - df["acc"])  # every target must lie in it
+    assert task_from_frame(two, ["C"], ["acc", "err"]).target_range == (0.0, 1.0)
+    assert task_from_frame(two.assign(err=2 - df["acc"]), ["C"], ["acc", "err"]).target_range is None
+    # a test row above 1 is not read to decide (nor refused: only a declared range refuses rows)
+    above = df.copy()
+    above.loc[above["C"] >= 1e23, "acc"] = 1.02
+    task = task_from_frame(above, ["C"], "acc", test="C >= 1e23")
+    assert task.target_range == (0.0, 1.0) and (task.test["acc"] > 1).all()
+    with pytest.raises(DataError, match="outside the declared target range"):
+        task_from_frame(above, ["C"], "acc", test="C >= 1e23", target_range="0,1")
+    assert parse_target_range("none") is None
+
+
+def test_discover_keeps_the_assumed_range_and_the_none_through_a_resume(tmp_path, capsys):
+    csv = tmp_path / "acc.csv"
+    accuracy_frame(n=30, seed=3).to_csv(csv, index=False)
+    for given, want in (((), [0.0, 1.0]), (("--target-range", "none"), None)):
+        out = tmp_path / f"run{len(given)}"
+        code, text, err = run_cli(capsys, "discover", "--csv", str(csv), "--features", "C", "--target", "acc",
+                                  "--test", "C >= 1e23", "--iterations", "3", "--output", str(out), *given)
+        assert code == 0, err
+        assert ("target range: 0..1 (assumed" in text + err) == (want is not None)
+        best = json.loads((out / "best.json").read_text())
+        assert best.get("target_range") == want
+        assert best.get("target_range_how") == ("assumed" if want else None)
+        code, text, err = run_cli(capsys, "discover", "--resume", str(out), "--iterations", "5", "--quiet")
+        assert code == 0, err
+        best = json.loads((out / "best.json").read_text())
+        assert best.get("target_range") == want and best.get("target_range_how") == ("assumed" if want else None)
+        page = (out / "report.html").read_text()
+        assert ("0..1 (assumed: every train target lies in it" in page) == (want is not None)
 
 
 # ---------------------------------------------------------------- the pick
@@ -175,7 +227,7 @@ def accuracy_store(tmp_path):
 def test_finish_passes_over_the_law_that_leaves_the_range_and_records_it(tmp_path, accuracy_store):
     df = accuracy_frame()
     config = RunConfig(evaluator={"timeout": 30}, selection_folds=0)  # validation alone decides, then the probe
-    plain = task_from_frame(df, ["C"], "acc", name="acc")
+    plain = task_from_frame(df, ["C"], "acc", name="acc", target_range="none")
     bounded = task_from_frame(df, ["C"], "acc", name="acc", target_range="0,1")
     evaluator = Evaluator(bounded, Sandbox())
     assert probe_law(evaluator, LINE) == math.inf  # it predicts above 1 one step beyond the data ...
@@ -232,7 +284,7 @@ def test_the_symbolic_search_writes_the_range_into_its_programs_and_only_with_a_
     from evosld.proposers.symbolic.proposer import SymbolicProposer
 
     df = accuracy_frame(n=30, seed=2)
-    plain = task_from_frame(df, ["C"], "acc", test="C >= 1e23")
+    plain = task_from_frame(df, ["C"], "acc", test="C >= 1e23", target_range="none")
     bounded = task_from_frame(df, ["C"], "acc", test="C >= 1e23", target_range="0,1")
     p_plain, p_bounded = SymbolicProposer(plain.search_view()), SymbolicProposer(bounded.search_view())
     assert p_plain.space.beyond == () and p_plain.space.y_range is None

@@ -25,6 +25,7 @@ from evosld.run.outputs import TABLE_FILE
 from evosld.run.summary import n_params_of
 from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
 from evosld.tasks import load_task as _load_task
+from evosld.tasks.targetrange import NO_RANGE
 
 
 @dataclass
@@ -172,8 +173,10 @@ def discover(
             positive feature spanning less than 10x), and features kept on a linear scale whatever the
             guess (a column with zeros), as ``--log-features`` / ``--linear-features``.
         target_range: the range every target can take, ``"0,1"`` or ``(0, 1)``
-            (None or an empty side: open); rows outside it are an error, and
-            laws that leave it one step beyond the data are passed over.
+            (an empty side or None in the pair: open); rows outside it are an
+            error, and laws that leave it one step beyond the data are passed
+            over. None: [0, 1] when every train target lies in it (a
+            fraction), else no range; ``"none"``: no range at all.
         baseline: reference law refit beside the found one (``"auto"``: the
             Chinchilla form when the features look like model size and data).
         proposer: None or "symbolic" (offline search), "llm" (uses ``llm``
@@ -211,8 +214,10 @@ def discover(
                       "val": val, "name": name, "description": description, "max_params": max_params,
                       "scale_tolerance": scale_tolerance, "baseline": baseline,
                       "log_features": log_features, "linear_features": linear_features,
-                      "target_range": (list(task_or_spec.target_range)
-                                       if task_or_spec.target_range is not None else None)}
+                      # as given, so a resumed run assumes (or not) what this one did
+                      "target_range": (None if task_or_spec.target_range_how else
+                                       list(task_or_spec.target_range) if task_or_spec.target_range is not None
+                                       else NO_RANGE)}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
                                  "max_iterations": iterations, "max_params": max_params}
     injected: Proposer | None = None

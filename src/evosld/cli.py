@@ -54,7 +54,8 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--target-range", dest="target_range", metavar="LO,HI",
                    help="the range every target can take (e.g. 0,1 for an accuracy; either side may be empty: 0, "
                    "or ,1; a negative LO as --target-range=-1,0): rows outside it are an error, and laws that "
-                   "leave it one step beyond the data are passed over")
+                   "leave it one step beyond the data are passed over. Default: 0,1 when every train target "
+                   "lies in it (a fraction), else none; none: no range")
     g.add_argument("--name", help="a name for the law / task")
     g.add_argument("--description", help="what the runs are (goes into LLM prompts and the report)")
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
@@ -158,15 +159,15 @@ def _table_overrides(args: argparse.Namespace) -> dict[str, tuple[str, Any]]:
     return out
 
 
-def _target_range(args: argparse.Namespace) -> list[float | None] | None:
-    """``--target-range`` as ``[lo, hi]`` (None for an open side), or None when not given."""
-    from evosld.tasks.targetrange import parse_target_range
+def _target_range(args: argparse.Namespace) -> list[float | None] | str | None:
+    """``--target-range`` as ``[lo, hi]`` (None for an open side), ``"none"`` for no range, or None when not given."""
+    from evosld.tasks.targetrange import NO_RANGE, parse_target_range
 
     value = getattr(args, "target_range", None)
     if value is None:
         return None
     bounds = parse_target_range(value, "--target-range")
-    return None if bounds is None else list(bounds)
+    return NO_RANGE if bounds is None else list(bounds)
 
 
 def load_task_from_args(args: argparse.Namespace, name: str | None):
@@ -204,8 +205,10 @@ def split_lines(task) -> list[str]:
     if task.target_range is not None:
         from evosld.tasks.targetrange import describe
 
-        lines.append(f"target range: {describe(task.target_range)} (laws that leave it one step beyond the data "
-                     "are passed over)")
+        assumed = (f"assumed: every train value of {', '.join(task.targets)} lies in it, as a fraction's would; "
+                   "--target-range none to fit without it; " if task.target_range_how else "")
+        lines.append(f"target range: {describe(task.target_range)} ({assumed}laws that leave it one step beyond "
+                     "the data are passed over)")
     folds = task.inner_folds()
     if folds:
         lines.append("inner folds for the final pick: " + "; ".join(
@@ -423,7 +426,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
             if task.target_range is not None:
                 from evosld.tasks.targetrange import describe
 
-                declared = f", or leave the declared range {describe(task.target_range)}"
+                said = "assumed" if task.target_range_how else "declared"
+                declared = f", or leave the {said} range {describe(task.target_range)}"
             print(f"  passed over {len(away)} law(s) close on validation that run away one step beyond the data "
                   f"(program {ids}: predictions leave the train target range by more than {sel.limit:g} span"
                   f"{declared})")

@@ -365,7 +365,8 @@ def _selection_part(data: ReportData) -> str:
         mark = ' <span class="ok">chosen</span>' if chosen else ""
         per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
         rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
-                     _beyond_cell(c.get("beyond"), sel.get("limit"), data.task.target_range),
+                     _beyond_cell(c.get("beyond"), sel.get("limit"), data.task.target_range,
+                                  data.task.target_range_how),
                      fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
@@ -389,14 +390,16 @@ def _selection_part(data: ReportData) -> str:
             "predicts inputs one step past validation (the step from the band below validation to validation); "
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
-            "whatever its folds say." + _declared_note(data.task.target_range) + "</p>" + _unchecked_note(sel))
+            "whatever its folds say." + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>"
+            + _unchecked_note(sel))
 
 
-def _declared_note(bounds: Any) -> str:
-    """What the declared target range does to the check (empty when none is declared)."""
+def _declared_note(bounds: Any, how: str = "") -> str:
+    """What the declared (or assumed) target range does to the check (empty when there is none)."""
     if bounds is None:
         return ""
-    return (f" The targets were declared to lie in {escape(describe_range(bounds))}: a law whose predictions there "
+    said = "assumed (every train target lies there)" if how else "declared"
+    return (f" The targets were {said} to lie in {escape(describe_range(bounds))}: a law whose predictions there "
             f"leave that range by more than {RANGE_SLACK:.0%} of the train target span also runs away.")
 
 
@@ -442,15 +445,17 @@ def _refused(sel: dict[str, Any]) -> list[dict[str, Any]]:
             or (isinstance(limit, (int, float)) and isinstance(c.get("beyond"), (int, float)) and c["beyond"] > limit)]
 
 
-def _beyond_cell(value: Any, limit: Any, bounds: Any = None) -> str:
+def _beyond_cell(value: Any, limit: Any, bounds: Any = None, how: str = "") -> str:
     """The probe excess of one law, flagged when it runs away (``search.plausibility``).
 
-    Infinite: predictions not finite, or (``bounds`` declared) outside the declared target range.
+    Infinite: predictions not finite, or (``bounds`` given) outside the target range (declared, or ``how``
+    "assumed").
     """
     if value is None:
         return "—"
     if value == "inf" or (isinstance(value, float) and not math.isfinite(value)):
-        what = "not finite" if bounds is None else f"not finite or leaves the declared range {describe_range(bounds)}"
+        said = "assumed" if how else "declared"
+        what = "not finite" if bounds is None else f"not finite or leaves the {said} range {describe_range(bounds)}"
         return f'<span class="bad">{escape(what)}: runs away</span>'
     text = f"{float(value):.2f} spans"
     if isinstance(limit, (int, float)) and float(value) > float(limit):
@@ -483,7 +488,10 @@ def _facts_section(data: ReportData) -> str:
     rows: list[tuple[str, str]] = [
         ("task", f"<code>{escape(f.task)}</code> — {escape(data.task.description[:300]) or 'user task'}"),
         ("run directory", f"<code>{escape(str(data.run_dir))}</code>"),
-        *([("target range", f"{escape(describe_range(data.task.target_range))} (declared)")]
+        *([("target range", f"{escape(describe_range(data.task.target_range))} "
+                            + ("(assumed: every train target lies in it, as a fraction's would; "
+                               "<code>--target-range none</code> fits without it)"
+                               if data.task.target_range_how else "(declared)"))]
           if data.task.target_range is not None else []),
         ("seed", str(f.seed)),
         ("started", escape(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created)))),

@@ -188,6 +188,7 @@ def best_record(store: RunStore, task: Task, pid: int, test: dict[str, Any] | No
         "selection": selection.to_json() if selection is not None else None,
         "split": task.split_summary(),
         **({"target_range": list(task.target_range)} if task.target_range is not None else {}),
+        **({"target_range_how": task.target_range_how} if task.target_range_how else {}),
     }
 
 

@@ -19,7 +19,12 @@ from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
 from evosld.tasks.scales import DEFAULT_RTOL, check_tolerance, levels
 from evosld.tasks.splits import exact_equality_hint, near_equality_warnings, rule_mask
-from evosld.tasks.targetrange import TargetRange, check_targets_within, parse_target_range
+from evosld.tasks.targetrange import (
+    TargetRange,
+    assumed_range,
+    check_targets_within,
+    parse_target_range,
+)
 from evosld.tasks.task import GROUP_COLUMN, Task
 
 HUB_DATASET = "pkuHaowei/sldbench"
@@ -80,6 +85,7 @@ def _finish(
     derive_val: bool = False,
     baseline: str = "",
     target_range: TargetRange | None = None,
+    target_range_how: str = "",
     default_limit: bool = False,
     split_warnings: Sequence[str] = (),
 ) -> Task:
@@ -131,6 +137,7 @@ def _finish(
     test_beyond, test_below = checks.features_beyond(train, test, features, scale_rtol)
     return Task(
         target_range=target_range,
+        target_range_how=target_range_how,
         test_beyond=test_beyond,
         test_below=test_below,
         name=name,
@@ -272,6 +279,9 @@ def task_from_frame(
         target_range: the range every target can take, ``"LO,HI"`` (either
             side empty) or ``(lo, hi)`` with None for an open side
             (``tasks.targetrange``); target values outside it are an error.
+            None (not given): [0, 1] when every train target lies in it, as a
+            fraction's do (``targetrange.assumed_range``), else no range;
+            ``"none"``: no range at all.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
@@ -338,6 +348,9 @@ def task_from_frame(
     if both:
         raise DataError(f"{', '.join(both)} cannot be both a log feature and a linear feature: "
                         "give each feature to at most one of --log-features and --linear-features")
+    range_how = ""
+    if target_range is None and (assumed := assumed_range(train, targets)) is not None:  # "none": no range at all
+        bounds, range_how = assumed, "assumed"  # from train alone: the test rows are not read to set it
     logs = set(guess_log_features(df, features)) | set(log_features or ())
     logs = tuple(f for f in features if f in logs and f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
@@ -359,6 +372,7 @@ def task_from_frame(
         derive_val=not val,
         baseline=reference,
         target_range=bounds,
+        target_range_how=range_how,
         default_limit=True,
         split_warnings=[*near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),

@@ -77,9 +77,12 @@ class Task:
     test_beyond: tuple[str, ...] = ()
     #: those of ``test_beyond`` along which the test rows lie below train (``loss <= 2.1``), not above it
     test_below: tuple[str, ...] = ()
-    #: the range every target can take, as the user declared it (``tasks.targetrange``): (lo, hi), None for an
-    #: open side; None: no range declared (every built-in task). Laws predicting outside it beyond the data are refused.
+    #: the range every target can take, as the user declared it or as assumed for a fraction (``tasks.targetrange``):
+    #: (lo, hi), None for an open side; None: no range (every built-in task). Laws predicting outside it beyond the
+    #: data are refused.
     target_range: tuple[float | None, float | None] | None = None
+    #: "assumed" when ``target_range`` was not declared but taken from the data (``targetrange.assumed_range``)
+    target_range_how: str = ""
 
     # ---- tables -------------------------------------------------------
     @property
@@ -268,6 +271,7 @@ class Task:
             "split_counts": self.split_counts(),
             "description": self.description,
             **({"target_range": list(self.target_range)} if self.target_range is not None else {}),
+            **({"target_range_how": self.target_range_how} if self.target_range_how else {}),
         }
 
 

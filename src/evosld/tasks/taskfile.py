@@ -8,7 +8,8 @@
     test: "N >= 1e9"          # optional; default: largest first feature held out
     val: "largest:N"          # optional; default: derived from test
     scale_tolerance: 1e-3     # optional; sizes this close (relative) are one scale
-    target_range: [0, 1]      # optional; the range every target can take ("0,1"; null or "" for an open side)
+    target_range: [0, 1]      # optional; the range every target can take ("0,1"; null or "" for an open side;
+                              # none: no range; default: 0,1 when every train target lies in it, else none)
     baseline: auto            # optional; chinchilla[:N_COL,D_COL] or none
     description: what the runs are
     max_params: 5             # optional
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evosld.errors import DataError, first_error
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.scales import tolerance_problem
-from evosld.tasks.targetrange import parse_target_range
+from evosld.tasks.targetrange import NO_RANGE, parse_target_range
 from evosld.tasks.task import Task
 
 
@@ -60,13 +61,16 @@ class TaskFile(BaseModel):
 
     @field_validator("target_range")
     @classmethod
-    def _range(cls, value: str | list[float | None] | None) -> list[float | None] | None:
-        """The declared target range as ``[lo, hi]`` (None for an open side); a bad spelling says the form."""
+    def _range(cls, value: str | list[float | None] | None) -> list[float | None] | str | None:
+        """The declared target range as ``[lo, hi]`` (None for an open side), ``"none"`` for no range at all
+        (None: not given, so assumed from the data); a bad spelling says the form."""
         try:
             bounds = parse_target_range(value)
         except DataError as exc:
             raise ValueError(str(exc)) from None
-        return None if bounds is None else list(bounds)
+        if bounds is None:
+            return None if value is None else NO_RANGE
+        return list(bounds)
 
     def spec(self, base: Path) -> dict[str, Any]:
         """Keyword arguments for ``task_from_csv`` (data path made absolute)."""
