@@ -553,6 +553,38 @@ def acc_vs_loss(seed: int) -> SynthTable:
                       target_range="0,1", note="test at lower values of the feature", group_p0=starts)
 
 
+def _acc_of_size(X: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """acc = floor + (top - floor) / (1 + exp(-k (ln N - m))): a benchmark score rising with model size (B)."""
+    floor, top, k, m = p
+    return floor + (top - floor) / (1 + np.exp(-k * (np.log(X[:, 0]) - m)))
+
+
+def open_models(seed: int) -> SynthTable:
+    """A benchmark score of released models against their size, one group per model family (5 to 8 models each,
+    0.07B to 70B); test: each family's largest model; no target range declared.
+
+    Imitates the evaluations of open models that observational scaling laws are fitted to (Ruan et al. 2024,
+    arXiv:2405.10938, whose HellaSwag scores of five families with five or more models motivated it): few models
+    per family, sizes as released, a score rising from chance (0.25) towards a ceiling, and a user who does not
+    say the target is a fraction.
+    """
+    rng = _rng(seed, "open_models")
+    rows, starts = [], {}
+    for g in ("fam_a", "fam_b", "fam_c", "fam_d", "fam_e"):
+        n = int(rng.integers(5, 9))
+        sizes = np.sort(np.round(10 ** rng.uniform(np.log10(0.07), np.log10(70.0), n), 2))
+        sizes = np.unique(np.maximum(sizes, 0.07))
+        p = (0.25, 0.9 + rng.uniform(-0.04, 0.04), 0.7 + rng.uniform(-0.15, 0.25), np.log(10 ** rng.uniform(-0.3, 0.8)))
+        starts[g] = p
+        acc = np.clip(_acc_of_size(sizes[:, None], np.array(p)) + rng.normal(0, 0.01, len(sizes)), 0, 1)
+        rows += [(g, x, a) for x, a in zip(sizes, acc)]
+    df = pd.DataFrame(rows, columns=["family", "params_B", "score"])
+    largest = df.groupby("family")["params_B"].transform("max").to_numpy()
+    return SynthTable("open_models", seed, df, ("params_B",), ("score",), "family", "largest:params_B",
+                      df["params_B"].to_numpy() >= largest, _acc_of_size, starts["fam_a"], 0.01, "additive",
+                      note="few models per family, a fraction with no declared range", group_p0=starts)
+
+
 def _sparse(X: np.ndarray, p: np.ndarray) -> np.ndarray:
     """L = (aS (1 - S)^bS + cS) (N / 1e6)^-bN + c (Frantar et al. 2023); X (N, 2) = (S, N)."""
     aS, bS, cS, bN, c = p
@@ -582,7 +614,7 @@ def sparsity(seed: int) -> SynthTable:
 FAMILIES: dict[str, Callable[[int], SynthTable]] = {f.__name__: f for f in (
     figure_chinchilla, kaplan_n_only, grouped_offsets, uneven_compound, outliers, few_scales, lr_bowl,
     rising_accuracy, small_units, handful, model_suite, huge_raw, with_zero, moe_like, u_shape, data_repetition,
-    two_targets, learning_curves, lr_compute, acc_vs_loss, sparsity,
+    two_targets, learning_curves, lr_compute, acc_vs_loss, sparsity, open_models,
 )}
 
 
