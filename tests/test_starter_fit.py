@@ -79,3 +79,74 @@ def test_the_starter_is_passed_over_where_the_fit_rows_hold_too_few_scales_to_pi
         starter = store.add_program(starter_source(few), meta=starter_meta(few))
         store.add_evaluation(starter, {"split": "val", "r2": 0.999}, r2=0.999)
         assert [c.program_id for c in final_candidates(store, Evaluator(few), RunConfig())] == [starter]
+
+
+def _families(n_models: tuple[int, ...], seed: int = 0):
+    """A benchmark score of model families against size: 0.25 + 0.65 sigmoid(0.8 (ln N - m)) per family,
+    ``n_models`` models each from 0.1B to 70B; every score in [0, 1] (a fraction)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, n in enumerate(n_models):
+        N = np.geomspace(0.1, 70.0, n) * (1 + 0.01 * k)
+        score = 0.25 + 0.65 / (1 + np.exp(-0.8 * (np.log(N) - 0.5 * k))) + rng.normal(0, 0.005, n)
+        rows += [(f"fam{k}", x, s) for x, s in zip(N, score)]
+    return pd.DataFrame(rows, columns=["family", "N", "score"])
+
+
+def test_the_starter_anchored_at_the_top_of_the_range_is_a_seed_only_with_a_top():
+    """A target with a range whose top is known (an accuracy, declared or assumed) also gets the starter with
+    its floor fixed at that top, top + sum c_i x_i^e_i: two parameters along one feature, so families of
+    five models (three to fit on) pin it where the plain starter (three) is not pinned."""
+    from evosld.config import RunConfig
+    from evosld.proposers.symbolic import SymbolicProposer
+    from evosld.run.runner import seed_programs
+    from evosld.tasks import task_from_frame
+    from evosld.tasks.starter import anchored_meta, anchored_source, starter_meta, starter_pinned
+
+    df = _families((5, 5, 6))
+    task = task_from_frame(df, ["N"], "score", group="family", test="largest:N")  # the range 0..1 assumed
+    assert task.target_range == (0.0, 1.0)
+    source = anchored_source(task)
+    assert source is not None and "\nFLOOR = 1.0\n" in source
+    meta = anchored_meta(task)
+    assert meta["formula"] == "score = 1 + c_1 * N^e_1" and meta["n_params"] == 2 and meta["pinned"] is True
+    assert meta["origin"] == "starter" and meta["anchored"] == 1.0
+    assert starter_meta(task)["pinned"] is False and not starter_pinned(task)  # 3-4 sizes to fit on per family
+    seeds = seed_programs(task, RunConfig(), SymbolicProposer(task.search_view()))
+    assert [p.source for p in seeds[:2]] == [seeds[0].source, source] and seeds[1].meta == meta
+    for off in ("none", "0,"):  # no range, or no top: no anchored starter
+        plain = task_from_frame(df, ["N"], "score", group="family", test="largest:N", target_range=off)
+        assert anchored_source(plain) is None
+        assert all("FLOOR = None" in p.source or "FLOOR" not in p.source
+                   for p in seed_programs(plain, RunConfig(), SymbolicProposer(plain.search_view())))
+    bounded = task_from_frame(df, ["N"], "score", group="family", test="largest:N", target_range="-1,0.95")
+    assert "\nFLOOR = 0.95\n" in anchored_source(bounded)
+
+
+def test_the_anchored_starter_fits_the_distance_to_the_top_and_stays_below_it():
+    from evosld.tasks.starter import starter_text
+
+    namespace: dict = {}
+    text = starter_text("t", ["N"], ["acc"]).replace("\nFLOOR = None\n", "\nFLOOR = 1.0\n")
+    exec(compile(text, "anchored.py", "exec"), namespace)  # noqa: S102 - our own file
+    fit, law = namespace["fit_scaling_law"], namespace["scaling_law_func"]
+    N = np.geomspace(1e7, 1e9, 9)
+    acc = 1 - 0.8 * (N / 1e7) ** -0.25 + np.random.default_rng(1).normal(0, 0.002, len(N))
+    p = fit(N[:, None], acc)
+    assert p.shape == (3,) and p[2] == 1.0  # the floor held at the top, not fitted
+    assert abs(p[1] + 0.25) < 0.03 and abs(p[0] * 1e7 ** p[1] + 0.8) < 0.05  # the power found
+    beyond = law(np.geomspace(1e9, 1e12, 5)[:, None], p)
+    assert np.all(beyond < 1.0) and np.all(np.diff(beyond) > 0)  # rising towards the top, never past it
+    P = fit(N[:, None], np.column_stack([acc, acc]))  # several targets: one row each, the floor held in both
+    assert P.shape == (2, 3) and np.all(P[:, 2] == 1.0)
+
+
+def test_the_plain_starter_is_unchanged_by_the_floor_option():
+    """FLOOR = None, the starter every task gets: the floor is fitted with the rest."""
+    fit, law = _starter()
+    N = np.logspace(7, 9.5, 10)
+    y = 1.75 + 300 / N**0.33 + np.random.default_rng(2).normal(0, 0.01, len(N))
+    p = fit(N[:, None], y)
+    assert p.shape == (3,) and abs(p[2] - 1.75) < 0.2 and abs(p[1] + 0.33) < 0.1

@@ -59,7 +59,7 @@ from evosld.search.selection import (
 from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.folds import Fold
-from evosld.tasks.starter import starter_meta, starter_source
+from evosld.tasks.starter import anchored_meta, anchored_source, starter_meta, starter_source
 from evosld.tasks.task import Task, data_digest
 
 log = logging.getLogger("evosld")
@@ -137,8 +137,12 @@ def make_proposer(task: Task, config: RunConfig, meter: Any = None) -> Proposer:
 
 
 def seed_programs(task: Task, config: RunConfig, proposer: Proposer) -> list[Proposal]:
-    """The task's starter, the human law if asked, and the proposer's own seeds."""
+    """The task's starter (and, for a target range with a top, the starter anchored there), the human law if
+    asked, and the proposer's own seeds."""
     seeds = [Proposal(starter_source(task), "starter", meta=starter_meta(task))]
+    anchored = anchored_source(task)
+    if anchored is not None:
+        seeds.append(Proposal(anchored, "starter", meta=anchored_meta(task)))
     if config.seed_with_human_law:
         from evosld.tasks.baselines import baseline_source
         from evosld.tasks.builtin import BUILTIN

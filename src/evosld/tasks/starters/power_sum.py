@@ -12,11 +12,19 @@ law fits every group of a table as well as its form allows. (Until session
 36 it was fitted by BFGS from one fixed guess; on a table of 60 groups that
 fit left two groups flat when refit on all of train, and a pick of this form
 tested R² -0.77 where the same form fitted from several starts tests 0.99.)
+
+With ``FLOOR`` set to a number, b is that number and not fitted: the law is
+the target's distance to a bound it cannot pass (the top of an accuracy's
+range), falling as a sum of powers, as an error rate 1 - accuracy falls as a
+power of scale (Hestness et al. 2017, arXiv:1712.00409).
 """
 
 # EVOLVE-BLOCK-START
 import numpy as np
 from scipy.optimize import least_squares
+
+#: None: the floor b is fitted; a number: b is fixed there (a bound the target approaches).
+FLOOR = None
 
 
 def scaling_law_func(data_points, params):
@@ -64,15 +72,21 @@ def _exponent_grid(X):
 
 
 def _linear_part(X, y, e):
-    """For exponents ``e`` (F,): the least-squares coefficients (F,), floor and squared error, or None."""
+    """For exponents ``e`` (F,): the least-squares coefficients (F,), floor and squared error, or None.
+
+    With ``FLOOR`` set the floor is that number and only the coefficients are solved (on y - FLOOR).
+    """
     with np.errstate(all="ignore"):
-        G = np.column_stack([X ** e[None, :], np.ones(len(X))])  # (N, F + 1)
+        G = X ** e[None, :] if FLOOR is not None else np.column_stack([X ** e[None, :], np.ones(len(X))])
     if not np.all(np.isfinite(G)):
         return None
+    z = y - FLOOR if FLOOR is not None else y
     scale = np.maximum(np.abs(G).max(axis=0), 1e-300)
-    sol = np.linalg.lstsq(G / scale, y, rcond=None)[0] / scale
-    sse = float(np.sum((G @ sol - y) ** 2))
-    return (sol[:-1], sol[-1], sse) if np.isfinite(sse) else None
+    sol = np.linalg.lstsq(G / scale, z, rcond=None)[0] / scale
+    sse = float(np.sum((G @ sol - z) ** 2))
+    if not np.isfinite(sse):
+        return None
+    return (sol, float(FLOOR), sse) if FLOOR is not None else (sol[:-1], sol[-1], sse)
 
 
 def fit_scaling_law(data_points, loss_values):
@@ -82,7 +96,8 @@ def fit_scaling_law(data_points, loss_values):
     floor are linear (solved exactly); the three best starts are refined
     together with the exponents (bounded to [-3, 3]) by
     ``scipy.optimize.least_squares``, and the fit with the least squared
-    error is kept. Deterministic: the same data give the same parameters.
+    error is kept (a ``FLOOR`` set is held, not refined). Deterministic: the
+    same data give the same parameters.
 
     Args:
         data_points: (N, F) array of features.
@@ -106,7 +121,8 @@ def fit_scaling_law(data_points, loss_values):
                 starts.append((part[2], np.concatenate([part[0], e, [part[1]]])))
         starts.sort(key=lambda s: s[0])
         best_sse, best = (starts[0] if starts else
-                          (np.inf, np.concatenate([np.zeros(F), np.full(F, 1.0), [float(np.mean(yt))]])))
+                          (np.inf, np.concatenate([np.zeros(F), np.full(F, 1.0),
+                                                   [float(np.mean(yt)) if FLOOR is None else float(FLOOR)]])))
 
         def residuals(p, yt=yt):
             r = scaling_law_func(X, p) - yt
@@ -118,17 +134,26 @@ def fit_scaling_law(data_points, loss_values):
                 J = np.column_stack([powers, p[:F][None, :] * powers * logs, np.ones(len(X))])
             return np.where(np.isfinite(J), J, 0.0)
 
-        lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0), [-np.inf]])
-        hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0), [np.inf]])
+        free = 2 * F + (FLOOR is None)  # the parameters refined: the floor only when it is fitted
+        lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0), [-np.inf]])[:free]
+        hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0), [np.inf]])[:free]
         for _, p0 in starts[:3]:
+            tail = p0[free:]  # the fixed floor, or nothing
+
+            def res_free(q, tail=tail):
+                return residuals(np.concatenate([q, tail]))
+
+            def jac_free(q, tail=tail, free=free):
+                return jacobian(np.concatenate([q, tail]))[:, :free]
+
             try:
-                res = least_squares(residuals, np.clip(p0, lo, hi), jac=jacobian, bounds=(lo, hi), x_scale="jac",
-                                    max_nfev=200)
+                res = least_squares(res_free, np.clip(p0[:free], lo, hi), jac=jac_free, bounds=(lo, hi),
+                                    x_scale="jac", max_nfev=200)
             except (ValueError, np.linalg.LinAlgError):
                 continue
-            sse = float(np.sum(residuals(res.x) ** 2))
+            sse = float(np.sum(res_free(res.x) ** 2))
             if np.all(np.isfinite(res.x)) and sse < best_sse:
-                best_sse, best = sse, res.x
+                best_sse, best = sse, np.concatenate([res.x, tail])
         rows.append(best)
     params = np.vstack(rows)
     return params[0] if len(rows) == 1 else params
