@@ -13,18 +13,17 @@ law fits every group of a table as well as its form allows. (Until session
 fit left two groups flat when refit on all of train, and a pick of this form
 tested R² -0.77 where the same form fitted from several starts tests 0.99.)
 
-With ``FLOOR`` set to a number, b is that number and not fitted: the law is
-the target's distance to a bound it cannot pass (the top of an accuracy's
-range), falling as a sum of powers, as an error rate 1 - accuracy falls as a
-power of scale (Hestness et al. 2017, arXiv:1712.00409).
+With ``FLOOR`` (after the EVOLVE block) set to a number, b is held there and
+not fitted: the law is the target's distance to a bound it cannot pass (the
+top of an accuracy's range), falling as a sum of powers, as an error rate
+1 - accuracy falls as a power of scale (Hestness et al. 2017,
+arXiv:1712.00409). It lives outside the block so that the plain starter's
+block, which the search's database fingerprints, is the same either way.
 """
 
 # EVOLVE-BLOCK-START
 import numpy as np
 from scipy.optimize import least_squares
-
-#: None: the floor b is fitted; a number: b is fixed there (a bound the target approaches).
-FLOOR = None
 
 
 def scaling_law_func(data_points, params):
@@ -72,21 +71,15 @@ def _exponent_grid(X):
 
 
 def _linear_part(X, y, e):
-    """For exponents ``e`` (F,): the least-squares coefficients (F,), floor and squared error, or None.
-
-    With ``FLOOR`` set the floor is that number and only the coefficients are solved (on y - FLOOR).
-    """
+    """For exponents ``e`` (F,): the least-squares coefficients (F,), floor and squared error, or None."""
     with np.errstate(all="ignore"):
-        G = X ** e[None, :] if FLOOR is not None else np.column_stack([X ** e[None, :], np.ones(len(X))])
+        G = np.column_stack([X ** e[None, :], np.ones(len(X))])  # (N, F + 1)
     if not np.all(np.isfinite(G)):
         return None
-    z = y - FLOOR if FLOOR is not None else y
     scale = np.maximum(np.abs(G).max(axis=0), 1e-300)
-    sol = np.linalg.lstsq(G / scale, z, rcond=None)[0] / scale
-    sse = float(np.sum((G @ sol - z) ** 2))
-    if not np.isfinite(sse):
-        return None
-    return (sol, float(FLOOR), sse) if FLOOR is not None else (sol[:-1], sol[-1], sse)
+    sol = np.linalg.lstsq(G / scale, y, rcond=None)[0] / scale
+    sse = float(np.sum((G @ sol - y) ** 2))
+    return (sol[:-1], sol[-1], sse) if np.isfinite(sse) else None
 
 
 def fit_scaling_law(data_points, loss_values):
@@ -96,8 +89,7 @@ def fit_scaling_law(data_points, loss_values):
     floor are linear (solved exactly); the three best starts are refined
     together with the exponents (bounded to [-3, 3]) by
     ``scipy.optimize.least_squares``, and the fit with the least squared
-    error is kept (a ``FLOOR`` set is held, not refined). Deterministic: the
-    same data give the same parameters.
+    error is kept. Deterministic: the same data give the same parameters.
 
     Args:
         data_points: (N, F) array of features.
@@ -121,8 +113,7 @@ def fit_scaling_law(data_points, loss_values):
                 starts.append((part[2], np.concatenate([part[0], e, [part[1]]])))
         starts.sort(key=lambda s: s[0])
         best_sse, best = (starts[0] if starts else
-                          (np.inf, np.concatenate([np.zeros(F), np.full(F, 1.0),
-                                                   [float(np.mean(yt)) if FLOOR is None else float(FLOOR)]])))
+                          (np.inf, np.concatenate([np.zeros(F), np.full(F, 1.0), [float(np.mean(yt))]])))
 
         def residuals(p, yt=yt):
             r = scaling_law_func(X, p) - yt
@@ -134,29 +125,78 @@ def fit_scaling_law(data_points, loss_values):
                 J = np.column_stack([powers, p[:F][None, :] * powers * logs, np.ones(len(X))])
             return np.where(np.isfinite(J), J, 0.0)
 
-        free = 2 * F + (FLOOR is None)  # the parameters refined: the floor only when it is fitted
-        lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0), [-np.inf]])[:free]
-        hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0), [np.inf]])[:free]
+        lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0), [-np.inf]])
+        hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0), [np.inf]])
         for _, p0 in starts[:3]:
-            tail = p0[free:]  # the fixed floor, or nothing
-
-            def res_free(q, tail=tail):
-                return residuals(np.concatenate([q, tail]))
-
-            def jac_free(q, tail=tail, free=free):
-                return jacobian(np.concatenate([q, tail]))[:, :free]
-
             try:
-                res = least_squares(res_free, np.clip(p0[:free], lo, hi), jac=jac_free, bounds=(lo, hi),
-                                    x_scale="jac", max_nfev=200)
+                res = least_squares(residuals, np.clip(p0, lo, hi), jac=jacobian, bounds=(lo, hi), x_scale="jac",
+                                    max_nfev=200)
             except (ValueError, np.linalg.LinAlgError):
                 continue
-            sse = float(np.sum(res_free(res.x) ** 2))
+            sse = float(np.sum(residuals(res.x) ** 2))
             if np.all(np.isfinite(res.x)) and sse < best_sse:
-                best_sse, best = sse, np.concatenate([res.x, tail])
+                best_sse, best = sse, res.x
         rows.append(best)
     params = np.vstack(rows)
     return params[0] if len(rows) == 1 else params
 
 
 # EVOLVE-BLOCK-END
+
+#: None: the floor b is fitted (the law above); a number: b is held there (``_fit_held``).
+FLOOR = None
+
+
+def _fit_held(data_points, loss_values, floor=FLOOR):
+    """``fit_scaling_law`` with the floor held at ``floor``: for each exponent vector of the grid the
+    coefficients are solved exactly on y - floor, and the three best starts are refined together with the
+    exponents by least squares. Returns (2F + 1,) params for one target, (T, 2F + 1) for T targets, b = floor."""
+    X = np.atleast_2d(np.asarray(data_points, dtype=float))
+    Z = np.asarray(loss_values, dtype=float).reshape(len(X), -1) - floor  # (N, T): the distance to the floor
+    F = X.shape[1]
+    logs = np.where(X > 0, np.log(np.where(X > 0, X, 1.0)), 0.0)
+    lo = np.concatenate([np.full(F, -np.inf), np.full(F, -3.0)])
+    hi = np.concatenate([np.full(F, np.inf), np.full(F, 3.0)])
+    rows = []
+    for z in Z.T:
+        starts = []
+        for e in _exponent_grid(X):
+            with np.errstate(all="ignore"):
+                G = X ** e[None, :]  # (N, F)
+            if not np.all(np.isfinite(G)):
+                continue
+            scale = np.maximum(np.abs(G).max(axis=0), 1e-300)
+            c = np.linalg.lstsq(G / scale, z, rcond=None)[0] / scale
+            sse = float(np.sum((G @ c - z) ** 2))
+            if np.isfinite(sse):
+                starts.append((sse, np.concatenate([c, e])))
+        starts.sort(key=lambda s: s[0])
+        best_sse, best = starts[0] if starts else (np.inf, np.concatenate([np.zeros(F), np.ones(F)]))
+
+        def residuals(q, z=z):
+            with np.errstate(all="ignore"):
+                r = (q[None, :F] * X ** q[None, F:]).sum(axis=1) - z
+            return np.where(np.isfinite(r), r, 1e10)
+
+        def jacobian(q):  # d/dc_i = x_i^e_i, d/de_i = c_i x_i^e_i ln x_i; (N, 2F)
+            with np.errstate(all="ignore"):
+                powers = X ** q[None, F:]
+                J = np.column_stack([powers, q[None, :F] * powers * logs])
+            return np.where(np.isfinite(J), J, 0.0)
+
+        for _, q0 in starts[:3]:
+            try:
+                res = least_squares(residuals, np.clip(q0, lo, hi), jac=jacobian, bounds=(lo, hi), x_scale="jac",
+                                    max_nfev=200)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            sse = float(np.sum(residuals(res.x) ** 2))
+            if np.all(np.isfinite(res.x)) and sse < best_sse:
+                best_sse, best = sse, res.x
+        rows.append(np.concatenate([best, [float(floor)]]))
+    params = np.vstack(rows)
+    return params[0] if len(rows) == 1 else params
+
+
+if FLOOR is not None:  # the starter anchored at a bound (tasks.starter.anchored_source)
+    fit_scaling_law = _fit_held  # noqa: F811
