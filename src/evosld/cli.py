@@ -408,9 +408,9 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    starter = (", the starter: no proposal did better" if meta.get("origin") == "starter" and "anchored" not in meta
+    starter = ("" if meta.get("origin") != "starter"
                else ", the starter anchored at the top of the target range: no proposal did better"
-               if meta.get("origin") == "starter" else "")
+               if "anchored" in meta else ", the starter: no proposal did better")
     print(f"best law (program {outcome.best_id}{starter}): {meta.get('formula') or '(see best_program.py)'}")
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))

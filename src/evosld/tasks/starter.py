@@ -2,7 +2,9 @@
 
 One program (``tasks/starters/power_sum.py``) serves every task, built-in or a
 user's table: it works for any number of features and targets. Each task gets
-it with a docstring naming its own features and targets.
+it with a docstring naming its own features and targets. A target range with a
+top also gets the same program with its floor held at that top
+(``anchored_source``).
 """
 
 from __future__ import annotations

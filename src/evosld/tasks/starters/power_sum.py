@@ -150,7 +150,10 @@ FLOOR = None
 def _fit_held(data_points, loss_values, floor=FLOOR):
     """``fit_scaling_law`` with the floor held at ``floor``: for each exponent vector of the grid the
     coefficients are solved exactly on y - floor, and the three best starts are refined together with the
-    exponents by least squares. Returns (2F + 1,) params for one target, (T, 2F + 1) for T targets, b = floor."""
+    exponents by least squares. Returns (2F + 1,) params for one target, (T, 2F + 1) for T targets, b = floor.
+
+    Its refinement repeats ``fit_scaling_law``'s on purpose: sharing it would change the EVOLVE block,
+    and with it the plain starter's place in the search's database and so every search's path."""
     X = np.atleast_2d(np.asarray(data_points, dtype=float))
     Z = np.asarray(loss_values, dtype=float).reshape(len(X), -1) - floor  # (N, T): the distance to the floor
     F = X.shape[1]
