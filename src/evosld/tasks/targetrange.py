@@ -91,8 +91,8 @@ def assumed_range(df: pd.DataFrame, targets: Sequence[str]) -> TargetRange | Non
     """[0, 1] when every value of every target in ``df`` lies in it (a fraction), else None.
 
     Used for a user table that declares no range (``tasks.loaders.task_from_frame``); the data can only
-    hold values the range holds, so it never refuses a row. A loss below 1 (bits per byte) is in it too,
-    and loses nothing: a loss is not below 0, and falls, away from 1.
+    hold values the range holds, so it never refuses a row. A loss below 1 (bits per byte) is in it too:
+    it lies there anyway.
     """
     values = df[list(targets)].to_numpy(dtype=float)
     if not values.size or not np.isfinite(values).all():
