@@ -383,6 +383,7 @@ def every_block_law() -> Law:
         Term.of(F("eff", 0, 1)),
         Term.of(F("bump", 4)),
         Term.of(F("escale", 1, 0)),
+        Term.of(F("tpow", 0, 1)),
     )
 
 
@@ -390,7 +391,7 @@ def test_emitted_basis_matches_blocks_for_every_kind() -> None:
     X, names, logs = mixed_table()
     sp = Space.from_data(X, names, logs)
     assert sp.entangled == ((0, 1),)  # D >= U grows with U: no effective scale between them in a search,
-    sp = replace(sp, entangled=())  # but every block is emitted here, escale included
+    sp = replace(sp, entangled=())  # but every block is emitted here, escale and tpow included
     law = every_block_law()
     assert valid(law, sp, None)
     assert {f.kind for t in law.terms for f in t.factors} == set(KINDS)
@@ -702,3 +703,71 @@ def test_discovery_finds_the_effective_scale_coupling() -> None:
     best = max(laws, key=lambda law: score(law, fit_rows, val_rows))  # picked on validation, as the loop does
     assert "escale" in best.key and best.n_params <= 4
     assert score(best, train, test) > 0.999
+
+
+# ---- tied exponents (tpow) ----------------------------------------------------
+
+def overtrain_table(seed: int = 0, sizes: int = 3, tied: bool = True) -> pd.DataFrame:
+    """Gadre et al. (2024)-like runs: a few model sizes (jittered, as read off a figure), each trained
+    on 0.25x to 32x its Chinchilla-optimal 20 tokens per parameter; two groups (datasets) of their own
+    E and A. Loss E + A/N^0.3 + B/D^0.3 (tied) or 0.34 / 0.28 (untied), 0.3% multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g, (e, a) in {"c4": (1.7, 400.0), "rpj": (1.8, 450.0)}.items():
+        for n in np.geomspace(1e7, 4e8, sizes) * (1 + 1e-6 * rng.random(sizes)):
+            for m in 2.0 ** np.arange(-2, 6):
+                d = 20 * n * m
+                aN, aD = (0.3, 0.3) if tied else (0.34, 0.28)
+                loss = e + a / n**aN + 1200.0 / d**aD
+                rows.append((g, n, d, loss * (1 + 0.003 * rng.normal())))
+    return pd.DataFrame(rows, columns=["group", "N", "D", "loss"])
+
+
+def test_tpow_values_source_and_text() -> None:
+    df = overtrain_table()
+    X = df[["N", "D"]].to_numpy(float)
+    sp = space_for(X)
+    block = KINDS["tpow"]
+    assert block.n_params((0, 1)) == 2 and block.valid((0, 1), sp)
+    assert not block.valid((1, 0), sp) and not block.valid((0, 0), sp) and not block.valid((0,), sp)
+    theta = np.array([-0.3, 1.5])
+    got = block.evaluate(sp.transform(X), (0, 1), theta, sp)
+    want = (X[:, 0] / sp.ref[0]) ** -0.3 + np.exp(1.5) * (X[:, 1] / sp.ref[1]) ** -0.3
+    assert np.allclose(got, want, rtol=1e-12)
+    law = Law.of(Term(), Term.of(F("tpow", 0, 1)))
+    ns: dict = {}
+    exec(compile(program_source(law, sp, ("loss",)), "<prog>", "exec"), ns)
+    assert np.allclose(ns["_basis"](X, theta), Model(law, sp).basis(X, theta), rtol=1e-12)
+    text = block.text((0, 1), ["alpha_1", "rho_1"], sp)
+    assert text == f"((N/{sp.ref[0]:.3g})^alpha_1 + exp(rho_1) * (D/{sp.ref[1]:.3g})^alpha_1)"
+    assert r"e^{\rho_{1}}" in block.latex((0, 1), ["alpha_1", "rho_1"], sp)
+
+
+def test_a_tied_exponent_is_pinned_where_two_exponents_are_not() -> None:
+    """Three model sizes pin two parameters along N: E + A/N^a + B/D^b has three, E + A/N^a + B/D^a two."""
+    df = overtrain_table(sizes=3)
+    X = df[["N", "D"]].to_numpy(float)
+    sp = space_for(X).with_levels([X])
+    assert sp.levels[0] == 3
+    tied = Law.of(Term(), Term.of(F("tpow", 0, 1)))
+    free = Law.of(Term(), Term.of(F("pow", 0)), Term.of(F("pow", 1)))
+    assert [dof_along(tied, sp, i) for i in (0, 1)] == [2, 2]
+    assert identifiable(tied, sp) and not identifiable(free, sp)
+    prop = SymbolicProposer(Task(name="ot", features=("N", "D"), targets=("loss",), train=df, test=df.iloc[:0],
+                                 val_mask=(df["N"] > 1e8).to_numpy(), log_features=("N", "D")).search_view(),
+                            seed=0)
+    assert tied.key in {law.key for law in prop.seed_laws()}
+
+
+def test_tied_law_fits_and_extrapolates_few_sizes() -> None:
+    """Fit on three sizes, predict a size 10x beyond: the tied law recovers the exponent."""
+    df = overtrain_table(sizes=4, tied=True)
+    big = df["N"] > 3e8
+    fit_df, out_df = df[~big & (df["group"] == "c4")], df[big & (df["group"] == "c4")]
+    sp = space_for(df[["N", "D"]].to_numpy(float))
+    law = Law.of(Term(), Term.of(F("tpow", 0, 1)))
+    model = Model(law, sp)
+    params = model.fit(fit_df[["N", "D"]].to_numpy(float), fit_df["loss"].to_numpy())
+    assert params[-2] == pytest.approx(-0.3, abs=0.03)  # the shared exponent
+    pred = model.predict(out_df[["N", "D"]].to_numpy(float), params)
+    assert np.max(np.abs(pred / out_df["loss"].to_numpy() - 1)) < 0.01

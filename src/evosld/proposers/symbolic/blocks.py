@@ -34,6 +34,12 @@ Forms (references for the ones taken from the literature):
                                                              N (k ln P + 1): Chen et al. 2025,
                                                              "Parallel Scaling Law for Language
                                                              Models", arXiv:2505.10475)
+- ``tpow``    (x_i/x_ref_i)^a + e^r (x_j/x_ref_j)^a           two sizes with one shared exponent:
+                                                             E + A/N^a + B/D^a, the Chinchilla
+                                                             form with tied exponents (Gadre et
+                                                             al. 2024, arXiv:2403.08540: their
+                                                             E + (a M^h + b M^-h) C^-h, C = 6ND,
+                                                             M = D/N, is this law)
 
 Terms combine into non-monotone shapes in one feature without a block per
 shape: ``c0 + c1 bump`` is a bump or a dip (inverted U / U) that flattens back
@@ -502,6 +508,55 @@ class EffScale(Block):
                 rf"^{{{_ltx_p(p[0])}}}")
 
 
+class TiedPow(Block):
+    """Two sizes under one exponent: (x_i/x_ref_i)^a + e^r (x_j/x_ref_j)^a.
+
+    Times its coefficient ``c`` it is ``A x_i^a + B x_j^a`` with ``A = c``,
+    ``B = c e^r`` of one sign: the two-term Chinchilla law with the exponents
+    tied, one parameter fewer. Gadre et al. (2024, arXiv:2403.08540) fit
+    ``E + (a M^h + b M^-h) C^-h`` with ``C = 6ND``, ``M = D/N``: expanded, the
+    same law with exponent ``-2h`` on N and on D, and it extrapolated their
+    over-trained runs 300x in compute. A tie is what the data support when a
+    few scales pin one exponent better than two: on three model sizes the
+    untied law has three free parameters along N, more than three values pin
+    (``identify``), and the tied one two. Offered also for a pair the data
+    entangles (data grown with model size, ``Space.entangled``): unlike
+    ``escale``'s factor, neither power mimics the other's exponent. Features in
+    increasing order: the law is symmetric in them up to ``r``.
+    """
+
+    name = "tpow"
+    accepts = ("log",)
+
+    def n_params(self, feats):
+        return 2
+
+    def valid(self, feats, space):
+        return len(feats) == 2 and feats[0] < feats[1] and super().valid(feats, space)
+
+    def box(self, feats, space):
+        return Box([-4.0, -20.0], [4.0, 20.0], [-1.0, -2.0], [0.3, 2.0], ["alpha", "rho"])
+
+    def evaluate(self, U, feats, th, space):
+        i, j = feats
+        return _exp(th[0] * U[:, i]) + _exp(th[1] + th[0] * U[:, j])
+
+    def source(self, feats, th, space):
+        i, j = feats
+        return f"(_exp({th[0]} * u{i}) + _exp({th[1]} + {th[0]} * u{j}))"
+
+    def text(self, feats, p, space):
+        i, j = feats
+        return (f"(({space.short[i]}/{space.ref[i]:.3g})^{p[0]}"
+                f" + exp({p[1]}) * ({space.short[j]}/{space.ref[j]:.3g})^{p[0]})")
+
+    def latex(self, feats, p, space):
+        i, j = feats
+        a = _ltx_p(p[0])
+        return (rf"\left(\left(\frac{{{_ltx_name(space, i)}}}{{{_ltx_num(space.ref[i])}}}\right)^{{{a}}}"
+                rf" + e^{{{_ltx_p(p[1])}}} \left(\frac{{{_ltx_name(space, j)}}}{{{_ltx_num(space.ref[j])}}}\right)^{{{a}}}\right)")
+
+
 def escale_power(ui: np.ndarray, uj: np.ndarray, uj0: float, a: float, k: float) -> np.ndarray:
     """((x_i/x_ref_i) * f)^a for ``ui = ln(x_i/x_ref_i)``, ``uj = ln(x_j/x_ref_j)``,
     ``uj0 = ln(x_j0/x_ref_j)``, all (N,) but ``uj0``, k >= 0.
@@ -532,5 +587,5 @@ def eff_power(ui: np.ndarray, uj: np.ndarray, shift: float, a: float, log_r: flo
 
 
 KINDS: dict[str, Block] = {
-    b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff(), Bump(), EffScale())
+    b.name: b for b in (Pow(), Lin(), Sat(), Shift(), LogShift(), ExpMix(), Bowl(), Eff(), Bump(), EffScale(), TiedPow())
 }

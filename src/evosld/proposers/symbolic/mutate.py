@@ -34,6 +34,7 @@ def available_kinds(space: Space) -> dict[str, float]:
         w["eff"] = 1.0
     if len(logs) >= 2:
         w["escale"] = 1.0
+        w["tpow"] = 1.0
     # bumps: rarer along log-scale (size) axes, where most scaling data is monotone
     bump = sum(0.5 if space.kinds[i] == "log" else 1.0 for i in range(space.n_features) if i not in space.monotone)
     if bump:
@@ -60,6 +61,9 @@ def random_factor(rng: np.random.Generator, space: Space, kind: str | None = Non
     if kind == "escale":  # (size, feature whose log scales it): any ordered pair of log features
         pairs = [(i, j) for i in allowed for j in allowed if i != j and (feat is None or feat in (i, j))]
         return Factor("escale", pairs[int(rng.integers(len(pairs)))]) if pairs else None
+    if kind == "tpow":  # two sizes under one exponent: any unordered pair of log features
+        pairs = [(i, j) for i in allowed for j in allowed if i < j and (feat is None or feat in (i, j))]
+        return Factor("tpow", pairs[int(rng.integers(len(pairs)))]) if pairs else None
     if feat is not None and feat not in allowed:
         return None
     if not allowed:

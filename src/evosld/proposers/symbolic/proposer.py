@@ -261,6 +261,11 @@ class SymbolicProposer:
                     if i != j and not sp.entangles(i, j):
                         rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
                         pools.append([c, Term.of(Factor("escale", (i, j)))] + rest)
+            for i in logs:  # two sizes under one exponent (E + A/N^a + B/D^a)
+                for j in logs:
+                    if i < j:
+                        rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
+                        pools.append([c, Term.of(Factor("tpow", (i, j)))] + rest)
             if len(logs) >= 2:  # a knob whose optimum moves with the others (a learning rate with model size)
                 for i in logs:
                     others = tuple(j for j in logs if j != i)
