@@ -585,6 +585,39 @@ def open_models(seed: int) -> SynthTable:
                       note="few models per family, a fraction with no declared range", group_p0=starts)
 
 
+def overtrained(seed: int) -> SynthTable:
+    """Loss of a few model sizes each trained 0.25x to 32x past 20 tokens per parameter, three datasets;
+    test: two sizes 3.5x and 17x beyond the largest trained one.
+
+    Imitates the over-training runs of Gadre et al. 2024 (arXiv:2403.08540; github.com/mlfoundations/scaling):
+    four small sizes (10M to 400M parameters) crossed with eight token multipliers, one run missing per
+    dataset, then 1.4B runs at 1x and one larger multiplier and a 6.9B run at 1x held out. Chinchilla's form
+    with exponents drawn apart per seed (a tie between them is sometimes right, mostly not), each dataset
+    its own E and A, 0.4% multiplicative noise. Data grow with model size (D = 20 M N), and three sizes
+    remain beside validation.
+    """
+    rng = _rng(seed, "overtrained")
+    a, b = rng.uniform(0.25, 0.4, 2)
+    mults = 2.0 ** np.arange(-2, 6)
+    sizes = np.geomspace(1.06e7, 4.1e8, 4)
+    rows, starts = [], {}
+    for g in ("c4", "pile", "web"):
+        p = (1.7 + rng.uniform(-0.15, 0.15), 400.0 * np.exp(rng.uniform(-0.3, 0.3)), a, 410.0, b)
+        starts[g] = p
+        cells = [(n, m) for n in sizes for m in mults]
+        del cells[int(rng.integers(len(cells)))]
+        cells += [(1.44e9, 1.0), (1.44e9, float(rng.choice([4.0, 16.0, 32.0]))), (6.89e9, 1.0)]
+        for n, m in cells:
+            d = 20.0 * n * m
+            loss = chinchilla(np.array([[n, d]]), np.array(p))[0] * np.exp(rng.normal(0, 0.004))
+            rows.append((g, n, d, m, loss))
+    df = pd.DataFrame(rows, columns=["dataset", "params", "tokens", "multiplier", "loss"])
+    return SynthTable("overtrained", seed, df, ("params", "tokens"), ("loss",), "dataset", "params > 1e9",
+                      df["params"].to_numpy() > 1e9, chinchilla, starts["c4"], 0.004, "multiplicative",
+                      note="four sizes x eight token multipliers per dataset; test 3.5x and 17x beyond",
+                      group_p0=starts)
+
+
 def _sparse(X: np.ndarray, p: np.ndarray) -> np.ndarray:
     """L = (aS (1 - S)^bS + cS) (N / 1e6)^-bN + c (Frantar et al. 2023); X (N, 2) = (S, N)."""
     aS, bS, cS, bN, c = p
@@ -614,7 +647,7 @@ def sparsity(seed: int) -> SynthTable:
 FAMILIES: dict[str, Callable[[int], SynthTable]] = {f.__name__: f for f in (
     figure_chinchilla, kaplan_n_only, grouped_offsets, uneven_compound, outliers, few_scales, lr_bowl,
     rising_accuracy, small_units, handful, model_suite, huge_raw, with_zero, moe_like, u_shape, data_repetition,
-    two_targets, learning_curves, lr_compute, acc_vs_loss, sparsity, open_models,
+    two_targets, learning_curves, lr_compute, acc_vs_loss, sparsity, open_models, overtrained,
 )}
 
 
