@@ -24,9 +24,9 @@ from evosld.proposers.symbolic.fit import (
     projected_jacobian,
     projected_residual,
 )
-from evosld.proposers.symbolic.identify import dof_along, identifiable
+from evosld.proposers.symbolic.identify import dof_along, identifiable, tie_pairs
 from evosld.proposers.symbolic.model import Model
-from evosld.proposers.symbolic.mutate import crossover, mutate, random_law, valid
+from evosld.proposers.symbolic.mutate import available_kinds, crossover, mutate, random_law, valid
 from evosld.proposers.symbolic.space import Space
 from evosld.tasks.task import Task
 
@@ -757,6 +757,17 @@ def test_a_tied_exponent_is_pinned_where_two_exponents_are_not() -> None:
                                  val_mask=(df["N"] > 1e8).to_numpy(), log_features=("N", "D")).search_view(),
                             seed=0)
     assert tied.key in {law.key for law in prop.seed_laws()}
+    assert tie_pairs(sp) == ((0, 1),) and "tpow" in available_kinds(sp)
+    many = overtrain_table(sizes=6)
+    X6 = many[["N", "D"]].to_numpy(float)
+    sp6 = space_for(X6).with_levels([X6])  # six sizes pin two exponents: no tie offered, the search as before
+    assert identifiable(free, sp6) and tie_pairs(sp6) == () and "tpow" not in available_kinds(sp6)
+    assert all("tpow" not in law.key for law in random_law_sample(sp6))
+
+
+def random_law_sample(sp: Space, n: int = 200) -> list[Law]:
+    rng = np.random.default_rng(0)
+    return [random_law(rng, sp, 8) for _ in range(n)]
 
 
 def test_tied_law_fits_and_extrapolates_few_sizes() -> None:

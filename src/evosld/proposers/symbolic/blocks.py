@@ -515,11 +515,12 @@ class TiedPow(Block):
     ``B = c e^r`` of one sign: the two-term Chinchilla law with the exponents
     tied, one parameter fewer. Gadre et al. (2024, arXiv:2403.08540) fit
     ``E + (a M^h + b M^-h) C^-h`` with ``C = 6ND``, ``M = D/N``: expanded, the
-    same law with exponent ``-2h`` on N and on D, and it extrapolated their
-    over-trained runs 300x in compute. A tie is what the data support when a
-    few scales pin one exponent better than two: on three model sizes the
-    untied law has three free parameters along N, more than three values pin
-    (``identify``), and the tied one two. Offered also for a pair the data
+    same law with exponent ``-2h`` on N and on D, and it predicted their 1.4B
+    and 6.9B runs from runs of 300x less compute. A tie is what the data
+    support when a few scales pin one exponent better than two: on three
+    model sizes the untied law has three free parameters along N, one more
+    than three sizes pin (``identify``), and the tied one two. The search offers it only for such
+    pairs (``identify.tie_pairs``). Offered also for a pair the data
     entangles (data grown with model size, ``Space.entangled``): unlike
     ``escale``'s factor, neither power mimics the other's exponent. Features in
     increasing order: the law is symmetric in them up to ``r``.

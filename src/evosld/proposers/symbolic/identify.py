@@ -39,7 +39,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from evosld.proposers.symbolic.expr import Law
+from evosld.proposers.symbolic.expr import Factor, Law, Term
 from evosld.proposers.symbolic.model import Model
 from evosld.proposers.symbolic.space import Space
 
@@ -139,3 +139,21 @@ def identifiable(law: Law, space: Space) -> bool:
         if space.kinds[i] == "log" and dof_along(law, space, i) > allowed_dof(n):
             return False
     return True
+
+
+@lru_cache(maxsize=1024)
+def tie_pairs(space: Space) -> tuple[tuple[int, int], ...]:
+    """Pairs (i, j), i < j, of log-scale features whose exponents the fit rows cannot pin apart.
+
+    A pair is one when ``c + A x_i^a + B x_j^b`` is not ``identifiable``: with
+    three model sizes it has three free parameters along N, more than two. A
+    researcher then ties the exponents (``c + A x_i^a + B x_j^a``, the
+    ``tpow`` block: two along each), as Gadre et al. 2024 did on four model
+    sizes; where the runs pin two exponents, the untied law is the standard
+    form and a tie only crowds the search. Empty when the levels are not
+    known (``identifiable`` is then always true).
+    """
+    logs = [i for i, k in enumerate(space.kinds) if k == "log"]
+    c = Term()
+    return tuple((i, j) for i in logs for j in logs if i < j and not identifiable(
+        Law.of(c, Term.of(Factor("pow", (i,))), Term.of(Factor("pow", (j,)))), space))

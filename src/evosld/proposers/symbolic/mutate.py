@@ -12,6 +12,7 @@ import numpy as np
 
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Factor, Law, Term
+from evosld.proposers.symbolic.identify import tie_pairs
 from evosld.proposers.symbolic.space import Space
 
 
@@ -34,7 +35,8 @@ def available_kinds(space: Space) -> dict[str, float]:
         w["eff"] = 1.0
     if len(logs) >= 2:
         w["escale"] = 1.0
-        w["tpow"] = 1.0
+        if tie_pairs(space):
+            w["tpow"] = 1.0
     # bumps: rarer along log-scale (size) axes, where most scaling data is monotone
     bump = sum(0.5 if space.kinds[i] == "log" else 1.0 for i in range(space.n_features) if i not in space.monotone)
     if bump:
@@ -61,8 +63,8 @@ def random_factor(rng: np.random.Generator, space: Space, kind: str | None = Non
     if kind == "escale":  # (size, feature whose log scales it): any ordered pair of log features
         pairs = [(i, j) for i in allowed for j in allowed if i != j and (feat is None or feat in (i, j))]
         return Factor("escale", pairs[int(rng.integers(len(pairs)))]) if pairs else None
-    if kind == "tpow":  # two sizes under one exponent: any unordered pair of log features
-        pairs = [(i, j) for i in allowed for j in allowed if i < j and (feat is None or feat in (i, j))]
+    if kind == "tpow":  # two sizes under one exponent: the pairs the fit rows cannot pin two exponents of
+        pairs = [p for p in tie_pairs(space) if feat is None or feat in p]
         return Factor("tpow", pairs[int(rng.integers(len(pairs)))]) if pairs else None
     if feat is not None and feat not in allowed:
         return None

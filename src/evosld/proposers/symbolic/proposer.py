@@ -28,7 +28,7 @@ import numpy as np
 from evosld.proposers.base import EXHAUSTED, ParentInfo, Proposal, ProposalRequest
 from evosld.proposers.symbolic.emit import formula_latex, formula_text, param_names, program_source
 from evosld.proposers.symbolic.expr import Factor, Law, Term
-from evosld.proposers.symbolic.identify import identifiable
+from evosld.proposers.symbolic.identify import identifiable, tie_pairs
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
 from evosld.proposers.symbolic.screen import Screen, fold_splits
 from evosld.proposers.symbolic.space import Space
@@ -261,11 +261,9 @@ class SymbolicProposer:
                     if i != j and not sp.entangles(i, j):
                         rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
                         pools.append([c, Term.of(Factor("escale", (i, j)))] + rest)
-            for i in logs:  # two sizes under one exponent (E + A/N^a + B/D^a)
-                for j in logs:
-                    if i < j:
-                        rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
-                        pools.append([c, Term.of(Factor("tpow", (i, j)))] + rest)
+            for i, j in tie_pairs(sp):  # two sizes under one exponent where two are not pinned (E + A/N^a + B/D^a)
+                rest = [Term.of(Factor("pow", (k,))) for k in logs if k not in (i, j)]
+                pools.append([c, Term.of(Factor("tpow", (i, j)))] + rest)
             if len(logs) >= 2:  # a knob whose optimum moves with the others (a learning rate with model size)
                 for i in logs:
                     others = tuple(j for j in logs if j != i)
