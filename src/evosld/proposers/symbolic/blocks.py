@@ -519,11 +519,11 @@ class TiedPow(Block):
     and 6.9B runs from runs of 300x less compute. A tie is what the data
     support when a few scales pin one exponent better than two: on three
     model sizes the untied law has three free parameters along N, one more
-    than three sizes pin (``identify``), and the tied one two. The search offers it only for such
-    pairs (``identify.tie_pairs``). Offered also for a pair the data
-    entangles (data grown with model size, ``Space.entangled``): unlike
-    ``escale``'s factor, neither power mimics the other's exponent. Features in
-    increasing order: the law is symmetric in them up to ``r``.
+    than three sizes pin (``identify``), and the tied one two. The search
+    offers it only for such pairs (``identify.tie_pairs``), entangled ones
+    included (data grown with model size, ``Space.entangled``): unlike
+    ``escale``'s factor, neither power mimics the other's exponent. Features
+    in increasing order: the law is symmetric in them up to ``r``.
     """
 
     name = "tpow"
