@@ -69,3 +69,24 @@ def test_trimmed_r2_leaves_out_a_run_that_went_wrong():
     few = score(good[:9], truth[:9])  # under ten rows nothing is dropped
     assert few.r2_trimmed == pytest.approx(few.r2)
     assert failure("x").r2_trimmed == -1.0
+
+
+def test_r2_spread_is_the_bootstrap_standard_error_of_r2():
+    """How far a slice's R² moves with which runs are in it: none for exact predictions, shrinking with rows."""
+    from evosld.evaluation.metrics import r2_spread
+
+    rng = np.random.default_rng(0)
+
+    def slice_of(n: int) -> tuple[dict, dict]:
+        y = {"a": np.linspace(1.0, 2.0, n), "b": np.linspace(3.0, 4.0, n)}
+        return {g: v + 0.1 * rng.standard_normal(n) for g, v in y.items()}, y
+
+    exact = {"a": np.linspace(1.0, 2.0, 8)}
+    assert r2_spread(exact, exact) == pytest.approx(0.0, abs=1e-12)
+    small, large = r2_spread(*slice_of(8)), r2_spread(*slice_of(200))
+    assert small is not None and large is not None and 0 < large < small
+    pred, truth = slice_of(8)
+    assert r2_spread(pred, truth) == r2_spread(pred, truth)  # seeded: reproducible
+    assert r2_spread({"a": pred["a"]}, truth) is None  # a group not predicted
+    assert r2_spread({"a": np.full(8, np.nan), "b": pred["b"]}, truth) is None
+    assert r2_spread({"a": np.ones(3)}, {"a": np.full(3, 2.0)}) is None  # targets that do not vary

@@ -192,3 +192,47 @@ def trimmed_r2(predictions: np.ndarray, truth: np.ndarray, sigmas: float = TRIM_
     if not np.all(_spread_ok(var, truth[keep], 2)):
         return FAIL_R2
     return float(np.mean(1.0 - np.mean(resid[keep] ** 2, axis=0) / var))
+
+
+def r2_spread(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray], draws: int = 200,
+              seed: int = 0) -> float | None:
+    """Standard error of a slice's R² from its runs: how far it moves with which runs happen to be in it.
+
+    Each bootstrap draw takes every group's rows again at random with
+    replacement (as many as it has, so the groups keep their weight) and
+    computes 1 - MSE / Var(y) over them, averaged over outputs as ``score``
+    does, with Var(y) the whole slice's: only the law's errors are
+    redrawn. (Redrawing the spread of a slice of six runs too makes the R²
+    of a good law swing by more than its distance from a constant.)
+
+    Args:
+        predictions: group -> (M_g,) or (M_g, T) predictions of the scored rows.
+        truth: group -> the same rows' targets, same shapes.
+        draws: bootstrap draws; seed: their random seed (the result is reproducible).
+    Returns:
+        The standard deviation of the draws' R², or None when a group's
+        predictions are missing, of another shape or not finite, or the
+        slice's targets do not vary.
+    """
+    pairs = []
+    for g, y in truth.items():
+        p = predictions.get(g)
+        if p is None:
+            return None
+        y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
+        p2 = np.asarray(p, dtype=float)
+        if p2.size != y2.size or not np.all(np.isfinite(p2)):
+            return None
+        pairs.append(((p2.reshape(y2.shape) - y2) ** 2, y2))
+    if not pairs:
+        return None
+    Y = np.concatenate([y for _, y in pairs])
+    var = np.var(Y, axis=0)
+    if not np.all(_spread_ok(var, Y, 2)):
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        sq = np.concatenate([e[rng.integers(0, len(e), len(e))] for e, _ in pairs])
+        values.append(float(np.mean(1.0 - np.mean(sq, axis=0) / var)))
+    return float(np.std(values))
