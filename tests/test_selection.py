@@ -16,6 +16,7 @@ from evosld.run.store import RunStore
 from evosld.search.selection import Candidate, OutOfTime, choose, fold_score, tied
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
+from tests.conftest import chinchilla_frame
 from tests.test_discover import GOOD
 
 # A law that ignores the data: the mean of the fit rows.
@@ -614,3 +615,71 @@ def test_a_law_over_the_parameter_limit_is_returned_only_when_nothing_within_it_
         store.add_evaluation(law, {"split": "val", "r2": 0.95}, r2=0.95)
         out = finish(store, task, tmp_path, config, LoopStatus())
     assert out.best_id == law
+
+
+def test_with_no_inner_fold_the_pick_says_how_many_laws_validation_cannot_tell_from_it():
+    """Validation alone picks (no fold): the pick stays the best on validation that is sane beyond the data; its
+    noise, the laws within NOISE_Z of it and the simplest of them are recorded. Nothing is asked with folds."""
+    from evosld.search.selection import NOISE_Z
+
+    cands = [_c(1, 0.945, 8), _c(2, 0.930, 6), _c(3, 0.926, 5), _c(4, 0.80, 3), _c(5, 0.94, 9)]
+    asked: list[int] = []
+
+    def noise(pid: int) -> float:
+        asked.append(pid)
+        return 0.01
+
+    def no_folds(pid: int) -> dict:
+        raise AssertionError("no inner fold to refit on")
+
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_folds, noise=noise)
+    assert NOISE_Z * 0.01 >= 0.945 - 0.926 and sel.program_id == 1 and sel.rule == "validation"
+    assert asked == [1] and sel.noise == 0.01 and sel.close_on_val == 3  # laws 2, 3 and 5; not 4
+    assert sel.simplest_close.program_id == 3 and sel.to_json()["simplest_close"]["n_params"] == 5
+    # the leader runs away beyond the data: the pick is the next law, and the record is about it
+    asked.clear()
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_folds, noise=noise,
+                 probe=lambda pid: 5.0 if pid == 1 else 0.1)
+    assert sel.program_id == 5 and asked == [5] and sel.simplest_close.program_id == 3
+    # the simplest close law has no fewer parameters than the pick: none is named
+    sel = choose([_c(1, 0.945, 3), _c(2, 0.94, 6)], 0.3, 0.0005, no_folds, noise=noise)
+    assert sel.close_on_val == 1 and sel.simplest_close is None
+    assert choose(cands, 0.3, 0.0005, no_folds, noise=lambda pid: None).noise is None
+
+    def late(pid: int) -> float:
+        raise OutOfTime
+
+    sel = choose(cands, 0.3, 0.0005, no_folds, noise=late)
+    assert sel.program_id == 1 and sel.noise is None and sel.close_on_val == 0
+    asked.clear()
+    sel = choose(cands, 0.3, 0.0005, lambda pid: {"inner1": 0.9}, folds=("inner1",), noise=noise)
+    assert sel.rule == "extrapolation folds" and asked == [] and sel.noise is None
+
+
+def test_a_table_with_too_few_scales_for_a_fold_says_how_sure_its_pick_is(tmp_path):
+    """Four model sizes in train (validation the largest): no inner fold can be cut. The finish refits the pick
+    once to measure its validation noise (kept in the store), and best.json, the report and the command line
+    say how many laws validation cannot tell from it, naming the simplest."""
+    from evosld.cli import selection_lines
+
+    df = chinchilla_frame(noise=0.02)
+    task = task_from_frame(df[df.N <= 1.1e9], ["N", "D"], "loss", test="N > 5e8", name="four_sizes")
+    assert task.inner_folds() == [] and task.fit_df.N.nunique() == 3
+    with RunStore.create(tmp_path / "run.sqlite", task.name, 0, {}) as store:
+        best = store.add_program(GOOD, meta={"n_params": 6})
+        store.add_evaluation(best, {"split": "val", "r2": 0.95}, r2=0.95)
+        fewer = store.add_program(GOOD.replace("1.5, 300.0", "1.6, 300.0"), meta={"n_params": 4})
+        store.add_evaluation(fewer, {"split": "val", "r2": 0.9499}, r2=0.9499)
+        mean = store.add_program(MEAN, meta={"n_params": 1})
+        store.add_evaluation(mean, {"split": "val", "r2": -3.0}, r2=-3.0)
+        out = finish(store, task, tmp_path, RunConfig(evaluator={"timeout": 30}), LoopStatus())
+        assert set(store.get_state("val_noise")) == {str(best)}  # kept: a re-finished run does not refit it
+    sel = out.selection
+    assert out.best_id == best and sel.noise is not None and sel.noise > 0
+    assert sel.close_on_val == 1 and sel.simplest_close.program_id == fewer
+    record = json.loads((tmp_path / "best.json").read_text())["selection"]
+    assert record["noise"] == sel.noise and record["simplest_close"]["program_id"] == fewer
+    page = write_report(tmp_path, task=task).read_text()
+    assert "validation alone picked" in page and "the simplest close on validation" in page
+    (line,) = selection_lines(sel)
+    assert "validation alone picked" in line and f"program {fewer} (4 parameters" in line

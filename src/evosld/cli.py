@@ -482,6 +482,8 @@ def selection_lines(sel) -> list[str]:
         return [f"  {among} by its score over the extrapolation "
                 f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
                 + (f"; runner-up {runner_up.score:.4f}{tie}" if runner_up else "") + " (best.json: selection)"]
+    if sel.noise is not None:
+        return [_noise_line(sel)]
     alone = sel.candidates[0] if sel.rule == "validation" and len(sel.candidates) == 1 else None
     if alone is None or not alone.folds or alone.score is None:
         return []
@@ -490,6 +492,23 @@ def selection_lines(sel) -> list[str]:
             f"({_fold_list(alone.folds)})"
             + (f": it extrapolates poorly on {', '.join(poor)}, so trust its validation R² less" if poor else "")
             + " (best.json: selection)"]
+
+
+def _noise_line(sel) -> str:
+    """How sure a pick made by validation alone is (no inner fold): its noise, and the laws it cannot tell apart."""
+    from evosld.search.selection import NOISE_Z
+
+    line = (f"  no extrapolation fold below validation (too few scales to fit on), so validation alone picked: its "
+            f"R² moves by ±{sel.noise:.2g} with the runs in it")
+    if not sel.close_on_val:
+        return line + f", and no other law scores within {NOISE_Z:g} times that of it (best.json: selection)"
+    line += (f", and {sel.close_on_val} other law{'s' if sel.close_on_val > 1 else ''} score within "
+             f"{NOISE_Z * sel.noise:.2g} of it, which it cannot tell apart")
+    simple = sel.simplest_close
+    if simple is not None:
+        line += (f"; the simplest, program {simple.program_id} ({simple.n_params} parameters, validation R² "
+                 f"{simple.val_r2:.4f}), is as well supported: weigh the two before trusting the pick beyond the data")
+    return line + " (best.json: selection)"
 
 
 def _fold_list(folds: dict) -> str:

@@ -27,6 +27,7 @@ from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
 from evosld.report.mathml import latex_to_mathml
 from evosld.search.plausibility import RANGE_SLACK
+from evosld.search.selection import NOISE_Z
 from evosld.search.status import STOP_REASONS
 from evosld.tasks.targetrange import describe as describe_range
 
@@ -354,6 +355,8 @@ def _group_counts(task) -> str:
 def _selection_part(data: ReportData) -> str:
     """How sure the pick is: the laws in the running and their scores on each extrapolation fold."""
     sel = data.selection
+    if sel and sel.get("noise") is not None:
+        return _noise_part(data, sel)
     alone = bool(sel) and sel.get("rule") == "validation" and any(c.get("folds") for c in sel.get("candidates", []))
     if not sel or (sel.get("rule") != "extrapolation folds" and not alone and not _refused(sel)
                    and not sel.get("unchecked")):
@@ -392,6 +395,29 @@ def _selection_part(data: ReportData) -> str:
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
             "whatever its folds say." + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>"
             + _unchecked_note(sel))
+
+
+def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
+    """How sure a pick made by validation alone is (no inner fold): its noise, and the laws it cannot tell apart."""
+    se = float(sel["noise"])
+    close = int(sel.get("close_on_val") or 0)
+    simple = sel.get("simplest_close")
+    rows = [[f"program {escape(str(c.get('program_id')))}{label}", fmt_num(c.get("val_r2")),
+             "?" if c.get("n_params") is None else escape(str(c["n_params"]))]
+            for c, label in ((next((c for c in sel.get("candidates", []) if c.get("program_id") == sel.get("program_id")),
+                                   {"program_id": sel.get("program_id")}), ' <span class="ok">chosen</span>'),
+                             (simple, " (the simplest close on validation)")) if c]
+    return ("<h3>How the law was chosen (how sure is this pick)</h3>"
+            + _table(["law", "val R²", "params"], rows)
+            + '<p class="note">The fit rows hold too few scales below validation to cut an extrapolation fold, so '
+            "validation alone picked, and the best of hundreds of laws on one slice is partly luck. The pick's "
+            f"validation R² moves by ±{fmt_num(se)} with the runs in it (one standard error, over bootstrap draws of "
+            f"its runs); {close} other law{'s' if close != 1 else ''} score within {fmt_num(NOISE_Z * se)} "
+            f"({NOISE_Z:g} standard errors) of it, which validation cannot tell apart."
+            + (" The simplest of them is shown: it is as well supported as the pick, and fewer parameters are "
+               "fewer ways to bend through a few runs; weigh it, and the reference law, before trusting the "
+               "pick beyond the data." if simple else "")
+            + "</p>" + _unchecked_note(sel))
 
 
 def _declared_note(bounds: Any, how: str = "") -> str:

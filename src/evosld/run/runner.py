@@ -34,6 +34,7 @@ from evosld.evaluation.foldscores import (
     score_fold,
     score_folds,
 )
+from evosld.evaluation.metrics import r2_spread
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import UIDS_PER_PROCESS, Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
@@ -531,7 +532,31 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     probe = probe_excess(store, evaluator, clock, ahead) if config.selection_probe is not None else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
-                  probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT)
+                  probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
+                  noise=None if folds else val_noise(store, evaluator, clock))
+
+
+def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None) -> Callable[[int], float | None]:
+    """program id -> the standard error of the law's validation R² (``evaluation.metrics.r2_spread``).
+
+    From one more fit of the law on the fit rows (within ``clock``'s
+    allowance when given: it may raise ``OutOfTime``); None when that fit
+    fails. Kept in the store (state ``val_noise``), so a re-finished run does
+    not fit again.
+    """
+    done: dict[str, Any] = dict(store.get_state("val_noise", {}) or {})
+    task = evaluator.task
+
+    def spread(pid: int) -> float | None:
+        if str(pid) not in done:
+            source = store.program(pid).source
+            ev = clock.evaluate(evaluator, source, "val", None) if clock is not None else evaluator.evaluate(source, "val")
+            _, val = task.split_arrays("val")
+            done[str(pid)] = r2_spread(ev.predictions, {g: d.y for g, d in val.items()}) if ev.ok else None
+            store.set_state("val_noise", done)
+        return done[str(pid)]
+
+    return spread
 
 
 def probe_excess(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,

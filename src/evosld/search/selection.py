@@ -75,6 +75,23 @@ noise of its few runs; the folds, not validation, judge the simpler forms.
 Until session 26 they joined only when no law in the running scored above 0
 (worse than a constant over its folds); see "How the defaults were chosen".
 
+With no inner fold (the fit rows hold too few scales below validation:
+``tasks.folds.inner_folds``), validation alone picks. The pick is then
+refitted once more to say how sure it is (``Selection.noise``): the
+standard error of its validation R² over bootstrap draws of the validation
+runs (``evaluation.metrics.r2_spread``), how many laws score within
+``NOISE_Z`` of them of it, and the one of those with the fewest parameters.
+It is a record, not a rule. Taking that simplest law instead (session 39)
+was tried on real over-training runs with four model sizes (Gadre et al.
+2024, eight validation losses, two searches each): 6 of 16 picks tested
+better and 2 worse (mean clipped 0.48 -> 0.72), but on six downstream
+accuracies of the same runs 1 better and 2 worse (-0.23 -> -0.31), and
+on parallel scaling (two parallel sizes below validation) every seed fell
+from 0.99996 to 0.99987, below the human law. Weighing each simpler law by
+the standard error of its difference from the best (paired draws) did no
+better: 0.48 -> 0.71 on the losses, -0.23 -> -0.39 on the accuracies,
+parallel the same.
+
 With ``band = 0`` the pick is the fewest parameters within ``tolerance`` of
 the best validation R² (pure parsimony, no refits).
 
@@ -137,6 +154,9 @@ from evosld.search.plausibility import LIMIT, plausible
 
 #: At most this many laws are refitted on the inner folds.
 POOL = 10
+#: With no inner fold, laws within this many standard errors of the pick's validation R² are reported as
+#: close to it: validation cannot tell them apart (about 95% for a normal error).
+NOISE_Z = 2.0
 #: R² floor per fold (SLDBench clips at -1).
 FLOOR = -1.0
 
@@ -179,6 +199,12 @@ class Selection:
     widened_from: int | None = None
     #: the best of the running before the simpler laws joined it (``simpler``; None: none joined)
     simpler_from: int | None = None
+    #: with no inner fold (validation alone picks): the standard error of the pick's validation R²
+    #: (``evaluation.metrics.r2_spread``; None: not measured), how many other laws score within
+    #: ``NOISE_Z`` of them of it, and the one of those with the fewest parameters, when it has fewer
+    noise: float | None = None
+    close_on_val: int = 0
+    simplest_close: Candidate | None = None
 
     def to_json(self) -> dict[str, Any]:
         def cand(c: Candidate) -> dict[str, Any]:
@@ -190,7 +216,9 @@ class Selection:
         return {"program_id": self.program_id, "rule": self.rule, "band": self.band,
                 "val_weight": self.val_weight, "folds": list(self.folds), "limit": self.limit,
                 "candidates": [cand(c) for c in self.candidates], "unchecked": list(self.unchecked),
-                "widened_from": self.widened_from, "simpler_from": self.simpler_from}
+                "widened_from": self.widened_from, "simpler_from": self.simpler_from, "noise": self.noise,
+                "close_on_val": self.close_on_val,
+                "simplest_close": cand(self.simplest_close) if self.simplest_close is not None else None}
 
 
 def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> list[Candidate]:
@@ -310,7 +338,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
            fold_r2: Callable[[int], dict[str, float | None]], pool: int = POOL,
            val_weight: float = 1 / 3, folds: Sequence[str] = (),
            probe: Callable[[int], float | None] | None = None, limit: float = LIMIT,
-           check_alone: bool = True, widen: bool = True) -> Selection | None:
+           check_alone: bool = True, widen: bool = True,
+           noise: Callable[[int], float | None] | None = None) -> Selection | None:
     """Pick the final law among ``candidates`` (see the module docstring).
 
     Args:
@@ -333,6 +362,9 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
             constant), the next ``pool - 1`` laws by validation join the running
             and the pick is made by the folds as usual; and the simpler laws
             join every pick made by the folds. False: neither.
+        noise: program id -> the standard error of its validation R² (``evaluation.metrics.r2_spread``;
+            None: cannot tell); may raise :class:`OutOfTime`. Asked only for a pick made with no ``folds``,
+            to say how sure it is (``Selection.noise``); it never changes the pick.
     """
     if not candidates:
         return None
@@ -352,8 +384,11 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         checked = _alone_checked(only, fold_r2, val_weight, limit) if folds and check_alone else only
         if checked.score is None or checked.score >= 0 or not widen:
             running = [checked] if folds and check_alone else running
+            se, close, simplest = _val_noise(candidates, only, noise) if not folds and noise is not None \
+                else (None, 0, None)
             return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
-                             limit if probe is not None else None, tuple(unchecked))
+                             limit if probe is not None else None, tuple(unchecked), noise=se, close_on_val=close,
+                             simplest_close=simplest)
         # the leader's own folds score it below a constant: its lead on validation is luck, not extrapolation
         widened = only.program_id
         ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))
@@ -378,6 +413,22 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
             scored = _ranked_by_score([*scored, *joined], tolerance)
     return Selection(scored[0].program_id, "extrapolation folds", band, tuple(scored), val_weight, tuple(folds),
                      limit if probe is not None else None, tuple(unchecked), widened, simpler_from)
+
+
+def _val_noise(candidates: Sequence[Candidate], pick: Candidate,
+               noise: Callable[[int], float | None]) -> tuple[float | None, int, Candidate | None]:
+    """How sure a pick made by validation alone is: (its R²'s standard error, how many other laws score
+    within ``NOISE_Z`` of them of it on validation, the one of those with the fewest parameters when it has
+    fewer than the pick). The pick is not changed (see the module docstring)."""
+    try:
+        se = noise(pick.program_id)
+    except OutOfTime:
+        se = None
+    if se is None:
+        return None, 0, None
+    close = [c for c in candidates if c.program_id != pick.program_id and c.val_r2 >= pick.val_r2 - NOISE_Z * se]
+    simplest = min(close, key=lambda c: (_params_key(c), -c.val_r2, c.program_id), default=None)
+    return se, len(close), simplest if simplest is not None and _params_key(simplest) < _params_key(pick) else None
 
 
 def _score_of(c: Candidate) -> float:
