@@ -402,22 +402,31 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
     se = float(sel["noise"])
     close = int(sel.get("close_on_val") or 0)
     simple = sel.get("simplest_close")
-    rows = [[f"program {escape(str(c.get('program_id')))}{label}", fmt_num(c.get("val_r2")),
-             "?" if c.get("n_params") is None else escape(str(c["n_params"]))]
-            for c, label in ((next((c for c in sel.get("candidates", []) if c.get("program_id") == sel.get("program_id")),
-                                   {"program_id": sel.get("program_id")}), ' <span class="ok">chosen</span>'),
-                             (simple, " (the simplest close on validation)")) if c]
+    laws = list(sel.get("candidates", []))
+    if simple and all(c.get("program_id") != simple.get("program_id") for c in laws):
+        laws.append(simple)
+    rows = []
+    for c in laws:
+        mark = (' <span class="ok">chosen</span>' if c.get("program_id") == sel.get("program_id") else
+                " (the simplest close on validation)" if simple and c.get("program_id") == simple.get("program_id")
+                else "")
+        rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")),
+                     _beyond_cell(c.get("beyond"), sel.get("limit"), data.task.target_range,
+                                  data.task.target_range_how),
+                     "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
-            + _table(["law", "val R²", "params"], rows)
-            + '<p class="note">The fit rows hold too few scales below validation to cut an extrapolation fold, so '
-            "validation alone picked, and the best of hundreds of laws on one slice is partly luck. The pick's "
-            f"validation R² moves by ±{fmt_num(se)} with the runs in it (one standard error, over bootstrap draws of "
-            f"its runs); {close} other law{'s' if close != 1 else ''} score within {fmt_num(NOISE_Z * se)} "
-            f"({NOISE_Z:g} standard errors) of it, which validation cannot tell apart."
+            + _table(["law", "val R²", "beyond the data", "params"], rows)
+            + '<p class="note">No extrapolation fold was cut below validation (too few scales to fit on, or '
+            "<code>selection_folds</code> = 0), so validation alone picked, and the best of hundreds of laws on one "
+            "slice is partly luck. The pick is the best on validation whose predictions one step beyond the data "
+            "stay within the range the train targets span (&ldquo;beyond the data&rdquo;). Its validation R² moves "
+            f"by ±{fmt_num(se)} with the runs in it (one standard error, over bootstrap draws of its runs); {close} "
+            f"other law{'s' if close != 1 else ''} score within {fmt_num(NOISE_Z * se)} ({NOISE_Z:g} standard "
+            "errors) of it, which validation cannot tell apart."
             + (" The simplest of them is shown: it is as well supported as the pick, and fewer parameters are "
                "fewer ways to bend through a few runs; weigh it, and the reference law, before trusting the "
                "pick beyond the data." if simple else "")
-            + "</p>" + _unchecked_note(sel))
+            + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>" + _unchecked_note(sel))
 
 
 def _declared_note(bounds: Any, how: str = "") -> str:
