@@ -88,3 +88,20 @@ def test_eval_on_a_run_scores_its_chosen_law(finished_run):
     done = _cli("eval", str(finished_run), "--json")
     assert done.returncode == 0, done.stderr
     assert '"r2"' in done.stdout
+
+
+def test_eval_on_a_run_scores_any_of_its_laws_by_id(finished_run):
+    """`--law ID` scores another of the run's laws (the simplest one close to the pick, say) on the run's task."""
+    import json
+
+    chosen = json.loads((finished_run / "best.json").read_text())["program_id"]
+    other = 1 if chosen != 1 else 2
+    done = _cli("eval", str(finished_run), "--law", str(other), "--json")
+    assert done.returncode == 0, done.stderr
+    again = _cli("eval", str(finished_run), "--law", str(chosen), "--json")
+    assert json.loads(again.stdout)["r2"] == json.loads(_cli("eval", str(finished_run), "--json").stdout)["r2"]
+    for args, expected in ((("eval", str(finished_run), "--law", "99999"), "has no law 99999"),
+                           (("eval", str(finished_run / "best_program.py"), "--law", "1"), "is not a run directory")):
+        failed = _cli(*args)
+        lines = failed.stderr.strip().splitlines()
+        assert failed.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0]

@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from evosld.errors import EvosldError
+from evosld.errors import ConfigError, EvosldError
 from evosld.signals import Aborted, exit_code_for
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
@@ -97,8 +97,6 @@ def task_spec_from_args(args: argparse.Namespace, name: str | None) -> dict:
         if not args.features or not args.target:
             raise DataError("--csv needs --features (e.g. N,D) and --target (e.g. loss)")
         if args.max_params is not None and args.max_params < 1:  # evosld tasks / eval set no config to check it
-            from evosld.errors import ConfigError
-
             raise ConfigError(f"--max-params must be at least 1 (got {args.max_params})")
         given = dict(_table_overrides(args).values())  # read as they are beside a task file
         return {"csv": {
@@ -269,12 +267,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from evosld.run.rundir import run_law
         from evosld.tasks.taskfile import task_from_spec
 
-        law = run_law(args.program)
+        law = run_law(args.program, args.law)
         program = Program(law.source)
         given = args.task or getattr(args, "csv", None)
         task = load_task_from_args(args, args.task) if given else \
             task_from_spec(with_table_options(law.task_spec, args), args.data_dir)
     else:
+        if args.law is not None:
+            raise ConfigError(f"--law picks a law of a run: {args.program} is not a run directory")
         program = Program.from_file(args.program)
         task = load_task_from_args(args, args.task)
     ev = Evaluator(task).evaluate(program, split=args.split)
@@ -418,7 +418,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     _bounds_line(outcome)
     _scatter_line(outcome, task)
     sel = outcome.selection
-    for line in selection_lines(sel):
+    for line in selection_lines(sel, outcome.run_dir):
         print(line)
     if sel is not None and sel.limit is not None:
         away = [c for c in sel.candidates if c.beyond is not None and c.beyond > sel.limit]
@@ -449,7 +449,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     return _interrupted_line(outcome, run_dir) or failed
 
 
-def selection_lines(sel) -> list[str]:
+def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
     """What the CLI says about how the final law was picked (``search.selection.Selection``; None: nothing).
 
     Chosen among several laws: its score over the extrapolation folds and the runner-up's. Alone in the
@@ -483,7 +483,7 @@ def selection_lines(sel) -> list[str]:
                 f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
                 + (f"; runner-up {runner_up.score:.4f}{tie}" if runner_up else "") + " (best.json: selection)"]
     if sel.noise is not None:
-        return [_noise_line(sel)]
+        return [_noise_line(sel, run_dir)]
     alone = sel.candidates[0] if sel.rule == "validation" and len(sel.candidates) == 1 else None
     if alone is None or not alone.folds or alone.score is None:
         return []
@@ -494,12 +494,12 @@ def selection_lines(sel) -> list[str]:
             + " (best.json: selection)"]
 
 
-def _noise_line(sel) -> str:
+def _noise_line(sel, run_dir: Path | None = None) -> str:
     """How sure a pick made by validation alone is (no inner fold): its noise, and the laws it cannot tell apart."""
     from evosld.search.selection import NOISE_Z
 
-    line = (f"  no extrapolation fold below validation (too few scales to fit on), so validation alone picked: its "
-            f"R² moves by ±{sel.noise:.2g} with the runs in it")
+    line = (f"  no extrapolation fold below validation, so validation alone picked: its R² moves by "
+            f"±{sel.noise:.2g} with the runs in it")
     if not sel.close_on_val:
         return line + f", and no other law scores within {NOISE_Z:g} times that of it (best.json: selection)"
     line += (f", and {sel.close_on_val} other law{'s' if sel.close_on_val > 1 else ''} score within "
@@ -507,7 +507,8 @@ def _noise_line(sel) -> str:
     simple = sel.simplest_close
     if simple is not None:
         line += (f"; the simplest, program {simple.program_id} ({simple.n_params} parameters, validation R² "
-                 f"{simple.val_r2:.4f}), is as well supported: weigh the two before trusting the pick beyond the data")
+                 f"{simple.val_r2:.4f}), is as well supported: weigh the two before trusting the pick beyond the "
+                 f"data (evosld eval {run_dir or 'RUN_DIR'} --law {simple.program_id})")
     return line + " (best.json: selection)"
 
 
@@ -618,6 +619,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "directory (its chosen law, on its task unless --task/--csv is given; table options "
                                    "such as --test change a run's own table's split)")
     p.add_argument("--task", help="built-in task name or a task file (.yaml); or use --csv")
+    p.add_argument("--law", type=int, metavar="ID", help="with a run directory: the law with this program id "
+                   "(as best.json names them; default: the run's chosen law)")
     p.add_argument("--split", choices=("val", "test"), default="val",
                    help="val: fit on train minus validation, score validation; test: fit on train, score test")
     add_data_options(p)

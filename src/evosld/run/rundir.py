@@ -25,18 +25,25 @@ class RunLaw:
     task_spec: dict[str, Any]
 
 
-def run_law(run_dir: str | Path) -> RunLaw:
-    """The law a run chose and how to rebuild its task.
+def run_law(run_dir: str | Path, program_id: int | None = None) -> RunLaw:
+    """The law a run chose (or its program ``program_id``) and how to rebuild its task.
 
     Raises:
         ConfigError: ``run_dir`` holds no run store.
         StoreError / OutputError: the store is damaged, foreign, newer or unreadable.
-        DataError: no program of the run has been evaluated successfully yet.
+        DataError: no program of the run has been evaluated successfully yet, or it has no program ``program_id``.
     """
     path = Path(run_dir) / STORE_FILE
     with RunStore.open(path) as store:
         info = store.run()
-        best = store.final()
+        if program_id is not None:
+            try:
+                best = store.program(program_id)
+            except KeyError:
+                raise DataError(f"{run_dir} has no law {program_id}; best.json names the chosen one and those "
+                                "it was weighed against (selection)") from None
+        else:
+            best = store.final()
         if best is None:
             raise DataError(f"{run_dir} holds no law that ran successfully yet; resume the run first")
         return RunLaw(best.id, best.source, info.config.get("task_spec") or {"name": info.task})
