@@ -424,8 +424,8 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
             f"other law{'s' if close != 1 else ''} score within {fmt_num(NOISE_Z * se)} ({NOISE_Z:g} standard "
             "errors) of it, which validation cannot tell apart."
             + (" The simplest of them is shown: it is as well supported as the pick, and fewer parameters are "
-               "fewer ways to bend through a few runs; weigh it, and the reference law, before trusting the "
-               "pick beyond the data." if simple else "")
+               "fewer ways to bend through a few runs; weigh it (and the reference law, when one is shown) "
+               "before trusting the pick beyond the data." if simple else "")
             + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>" + _unchecked_note(sel))
 
 

@@ -80,7 +80,8 @@ With no inner fold (the fit rows hold too few scales below validation:
 refitted once more to say how sure it is (``Selection.noise``): the
 standard error of its validation R² over bootstrap draws of the validation
 runs (``evaluation.metrics.r2_spread``), how many laws score within
-``NOISE_Z`` of them of it, and the one of those with the fewest parameters.
+``NOISE_Z`` standard errors of it, and the one of those with the fewest
+parameters.
 It is a record, not a rule. Taking that simplest law instead (session 39)
 was tried on real over-training runs with four model sizes (Gadre et al.
 2024, eight validation losses, two searches each): 6 of 16 picks tested
@@ -201,7 +202,7 @@ class Selection:
     simpler_from: int | None = None
     #: with no inner fold (validation alone picks): the standard error of the pick's validation R²
     #: (``evaluation.metrics.r2_spread``; None: not measured), how many other laws score within
-    #: ``NOISE_Z`` of them of it, and the one of those with the fewest parameters, when it has fewer
+    #: ``NOISE_Z`` standard errors of it, and the one of those with the fewest parameters, when it has fewer
     noise: float | None = None
     close_on_val: int = 0
     simplest_close: Candidate | None = None
@@ -418,8 +419,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
 def _val_noise(candidates: Sequence[Candidate], pick: Candidate,
                noise: Callable[[int], float | None]) -> tuple[float | None, int, Candidate | None]:
     """How sure a pick made by validation alone is: (its R²'s standard error, how many other laws score
-    within ``NOISE_Z`` of them of it on validation, the one of those with the fewest parameters when it has
-    fewer than the pick). The pick is not changed (see the module docstring)."""
+    within ``NOISE_Z`` standard errors of it on validation, the one of those with the fewest parameters when
+    it has fewer than the pick). The pick is not changed (see the module docstring)."""
     try:
         se = noise(pick.program_id)
     except OutOfTime:
