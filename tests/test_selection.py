@@ -641,6 +641,11 @@ def test_with_no_inner_fold_the_pick_says_how_many_laws_validation_cannot_tell_f
     sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_folds, noise=noise,
                  probe=lambda pid: 5.0 if pid == 1 else 0.1)
     assert sel.program_id == 5 and asked == [5] and sel.simplest_close.program_id == 3
+    assert sel.simplest_close.beyond == 0.1  # probed: the law named stays sane beyond the data
+    # the simplest close law runs away: the next simplest is named
+    sel = choose(cands, band=0.3, tolerance=0.0005, fold_r2=no_folds, noise=noise,
+                 probe=lambda pid: 5.0 if pid == 3 else 0.1)
+    assert sel.program_id == 1 and sel.simplest_close.program_id == 2 and sel.close_on_val == 3
     # the simplest close law has no fewer parameters than the pick: none is named
     sel = choose([_c(1, 0.945, 3), _c(2, 0.94, 6)], 0.3, 0.0005, no_folds, noise=noise)
     assert sel.close_on_val == 1 and sel.simplest_close is None

@@ -423,7 +423,8 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
             f"by ±{fmt_num(se)} with the runs in it (one standard error, over bootstrap draws of its runs); {close} "
             f"other law{'s' if close != 1 else ''} score within {fmt_num(NOISE_Z * se)} ({NOISE_Z:g} standard "
             "errors) of it, which validation cannot tell apart."
-            + (" The simplest of them is shown: it is as well supported as the pick, and fewer parameters are "
+            + (" The simplest of them that stays sane beyond the data is shown: it is as well supported as the "
+               "pick, and fewer parameters are "
                "fewer ways to bend through a few runs; weigh it (and the reference law, when one is shown) "
                "before trusting the pick beyond the data." if simple else "")
             + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>" + _unchecked_note(sel))

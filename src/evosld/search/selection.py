@@ -81,7 +81,7 @@ refitted once more to say how sure it is (``Selection.noise``): the
 standard error of its validation R² over bootstrap draws of the validation
 runs (``evaluation.metrics.r2_spread``), how many laws score within
 ``NOISE_Z`` standard errors of it, and the one of those with the fewest
-parameters.
+parameters that stays sane beyond the data (the probe).
 It is a record, not a rule. Taking that simplest law instead (session 39)
 was tried on real over-training runs with four model sizes (Gadre et al.
 2024, eight validation losses, two searches each): 6 of 16 picks tested
@@ -202,7 +202,8 @@ class Selection:
     simpler_from: int | None = None
     #: with no inner fold (validation alone picks): the standard error of the pick's validation R²
     #: (``evaluation.metrics.r2_spread``; None: not measured), how many other laws score within
-    #: ``NOISE_Z`` standard errors of it, and the one of those with the fewest parameters, when it has fewer
+    #: ``NOISE_Z`` standard errors of it, and the one of those with the fewest parameters that stays sane
+    #: beyond the data, when it has fewer
     noise: float | None = None
     close_on_val: int = 0
     simplest_close: Candidate | None = None
@@ -385,8 +386,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         checked = _alone_checked(only, fold_r2, val_weight, limit) if folds and check_alone else only
         if checked.score is None or checked.score >= 0 or not widen:
             running = [checked] if folds and check_alone else running
-            se, close, simplest = _val_noise(candidates, only, noise) if not folds and noise is not None \
-                else (None, 0, None)
+            se, close, simplest = _val_noise(candidates, only, noise, probe, limit, pool) \
+                if not folds and noise is not None else (None, 0, None)
             return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
                              limit if probe is not None else None, tuple(unchecked), noise=se, close_on_val=close,
                              simplest_close=simplest)
@@ -416,20 +417,32 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
                      limit if probe is not None else None, tuple(unchecked), widened, simpler_from)
 
 
-def _val_noise(candidates: Sequence[Candidate], pick: Candidate,
-               noise: Callable[[int], float | None]) -> tuple[float | None, int, Candidate | None]:
+def _val_noise(candidates: Sequence[Candidate], pick: Candidate, noise: Callable[[int], float | None],
+               probe: Callable[[int], float | None] | None = None, limit: float = LIMIT,
+               pool: int = POOL) -> tuple[float | None, int, Candidate | None]:
     """How sure a pick made by validation alone is: (its R²'s standard error, how many other laws score
-    within ``NOISE_Z`` standard errors of it on validation, the one of those with the fewest parameters when
-    it has fewer than the pick). The pick is not changed (see the module docstring)."""
+    within ``NOISE_Z`` standard errors of it on validation, the one of those with the fewest parameters that
+    stays sane beyond the data, when it has fewer than the pick). Those with fewer parameters are probed
+    fewest first (then the better on validation), at most ``pool`` of them. The pick is not changed (see
+    the module docstring)."""
     try:
         se = noise(pick.program_id)
     except OutOfTime:
-        se = None
+        return None, 0, None
     if se is None:
         return None, 0, None
     close = [c for c in candidates if c.program_id != pick.program_id and c.val_r2 >= pick.val_r2 - NOISE_Z * se]
-    simplest = min(close, key=lambda c: (_params_key(c), -c.val_r2, c.program_id), default=None)
-    return se, len(close), simplest if simplest is not None and _params_key(simplest) < _params_key(pick) else None
+    fewer = sorted((c for c in close if _params_key(c) < _params_key(pick)),
+                   key=lambda c: (_params_key(c), -c.val_r2, c.program_id))
+    for c in fewer[:pool]:
+        if probe is not None:
+            try:
+                c = replace(c, beyond=probe(c.program_id))
+            except OutOfTime:
+                break
+        if plausible(c.beyond, limit):
+            return se, len(close), c
+    return se, len(close), None
 
 
 def _score_of(c: Candidate) -> float:
