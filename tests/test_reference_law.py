@@ -87,3 +87,23 @@ def test_a_size_column_whose_name_holds_a_comma_gets_its_reference():
     assert task.baseline == "chinchilla:size (params, M),D"
     label, source = reference_law(task)
     assert "A/size (params, M)^a + B/D^b" in label and "N_COL, D_COL = 0, 1" in source
+
+
+def test_chinchilla_form_is_the_same_law_in_any_unit():
+    """Tokens given raw (1e9..1e11) or in billions: the same fit and the same test score. Before the fit
+    centred its logs, raw tokens tied log B and beta so tightly that L-BFGS-B stopped early (3x the loss)."""
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.logspace(7, 9.5, 6), 5) * (1 + 1e-6 * rng.uniform(size=30))
+    D = np.tile(np.logspace(9, 11, 5), 6)
+    loss = 1.7 + 400 / N**0.34 + 410 / D**0.28 + rng.normal(0, 0.01, 30)
+    scores = []
+    for unit in (1.0, 1e9):
+        df = pd.DataFrame({"N": N, "D": D / unit, "loss": loss})
+        task = task_from_frame(df, ["N", "D"], "loss", test="N > 1e9", name="units")
+        ev = Evaluator(task).evaluate(reference_law(task)[1], "test")
+        assert ev.ok
+        scores.append((ev.scores.r2, np.asarray(ev.params["all_data"], dtype=float)))
+    (r2_raw, p_raw), (r2_bn, p_bn) = scores
+    assert r2_raw == pytest.approx(r2_bn, abs=1e-6)
+    assert p_raw[[0, 1, 2, 4]] == pytest.approx(p_bn[[0, 1, 2, 4]], rel=1e-4)  # E, A, alpha, beta
+    assert p_raw[3] == pytest.approx(p_bn[3] * 1e9 ** p_bn[4], rel=1e-4)  # B absorbs the unit

@@ -13,7 +13,8 @@ loss (delta = 1e-3) on log loss, the law written as a log-sum-exp of
 log E, log A - alpha log N and log B - beta log D, minimised by L-BFGS-B from
 several starts. Their grid of starts is replaced by a cheaper one: for each
 (alpha, beta) of an 8 x 8 grid, (E, A, B) by non-negative least squares, and
-the five best starts are refined.
+the five best starts are refined, with the exact gradient, in logs centred on
+the group's mean (so the fit is the same in any unit of N and D).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ _TEMPLATE = '''"""Chinchilla form (Hoffmann et al. 2022), refit robustly.
 N is column {n_idx} ({n_name}) and D is column {d_idx} ({d_name}) of data_points.
 5 fitted parameters per group: [E, A, alpha, B, beta]. Fitted as Hoffmann et al.
 (2022, App. D.2) fit it: Huber loss (delta = 1e-3) on log loss, L-BFGS-B from the
-best starts of a grid ((E, A, B) by non-negative least squares for each (alpha, beta)).
+best starts of a grid ((E, A, B) by non-negative least squares for each (alpha, beta)),
+in logs centred on the group's mean: the same fit whatever the units of N and D.
 """
 
 # EVOLVE-BLOCK-START
@@ -90,23 +92,34 @@ def fit_scaling_law(data_points, loss_values):
             starts.append((sse, alpha, beta, coef))
     starts.sort(key=lambda s: s[0])
 
-    def objective(theta):
-        e, a, alpha, b, beta = theta
-        terms = np.stack([np.full_like(logN, e), a - alpha * logN, b - beta * logD])
+    # Minimised in logs centred on the group's own scale, log A - alpha log N = a_c - alpha (log N - mN):
+    # the same law and optimum in any unit, where raw logs (~23 for tokens) tie a and alpha so tightly
+    # that L-BFGS-B stopped early when D was given in tokens and not in billions.
+    mN, mD = float(np.mean(logN)), float(np.mean(logD))
+    cN, cD = logN - mN, logD - mD
+
+    def objective(theta):  # (value, gradient (5,)) of the Huber loss in log space
+        e, a_c, alpha, b_c, beta = theta
+        terms = np.stack([np.full_like(cN, e), a_c - alpha * cN, b_c - beta * cD])  # (3, M)
         top = terms.max(axis=0)
-        pred = top + np.log(np.exp(terms - top).sum(axis=0))
-        return float(np.sum(_huber(pred - logy)))
+        weights = np.exp(terms - top)
+        total = weights.sum(axis=0)
+        r = top + np.log(total) - logy
+        slope = np.clip(r, -DELTA, DELTA)  # the Huber loss's derivative
+        w = slope * weights / total  # (3, M): d loss / d term
+        grad = np.array([w[0].sum(), w[1].sum(), -(w[1] * cN).sum(), w[2].sum(), -(w[2] * cD).sum()])
+        return float(np.sum(_huber(r))), grad
 
     best = None
     for _, alpha, beta, coef in starts[:5]:
         E, A, B = np.maximum(coef, 1e-8 * max(float(np.median(y)), 1e-12))
-        theta0 = np.array([np.log(E), np.log(A), alpha, np.log(B), beta])
-        res = minimize(objective, theta0, method="L-BFGS-B",
+        theta0 = np.array([np.log(E), np.log(A) - alpha * mN, alpha, np.log(B) - beta * mD, beta])
+        res = minimize(objective, theta0, jac=True, method="L-BFGS-B", options=dict(ftol=1e-15, gtol=1e-12),
                        bounds=[(None, None), (None, None), (0.0, 3.0), (None, None), (0.0, 3.0)])
         if best is None or res.fun < best.fun:
             best = res
-    e, a, alpha, b, beta = best.x
-    return np.array([np.exp(e), np.exp(a), alpha, np.exp(b), beta])
+    e, a_c, alpha, b_c, beta = best.x
+    return np.array([np.exp(e), np.exp(a_c + alpha * mN), alpha, np.exp(b_c + beta * mD), beta])
 # EVOLVE-BLOCK-END
 '''
 
