@@ -20,9 +20,9 @@ itself; the benchmark checks evosld held out as many):
   the noise is multiplicative, then a Huber polish at twice the median
   absolute residual, as evosld's fitter does):
   the ceiling a perfect search reaches;
-- **baseline**: the reference law evosld itself refits and shows
+- **baseline**: the law evosld itself refits and shows beside its pick
   (``best.json`` ``reference``: the Chinchilla form when the features look
-  like model size and data; "—" otherwise);
+  like model size and data, else the plain power law the search starts from);
 - **loglinear**: ordinary least squares of ln y on ln x per group (a feature
   or target that is not positive everywhere stays linear), what a user tries
   first;
@@ -462,8 +462,8 @@ def render(result: dict[str, Any]) -> str:
         f"Table seeds {', '.join(map(str, s['seeds']))} ({s['set']} set); search seed {s['search_seed']}; "
         f"{s['budget_seconds']:g} s per run; {s['jobs']} run(s) at once.",
         "Test R² clipped at −1 (an evosld run that refused or failed counts −1). truth: the generating law refit per "
-        "group on the same train rows (the ceiling); baseline: the reference law evosld refits itself (— when it has "
-        "none for the table); loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
+        "group on the same train rows (the ceiling); baseline: the law evosld refits itself beside its pick (the "
+        "Chinchilla form, else the plain power law it starts from); loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
         *_table(header, rows), "",
         f"**Summary** over {summ['runs']} run(s): mean clipped test R² evosld {cell(summ['mean_evosld'])}, truth "
         f"{cell(summ['mean_truth'])}, loglinear {cell(summ['mean_loglinear'])}, baseline {cell(summ['mean_baseline'])} "

@@ -10,6 +10,7 @@ parameters as runs.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -193,6 +194,10 @@ def test_a_run_on_gpu_hours_against_compute_finds_the_power_law(tmp_path):
                                  iterations=40, budget_seconds=None, seed=0, output=tmp_path / "run", progress=False)
     assert result.n_params <= result.task.max_params <= 5
     assert result.test["r2"] > 0.9, (result.formula, result.test)
+    # no published form fits these columns: the plain power law is refit and shown beside the pick
+    ref = json.loads((tmp_path / "run" / "best.json").read_text())["reference"]
+    assert ref["name"].startswith("the plain power law gpu_hours = b + c_1 * flops^e_1"), ref["name"]
+    assert ref["val"]["r2"] is not None and ref["test"]["r2"] > 0.9
 
 
 def _model_suite() -> pd.DataFrame:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from evosld.bounds import AtBound, ParamBounds, params_at_bounds, program_bounds
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
-from evosld.evaluation.reference import ReferenceFit, refit_law, refit_reference
+from evosld.evaluation.reference import ReferenceFit, refit_law
 from evosld.evaluation.sandbox import Sandbox
 from evosld.evaluation.scatter import off_trend_warning, scatter_of, scatter_warning
 from evosld.program import Program, parse_python
@@ -157,20 +157,17 @@ def run_facts(store: RunStore, summary: RunSummary | None = None) -> RunFacts:
 
 
 def _reference(task: Task, evaluator: Evaluator, extra: dict[str, Any]) -> tuple[ReferenceFit, Literal["human", "starter"]]:
-    """The law the best is compared with, refit (its test fit with ``extra`` predictions), and its kind.
-
-    The task's reference law (``evaluation.reference``), else the starter program.
+    """The law the best is compared with (``tasks.baselines.comparison_law``), refit (its test fit with
+    ``extra`` predictions), and its kind: the task's reference law, else the plain power law of the starter.
     """
+    from evosld.tasks.baselines import comparison_law
     from evosld.tasks.builtin import BUILTIN
 
-    fit = refit_reference(evaluator, extra)
-    if fit is not None:
-        return (replace(fit, label=f"human law: {law_title(fit.source, task.name)}") if task.name in BUILTIN
-                else fit), "human"
-    from evosld.tasks.starter import starter_source
-
-    return refit_law(evaluator, "starter program (the search's seed; no human law for a user task)",
-                     starter_source(task), extra), "starter"
+    label, source, kind = comparison_law(task)
+    fit = refit_law(evaluator, label, source, extra)
+    if task.name in BUILTIN:
+        fit = replace(fit, label=f"human law: {law_title(fit.source, task.name)}")
+    return fit, "human" if kind == "human" else "starter"
 
 
 def _n_params(meta: dict[str, Any], fit: Evaluation) -> int | None:

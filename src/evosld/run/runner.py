@@ -604,34 +604,34 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets, task.target_range)
 
 
-def _stored_reference(store: RunStore, task: Task) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
-    """The task's reference law (label, source) or None, and its scores if the store already holds them."""
-    from evosld.tasks.baselines import reference_law
+def _stored_reference(store: RunStore, task: Task) -> tuple[tuple[str, str], dict[str, Any] | None]:
+    """The law the pick is shown beside (label, source: ``tasks.baselines.comparison_law``), and its scores
+    if the store already holds them."""
+    from evosld.tasks.baselines import comparison_law
 
-    ref = reference_law(task)
-    done = store.get_state("reference") if ref is not None else None
-    return ref, done if isinstance(done, dict) and done.get("name") == ref[0] else None
+    label, source, _ = comparison_law(task)
+    done = store.get_state("reference")
+    return (label, source), done if isinstance(done, dict) and done.get("name") == label else None
 
 
 def queue_reference(store: RunStore, task: Task, evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> None:
     """Start the reference law's two refits (``reference_scores`` reads them), unless the store holds its scores."""
     ref, done = _stored_reference(store, task)
-    if ref is not None and done is None:
+    if done is None:
         for split in ("val", "test"):
             ahead.start(("reference", split), lambda split=split: clock.evaluate(evaluator, ref[1], split, None))
 
 
 def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
                      clock: FinishClock | None = None, ahead: Ahead | None = None) -> dict[str, Any] | None:
-    """The reference law (human law, or the Chinchilla form for a user table) refit: val and test R².
+    """The law the pick is shown beside refit, val and test R²: the human law, the Chinchilla form for a
+    user table that looks like one, else the plain power law (``tasks.baselines.comparison_law``).
 
     Computed once and kept in the store (state ``reference``), like the test score;
     within ``clock``'s allowance when given (not kept when it ran out: a resumed run scores it).
     Refits ``ahead`` has started (``queue_reference``) are read from it.
     """
     ref, done = _stored_reference(store, task)
-    if ref is None:
-        return None
     if done is not None:
         return done
     ahead = ahead or Ahead(1, clock)

@@ -76,4 +76,19 @@ def reference_law(task) -> tuple[str, str] | None:
     return None
 
 
-__all__ = ["baseline_path", "baseline_source", "reference_law", "starter_path", "starter_source"]
+def comparison_law(task) -> tuple[str, str, str]:
+    """(label, source, kind) of the law a run's pick is shown beside: the reference law (``reference_law``,
+    kind ``"human"``), else the plain power law the search starts from (kind ``"starter"``), so that a
+    user's table without a published form still shows what the search bought over the law one would
+    fit by hand."""
+    ref = reference_law(task)
+    if ref is not None:
+        return ref[0], ref[1], "human"
+    from evosld.tasks.starter import starter_meta, starter_source
+
+    formula = str(starter_meta(task)["formula"])
+    return (f"the plain power law {formula} (the search's starter; no published law for this table)",
+            starter_source(task), "starter")
+
+
+__all__ = ["baseline_path", "baseline_source", "comparison_law", "reference_law", "starter_path", "starter_source"]
