@@ -623,7 +623,7 @@ def queue_reference(store: RunStore, task: Task, evaluator: Evaluator, clock: Fi
 
 
 def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
-                     clock: FinishClock | None = None, ahead: Ahead | None = None) -> dict[str, Any] | None:
+                     clock: FinishClock | None = None, ahead: Ahead | None = None) -> dict[str, Any]:
     """The law the pick is shown beside refit, val and test R²: the human law, the Chinchilla form for a
     user table that looks like one, else the plain power law (``tasks.baselines.comparison_law``).
 
