@@ -93,8 +93,8 @@ def fit_scaling_law(data_points, loss_values):
     starts.sort(key=lambda s: s[0])
 
     # Minimised in logs centred on the group's own scale, log A - alpha log N = a_c - alpha (log N - mN):
-    # the same law and optimum in any unit, where raw logs (~23 for tokens) tie a and alpha so tightly
-    # that L-BFGS-B stopped early when D was given in tokens and not in billions.
+    # the same law and optimum in any unit, where raw logs (~23 for tokens) tie each coefficient to its
+    # exponent so tightly that L-BFGS-B stopped early when D was given in tokens and not in billions.
     mN, mD = float(np.mean(logN)), float(np.mean(logD))
     cN, cD = logN - mN, logD - mD
 
