@@ -107,3 +107,20 @@ def test_chinchilla_form_is_the_same_law_in_any_unit():
     assert r2_raw == pytest.approx(r2_bn, abs=1e-6)
     assert p_raw[[0, 1, 2, 4]] == pytest.approx(p_bn[[0, 1, 2, 4]], rel=1e-4)  # E, A, alpha, beta
     assert p_raw[3] == pytest.approx(p_bn[3] * 1e9 ** p_bn[4], rel=1e-4)  # B absorbs the unit
+
+
+def test_chinchilla_form_fits_each_target_of_a_table_with_two():
+    """Two losses of the same runs: the form is fitted target by target (it failed on a shape error before)."""
+    rng = np.random.default_rng(2)
+    N = np.repeat(np.logspace(7, 9.5, 6), 5)
+    D = np.tile(np.logspace(9, 11, 5), 6)
+    df = pd.DataFrame({"N": N, "D": D,
+                       "loss_web": 1.7 + 400 / N**0.34 + 410 / D**0.28 + rng.normal(0, 0.005, 30),
+                       "loss_code": 0.9 + 250 / N**0.3 + 300 / D**0.3 + rng.normal(0, 0.005, 30)})
+    task = task_from_frame(df, ["N", "D"], ["loss_web", "loss_code"], test="N > 1e9", name="two")
+    assert task.baseline == "chinchilla:N,D"
+    ev = Evaluator(task).evaluate(reference_law(task)[1], "test")
+    assert ev.ok, ev.message
+    assert ev.scores.r2 > 0.95
+    E = np.asarray(ev.params["all_data"], dtype=float)[:, 0]  # one row of [E, A, alpha, B, beta] per target
+    assert E == pytest.approx([1.7, 0.9], abs=0.15)

@@ -35,7 +35,7 @@ _TEMPLATE = '''"""Chinchilla form (Hoffmann et al. 2022), refit robustly.
     L(N, D) = E + A / N**alpha + B / D**beta
 
 N is column {n_idx} ({n_name}) and D is column {d_idx} ({d_name}) of data_points.
-5 fitted parameters per group: [E, A, alpha, B, beta]. Fitted as Hoffmann et al.
+5 fitted parameters per group and target: [E, A, alpha, B, beta]. Fitted as Hoffmann et al.
 (2022, App. D.2) fit it: Huber loss (delta = 1e-3) on log loss, L-BFGS-B from the
 best starts of a grid ((E, A, B) by non-negative least squares for each (alpha, beta)),
 in logs centred on the group's mean: the same fit whatever the units of N and D.
@@ -54,13 +54,15 @@ def scaling_law_func(data_points, params):
 
     Args:
         data_points: (M, F) array; columns N_COL and D_COL are N and D.
-        params: (5,) array [E, A, alpha, B, beta].
+        params: (5,) array [E, A, alpha, B, beta] for one target, or (T, 5), one row per target.
     Returns:
-        (M,) predicted loss.
+        (M,) predicted loss for one target, (M, T) for T targets.
     """
     X = np.atleast_2d(np.asarray(data_points, dtype=float))
-    E, A, alpha, B, beta = np.asarray(params, dtype=float).ravel()[:5]
-    return E + A * X[:, N_COL] ** (-alpha) + B * X[:, D_COL] ** (-beta)
+    P = np.atleast_2d(np.asarray(params, dtype=float))[:, :5]  # (T, 5)
+    E, A, alpha, B, beta = (P[None, :, k] for k in range(5))  # each (1, T)
+    pred = E + A * X[:, N_COL, None] ** (-alpha) + B * X[:, D_COL, None] ** (-beta)  # (M, T)
+    return pred[:, 0] if pred.shape[1] == 1 else pred
 
 
 def _huber(r):
@@ -69,16 +71,22 @@ def _huber(r):
 
 
 def fit_scaling_law(data_points, loss_values):
-    """Fit [E, A, alpha, B, beta] to one group (losses must be positive).
+    """Fit [E, A, alpha, B, beta] to one group, target by target (losses must be positive).
 
     Args:
         data_points: (M, F) array of runs.
-        loss_values: (M,) array of losses.
+        loss_values: (M,) array of losses, or (M, T) for T targets.
     Returns:
-        (5,) array [E, A, alpha, B, beta].
+        (5,) array [E, A, alpha, B, beta] for one target, (T, 5) for T targets.
     """
     X = np.atleast_2d(np.asarray(data_points, dtype=float))
-    y = np.asarray(loss_values, dtype=float).ravel()
+    Y = np.asarray(loss_values, dtype=float).reshape(len(X), -1)  # (M, T)
+    rows = [_fit_one(X, y) for y in Y.T]
+    return rows[0] if len(rows) == 1 else np.vstack(rows)
+
+
+def _fit_one(X, y):
+    """[E, A, alpha, B, beta] for one target: X (M, F), y (M,)."""
     logN, logD = np.log(X[:, N_COL]), np.log(X[:, D_COL])
     logy = np.log(np.maximum(y, 1e-12))
     starts = []
