@@ -1,6 +1,7 @@
 """A task's reference law refit through the sandbox: fit on train, scored on validation and test.
 
-    fit = refit_reference(Evaluator(task, sandbox))   # the human law (or the Chinchilla form of a user table)
+    label, source, kind = comparison_law(task)       # tasks.baselines: the human law, Chinchilla or the plain law
+    fit = refit_law(Evaluator(task, sandbox), label, source)
     fit.val.scores.r2, fit.test.scores.r2, fit.error
 
 The one place the reference law is refit: the runner (``best.json``'s
@@ -64,13 +65,4 @@ def refit_law(evaluator: Evaluator, label: str, source: str,
     return ReferenceFit(label, source, run(source, "val", None), run(source, "test", test_extra))
 
 
-def refit_reference(evaluator: Evaluator,
-                    test_extra: dict[str, dict[str, np.ndarray]] | None = None) -> ReferenceFit | None:
-    """The task's reference law (``tasks.baselines.reference_law``) refit and scored; None when it has none."""
-    from evosld.tasks.baselines import reference_law
-
-    ref = reference_law(evaluator.task)
-    return None if ref is None else refit_law(evaluator, *ref, test_extra=test_extra)
-
-
-__all__ = ["ReferenceFit", "refit_law", "refit_reference"]
+__all__ = ["ReferenceFit", "refit_law"]

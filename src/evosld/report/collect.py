@@ -167,7 +167,7 @@ def _reference(task: Task, evaluator: Evaluator, extra: dict[str, Any]) -> tuple
     fit = refit_law(evaluator, label, source, extra)
     if task.name in BUILTIN:
         fit = replace(fit, label=f"human law: {law_title(fit.source, task.name)}")
-    return fit, "human" if kind == "human" else "starter"
+    return fit, kind
 
 
 def _n_params(meta: dict[str, Any], fit: Evaluation) -> int | None:

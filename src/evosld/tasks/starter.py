@@ -93,12 +93,17 @@ def starter_meta(task: Task) -> dict[str, object]:
     target), so a run whose pick is the starter shows its law like any other;
     ``pinned``: whether the fit rows pin its curve (``starter_pinned``).
     """
-    terms = " + ".join(f"c_{i + 1} * {f}^e_{i + 1}" for i, f in enumerate(task.features))
     per_output = 2 * len(task.features) + 1
-    lhs = task.targets[0] if len(task.targets) == 1 else "each of " + ", ".join(task.targets)
-    return {"origin": "starter", "formula": f"{lhs} = b + {terms}",
+    return {"origin": "starter", "formula": starter_formula(task),
             "n_params": per_output * len(task.targets), "n_params_per_output": per_output,
             "pinned": starter_pinned(task)}
+
+
+def starter_formula(task: Task) -> str:
+    """The starter's law in the task's own names, e.g. ``loss = b + c_1 * N^e_1 + c_2 * D^e_2``."""
+    terms = " + ".join(f"c_{i + 1} * {f}^e_{i + 1}" for i, f in enumerate(task.features))
+    lhs = task.targets[0] if len(task.targets) == 1 else "each of " + ", ".join(task.targets)
+    return f"{lhs} = b + {terms}"
 
 
 

@@ -13,6 +13,7 @@ also runs unchanged in SLDBench's own evaluator:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from evosld.errors import DataError
 from evosld.tasks.builtin import BUILTIN
@@ -76,7 +77,7 @@ def reference_law(task) -> tuple[str, str] | None:
     return None
 
 
-def comparison_law(task) -> tuple[str, str, str]:
+def comparison_law(task) -> tuple[str, str, Literal["human", "starter"]]:
     """(label, source, kind) of the law a run's pick is shown beside: the reference law (``reference_law``,
     kind ``"human"``), else the plain power law the search starts from (kind ``"starter"``), so that a
     user's table without a published form still shows what the search bought over the law one would
@@ -84,10 +85,9 @@ def comparison_law(task) -> tuple[str, str, str]:
     ref = reference_law(task)
     if ref is not None:
         return ref[0], ref[1], "human"
-    from evosld.tasks.starter import starter_meta, starter_source
+    from evosld.tasks.starter import starter_formula, starter_source
 
-    formula = str(starter_meta(task)["formula"])
-    return (f"the plain power law {formula} (the search's starter; no published law for this table)",
+    return (f"the plain power law {starter_formula(task)} (the search's starter; no published law for this table)",
             starter_source(task), "starter")
 
 
