@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -140,6 +141,25 @@ def _strip_annotations(src: str) -> str:
     return src.replace("from __future__ import annotations\n", "")
 
 
+@cache
+def _copied(fn) -> str:
+    """The source of ``fn`` as copied into programs (read once per process: every emitted program repeats it)."""
+    return inspect.getsource(fn)
+
+
+@lru_cache(maxsize=2)
+def _fitter_source(keeps_range: bool) -> str:
+    """The fitter's functions, copied into every program; with ``keeps_range`` also the range guard's."""
+    return "\n\n".join(
+        _copied(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
+                               fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
+                               metrics.robust_deviation, metrics.isolated_misses, fit.huber_cost,
+                               fit.refine_projected, fit.projected_fit, fit._linear_part, fit._row_weighted,
+                               fit.fit_varpro,
+                               *((fit.range_guard, fit.fit_in_range) if keeps_range else ()))
+    )
+
+
 def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str], fit_settings: dict | None = None) -> str:
     """The full program for ``law`` (a self-contained Python module)."""
     settings = {**PROGRAM_FIT, **(fit_settings or {})}
@@ -188,17 +208,10 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
         "def _exp(a):\n    return np.exp(np.clip(a, -50.0, 50.0))",
     ]
     if needs_eff:
-        helpers.append(inspect.getsource(blocks.eff_power).replace("def eff_power(", "def _eff(", 1))
+        helpers.append(_copied(blocks.eff_power).replace("def eff_power(", "def _eff(", 1))
     if any(f.kind == "escale" for t in law.terms for f in t.factors):
-        helpers.append(inspect.getsource(blocks.escale_power).replace("def escale_power(", "def _escale(", 1))
-    fitter = "\n\n".join(
-        inspect.getsource(fn) for fn in (fit.solve_linear, fit.projected_residual, fit.basis_derivatives,
-                                         fit.projected_jacobian, fit.robust_polish, fit.relative_weights,
-                                         metrics.robust_deviation, metrics.isolated_misses, fit.huber_cost,
-                                         fit.refine_projected, fit.projected_fit, fit._linear_part, fit._row_weighted,
-                                         fit.fit_varpro,
-                                         *((fit.range_guard, fit.fit_in_range) if space.keeps_range else ()))
-    )
+        helpers.append(_copied(blocks.escale_power).replace("def escale_power(", "def _escale(", 1))
+    fitter = _fitter_source(space.keeps_range)
     body = "\n".join(
         [
             "# EVOLVE-BLOCK-START",
