@@ -409,7 +409,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    starter = ("" if meta.get("origin") != "starter"
+    starter = (", kept over the search's pick" if meta.get("origin") == "comparison law"
+               else "" if meta.get("origin") != "starter"
                else ", the starter anchored at the top of the target range: no proposal did better"
                if "anchored" in meta else ", the starter: no proposal did better")
     print(f"best law (program {outcome.best_id}{starter}): {meta.get('formula') or '(see best_program.py)'}")
@@ -436,7 +437,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
                   f"{declared})")
     _finishing_line(outcome, run_dir)
     ref = outcome.reference
-    if ref:
+    if ref and meta.get("origin") != "comparison law":
         def fmt(split: dict | None) -> str:
             r2, error = (split or {}).get("r2"), (split or {}).get("error") or ""
             return f"{r2:.4f}" if isinstance(r2, (int, float)) else ("not scored" if "not scored" in error
@@ -458,6 +459,11 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
     """
     if sel is None:
         return []
+    if sel.prior is not None and sel.prior.get("kept"):
+        noise = [_noise_line(sel, run_dir)] if sel.noise is not None else []
+        return noise + [f"  kept {sel.prior['name']} over the search's best law (program {sel.prior['pick']}): "
+                        f"{sel.prior['why']}; a law written before the data carries no bonus from being the best "
+                        "of many on a few runs (best.json: selection.prior)"]
     if sel.rule == "extrapolation folds":
         ranked = sorted(sel.candidates, key=lambda c: -(c.score if c.score is not None else -1.0))
         chosen = next(c for c in sel.candidates if c.program_id == sel.program_id)

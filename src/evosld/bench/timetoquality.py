@@ -44,7 +44,7 @@ from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
-from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
+from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE, PRIOR_PROPOSER
 from evosld.run.store import RunStore, StoredProgram
 from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, pinned_first, simpler, tied, within_limit
@@ -122,12 +122,17 @@ class SelectionSettings:
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
-    """(elapsed seconds, candidate) per distinct evaluated law, in evaluation order (as ``runner.select_final``)."""
+    """(elapsed seconds, candidate) per distinct evaluated law, in evaluation order (as ``runner.select_final``).
+
+    The comparison law a finished run kept over its pick (proposer ``reference``, stored after the search) is
+    not one of the search's laws and is left out.
+    """
     out: list[tuple[float, Candidate]] = []
     seen: set[str] = set()
     for p in programs:
         ev = p.evaluation
-        if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen:
+        if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen \
+                or p.proposer == PRIOR_PROPOSER:
             continue
         seen.add(p.digest)
         n = (p.meta or {}).get("n_params")

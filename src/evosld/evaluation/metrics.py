@@ -236,3 +236,48 @@ def r2_spread(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray], 
         sq = np.concatenate([e[rng.integers(0, len(e), len(e))] for e, _ in pairs])
         values.append(float(np.mean(1.0 - np.mean(sq, axis=0) / var)))
     return float(np.std(values))
+
+
+def r2_gap_spread(first: dict[str, np.ndarray], second: dict[str, np.ndarray], truth: dict[str, np.ndarray],
+                  draws: int = 200, seed: int = 0) -> float | None:
+    """Standard error of the difference of two laws' R² on one slice: is one really better there?
+
+    As ``r2_spread``, but each bootstrap draw takes the same rows for both laws
+    (every group's rows again at random with replacement) and records the
+    difference of their R² over them, with Var(y) the whole slice's. Two laws
+    that miss the same runs alike differ by little in every draw, however
+    few the runs; the spread of one law's R² alone would not say that.
+
+    Args:
+        first, second: group -> (M_g,) or (M_g, T) predictions of the scored rows by each law.
+        truth: group -> the same rows' targets, same shapes.
+        draws: bootstrap draws; seed: their random seed (the result is reproducible).
+    Returns:
+        The standard deviation of the draws' R² differences (first minus second), or None when a group's
+        predictions are missing, of another shape or not finite, or the slice's targets do not vary.
+    """
+    triples = []
+    for g, y in truth.items():
+        y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
+        errs = []
+        for preds in (first, second):
+            p = preds.get(g)
+            p2 = None if p is None else np.asarray(p, dtype=float)
+            if p2 is None or p2.size != y2.size or not np.all(np.isfinite(p2)):
+                return None
+            errs.append((p2.reshape(y2.shape) - y2) ** 2)
+        triples.append((errs[0], errs[1], y2))
+    if not triples:
+        return None
+    Y = np.concatenate([y for _, _, y in triples])
+    var = np.var(Y, axis=0)
+    if not np.all(_spread_ok(var, Y, 2)):
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        rows = [rng.integers(0, len(y), len(y)) for _, _, y in triples]
+        sq1 = np.concatenate([e1[i] for (e1, _, _), i in zip(triples, rows)])
+        sq2 = np.concatenate([e2[i] for (_, e2, _), i in zip(triples, rows)])
+        values.append(float(np.mean((np.mean(sq2, axis=0) - np.mean(sq1, axis=0)) / var)))
+    return float(np.std(values))

@@ -427,7 +427,19 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
                "pick, and fewer parameters are "
                "fewer ways to bend through a few runs; weigh it (and the reference law, when one is shown) "
                "before trusting the pick beyond the data." if simple else "")
-            + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>" + _unchecked_note(sel))
+            + _declared_note(data.task.target_range, data.task.target_range_how) + _prior_note(sel) + "</p>"
+            + _unchecked_note(sel))
+
+
+def _prior_note(sel: dict[str, Any]) -> str:
+    """What weighing the pick against the law shown beside it decided (``search.prior``; empty when not weighed)."""
+    prior = sel.get("prior")
+    if not prior:
+        return ""
+    verdict = (f"so that law is the run's law (program {escape(str(prior.get('program_id')))}), not the search's "
+               f"best (program {escape(str(prior.get('pick')))}): a law written before the data carries no bonus "
+               "from being the best of many on a few runs" if prior.get("kept") else "so the search's law stays")
+    return (f" Weighed against {escape(str(prior.get('name')))}: {escape(str(prior.get('why')))}; {verdict}.")
 
 
 def _declared_note(bounds: Any, how: str = "") -> str:

@@ -138,6 +138,12 @@ class Ahead:
                 self.clock.cut += 1  # only the thread that reads results counts
             raise
 
+    def keep(self, key: Hashable, value: Any) -> None:
+        """Hold ``value`` under ``key`` as a finished job's result: the next ``result(key, ...)`` returns it."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future.set_result(value)
+        self._started[key] = future
+
     def close(self, abort: bool = False) -> None:
         """Drop the jobs not started; wait for those running unless ``abort`` (then kill their
         sandboxed children first, with ``Sandbox.stop``, so the threads end at once)."""

@@ -17,9 +17,11 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
@@ -34,10 +36,11 @@ from evosld.evaluation.foldscores import (
     score_fold,
     score_folds,
 )
-from evosld.evaluation.metrics import r2_spread
+from evosld.evaluation.metrics import r2_gap_spread, r2_spread
 from evosld.evaluation.reference import refit_law
 from evosld.evaluation.sandbox import UIDS_PER_PROCESS, Limits, Sandbox
 from evosld.evaluation.scatter import Scatter, scatter_of
+from evosld.program import Program
 from evosld.proposers.base import Proposal, Proposer
 from evosld.run.finishing import Ahead, FinishClock
 from evosld.run.keptlimit import record_limit
@@ -47,6 +50,7 @@ from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
+from evosld.search.prior import PriorCheck, keep_prior
 from evosld.search.selection import (
     Candidate,
     OutOfTime,
@@ -655,6 +659,77 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
     return out
 
 
+#: Proposer name of the comparison law when it is kept as the run's law (``weigh_prior``).
+PRIOR_PROPOSER = "reference"
+
+
+def weigh_prior(store: RunStore, task: Task, evaluator: Evaluator, selection: Selection,
+                clock: FinishClock | None = None, ahead: Ahead | None = None) -> Selection:
+    """A pick made by validation alone, weighed against the law shown beside it (``search.prior``).
+
+    The comparison law is refit on the fit rows (the reference's own
+    validation refit, then left for ``reference_scores``) and the pick once
+    more, both scored on the same bootstrap draws of the validation runs;
+    it is probed one step beyond the data. When ``search.prior.keep_prior``
+    says so, it is stored as a program of the run (proposer ``"reference"``,
+    with that validation evaluation) and becomes the pick. The check is kept
+    in the store (state ``prior_check``), so a re-finished run does not
+    store the law twice. Picks the folds made, and a finishing time that
+    runs out, leave the pick as it is.
+    """
+    if selection.folds or selection.rule != "validation":
+        return selection
+    (label, source), _ = _stored_reference(store, task)
+    done = store.get_state("prior_check")
+    if isinstance(done, dict) and done.get("name") == label and selection.program_id in (
+            done.get("pick"), done.get("program_id")):  # weighed before (a re-finish may pick the kept law itself)
+        check = PriorCheck.from_json(done)
+    elif store.program(selection.program_id).digest == Program(source).digest:
+        return selection  # the pick is that law already (the plain power law the search started from)
+    else:
+        try:
+            check = _prior_check(store, task, evaluator, selection.program_id, label, source, clock, ahead)
+        except OutOfTime:
+            return selection
+        store.set_state("prior_check", check.to_json())
+    if check.kept and check.program_id is not None:
+        return replace(selection, program_id=check.program_id, prior=check.to_json())
+    return replace(selection, prior=check.to_json())
+
+
+def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, label: str, source: str,
+                 clock: FinishClock | None, ahead: Ahead | None) -> PriorCheck:
+    ahead = ahead or Ahead(1, clock)
+
+    def val_of(src: str):  # noqa: ANN202 - an Evaluation
+        return clock.evaluate(evaluator, src, "val", None) if clock is not None else evaluator.evaluate(src, "val")
+
+    ref = ahead.result(("reference", "val"), lambda: val_of(source))
+    ahead.keep(("reference", "val"), ref)  # the reference's scores read the same refit
+    if not ref.ok:
+        return PriorCheck(label, pick, None, None, None, None, None, False, "the comparison law failed on validation")
+    mine = val_of(store.program(pick).source)
+    _, val = task.split_arrays("val")
+    gap = mine.scores.r2 - ref.scores.r2 if mine.ok else None
+    se = r2_gap_spread(mine.predictions, ref.predictions, {g: d.y for g, d in val.items()}) if mine.ok else None
+    sizes = [int(np.size(p)) for p in ref.params.values() if p is not None]
+    n_params = max(sizes) if sizes else None
+    beyond = probe_law(evaluator, source, clock)
+    kept, why = keep_prior(gap, se, beyond, n_params, task.max_params)
+    pid = None
+    if kept:
+        digest = Program(source).digest
+        same = [i for i in store.find_digest(digest) if store.program(i).evaluation is not None]
+        if same:  # stored already: kept by an earlier finish, or the starter itself
+            pid = same[0]
+        else:
+            pid = store.add_program(source, iteration=store.program(pick).iteration, proposer=PRIOR_PROPOSER,
+                                    meta={"origin": "comparison law", "formula": label, "n_params": n_params},
+                                    digest=digest)
+            store.add_evaluation(pid, ref.metrics())
+    return PriorCheck(label, pick, ref.scores.r2, gap, se, beyond, n_params, kept, why, pid)
+
+
 def finish_workers(config: RunConfig) -> int:
     """Evaluations the finishing runs at once: ``--workers``, at most this machine's cores (the finishing
     runs here, also when the search ran on a Dask cluster), leaving the sandbox one run for the main thread."""
@@ -692,6 +767,7 @@ def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, statu
     selection = select_final(store, evaluator, config, clock, ahead, candidates)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
+    selection = weigh_prior(store, task, evaluator, selection, clock, ahead)
     best = store.program(selection.program_id)
     store.set_state("final_program_id", best.id)
     store.set_state("selection", selection.to_json())

@@ -91,7 +91,10 @@ on parallel scaling (two parallel sizes below validation) every seed fell
 from 0.99996 to 0.99987, below the human law. Weighing each simpler law by
 the standard error of its difference from the best (paired draws) did no
 better: 0.48 -> 0.71 on the losses, -0.23 -> -0.39 on the accuracies,
-parallel the same.
+parallel the same. What does act on such a pick comes after this module: the
+runner weighs it against one law written before the data, the one shown
+beside it (``search.prior``), and keeps that law unless the pick beats it
+beyond the noise.
 
 With ``band = 0`` the pick is the fewest parameters within ``tolerance`` of
 the best validation R² (pure parsimony, no refits).
@@ -207,6 +210,9 @@ class Selection:
     noise: float | None = None
     close_on_val: int = 0
     simplest_close: Candidate | None = None
+    #: with no inner fold: the pick weighed against the law shown beside it (``search.prior.PriorCheck``,
+    #: as JSON; None: not weighed); when that law was kept, ``program_id`` is its id and this says why
+    prior: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         def cand(c: Candidate) -> dict[str, Any]:
@@ -220,7 +226,8 @@ class Selection:
                 "candidates": [cand(c) for c in self.candidates], "unchecked": list(self.unchecked),
                 "widened_from": self.widened_from, "simpler_from": self.simpler_from, "noise": self.noise,
                 "close_on_val": self.close_on_val,
-                "simplest_close": cand(self.simplest_close) if self.simplest_close is not None else None}
+                "simplest_close": cand(self.simplest_close) if self.simplest_close is not None else None,
+                "prior": self.prior}
 
 
 def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> list[Candidate]:
