@@ -214,28 +214,41 @@ def r2_spread(predictions: dict[str, np.ndarray], truth: dict[str, np.ndarray], 
         predictions are missing, of another shape or not finite, or the
         slice's targets do not vary.
     """
-    pairs = []
-    for g, y in truth.items():
-        p = predictions.get(g)
-        if p is None:
-            return None
-        y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
-        p2 = np.asarray(p, dtype=float)
-        if p2.size != y2.size or not np.all(np.isfinite(p2)):
-            return None
-        pairs.append(((p2.reshape(y2.shape) - y2) ** 2, y2))
-    if not pairs:
+    got = _squared_errors([predictions], truth)
+    if got is None:
         return None
-    Y = np.concatenate([y for _, y in pairs])
-    var = np.var(Y, axis=0)
-    if not np.all(_spread_ok(var, Y, 2)):
-        return None
+    (errs,), var = got
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(draws):
-        sq = np.concatenate([e[rng.integers(0, len(e), len(e))] for e, _ in pairs])
+        sq = np.concatenate([e[rng.integers(0, len(e), len(e))] for e in errs])
         values.append(float(np.mean(1.0 - np.mean(sq, axis=0) / var)))
     return float(np.std(values))
+
+
+def _squared_errors(laws: list[dict[str, np.ndarray]], truth: dict[str, np.ndarray]
+                    ) -> tuple[list[list[np.ndarray]], np.ndarray] | None:
+    """Per law, per group of ``truth``, the (M_g, T) squared errors of its predictions; and the slice's (T,) Var(y).
+
+    None when a group's predictions are missing, of another shape or not finite, or the slice's targets do
+    not vary (``r2_spread``, ``r2_gap_spread``).
+    """
+    errs: list[list[np.ndarray]] = [[] for _ in laws]
+    ys = []
+    for g, y in truth.items():
+        y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
+        for k, preds in enumerate(laws):
+            p = preds.get(g)
+            p2 = None if p is None else np.asarray(p, dtype=float)
+            if p2 is None or p2.size != y2.size or not np.all(np.isfinite(p2)):
+                return None
+            errs[k].append((p2.reshape(y2.shape) - y2) ** 2)
+        ys.append(y2)
+    if not ys:
+        return None
+    Y = np.concatenate(ys)
+    var = np.var(Y, axis=0)
+    return (errs, var) if np.all(_spread_ok(var, Y, 2)) else None
 
 
 def r2_gap_spread(first: dict[str, np.ndarray], second: dict[str, np.ndarray], truth: dict[str, np.ndarray],
@@ -256,28 +269,15 @@ def r2_gap_spread(first: dict[str, np.ndarray], second: dict[str, np.ndarray], t
         The standard deviation of the draws' R² differences (first minus second), or None when a group's
         predictions are missing, of another shape or not finite, or the slice's targets do not vary.
     """
-    triples = []
-    for g, y in truth.items():
-        y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
-        errs = []
-        for preds in (first, second):
-            p = preds.get(g)
-            p2 = None if p is None else np.asarray(p, dtype=float)
-            if p2 is None or p2.size != y2.size or not np.all(np.isfinite(p2)):
-                return None
-            errs.append((p2.reshape(y2.shape) - y2) ** 2)
-        triples.append((errs[0], errs[1], y2))
-    if not triples:
+    got = _squared_errors([first, second], truth)
+    if got is None:
         return None
-    Y = np.concatenate([y for _, _, y in triples])
-    var = np.var(Y, axis=0)
-    if not np.all(_spread_ok(var, Y, 2)):
-        return None
+    (errs1, errs2), var = got
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(draws):
-        rows = [rng.integers(0, len(y), len(y)) for _, _, y in triples]
-        sq1 = np.concatenate([e1[i] for (e1, _, _), i in zip(triples, rows)])
-        sq2 = np.concatenate([e2[i] for (_, e2, _), i in zip(triples, rows)])
+        rows = [rng.integers(0, len(e), len(e)) for e in errs1]
+        sq1 = np.concatenate([e[i] for e, i in zip(errs1, rows)])
+        sq2 = np.concatenate([e[i] for e, i in zip(errs2, rows)])
         values.append(float(np.mean((np.mean(sq2, axis=0) - np.mean(sq1, axis=0)) / var)))
     return float(np.std(values))
