@@ -699,6 +699,7 @@ def weigh_prior(store: RunStore, task: Task, evaluator: Evaluator, selection: Se
 
 def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, label: str, source: str,
                  clock: FinishClock | None, ahead: Ahead | None) -> PriorCheck:
+    """``pick`` weighed against the comparison law (``label``, ``source``); the law is stored when kept."""
     ahead = ahead or Ahead(1, clock)
 
     def val_of(src: str):  # noqa: ANN202 - an Evaluation
