@@ -537,16 +537,18 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
-                  noise=None if folds else val_noise(store, evaluator, clock))
+                  noise=None if folds else val_noise(store, evaluator, clock, ahead))
 
 
-def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None) -> Callable[[int], float | None]:
+def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,
+              ahead: Ahead | None = None) -> Callable[[int], float | None]:
     """program id -> the standard error of the law's validation R² (``evaluation.metrics.r2_spread``).
 
     From one more fit of the law on the fit rows (within ``clock``'s
     allowance when given: it may raise ``OutOfTime``); None when that fit
     fails. Kept in the store (state ``val_noise``), so a re-finished run does
-    not fit again.
+    not fit again; the refit itself is held in ``ahead`` (key ``("val", id)``)
+    for ``weigh_prior``, which scores the same fit against the comparison law.
     """
     done: dict[str, Any] = dict(store.get_state("val_noise", {}) or {})
     task = evaluator.task
@@ -555,6 +557,8 @@ def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None =
         if str(pid) not in done:
             source = store.program(pid).source
             ev = clock.evaluate(evaluator, source, "val", None) if clock is not None else evaluator.evaluate(source, "val")
+            if ahead is not None:
+                ahead.keep(("val", pid), ev)  # the pick's weighing against the comparison law reads the same refit
             _, val = task.split_arrays("val")
             done[str(pid)] = r2_spread(ev.predictions, {g: d.y for g, d in val.items()}) if ev.ok else None
             store.set_state("val_noise", done)
@@ -709,7 +713,7 @@ def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, l
     ahead.keep(("reference", "val"), ref)  # the reference's scores read the same refit
     if not ref.ok:
         return PriorCheck(label, pick, None, None, None, None, None, False, "the comparison law failed on validation")
-    mine = val_of(store.program(pick).source)
+    mine = ahead.result(("val", pick), lambda: val_of(store.program(pick).source))  # kept by val_noise, if it ran
     _, val = task.split_arrays("val")
     gap = mine.scores.r2 - ref.scores.r2 if mine.ok else None
     se = r2_gap_spread(mine.predictions, ref.predictions, {g: d.y for g, d in val.items()}) if mine.ok else None
