@@ -6,6 +6,14 @@ columns. Run on its own (one task, one seed) it prints its result as JSON::
 
     EVOSLD_DATA=../shared/sldbench python benchmarks/peers.py moe_scaling_law --seed 0 --budget-seconds 300
 
+The task may also be a task file (``.yaml``) or an evosld run directory: Operon
+then runs on that run's own table and split (as ``evosld eval RUN`` rebuilds
+them), and the result holds the run's chosen law beside it (``evosld``: its
+validation and test R² and parameters, from ``best.json``), so a user compares
+the peer with evosld on their own table in one command::
+
+    python benchmarks/peers.py my_run/ --budget-seconds 90
+
 The protocol, the same for every task, mirrors an evosld run:
 
 - **Split**: the task's own. Operon's genetic programming (``SymbolicRegressor``,
@@ -317,6 +325,54 @@ def run_operon(task: Any, seed: int, budget_seconds: float) -> dict[str, Any]:
     }
 
 
+def load_peer_task(which: str, data_dir: str | None) -> tuple[Any, Path | None]:
+    """The task named by ``which`` and the run directory it came from (None for a task name or file).
+
+    ``which``: a built-in task name, a task file (``.yaml``), or an evosld run directory, whose own
+    table and split are rebuilt from its store (``evosld.run.rundir.run_law``), as ``evosld eval RUN`` does.
+    """
+    from evosld.run.plan import task_spec_for
+    from evosld.tasks.taskfile import task_from_spec
+
+    if Path(which).is_dir():
+        from evosld.run.rundir import run_law
+
+        return task_from_spec(run_law(which).task_spec, data_dir), Path(which)
+    if os.sep in which and not Path(which).exists():
+        from evosld.errors import DataError
+
+        raise DataError(f"{which} does not exist: give an evosld run directory, a task file (.yaml) or a "
+                        "built-in task name")
+    return task_from_spec(task_spec_for(which, data_dir), data_dir), None
+
+
+def run_pick(run_dir: Path) -> dict[str, Any] | None:
+    """The law an evosld run chose, as its ``best.json`` records it (None when the run wrote none yet)."""
+    try:
+        best = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    score = lambda split: (best.get(split) or {}).get("r2")  # noqa: E731
+    return {"program_id": best.get("program_id"), "val_r2": score("val"), "test_r2": score("test"),
+            "n_params": best.get("n_params"), "formula": best.get("formula")}
+
+
+def side_by_side(result: dict[str, Any]) -> str:
+    """One line per law for a person: Operon (free and within the limit) and the evosld run's pick, if any."""
+    def line(label: str, r: dict[str, Any] | None, size: str) -> str:
+        if not r:
+            return f"{label}: —"
+        fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
+        return f"{label}: validation R² {fmt(r.get('val_r2'))}, test R² {fmt(r.get('test_r2'))}, " \
+               f"{r.get('n_params')} {size}"
+
+    lines = [line("Operon", result.get("best"), "constants"),
+             line(f"Operon within the limit ({result.get('max_params')})", result.get("within_limit"), "constants")]
+    if "evosld" in result:
+        lines.append(line("evosld (the run's law)", result["evosld"], "parameters"))
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- in the benchmark
 
 
@@ -392,7 +448,8 @@ def run_all(tasks: dict[str, Any], seeds: Sequence[int], budget_seconds: float, 
 
 def main(argv: list[str] | None = None) -> int:
     p = ScriptParser(description=__doc__.splitlines()[0])
-    p.add_argument("task", help="a built-in task name")
+    p.add_argument("task", help="a built-in task name, a task file (.yaml), or an evosld run directory (its own "
+                                "table and split; its chosen law is shown beside Operon's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, required=True,
                    help="time for the whole task (split across groups and targets)")
@@ -401,7 +458,6 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from evosld.errors import EvosldError
     from evosld.run.outputs import write_atomic
-    from evosld.tasks import load_task
 
     if operon_version() is None:
         print("error: pyoperon is not installed: pip install -e '.[peers]'", file=sys.stderr)
@@ -410,8 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --budget-seconds must be positive", file=sys.stderr)
         return 2
     try:
-        task = load_task(args.task, data_dir=args.data_dir or os.environ.get("EVOSLD_DATA"))
+        task, run_dir = load_peer_task(args.task, args.data_dir or os.environ.get("EVOSLD_DATA"))
         result = run_operon(task, args.seed, args.budget_seconds)
+        if run_dir is not None:
+            result["evosld"] = run_pick(run_dir)
         text = json.dumps(result, indent=1) + "\n"
         if args.output:
             write_atomic(Path(args.output), text)
@@ -419,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(text, end="")
+    print(side_by_side(result), file=sys.stderr)
     return 0
 
 

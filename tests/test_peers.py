@@ -7,8 +7,11 @@ without it; CI does not install it.
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
+import subprocess
 import sys
+import warnings
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
@@ -51,6 +54,58 @@ def test_operon_on_a_tiny_grouped_task() -> None:
         assert variant["n_params"] >= 1 and variant["formula"] is None  # two models: no single formula
     assert within["n_params"] <= 3  # per group, the task's limit
     assert best["val_r2"] >= within["val_r2"] - 1e-9  # the restricted pick cannot beat the free one on validation
+
+
+def _small_run(tmp_path: Path) -> Path:
+    """A short evosld run on a synthetic Chinchilla table (test: the largest model), in ``tmp_path/run``."""
+    import evosld
+
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        evosld.discover(chinchilla_frame(), features=["N", "D"], target="loss", test="N >= 1e10", iterations=6,
+                        budget_seconds=None, seed=0, output=run, progress=False)
+    return run
+
+
+def test_a_run_directory_gives_the_peer_the_runs_own_table_split_and_law(tmp_path: Path) -> None:
+    from evosld.errors import EvosldError
+
+    peers = _load("peers")
+    run = _small_run(tmp_path)
+    task, run_dir = peers.load_peer_task(str(run), None)
+    best = json.loads((run / "best.json").read_text())
+    assert run_dir == run and list(task.features) == ["N", "D"] and list(task.targets) == ["loss"]
+    assert task.test_rule == best["split"]["test_rule"] and task.val_rule == best["split"]["val_rule"]
+    assert task.split_counts() == best["split"]["rows_per_group"]  # the rows the run fitted, validated, tested
+    pick = peers.run_pick(run)
+    assert pick["test_r2"] == best["test"]["r2"] and pick["val_r2"] == best["val"]["r2"]
+    assert pick["n_params"] == best["n_params"] and pick["formula"] == best["formula"]
+    lines = peers.side_by_side({"best": {"val_r2": 0.9, "test_r2": 0.8, "n_params": 7}, "within_limit": None,
+                                "max_params": 5, "evosld": pick}).splitlines()
+    assert lines[0] == "Operon: validation R² 0.9000, test R² 0.8000, 7 constants"
+    assert lines[1] == "Operon within the limit (5): —"
+    assert lines[2].startswith("evosld (the run's law): validation R² ") and f"{pick['test_r2']:.4f}" in lines[2]
+    empty = tmp_path / "not_a_run"
+    empty.mkdir()
+    with pytest.raises(EvosldError, match="not_a_run"):
+        peers.load_peer_task(str(empty), None)
+    with pytest.raises(EvosldError, match="gone does not exist: give an evosld run directory"):
+        peers.load_peer_task(str(tmp_path / "gone"), None)
+
+
+def test_operon_beside_an_evosld_run_on_its_own_table(tmp_path: Path) -> None:
+    pytest.importorskip("pyoperon")
+    run = _small_run(tmp_path)
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "peers.py"), str(run), "--budget-seconds", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    best = json.loads((run / "best.json").read_text())
+    assert result["task"] == best["task"] and result["evosld"]["test_r2"] == best["test"]["r2"]
+    assert math.isfinite(result["best"]["test_r2"])
+    shown = done.stderr.strip().splitlines()[-3:]
+    assert shown[0].startswith("Operon: validation R² ") and shown[2].startswith("evosld (the run's law): ")
 
 
 def _board(task: str) -> SimpleNamespace:
