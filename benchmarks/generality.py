@@ -431,6 +431,7 @@ def summarize(records: list[dict[str, Any]], operon: dict[tuple[str, int], dict[
         "operon_runs": sum(r["operon"] is not None for r in rows),
         "reaches_truth": sum(r["gap"] is not None and r["gap"] <= TOLERANCE for r in rows),
         "below_loglinear": sum(r["loglinear"] is not None and r["evosld"] < r["loglinear"] for r in rows),
+        "below_operon": sum(r["operon"] is not None and r["evosld"] < r["operon"] for r in rows),
         "errors": [f"{r['table']} seed {r['seed']}" for r in rows if r["error"]],
     }
     return {"rows": rows, "summary": summary}
@@ -470,7 +471,8 @@ def render(result: dict[str, Any]) -> str:
         f"(on its {summ['baseline_runs']} runs)"
         + (f", Operon {cell(summ['mean_operon'])} (on its {summ['operon_runs']} runs)" if summ["operon_runs"] else "")
         + f"; evosld ≥ truth − {TOLERANCE} on {summ['reaches_truth']}/{summ['runs']}, "
-        f"evosld < loglinear on {summ['below_loglinear']}/{summ['runs']}.",
+        f"evosld < loglinear on {summ['below_loglinear']}/{summ['runs']}"
+        + (f", evosld < Operon on {summ['below_operon']}/{summ['operon_runs']}" if summ["operon_runs"] else "") + ".",
     ]
     if result.get("operon_note"):
         lines.append(result["operon_note"])

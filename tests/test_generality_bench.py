@@ -81,3 +81,21 @@ def test_the_runner_records_a_discovery_and_a_refusal(tmp_path):
     text = gen.render({**gen.summarize([rec, refused], {}), "settings": {
         "set": "tune", "seeds": [0], "search_seed": 0, "budget_seconds": 6, "jobs": 1}})
     assert "kaplan_n_only" in text and "error" in text and "**Summary** over 2 run(s)" in text
+
+
+def test_the_summary_counts_the_runs_where_the_peer_beat_evosld():
+    def rec(table: str, evo: float | None) -> dict:
+        return {"table": table, "seed": 12, "evosld": {"test_r2_clipped": -1.0 if evo is None else evo, "test_r2": evo},
+                "truth": {"test_r2_clipped": 0.9}, "loglinear": {"test_r2_clipped": 0.1}}
+
+    records = [rec("a", 0.95), rec("b", 0.40), rec("c", None)]  # c: evosld refused (counts as below the peer)
+    operon = {("a", 12): {"test_r2_clipped": 0.90}, ("b", 12): {"test_r2_clipped": 0.80},
+              ("c", 12): {"test_r2_clipped": 0.10}}
+    result = gen.summarize(records, operon)
+    assert result["summary"]["below_operon"] == 2 and result["summary"]["operon_runs"] == 3
+    text = gen.render({**result, "settings": {"set": "holdout", "seeds": [12], "search_seed": 0,
+                                              "budget_seconds": 60, "jobs": 2}})
+    assert "evosld < Operon on 2/3." in text
+    no_peer = gen.render({**gen.summarize(records, {}), "settings": {"set": "holdout", "seeds": [12],
+                                                                     "search_seed": 0, "budget_seconds": 60, "jobs": 2}})
+    assert "Operon on" not in no_peer
