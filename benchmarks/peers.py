@@ -60,7 +60,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +232,8 @@ class Variant:
     fallbacks: int
     refits: int
     formula: str | None
+    #: group -> the chosen model of each target (Operon's own spelling, after the refit), so every model is inspectable
+    formulas: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _pool(task: Any, choices: dict[str, list[Choice]]) -> Variant:
@@ -267,6 +269,7 @@ def _pool(task: Any, choices: dict[str, list[Choice]]) -> Variant:
         fallbacks=sum(c.fallback for c in only),
         refits=sum(c.refit and not c.fallback for c in only),
         formula=only[0].formula if len(only) == 1 else None,
+        formulas={str(g): [c.formula for c in cs] for g, cs in choices.items()},
     )
 
 

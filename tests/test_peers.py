@@ -52,6 +52,7 @@ def test_operon_on_a_tiny_grouped_task() -> None:
     for variant in (best, within):
         assert -1.0 <= variant["test_r2_clipped"] <= 1.0 and math.isfinite(variant["val_r2"])
         assert variant["n_params"] >= 1 and variant["formula"] is None  # two models: no single formula
+        assert set(variant["formulas"]) == {"a", "b"} and all(len(f) == 1 and f[0] for f in variant["formulas"].values())
     assert within["n_params"] <= 3  # per group, the task's limit
     assert best["val_r2"] >= within["val_r2"] - 1e-9  # the restricted pick cannot beat the free one on validation
 
