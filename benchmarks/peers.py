@@ -361,7 +361,8 @@ def run_pick(run_dir: Path) -> dict[str, Any] | None:
 
 
 def side_by_side(result: dict[str, Any]) -> str:
-    """One line per law for a person: Operon (free and within the limit) and the evosld run's pick, if any."""
+    """One line per law for a person: Operon (free, and within the task's parameter limit when it has one) and
+    the evosld run's pick, if any."""
     def line(label: str, r: dict[str, Any] | None, size: str) -> str:
         if not r:
             return f"{label}: —"
@@ -369,8 +370,9 @@ def side_by_side(result: dict[str, Any]) -> str:
         return f"{label}: validation R² {fmt(r.get('val_r2'))}, test R² {fmt(r.get('test_r2'))}, " \
                f"{r.get('n_params')} {size}"
 
-    lines = [line("Operon", result.get("best"), "constants"),
-             line(f"Operon within the limit ({result.get('max_params')})", result.get("within_limit"), "constants")]
+    lines = [line("Operon", result.get("best"), "constants")]
+    if result.get("max_params") is not None:  # a task without a parameter limit has no restricted pick
+        lines.append(line(f"Operon within the limit ({result['max_params']})", result.get("within_limit"), "constants"))
     if "evosld" in result:
         lines.append(line("evosld (the run's law)", result["evosld"], "parameters"))
     return "\n".join(lines)

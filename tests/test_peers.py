@@ -87,6 +87,8 @@ def test_a_run_directory_gives_the_peer_the_runs_own_table_split_and_law(tmp_pat
     assert lines[0] == "Operon: validation R² 0.9000, test R² 0.8000, 7 constants"
     assert lines[1] == "Operon within the limit (5): —"
     assert lines[2].startswith("evosld (the run's law): validation R² ") and f"{pick['test_r2']:.4f}" in lines[2]
+    unlimited = peers.side_by_side({"best": {"val_r2": 0.9, "test_r2": 0.8, "n_params": 7}, "max_params": None})
+    assert unlimited == "Operon: validation R² 0.9000, test R² 0.8000, 7 constants"
     empty = tmp_path / "not_a_run"
     empty.mkdir()
     with pytest.raises(EvosldError, match="not_a_run"):
