@@ -27,7 +27,7 @@ from evosld.bounds import bounds_record
 from evosld.config import RunConfig
 from evosld.diagnose import unchanged_kinds
 from evosld.errors import ConfigError, DataError, EvosldError, OutputError
-from evosld.evaluation.evaluator import Evaluator
+from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import LOCAL_SPARE_RUNS, DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.foldscores import (
     fold_names,
@@ -556,7 +556,7 @@ def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None =
     def spread(pid: int) -> float | None:
         if str(pid) not in done:
             source = store.program(pid).source
-            ev = clock.evaluate(evaluator, source, "val", None) if clock is not None else evaluator.evaluate(source, "val")
+            ev = _evaluate(evaluator, source, "val", clock)
             if ahead is not None:
                 ahead.keep(("val", pid), ev)  # the pick's weighing against the comparison law reads the same refit
             _, val = task.split_arrays("val")
@@ -592,6 +592,13 @@ def probe_excess(store: RunStore, evaluator: Evaluator, clock: FinishClock | Non
     return excess
 
 
+def _evaluate(evaluator: Evaluator, source: str, split: str, clock: FinishClock | None = None,
+              extra: dict[str, dict[str, np.ndarray]] | None = None) -> Evaluation:
+    """``evaluator.evaluate``, within ``clock``'s allowance when one is given (then it may raise ``OutOfTime``)."""
+    return clock.evaluate(evaluator, source, split, extra) if clock is not None else \
+        evaluator.evaluate(source, split, extra_predict=extra)
+
+
 def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = None) -> float | None:
     """How far ``source``, refit on all train, leaves the train target range at the task's probe (spans).
 
@@ -604,8 +611,7 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     if not rows:
         return None
     extra = {g: {"probe": X} for g, X in rows.items()}
-    ev = (clock.evaluate(evaluator, source, "train", extra) if clock is not None
-          else evaluator.evaluate(source, "train", extra_predict=extra))
+    ev = _evaluate(evaluator, source, "train", clock, extra)
     if not ev.ok:
         return None
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
@@ -645,9 +651,7 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
     ahead = ahead or Ahead(1, clock)
 
     def run(src: str, split: str, extra):  # noqa: ANN001 - extra predictions, as Evaluator.evaluate
-        now = (lambda: clock.evaluate(evaluator, src, split, extra)) if clock is not None else \
-            (lambda: evaluator.evaluate(src, split, extra))
-        return ahead.result(("reference", split), now)
+        return ahead.result(("reference", split), lambda: _evaluate(evaluator, src, split, clock, extra))
 
     try:
         fit = refit_law(evaluator, *ref, evaluate=run)
@@ -705,15 +709,11 @@ def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, l
                  clock: FinishClock | None, ahead: Ahead | None) -> PriorCheck:
     """``pick`` weighed against the comparison law (``label``, ``source``); the law is stored when kept."""
     ahead = ahead or Ahead(1, clock)
-
-    def val_of(src: str):  # noqa: ANN202 - an Evaluation
-        return clock.evaluate(evaluator, src, "val", None) if clock is not None else evaluator.evaluate(src, "val")
-
-    ref = ahead.result(("reference", "val"), lambda: val_of(source))
+    ref = ahead.result(("reference", "val"), lambda: _evaluate(evaluator, source, "val", clock))
     ahead.keep(("reference", "val"), ref)  # the reference's scores read the same refit
     if not ref.ok:
         return PriorCheck(label, pick, None, None, None, None, None, False, "the comparison law failed on validation")
-    mine = ahead.result(("val", pick), lambda: val_of(store.program(pick).source))  # kept by val_noise, if it ran
+    mine = ahead.result(("val", pick), lambda: _evaluate(evaluator, store.program(pick).source, "val", clock))  # kept by val_noise, if it ran
     _, val = task.split_arrays("val")
     gap = mine.scores.r2 - ref.scores.r2 if mine.ok else None
     se = r2_gap_spread(mine.predictions, ref.predictions, {g: d.y for g, d in val.items()}) if mine.ok else None
