@@ -42,6 +42,7 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
+from evosld.proposers.symbolic.emit import TWIN_ORIGIN
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE, PRIOR_PROPOSER
@@ -124,15 +125,16 @@ class SelectionSettings:
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
     """(elapsed seconds, candidate) per distinct evaluated law, in evaluation order (as ``runner.select_final``).
 
-    The comparison law a finished run kept over its pick (proposer ``reference``, stored after the search) is
-    not one of the search's laws and is left out.
+    The comparison law a finished run kept over its pick (proposer ``reference``) and the fit-scale twins of
+    its running (``run.twins``) are stored after the search by its final pick; they are not the search's laws
+    and are left out.
     """
     out: list[tuple[float, Candidate]] = []
     seen: set[str] = set()
     for p in programs:
         ev = p.evaluation
         if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen \
-                or p.proposer == PRIOR_PROPOSER:
+                or p.proposer == PRIOR_PROPOSER or (p.meta or {}).get("origin") == TWIN_ORIGIN:
             continue
         seen.add(p.digest)
         n = (p.meta or {}).get("n_params")

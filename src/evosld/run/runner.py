@@ -47,6 +47,7 @@ from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
+from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
 from evosld.search.plausibility import LIMIT, runaway
@@ -472,13 +473,14 @@ def _probe_job(evaluator: Evaluator, clock: FinishClock | None, source: str) -> 
     return lambda: probe_law(evaluator, source, clock)
 
 
-def check_waves(candidates: list[Candidate], config: RunConfig) -> list[list[Candidate]]:
+def check_waves(candidates: list[Candidate], config: RunConfig,
+                law_of: dict[int, int] | None = None) -> list[list[Candidate]]:
     """The laws the final pick will check first, in its order: the running (``search.selection.tied``),
     then, when more than one is in the running, the simpler laws (``search.selection.simpler``). None
     with ``selection_band`` 0 (no checks)."""
     if config.selection_band <= 0:
         return []
-    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool)
+    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool, law_of)
     return [running, simpler(candidates, running, config.selection_pool)] if len(running) > 1 else [running]
 
 
@@ -537,7 +539,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
-                  noise=None if folds else val_noise(store, evaluator, clock, ahead))
+                  noise=None if folds else val_noise(store, evaluator, clock, ahead), law_of=twin_laws(store))
 
 
 def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,
@@ -763,8 +765,10 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
 def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus,
             evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> RunOutcome:
     candidates = final_candidates(store, evaluator, config)
+    if add_twins(store, evaluator, config, clock, ahead, candidates):  # the running's fit-scale twins join them
+        candidates = final_candidates(store, evaluator, config)
     if candidates:  # started in the order they are needed: the simpler laws' folds only if their probes pass
-        waves = check_waves(candidates, config)
+        waves = check_waves(candidates, config, twin_laws(store))
         queue_checks(store, evaluator, config, clock, ahead, waves[0] if waves else [])
         queue_reference(store, task, evaluator, clock, ahead)
         for wave in waves[1:]:

@@ -96,6 +96,12 @@ runner weighs it against one law written before the data, the one shown
 beside it (``search.prior``), and keeps that law unless the pick beats it
 beyond the noise.
 
+Each law in the running may bring its fit-scale twin, the same law fitted
+on relative residuals (``run.twins``). The laws alone set the band and fill
+the pool; a twin within the band joins beside its law, and the folds judge
+it as any other candidate. A lone leader with its twin beside it is then a
+pick made by the folds, the simpler laws included.
+
 With ``band = 0`` the pick is the fewest parameters within ``tolerance`` of
 the best validation R² (pure parsimony, no refits).
 
@@ -254,7 +260,8 @@ def pinned_first(candidates: Sequence[Candidate], unpinned: Collection[int]) -> 
     return pinned or list(candidates)
 
 
-def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: int = POOL) -> list[Candidate]:
+def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: int = POOL,
+         law_of: Mapping[int, int] | None = None) -> list[Candidate]:
     """The laws in the running with the best on validation, best first (at most ``pool``).
 
     Args:
@@ -263,13 +270,21 @@ def tied(candidates: Sequence[Candidate], band: float, tolerance: float, pool: i
         band: share of the best law's remaining error ``1 - R²`` that counts as close.
         tolerance: the least validation R² difference that counts as close.
         pool: most laws returned.
+        law_of: program id -> the program whose law it fits again (a fit-scale
+            twin, ``run.twins``). The laws alone set the band and fill the
+            ``pool``; a twin joins beside its law when it is within the band,
+            so it never pushes a law out nor narrows the band by leading it.
     """
     ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))
     if not ranked:
         return []
-    top = ranked[0].val_r2
+    law_of = law_of or {}
+    laws = [c for c in ranked if c.program_id not in law_of] or ranked
+    top = laws[0].val_r2
     width = max(tolerance, band * max(0.0, 1.0 - top))
-    return [c for c in ranked if c.val_r2 >= top - width][: max(1, pool)]
+    kept = {c.program_id for c in [c for c in laws if c.val_r2 >= top - width][: max(1, pool)]}
+    return [c for c in ranked
+            if c.val_r2 >= top - width and (c.program_id in kept or law_of.get(c.program_id) in kept)]
 
 
 def _params_key(c: Candidate) -> int:
@@ -348,7 +363,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
            val_weight: float = 1 / 3, folds: Sequence[str] = (),
            probe: Callable[[int], float | None] | None = None, limit: float = LIMIT,
            check_alone: bool = True, widen: bool = True,
-           noise: Callable[[int], float | None] | None = None) -> Selection | None:
+           noise: Callable[[int], float | None] | None = None,
+           law_of: Mapping[int, int] | None = None) -> Selection | None:
     """Pick the final law among ``candidates`` (see the module docstring).
 
     Args:
@@ -374,6 +390,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         noise: program id -> the standard error of its validation R² (``evaluation.metrics.r2_spread``;
             None: cannot tell); may raise :class:`OutOfTime`. Asked only for a pick made with no ``folds``,
             to say how sure it is (``Selection.noise``); it never changes the pick.
+        law_of: program id -> the program whose law it fits again (a fit-scale twin): the laws set the
+            running and a twin joins beside its law (``tied``); the folds then judge both fits.
     """
     if not candidates:
         return None
@@ -381,7 +399,7 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         close = tied(candidates, 0.0, tolerance, pool=len(candidates))
         best = min(close, key=lambda c: (_params_key(c), -c.val_r2, c.program_id))
         return Selection(best.program_id, "parsimony", band, tuple(close))
-    running = tied(candidates, band, tolerance, pool)
+    running = tied(candidates, band, tolerance, pool, law_of)
     unchecked: list[int] = []
     if probe is not None:
         ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))

@@ -160,6 +160,38 @@ def _fitter_source(keeps_range: bool) -> str:
     )
 
 
+#: The docstring line emitted programs end with, and the first line of their residual rule as copied in
+#: (``fit.relative_weights``; a test keeps the two in step).
+_KEY_LINE = "Structure key: "
+_RELATIVE_OFF = "def relative_weights(y, span=10.0):  # span: as search.plausibility.LOG_SPAN"
+_RELATIVE_ON = "def relative_weights(y, span=1.0):  # relative residuals for any positive target (a fit-scale twin)"
+
+
+#: ``meta["origin"]`` of a twin stored in a run (``run.twins``).
+TWIN_ORIGIN = "fit-scale twin"
+
+
+def relative_twin(source: str) -> str | None:
+    """The same program fitted on relative residuals for any positive target: its fit-scale twin.
+
+    An emitted program fits relative residuals (each row weighed by ``1 / y``)
+    only where a positive target spans a decade (``fit.relative_weights``);
+    its twin does so for every positive target, and says so in its
+    docstring. Nothing else changes: the law, its boxes, starts and seed.
+
+    Returns:
+        The twin's source, or None when ``source`` is not an emitted program
+        with that rule (a program written elsewhere, or a twin already).
+    """
+    if source.count(_RELATIVE_OFF) != 1 or _KEY_LINE not in source:
+        return None
+    note = ("Fit-scale twin: residuals are relative (each run weighed by 1 / its target) for any positive target, "
+            "not only one spanning a decade.")
+    at = source.index(_KEY_LINE)
+    doc = source[:at] + "\n".join(textwrap.wrap(note, 88, break_long_words=False)) + "\n" + source[at:]
+    return doc.replace(_RELATIVE_OFF, _RELATIVE_ON)
+
+
 def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str], fit_settings: dict | None = None) -> str:
     """The full program for ``law`` (a self-contained Python module)."""
     settings = {**PROGRAM_FIT, **(fit_settings or {})}
@@ -195,7 +227,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     if any(f.kind == "escale" for t in law.terms for f in t.factors):
         lines.append("A factor (1 + k*ln(x/x0)) is read as (x/x0)^k where x is below x0, the smallest training value "
                      "(same value and slope at x0), so it never reaches zero.")
-    lines.append(f"Structure key: {law.key}")
+    lines.append(f"{_KEY_LINE}{law.key}")
     body_text = "\n".join(textwrap.fill(line, 88, break_long_words=False) for line in lines)
     doc = (
         '"""Scaling law found by evosld\'s symbolic search.\n\n'
