@@ -409,11 +409,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    starter = (", kept over the search's pick" if meta.get("origin") == "comparison law"
-               else "" if meta.get("origin") != "starter"
-               else ", the starter anchored at the top of the target range: no proposal did better"
-               if "anchored" in meta else ", the starter: no proposal did better")
-    print(f"best law (program {outcome.best_id}{starter}): {meta.get('formula') or '(see best_program.py)'}")
+    print(f"best law (program {outcome.best_id}{_origin_note(meta)}): {meta.get('formula') or '(see best_program.py)'}")
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
@@ -449,6 +445,22 @@ def cmd_discover(args: argparse.Namespace) -> int:
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def _origin_note(meta: dict) -> str:
+    """What the best-law line adds about where the law came from: the comparison law or the starter kept,
+    or a law's fit-scale twin (``run.twins``); empty for a proposal."""
+    from evosld.proposers.symbolic.emit import TWIN_ORIGIN
+
+    origin = meta.get("origin")
+    if origin == "comparison law":
+        return ", kept over the search's pick"
+    if origin == TWIN_ORIGIN:
+        return f", program {meta.get('twin_of')}'s law fitted on relative residuals"
+    if origin == "starter":
+        return (", the starter anchored at the top of the target range: no proposal did better" if "anchored" in meta
+                else ", the starter: no proposal did better")
+    return ""
 
 
 def selection_lines(sel, run_dir: Path | None = None) -> list[str]:

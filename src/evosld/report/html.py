@@ -22,6 +22,7 @@ from evosld import __version__
 from evosld.bounds import summarize
 from evosld.evaluation.foldscores import HORIZON
 from evosld.evaluation.metrics import TRIM_SIGMAS
+from evosld.proposers.symbolic.emit import TWIN_ORIGIN
 from evosld.report.collect import LawResult, ReportData
 from evosld.report.curves import EXTEND_FACTOR
 from evosld.report.figures import FIGURES
@@ -202,8 +203,11 @@ def _law_section(data: ReportData) -> str:
                    else '<span class="bad">more than the task limit of {0}: report it as such</span>').format(limit)
         count += f", {verdict}"
     proposer = escape(data.best.proposer)
+    twin = (f" It is program {escape(str(meta.get('twin_of')))}'s law fitted on relative residuals (each run "
+            "weighed by 1 / its target), its fit-scale twin: the final pick judged both fits."
+            if meta.get("origin") == TWIN_ORIGIN else "")
     parts.append(f"<p>{count}. Program {data.best.id}, proposed by <code>{proposer}</code> at iteration "
-                 f"{data.best.iteration}.</p>")
+                 f"{data.best.iteration}.{twin}</p>")
     params = best.test.params if best.test.ok else {}
     if params:
         parts.append(_params_part(data, params))
