@@ -153,3 +153,11 @@ def test_a_negative_target_gets_no_twins(tmp_path):
     with sqlite3.connect(run / "run.sqlite") as con:
         metas = [json.loads(m) for (m,) in con.execute("SELECT meta FROM programs")]
     assert not [m for m in metas if m.get("origin") == TWIN_ORIGIN]
+
+
+def test_the_summary_line_says_when_the_pick_is_a_twin():
+    from evosld.cli import _origin_note
+
+    assert _origin_note({"origin": TWIN_ORIGIN, "twin_of": 7}) == ", program 7's law fitted on relative residuals"
+    assert _origin_note({"origin": "add_term"}) == ""
+    assert _origin_note({"origin": "comparison law"}) == ", kept over the search's pick"
