@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from evosld.run.store import FINISH_PROPOSERS
 from tests.conftest import chinchilla_frame
 
 
@@ -88,8 +89,10 @@ def _programs(db: Path) -> list[tuple[int, str, float | None]]:
         return []
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
     try:
+        # the search's programs: those its final pick stores after it (FINISH_PROPOSERS) are not proposals
         return con.execute("SELECT p.iteration, p.source, e.r2 FROM programs p "
-                           "LEFT JOIN evaluations e ON e.program_id = p.id ORDER BY p.id").fetchall()
+                           "LEFT JOIN evaluations e ON e.program_id = p.id "
+                           f"WHERE p.proposer NOT IN {FINISH_PROPOSERS!r} ORDER BY p.id").fetchall()
     except sqlite3.OperationalError:
         return []
     finally:

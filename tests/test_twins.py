@@ -118,9 +118,11 @@ def test_a_run_stores_the_twins_of_its_running_and_picks_among_them(tmp_path):
     with sqlite3.connect(run / "run.sqlite") as con:
         rows = con.execute("SELECT p.id, p.parent_id, p.meta, e.r2 FROM programs p JOIN evaluations e "
                            "ON e.program_id = p.id AND e.split = 'val'").fetchall()
+        made = con.execute("SELECT DISTINCT proposer, iteration FROM programs WHERE proposer = 'twin'").fetchall()
     twins = {pid: (parent, json.loads(meta), r2) for pid, parent, meta, r2 in rows
              if json.loads(meta).get("origin") == TWIN_ORIGIN}
     assert twins, "no twin stored"
+    assert made == [("twin", 0)]  # made by the final pick, not proposed by a search iteration
     ids = {r[0] for r in rows}
     for parent, meta, r2 in twins.values():
         assert parent in ids and meta["twin_of"] == parent and meta["residuals"] == "relative"

@@ -42,11 +42,10 @@ from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
 from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
-from evosld.proposers.symbolic.emit import TWIN_ORIGIN
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
-from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE, PRIOR_PROPOSER
-from evosld.run.store import RunStore, StoredProgram
+from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
+from evosld.run.store import FINISH_PROPOSERS, RunStore, StoredProgram
 from evosld.run.summary import stored_task
 from evosld.search.selection import Candidate, choose, pinned_first, simpler, tied, within_limit
 from evosld.tasks.task import Task
@@ -134,7 +133,7 @@ def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[f
     for p in programs:
         ev = p.evaluation
         if ev is None or not ev.ok or ev.r2 is None or not math.isfinite(ev.r2) or p.digest in seen \
-                or p.proposer == PRIOR_PROPOSER or (p.meta or {}).get("origin") == TWIN_ORIGIN:
+                or p.proposer in FINISH_PROPOSERS:
             continue
         seen.add(p.digest)
         n = (p.meta or {}).get("n_params")

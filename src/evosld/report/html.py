@@ -203,11 +203,11 @@ def _law_section(data: ReportData) -> str:
                    else '<span class="bad">more than the task limit of {0}: report it as such</span>').format(limit)
         count += f", {verdict}"
     proposer = escape(data.best.proposer)
-    twin = (f" It is program {escape(str(meta.get('twin_of')))}'s law fitted on relative residuals (each run "
-            "weighed by 1 / its target), its fit-scale twin: the final pick judged both fits."
-            if meta.get("origin") == TWIN_ORIGIN else "")
-    parts.append(f"<p>{count}. Program {data.best.id}, proposed by <code>{proposer}</code> at iteration "
-                 f"{data.best.iteration}.{twin}</p>")
+    made = (f"program {escape(str(meta.get('twin_of')))}'s law fitted on relative residuals (each run weighed by "
+            "1 / its target): its fit-scale twin, made by the final pick, which judged both fits"
+            if meta.get("origin") == TWIN_ORIGIN else
+            f"proposed by <code>{proposer}</code> at iteration {data.best.iteration}")
+    parts.append(f"<p>{count}. Program {data.best.id}, {made}.</p>")
     params = best.test.params if best.test.ok else {}
     if params:
         parts.append(_params_part(data, params))

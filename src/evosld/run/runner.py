@@ -670,7 +670,7 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
 
 
 #: Proposer name of the comparison law when it is kept as the run's law (``weigh_prior``).
-PRIOR_PROPOSER = "reference"
+PRIOR_PROPOSER = "reference"  # one of run.store.FINISH_PROPOSERS
 
 
 def weigh_prior(store: RunStore, task: Task, evaluator: Evaluator, selection: Selection,

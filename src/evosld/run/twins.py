@@ -44,6 +44,10 @@ from evosld.tasks.task import Task
 
 log = logging.getLogger("evosld")
 
+#: Proposer name of a stored twin (one of ``run.store.FINISH_PROPOSERS``: made after the search, not by it;
+#: iteration 0, as no search iteration proposed it).
+TWIN_PROPOSER = "twin"
+
 def twins_differ(task: Task) -> bool:
     """True when some output of some group is positive on train and spans less than ``LOG_SPAN``.
 
@@ -101,7 +105,7 @@ def add_twins(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: F
         except OutOfTime:
             log.info("finishing: no time left to score the fit-scale twins of %d law(s)", len(todo) - len(added))
             break
-        pid = store.add_program(source, parent_id=law.id, iteration=law.iteration, proposer=law.proposer,
+        pid = store.add_program(source, parent_id=law.id, iteration=0, proposer=TWIN_PROPOSER,
                                 meta=_twin_meta(law.meta, law.id), digest=digest)
         store.add_evaluation(pid, ev.metrics())
         added.append(pid)

@@ -45,7 +45,7 @@ from evosld.proposers.base import (
     Resumable,
     is_service_failure,
 )
-from evosld.run.store import RunStore, StoredProgram
+from evosld.run.store import FINISH_PROPOSERS, RunStore, StoredProgram
 from evosld.search.database import ProgramDatabase, ProgramRecord
 from evosld.search.status import LoopLimits, LoopStatus
 
@@ -196,7 +196,7 @@ class DiscoveryLoop:
             self.store.add_event("resume_pending", {"programs": [p.id for p in pending]})
             await self._evaluate_and_record([(p.id, p.source) for p in pending if p.iteration < first],
                                             restoring=True)
-        stored = self.store.programs(order="evaluated")
+        stored = [p for p in self.store.programs(order="evaluated") if p.proposer not in FINISH_PROPOSERS]
         self.db.rebuild([_record(p, self.fitness) for p in stored if p.iteration < first])
         state = self.store.get_state("database")
         if state is not None:

@@ -21,10 +21,10 @@ from evosld.run.store.records import (
     StoredProgram,
     StoredTestEvaluation,
 )
-from evosld.run.store.schema import APPLICATION_ID, SCHEMA_VERSION, SESSION_EVENT
+from evosld.run.store.schema import APPLICATION_ID, FINISH_PROPOSERS, SCHEMA_VERSION, SESSION_EVENT
 from evosld.run.store.store import RunStore
 
 __all__ = [
-    "APPLICATION_ID", "SCHEMA_VERSION", "SESSION_EVENT", "Event", "FailedProposal", "FailureCounts", "HistoryPoint",
+    "APPLICATION_ID", "FINISH_PROPOSERS", "SCHEMA_VERSION", "SESSION_EVENT", "Event", "FailedProposal", "FailureCounts", "HistoryPoint",
     "LLMTotals", "RunInfo", "RunStore", "StoredEvaluation", "StoredLLMCall", "StoredProgram", "StoredTestEvaluation",
 ]

@@ -21,6 +21,7 @@ from evosld.run.store.records import (
     _loads,
     _program_from_row,
 )
+from evosld.run.store.schema import FINISH_PROPOSERS
 
 
 class ProgramTables(StoreBase):
@@ -221,11 +222,16 @@ class ProgramTables(StoreBase):
         return self.best("val")
 
     def history(self) -> list[HistoryPoint]:
-        """Every validation evaluation in the order stored: iteration, time, R², best so far."""
+        """Every validation evaluation of the search in the order stored: iteration, time, R², best so far.
+
+        The programs the final pick stores after the search (``FINISH_PROPOSERS``) are left out.
+        """
         start = self.run().created
+        marks = ", ".join("?" for _ in FINISH_PROPOSERS)
         rows = self._query(
             "SELECT e.program_id, p.iteration, e.created, e.r2, e.error_kind FROM evaluations e"
-            " JOIN programs p ON p.id = e.program_id ORDER BY e.seq"
+            f" JOIN programs p ON p.id = e.program_id WHERE p.proposer NOT IN ({marks}) ORDER BY e.seq",
+            FINISH_PROPOSERS,
         )
         sessions = self.sessions()
         starts = [t for t, _, _ in sessions]

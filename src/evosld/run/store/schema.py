@@ -18,6 +18,11 @@ SCHEMA_VERSION = 1
 #: Event stored as each session of a run (the first, and every resume) starts; data
 #: ``{"elapsed_before": searched seconds before it, "resumed": bool}``.
 SESSION_EVENT = "session"
+
+#: Proposer names of the programs a run's final pick stores after its search: a comparison law kept over the
+#: pick ("reference", ``run.runner.weigh_prior``) and fit-scale twins ("twin", ``run.twins``). They are not
+#: proposals: the search's history, a resumed search's population and its counts leave them out.
+FINISH_PROPOSERS = ("reference", "twin")
 #: ``PRAGMA application_id`` marking a file as an evosld run store ("ESLD").
 APPLICATION_ID = 0x45534C44
 
