@@ -24,6 +24,7 @@ from evosld.proposers.symbolic.space import Space
 from evosld.run.twins import twins_differ
 from evosld.search.selection import Candidate, tied
 from evosld.tasks.task import Task
+from tests.conftest import chinchilla_frame
 
 
 def _power_program() -> tuple[str, np.ndarray, np.ndarray]:
@@ -97,22 +98,13 @@ def test_a_law_and_its_twin_take_one_place_in_the_running():
     assert [c.program_id for c in tied([*laws, Candidate(12, 0.9, 3)], 1.0, 0.0, law_of={12: 1})] == [1, 2, 3]
 
 
-def _sizes_table(seed: int = 0) -> pd.DataFrame:
-    """Seven model sizes, eight token counts each; Chinchilla with 1% multiplicative noise; loss < a decade."""
-    rng = np.random.default_rng(seed)
-    N = np.repeat(np.logspace(7, 9.5, 7), 8)
-    D = N * np.tile(np.logspace(0.5, 2.5, 8), 7)
-    loss = (1.8 + 420 / N**0.34 + 400 / D**0.28) * (1 + 0.01 * rng.standard_normal(N.size))
-    return pd.DataFrame({"params": N, "tokens": D, "loss": loss})
-
-
 def test_a_run_stores_the_twins_of_its_running_and_picks_among_them(tmp_path):
     import evosld
 
     run = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evosld.discover(_sizes_table(), features=["params", "tokens"], target="loss", test="params > 2e9",
+        evosld.discover(chinchilla_frame(), features=["N", "D"], target="loss", test="N > 2e9",
                         iterations=24, budget_seconds=None, seed=0, output=run, progress=False)
     best = json.loads((run / "best.json").read_text())
     with sqlite3.connect(run / "run.sqlite") as con:
@@ -145,12 +137,12 @@ def test_a_run_stores_the_twins_of_its_running_and_picks_among_them(tmp_path):
 def test_a_negative_target_gets_no_twins(tmp_path):
     import evosld
 
-    df = _sizes_table()
+    df = chinchilla_frame()
     df["loss"] = -df["loss"]
     run = tmp_path / "run"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evosld.discover(df, features=["params", "tokens"], target="loss", test="params > 2e9",
+        evosld.discover(df, features=["N", "D"], target="loss", test="N > 2e9",
                         iterations=10, budget_seconds=None, seed=0, output=run, progress=False)
     with sqlite3.connect(run / "run.sqlite") as con:
         metas = [json.loads(m) for (m,) in con.execute("SELECT meta FROM programs")]

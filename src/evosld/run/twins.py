@@ -12,7 +12,8 @@ So each law in the running (``search.selection.tied``) whose fit uses
 absolute residuals on some positive group gets a twin before the pick. The
 twin is the same law fitted on relative residuals for any positive target
 (``emit.relative_twin``). It is stored as a program of the run, beside its
-law, with its validation score. The twins then join the candidates:
+law, with its validation score (proposer ``twin``, iteration 0: made by the
+finishing, not proposed by the search, see ``run.store.FINISH_PROPOSERS``). The twins then join the candidates:
 validation, the inner folds and the probe one step beyond the data judge
 laws and twins alike. The laws alone still set who is in the running (the
 band and the pool, ``tied``'s ``law_of``): a twin joins beside its law when
@@ -47,6 +48,7 @@ log = logging.getLogger("evosld")
 #: Proposer name of a stored twin (one of ``run.store.FINISH_PROPOSERS``: made after the search, not by it;
 #: iteration 0, as no search iteration proposed it).
 TWIN_PROPOSER = "twin"
+
 
 def twins_differ(task: Task) -> bool:
     """True when some output of some group is positive on train and spans less than ``LOG_SPAN``.

@@ -23,6 +23,7 @@ SESSION_EVENT = "session"
 #: pick ("reference", ``run.runner.weigh_prior``) and fit-scale twins ("twin", ``run.twins``). They are not
 #: proposals: the search's history, a resumed search's population and its counts leave them out.
 FINISH_PROPOSERS = ("reference", "twin")
+
 #: ``PRAGMA application_id`` marking a file as an evosld run store ("ESLD").
 APPLICATION_ID = 0x45534C44
 
