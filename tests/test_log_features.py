@@ -47,7 +47,7 @@ def test_log_features_add_to_the_guess_and_are_shown(tmp_path, capsys):
     assert code == 0 and _scale_line(out).startswith("log scale: N, loss")
 
 
-def test_a_built_in_task_shows_its_scales_without_the_hint(capsys):
+def test_a_built_in_task_shows_its_scales_without_the_hint(capsys, data_dir):  # reads $EVOSLD_DATA
     from tests.conftest import SFT_TASK
 
     code, out, _ = run_cli(capsys, "tasks", SFT_TASK)
