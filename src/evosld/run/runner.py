@@ -46,7 +46,7 @@ from evosld.run.finishing import Ahead, FinishClock
 from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
-from evosld.run.store import SESSION_EVENT, FailureCounts, RunStore
+from evosld.run.store import PRIOR_PROPOSER, SESSION_EVENT, FailureCounts, RunStore
 from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
@@ -506,7 +506,7 @@ def queue_checks(store: RunStore, evaluator: Evaluator, config: RunConfig, clock
 
 def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
                  clock: FinishClock | None = None, ahead: Ahead | None = None,
-                 candidates: list[Candidate] | None = None) -> Selection | None:
+                 candidates: list[Candidate] | None = None, law_of: dict[int, int] | None = None) -> Selection | None:
     """The final law (``search.selection``); the laws in the running are refitted on the inner folds.
 
     Fold scores (trimmed R², ``evaluation.metrics.trimmed_r2``) are kept in the
@@ -514,7 +514,8 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     resumed or re-finished run does not refit them, unless the folds' rows
     have changed since (state ``FOLD_ROWS_STATE``). The refits and probes run
     within ``clock``'s allowance (``run.finishing``; default: the config's);
-    those ``ahead`` has started (``queue_checks``) are read from it.
+    those ``ahead`` has started (``queue_checks``) are read from it. ``law_of``: the store's fit-scale
+    twins (``run.twins.twin_laws``; read from the store when not given).
     """
     clock = clock or FinishClock(config.finish_limit(), limits_from(config))
     ahead = ahead or Ahead(1, clock)
@@ -539,7 +540,8 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
-                  noise=None if folds else val_noise(store, evaluator, clock, ahead), law_of=twin_laws(store))
+                  noise=None if folds else val_noise(store, evaluator, clock, ahead),
+                  law_of=twin_laws(store) if law_of is None else law_of)
 
 
 def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,
@@ -669,10 +671,6 @@ def reference_scores(store: RunStore, task: Task, evaluator: Evaluator,
     return out
 
 
-#: Proposer name of the comparison law when it is kept as the run's law (``weigh_prior``).
-PRIOR_PROPOSER = "reference"  # one of run.store.FINISH_PROPOSERS
-
-
 def weigh_prior(store: RunStore, task: Task, evaluator: Evaluator, selection: Selection,
                 clock: FinishClock | None = None, ahead: Ahead | None = None) -> Selection:
     """A pick made by validation alone, weighed against the law shown beside it (``search.prior``).
@@ -767,13 +765,14 @@ def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, statu
     candidates = final_candidates(store, evaluator, config)
     if add_twins(store, evaluator, config, clock, ahead, candidates):  # the running's fit-scale twins join them
         candidates = final_candidates(store, evaluator, config)
+    law_of = twin_laws(store)
     if candidates:  # started in the order they are needed: the simpler laws' folds only if their probes pass
-        waves = check_waves(candidates, config, twin_laws(store))
+        waves = check_waves(candidates, config, law_of)
         queue_checks(store, evaluator, config, clock, ahead, waves[0] if waves else [])
         queue_reference(store, task, evaluator, clock, ahead)
         for wave in waves[1:]:
             queue_checks(store, evaluator, config, clock, ahead, wave)
-    selection = select_final(store, evaluator, config, clock, ahead, candidates)
+    selection = select_final(store, evaluator, config, clock, ahead, candidates, law_of)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
     selection = weigh_prior(store, task, evaluator, selection, clock, ahead)

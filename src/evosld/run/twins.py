@@ -29,7 +29,7 @@ go on without it.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from functools import partial
 
 import numpy as np
 
@@ -38,17 +38,12 @@ from evosld.evaluation.evaluator import Evaluator
 from evosld.program import Program
 from evosld.proposers.symbolic.emit import TWIN_ORIGIN, relative_twin
 from evosld.run.finishing import Ahead, FinishClock
-from evosld.run.store import RunStore
+from evosld.run.store import TWIN_PROPOSER, RunStore
 from evosld.search.plausibility import LOG_SPAN
 from evosld.search.selection import Candidate, OutOfTime, tied
 from evosld.tasks.task import Task
 
 log = logging.getLogger("evosld")
-
-#: Proposer name of a stored twin (one of ``run.store.FINISH_PROPOSERS``: made after the search, not by it;
-#: iteration 0, as no search iteration proposed it).
-TWIN_PROPOSER = "twin"
-
 
 def twins_differ(task: Task) -> bool:
     """True when some output of some group is positive on train and spans less than ``LOG_SPAN``.
@@ -64,10 +59,6 @@ def twins_differ(task: Task) -> bool:
             if y.size and np.min(y) > 0 and np.max(y) < LOG_SPAN * np.min(y):
                 return True
     return False
-
-
-def _twin_meta(meta: dict[str, Any], pid: int) -> dict[str, Any]:
-    return {**meta, "origin": TWIN_ORIGIN, "twin_of": pid, "residuals": "relative"}
 
 
 def twin_laws(store: RunStore) -> dict[int, int]:
@@ -98,17 +89,19 @@ def add_twins(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: F
         digest = Program(source).digest
         if store.find_digest(digest):  # twinned before: a resumed or re-finished run
             continue
-        todo.append((law, source, digest))
-        ahead.start(("twin", law.id), lambda source=source: clock.evaluate(evaluator, source, "val"))
+        job = partial(clock.evaluate, evaluator, source, "val")
+        todo.append((law, source, digest, job))
+        ahead.start(("twin", law.id), job)
     added = []
-    for law, source, digest in todo:
+    for law, source, digest, job in todo:
         try:
-            ev = ahead.result(("twin", law.id), lambda source=source: clock.evaluate(evaluator, source, "val"))
+            ev = ahead.result(("twin", law.id), job)
         except OutOfTime:
             log.info("finishing: no time left to score the fit-scale twins of %d law(s)", len(todo) - len(added))
             break
         pid = store.add_program(source, parent_id=law.id, iteration=0, proposer=TWIN_PROPOSER,
-                                meta=_twin_meta(law.meta, law.id), digest=digest)
+                                meta={**law.meta, "origin": TWIN_ORIGIN, "twin_of": law.id, "residuals": "relative"},
+                                digest=digest)
         store.add_evaluation(pid, ev.metrics())
         added.append(pid)
         if ev.ok:

@@ -21,10 +21,17 @@ from evosld.run.store.records import (
     StoredProgram,
     StoredTestEvaluation,
 )
-from evosld.run.store.schema import APPLICATION_ID, FINISH_PROPOSERS, SCHEMA_VERSION, SESSION_EVENT
+from evosld.run.store.schema import (
+    APPLICATION_ID,
+    FINISH_PROPOSERS,
+    PRIOR_PROPOSER,
+    SCHEMA_VERSION,
+    SESSION_EVENT,
+    TWIN_PROPOSER,
+)
 from evosld.run.store.store import RunStore
 
 __all__ = [
-    "APPLICATION_ID", "FINISH_PROPOSERS", "SCHEMA_VERSION", "SESSION_EVENT", "Event", "FailedProposal", "FailureCounts", "HistoryPoint",
+    "APPLICATION_ID", "FINISH_PROPOSERS", "PRIOR_PROPOSER", "SCHEMA_VERSION", "TWIN_PROPOSER", "SESSION_EVENT", "Event", "FailedProposal", "FailureCounts", "HistoryPoint",
     "LLMTotals", "RunInfo", "RunStore", "StoredEvaluation", "StoredLLMCall", "StoredProgram", "StoredTestEvaluation",
 ]

@@ -20,9 +20,11 @@ SCHEMA_VERSION = 1
 SESSION_EVENT = "session"
 
 #: Proposer names of the programs a run's final pick stores after its search: a comparison law kept over the
-#: pick ("reference", ``run.runner.weigh_prior``) and fit-scale twins ("twin", ``run.twins``). They are not
-#: proposals: the search's history, a resumed search's population and its counts leave them out.
-FINISH_PROPOSERS = ("reference", "twin")
+#: pick (``run.runner.weigh_prior``) and fit-scale twins (``run.twins``). They are not proposals: the search's
+#: history, a resumed search's population and its counts leave them out.
+PRIOR_PROPOSER = "reference"
+TWIN_PROPOSER = "twin"
+FINISH_PROPOSERS = (PRIOR_PROPOSER, TWIN_PROPOSER)
 
 #: ``PRAGMA application_id`` marking a file as an evosld run store ("ESLD").
 APPLICATION_ID = 0x45534C44
