@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ import pytest
 from evosld.proposers.symbolic import Factor, Law, Term, emit, fit
 from evosld.proposers.symbolic.emit import TWIN_ORIGIN, program_source, relative_twin
 from evosld.proposers.symbolic.space import Space
+from evosld.report.collect import collect
+from evosld.report.html import _law_section
 from evosld.run.twins import twins_differ
 from evosld.search.selection import Candidate, tied
 from evosld.tasks.task import Task
@@ -132,6 +135,12 @@ def test_a_run_stores_the_twins_of_its_running_and_picks_among_them(tmp_path):
         again = [json.loads(m).get("origin") for (m,) in con.execute("SELECT meta FROM programs")]
     assert again.count(TWIN_ORIGIN) == len(twins)
     assert json.loads((run / "best.json").read_text())["program_id"] == best["program_id"]
+    # the report's law section says which law a twin fits again, and that the final pick made it
+    data = collect(run)
+    twin = next(p for p in data.programs if p.id in twins)
+    section = _law_section(replace(data, best=twin))
+    assert f"program {twins[twin.id][0]}'s law fitted on relative residuals" in section
+    assert "made by the final pick" in section and "proposed by" not in section
 
 
 def test_a_negative_target_gets_no_twins(tmp_path):
