@@ -767,9 +767,11 @@ def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, statu
         candidates = final_candidates(store, evaluator, config)
     law_of = twin_laws(store)
     if candidates:  # started in the order they are needed: the simpler laws' folds only if their probes pass
+        # the law shown beside the pick first: two refits, the comparison the user reads the pick against (and
+        # the prior check's refit); on a large table the checks alone can spend the finishing allowance
+        queue_reference(store, task, evaluator, clock, ahead)
         waves = check_waves(candidates, config, law_of)
         queue_checks(store, evaluator, config, clock, ahead, waves[0] if waves else [])
-        queue_reference(store, task, evaluator, clock, ahead)
         for wave in waves[1:]:
             queue_checks(store, evaluator, config, clock, ahead, wave)
     selection = select_final(store, evaluator, config, clock, ahead, candidates, law_of)
