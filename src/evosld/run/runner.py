@@ -763,9 +763,11 @@ def finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status
 def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, status: LoopStatus,
             evaluator: Evaluator, clock: FinishClock, ahead: Ahead) -> RunOutcome:
     candidates = final_candidates(store, evaluator, config)
-    if add_twins(store, evaluator, config, clock, ahead, candidates):  # the running's fit-scale twins join them
-        candidates = final_candidates(store, evaluator, config)
     law_of = twin_laws(store)
+    added = add_twins(store, evaluator, config, clock, ahead, candidates, law_of)
+    if added:  # the running's fit-scale twins join them
+        candidates = final_candidates(store, evaluator, config)
+        law_of = {**law_of, **added}
     if candidates:  # started in the order they are needed: the simpler laws' folds only if their probes pass
         # the law shown beside the pick first: two refits, the comparison the user reads the pick against (and
         # the prior check's refit); on a large table the checks alone can spend the finishing allowance

@@ -45,6 +45,7 @@ from evosld.tasks.task import Task
 
 log = logging.getLogger("evosld")
 
+
 def twins_differ(task: Task) -> bool:
     """True when some output of some group is positive on train and spans less than ``LOG_SPAN``.
 
@@ -68,18 +69,20 @@ def twin_laws(store: RunStore) -> dict[int, int]:
 
 
 def add_twins(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: FinishClock, ahead: Ahead,
-              candidates: list[Candidate]) -> list[int]:
+              candidates: list[Candidate], law_of: dict[int, int]) -> dict[int, int]:
     """Store and score on validation the twins of the laws in the running among ``candidates``.
 
+    Args:
+        law_of: the twins already in the store (``twin_laws``).
     Returns:
-        Ids of the twins added now (none when the task gives them nothing to
-        change, the pick makes no checks (``selection_band`` 0), every law in
-        the running has its twin already, or is not an emitted program).
+        The twins added now, id -> the id of the law each fits again (none
+        when the task gives them nothing to change, the pick makes no checks
+        (``selection_band`` 0), every law in the running has its twin
+        already, or is not an emitted program).
     """
     if config.selection_band <= 0 or not twins_differ(evaluator.task):
-        return []
-    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool,
-                   twin_laws(store))
+        return {}
+    running = tied(candidates, config.selection_band, config.parsimony_tolerance, config.selection_pool, law_of)
     todo, val = [], {c.program_id: c.val_r2 for c in running}
     for c in running:
         law = store.program(c.program_id)
@@ -92,7 +95,7 @@ def add_twins(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: F
         job = partial(clock.evaluate, evaluator, source, "val")
         todo.append((law, source, digest, job))
         ahead.start(("twin", law.id), job)
-    added = []
+    added: dict[int, int] = {}
     for law, source, digest, job in todo:
         try:
             ev = ahead.result(("twin", law.id), job)
@@ -103,7 +106,7 @@ def add_twins(store: RunStore, evaluator: Evaluator, config: RunConfig, clock: F
                                 meta={**law.meta, "origin": TWIN_ORIGIN, "twin_of": law.id, "residuals": "relative"},
                                 digest=digest)
         store.add_evaluation(pid, ev.metrics())
-        added.append(pid)
+        added[pid] = law.id
         if ev.ok:
             log.info("program %d: program %d fitted on relative residuals, validation R² %.4f (it scored %.4f)",
                      pid, law.id, ev.scores.r2, val[law.id])

@@ -32,6 +32,7 @@ from evosld.run.store.schema import (
 from evosld.run.store.store import RunStore
 
 __all__ = [
-    "APPLICATION_ID", "FINISH_PROPOSERS", "PRIOR_PROPOSER", "SCHEMA_VERSION", "TWIN_PROPOSER", "SESSION_EVENT", "Event", "FailedProposal", "FailureCounts", "HistoryPoint",
-    "LLMTotals", "RunInfo", "RunStore", "StoredEvaluation", "StoredLLMCall", "StoredProgram", "StoredTestEvaluation",
+    "APPLICATION_ID", "FINISH_PROPOSERS", "PRIOR_PROPOSER", "SCHEMA_VERSION", "SESSION_EVENT", "TWIN_PROPOSER",
+    "Event", "FailedProposal", "FailureCounts", "HistoryPoint", "LLMTotals", "RunInfo", "RunStore",
+    "StoredEvaluation", "StoredLLMCall", "StoredProgram", "StoredTestEvaluation",
 ]
