@@ -273,6 +273,43 @@ def test_thousands_that_could_be_decimal_commas_are_read_as_thousands_with_one_w
             task_from_frame(df.assign(**{col: cells}), ["N", "D"], "loss", baseline="none")
 
 
+def _accuracy_frame() -> pd.DataFrame:
+    """An accuracy rising with model size and data (a logistic in log compute), with a little noise."""
+    df = chinchilla_frame()
+    x = np.log10(df["N"] * df["D"])
+    acc = 0.25 + 0.7 / (1 + np.exp(-(x - 19.0))) + 0.005 * np.random.default_rng(1).standard_normal(len(df))
+    return df.drop(columns="loss").assign(acc=np.round(acc, 4))
+
+
+def test_percentages_in_every_cell_are_read_as_fractions_with_one_warning(tmp_path):
+    """An accuracy table copied from a paper often says 45.3%; it was refused, now it is the fraction, said once."""
+    df = _accuracy_frame()
+    path = tmp_path / "runs.csv"
+    df.assign(acc=[f"{100 * a:.2f}%" for a in df["acc"]]).to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "acc", "--test", "N > 2e9")
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    first = f"{100 * df['acc'].iloc[0]:.2f}%"
+    assert warned == [f"warning: runs: column 'acc' holds percentages, read as fractions (\"{first}\" as "
+                      f"{float(first[:-1]) / 100:.15g}); laws and scores are in fractions"], done.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = task_from_csv(path, ["N", "D"], "acc", test="N > 2e9")
+    got = pd.concat([task.train, task.test])
+    np.testing.assert_allclose(np.sort(got["acc"].to_numpy()), np.sort(df["acc"].to_numpy()), rtol=1e-9)
+    assert task.target_range == (0.0, 1.0)  # a fraction gets the range of one
+    # a spaced percent sign is the same; percentages beside plain fractions are refused with the cell
+    spaced = [f"{100 * a:.1f} %" for a in df["acc"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task_from_frame(df.assign(acc=spaced), ["N", "D"], "acc")
+    mixed = [f"{100 * a:.1f}%" for a in df["acc"]]
+    mixed[3] = "0.5"
+    with pytest.raises(DataError, match=r"'acc' is not numeric \(e.g. '\d+\.\d%' in line 2.*percentages \(45%\) "
+                                        r"are read only when every cell"):
+        task_from_frame(df.assign(acc=mixed), ["N", "D"], "acc")
+
+
 def test_a_decimal_comma_after_a_lone_zero_is_refused_not_read_as_thousands(tmp_path):
     """ "0,461" has no thousands to separate: it was read as 461; now it is refused with what to do."""
     df = chinchilla_frame()

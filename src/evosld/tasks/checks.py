@@ -12,6 +12,7 @@ from evosld.tasks.numbers import (
     DECIMAL_COMMA,
     is_missing,
     mixed_spelling,
+    percentages,
     read_numbers,
     thousands_guess,
 )
@@ -74,7 +75,8 @@ def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.Data
 
     Read by ``tasks.numbers.read_numbers``: numbers written as text, integers beyond 64 bits (FLOP
     counts written out in full, which pandas keeps as objects), sizes with a suffix on every cell
-    (70M, 1.3B), thousands separators (1,300,000); missing-value marks (N/A, -, ...) become NaN.
+    (70M, 1.3B), thousands separators (1,300,000), percentages (45%, read as 0.45, said once);
+    missing-value marks (N/A, -, ...) become NaN.
     A column read with thousands separators that could be decimal commas (4,611) is warned about,
     once, with a cell and what it was read as. Other columns are left for ``check_numeric``.
     """
@@ -84,7 +86,11 @@ def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.Data
             vals = read_numbers(df[col])
             if vals is not None:
                 fixed[col] = vals
-                guess = thousands_guess(df[col])
+                guess, percent = thousands_guess(df[col]), percentages(df[col])
+                if percent:
+                    warnings.warn(f"{where + ': ' if where else ''}column {col!r} holds percentages, read as fractions "
+                                  f"(\"{percent}\" as {read_numbers(pd.Series([percent])).iloc[0]:.15g}); laws "
+                                  "and scores are in fractions", stacklevel=3)
                 if guess:
                     warnings.warn(f"{where + ': ' if where else ''}column {col!r}: cells like \"{guess[0]}\" were "
                                   f"read as {guess[1]:.15g} (a thousands separator); if the comma is a decimal mark, "
@@ -141,9 +147,9 @@ def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> Non
         decimal = ("; a decimal comma (0,5) is read only in a ';'-separated file: save the table with ';' as "
                    "separator or '.' decimals") if DECIMAL_COMMA.match(str(cell)) else ""
         raise DataError(
-            f"{found}; write plain numbers (1.3e9 or 1300000000, not 45% or ~1e9); "
-            "sizes with a suffix (70M, 1.3B) or with thousands separators (1,300,000) are read only "
-            f"when every cell of the column is written that way{decimal}"
+            f"{found}; write plain numbers (1.3e9 or 1300000000, not ~1e9); "
+            "sizes with a suffix (70M, 1.3B), thousands separators (1,300,000) or percentages (45%) are read "
+            f"only when every cell of the column is written that way{decimal}"
         )
 
 

@@ -8,6 +8,9 @@ way, so no cell is guessed on its own:
   after it, the same on every cell), or a number in scientific notation
   (``6.7e9``), which is a whole value whatever its neighbours; a plain
   ``400`` beside ``1.3B`` could be in any unit, so such a column is refused;
+- percentages: ``45%``, ``28.3 %`` on every cell, read as fractions (0.45):
+  an accuracy written as a percentage is the same accuracy, and a fraction
+  gets the range a fraction has (``targetrange.assumed_range``);
 - thousands separators: ``1,300,000`` (groups of three digits after each
   comma, every number of 1000 or more written so; only when the file's
   decimal mark is a point, which ``tables`` has already decided: a comma
@@ -18,7 +21,7 @@ way, so no cell is guessed on its own:
 
 Cells that mark a value as missing (empty, ``NaN``, ``N/A``, ``-``, ``?``,
 ``null``, ...) are missing whatever the rest of the column holds. Anything
-else (``~4e8``, ``45%``, ``3.1±0.01``, a mix of ``70M`` and ``6.7e9``) is left
+else (``~4e8``, ``3.1±0.01``, a mix of ``70M`` and ``6.7e9``, or of ``45%`` and ``0.45``) is left
 as text for ``checks.check_numeric`` to refuse with the cell it is on.
 """
 
@@ -39,6 +42,7 @@ _SUFFIXED = re.compile(rf"^({_NUMBER})\s*([kKmMbBtT])(?:\s+([A-Za-z][\w-]*))?$")
 _SCIENTIFIC = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 # no thousands group after a lone 0: "0,611" is a decimal comma, not 611
 _THOUSANDS = re.compile(r"^[-+]?(?:0|[1-9]\d{0,2}(?:,\d{3})*)(?:\.\d+)?$")
+_PERCENT = re.compile(rf"^({_NUMBER})\s*%$")
 #: A number written with a decimal comma (``1,5``, ``0,611``, ``2,5e-3``).
 DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
 
@@ -78,6 +82,19 @@ def _thousands(cells: list[str]) -> list[float] | None:
     return [float(c.replace(",", "")) for c in cells]
 
 
+def _percent(cells: list[str]) -> list[float] | None:
+    matches = [_PERCENT.match(c) for c in cells]
+    if not matches or not all(matches):
+        return None
+    return [float(m.group(1)) / 100.0 for m in matches]  # type: ignore[union-attr]
+
+
+def percentages(column: pd.Series) -> str | None:
+    """A cell of ``column`` (N,) when ``read_numbers`` reads it as percentages (every value written ``45%``), else None."""
+    cells = [str(c).strip() for c in column if not is_missing(c)]
+    return cells[0] if cells and _percent(cells) is not None else None
+
+
 def thousands_guess(column: pd.Series) -> tuple[str, float] | None:
     """(a cell, the value it is read as) when ``read_numbers`` reads ``column`` (N,) with thousands separators
     that could as well be decimal commas, else None.
@@ -110,7 +127,7 @@ def read_numbers(column: pd.Series) -> pd.Series | None:
         out[~missing] = plain.astype(float).to_numpy()
         return out
     cells = [str(c).strip() for c in present]
-    values = _suffixed(cells) or _thousands(cells)
+    values = _suffixed(cells) or _thousands(cells) or _percent(cells)
     if values is None:
         return None
     out[~missing] = values
