@@ -424,6 +424,10 @@ def test_eight_runs_are_refused_with_how_many_are_needed():
         task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")
     N = np.logspace(7, 10, 10)
     task_from_frame(pd.DataFrame({"N": N, "loss": 1.7 + 400 / N**0.34}), ["N"], "loss")
+    # six runs at two sizes: the default rules leave nothing to fit on, but the runs are what is missing
+    N, D = np.repeat([1e7, 3e7], 3), np.tile([1e9, 1e10, 1e11], 2)
+    with pytest.raises(DataError, match=r"6 runs are too few.*9 in all\); add runs"):
+        task_from_frame(pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28}), ["N", "D"], "loss")
 
 
 def test_with_random_validation_the_search_still_extrapolates_along_the_test_rule():

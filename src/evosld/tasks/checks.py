@@ -178,13 +178,11 @@ def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
 
 
 def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame) -> None:
-    """Non-empty splits and enough fit rows in every group that is scored."""
-    if len(test) == 0:
-        raise DataError(f"{task_name}: the test rule leaves no test rows; choose a rule that holds some runs out")
-    if len(val) == 0:
-        raise DataError(f"{task_name}: the validation rule leaves no validation rows; choose a rule that holds some train runs out")
-    if len(fit) == 0:
-        raise DataError(f"{task_name}: the rules leave no rows to fit on; hold out fewer runs")
+    """Enough runs in all, non-empty splits and enough fit rows in every group that is scored.
+
+    A table too small for any split is told so first: on six runs, "no rows to fit on" would send the
+    user after the rules when the runs are what is missing.
+    """
     total = len(fit) + len(val) + len(test)
     one_group = len(set(fit[GROUP_COLUMN].astype(str)) | set(val[GROUP_COLUMN].astype(str))
                     | set(test[GROUP_COLUMN].astype(str))) == 1
@@ -194,6 +192,12 @@ def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test
             f"{MIN_SLICE_ROWS} to validate and {MIN_SLICE_ROWS} to test ({MIN_FIT_ROWS + 2 * MIN_SLICE_ROWS} in all); "
             "add runs"
         )
+    if len(test) == 0:
+        raise DataError(f"{task_name}: the test rule leaves no test rows; choose a rule that holds some runs out")
+    if len(val) == 0:
+        raise DataError(f"{task_name}: the validation rule leaves no validation rows; choose a rule that holds some train runs out")
+    if len(fit) == 0:
+        raise DataError(f"{task_name}: the rules leave no rows to fit on; hold out fewer runs")
     counts = fit[GROUP_COLUMN].astype(str).value_counts()
     scored = set(val[GROUP_COLUMN].astype(str)) | set(test[GROUP_COLUMN].astype(str))
     small = sorted(g for g in scored if counts.get(g, 0) < MIN_FIT_ROWS)
