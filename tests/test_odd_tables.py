@@ -169,6 +169,19 @@ def test_a_constant_feature_is_warned_about():
         warnings.simplefilter("always")
         task_from_frame(df, ["N", "D", "epochs"], "loss", baseline="none")
     assert any("feature 'epochs' takes one value (1)" in str(w.message) for w in caught)
+    assert not [w for w in caught if "test runs take other values" in str(w.message)]
+
+
+def test_a_feature_constant_in_train_but_not_in_test_is_named_with_the_test_values():
+    """All training runs at one learning rate and the test runs at another: the law cannot know what that does."""
+    df = chinchilla_frame()
+    df["lr"] = np.where(df["N"] > 2e9, 1e-4, 3e-4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D", "lr"], "loss", test="N > 2e9", baseline="none")
+    said = [str(w.message) for w in caught if "feature 'lr'" in str(w.message)]
+    assert len(said) == 1 and "takes one value (0.0003) in every row" in said[0], said
+    assert "the test runs take other values (0.0001), which the laws predict as if it were 0.0003" in said[0]
 
 
 

@@ -217,17 +217,26 @@ def warn_duplicates(df: pd.DataFrame, columns: list[str], where: str) -> None:
         warnings.warn(f"{where}: {len(dup)} duplicate row(s) (e.g. {_rows(df, dup)}); they are kept", stacklevel=3)
 
 
-def warn_constant_features(df: pd.DataFrame, features: list[str], where: str) -> None:
+def warn_constant_features(df: pd.DataFrame, features: list[str], where: str,
+                           test: pd.DataFrame | None = None) -> None:
     """Warn (not fail) when a feature takes one value on every row a law is fitted on, or within every group
     (each group is fitted on its own): no law can learn its effect. A model-size column beside ``--group-by
-    model`` is the usual case: the search then spells each group's constant as a function of its size."""
+    model`` is the usual case: the search then spells each group's constant as a function of its size.
+
+    When ``test`` (the held-out rows) holds other values of such a feature, the warning says so: the
+    laws predict those runs as if the feature were unchanged, and their test score measures a guess."""
     groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df))
     names = list(dict.fromkeys(groups))
     for col in features:
         vals = df[col].to_numpy(dtype=float)
         if len(vals) > 1 and np.ptp(vals) == 0:
+            other = [] if test is None or col not in test.columns else test[col].to_numpy(dtype=float)
+            other = np.unique(other[np.isfinite(other) & (other != vals[0])]) if len(other) else other
+            unseen = (f"; the test runs take other values ({', '.join(f'{v:g}' for v in other[:3])}"
+                      f"{', ...' if len(other) > 3 else ''}), which the laws predict as if it were {vals[0]:g}: "
+                      "their test score there is a guess" if len(other) else "")
             warnings.warn(f"{where}: feature {col!r} takes one value ({vals[0]:g}) in every row, so no law can learn "
-                          f"its effect; drop it from the features", stacklevel=3)
+                          f"its effect; drop it from the features{unseen}", stacklevel=3)
         elif len(names) > 1 and all(np.ptp(vals[groups == g]) == 0 for g in names):
             warnings.warn(f"{where}: feature {col!r} takes one value within every group ({len(names)} groups), and "
                           "each group is fitted on its own, so no law can learn its effect; drop it from the "
