@@ -89,8 +89,8 @@ def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.Data
                 guess, percent = thousands_guess(df[col]), percentages(df[col])
                 if percent:
                     warnings.warn(f"{where + ': ' if where else ''}column {col!r} holds percentages, read as fractions "
-                                  f"(\"{percent}\" as {read_numbers(pd.Series([percent])).iloc[0]:.15g}); laws "
-                                  "and scores are in fractions", stacklevel=3)
+                                  f"(\"{percent[0]}\" as {percent[1]:.15g}); laws and scores are in fractions",
+                                  stacklevel=3)
                 if guess:
                     warnings.warn(f"{where + ': ' if where else ''}column {col!r}: cells like \"{guess[0]}\" were "
                                   f"read as {guess[1]:.15g} (a thousands separator); if the comma is a decimal mark, "
@@ -230,8 +230,8 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str,
     for col in features:
         vals = df[col].to_numpy(dtype=float)
         if len(vals) > 1 and np.ptp(vals) == 0:
-            other = [] if test is None or col not in test.columns else test[col].to_numpy(dtype=float)
-            other = np.unique(other[np.isfinite(other) & (other != vals[0])]) if len(other) else other
+            held = np.array([]) if test is None or col not in test.columns else test[col].to_numpy(dtype=float)
+            other = np.unique(held[np.isfinite(held) & (held != vals[0])])
             unseen = (f"; the test runs take other values ({', '.join(f'{v:g}' for v in other[:3])}"
                       f"{', ...' if len(other) > 3 else ''}), which the laws predict as if it were {vals[0]:g}: "
                       "their test score there is a guess" if len(other) else "")

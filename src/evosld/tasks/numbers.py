@@ -89,10 +89,12 @@ def _percent(cells: list[str]) -> list[float] | None:
     return [float(m.group(1)) / 100.0 for m in matches]  # type: ignore[union-attr]
 
 
-def percentages(column: pd.Series) -> str | None:
-    """A cell of ``column`` (N,) when ``read_numbers`` reads it as percentages (every value written ``45%``), else None."""
+def percentages(column: pd.Series) -> tuple[str, float] | None:
+    """(a cell, the fraction it is read as) when ``read_numbers`` reads ``column`` (N,) as percentages (every value
+    written ``45%``), else None."""
     cells = [str(c).strip() for c in column if not is_missing(c)]
-    return cells[0] if cells and _percent(cells) is not None else None
+    values = _percent(cells)
+    return (cells[0], values[0]) if values else None
 
 
 def thousands_guess(column: pd.Series) -> tuple[str, float] | None:
