@@ -367,6 +367,25 @@ def test_a_column_mostly_empty_is_refused_rather_than_left_with_a_few_runs():
         task_from_frame(df, ["N", "D"], "loss")
 
 
+def test_a_feature_of_labels_says_to_group_by_it(tmp_path):
+    df = chinchilla_frame().assign(opt=["adam", "sgd"] * 21)
+    with pytest.raises(DataError, match=r"feature 'opt' holds labels, not numbers \(2 distinct: 'adam', 'sgd'\); "
+                                        r".*give --group-by opt and leave it out of --features"):
+        task_from_frame(df, ["N", "D", "opt"], "loss")
+    with pytest.raises(DataError, match=r"join it and 'model' into one column \(e.g. 'a/adam'\)"):
+        task_from_frame(df.assign(model=["a", "b", "c"] * 14), ["N", "D", "opt"], "loss", group="model")
+    # a column of names, one per run, is no set of labels: the general advice on numbers stays
+    with pytest.raises(DataError, match=r"'opt' is not numeric .*write plain numbers"):
+        task_from_frame(df.assign(opt=[f"run{i}" for i in range(len(df))]), ["N", "D", "opt"], "loss")
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    out = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(path), "--features", "N,D,opt",
+                          "--target", "loss", "--output", str(tmp_path / "run")],
+                         capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: runs: feature 'opt' holds labels") and not (tmp_path / "run").exists()
+
+
 def test_a_run_without_a_group_is_refused():
     df = chinchilla_frame().astype({"N": float}).assign(model=["a", "b", ""] * 14)
     df.loc[5, "model"] = np.nan

@@ -117,6 +117,36 @@ def drop_missing(df: pd.DataFrame, columns: list[str], where: str) -> pd.DataFra
     return df.loc[~gap]
 
 
+#: At most this many distinct texts make a feature a column of labels (an optimiser, a dataset name).
+MAX_LABELS = 50
+
+
+def check_label_features(df: pd.DataFrame, features: list[str], where: str, group: str | None = None) -> None:
+    """A feature whose every cell is text (``adam``, ``sgd``), repeated across runs, is refused as labels.
+
+    A law takes numbers; such a column names a setting, and the way to use it is
+    to fit each label on its own (``--group-by``), not to read it as a number.
+    The error says so, instead of the general advice on how to write numbers.
+    A column with any number in it is left to ``check_cells_numeric``.
+    """
+    for col in features:
+        if pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        cells = df[col][~df[col].map(is_missing)]
+        if cells.empty or pd.to_numeric(cells, errors="coerce").notna().any():
+            continue
+        labels = list(dict.fromkeys(str(c).strip() for c in cells))
+        if len(labels) > MAX_LABELS or len(labels) == len(cells):
+            continue
+        shown = ", ".join(repr(v) for v in labels[:3]) + (", ..." if len(labels) > 3 else "")
+        how = (f"give --group-by {col} and leave it out of --features" if not group else
+               f"join it and {group!r} into one column (e.g. '{df[group].iloc[0]}/{labels[0]}') and give that as "
+               "--group-by (one group column)")
+        raise DataError(f"{where}: feature {col!r} holds labels, not numbers ({len(labels)} distinct: {shown}); "
+                        f"a law takes numbers: to fit a law per label, {how}; or write the labels as numbers if "
+                        "they stand for amounts")
+
+
 def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
     """Every cell of ``columns`` is a number or a missing-value mark; else one line naming a cell and its line.
 

@@ -315,6 +315,7 @@ def task_from_frame(
     if group or GROUP_COLUMN in df.columns:
         checks.check_groups_named(df, group or GROUP_COLUMN, name)
     df = checks.as_numbers(df, [*features, *targets], name)
+    checks.check_label_features(df, list(features), name, group)
     checks.check_cells_numeric(df, [*features, *targets], name)  # before rows with gaps go: a comment line is named
     df = checks.drop_missing(df, [*features, *targets], name)
     checks.check_numeric(df, [*features, *targets], name)
