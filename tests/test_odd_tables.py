@@ -198,6 +198,47 @@ def test_a_feature_constant_within_every_group_is_warned_about():
     assert len(said) == 1 and "feature 'N' takes one value within every group (3 groups)" in said[0]
     assert "drop --group-by" in said[0]
 
+
+def _suite(ratio_of_test: float = 20.0, groups: tuple[str, ...] = ("all",)) -> pd.DataFrame:
+    """A suite trained compute-optimally: D = 20 N on every run (sizes written to three digits), the largest
+    four models as test, trained at ``ratio_of_test`` tokens per parameter."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for k, g in enumerate(groups):
+        N = np.array([float(f"{v:.3g}") for v in np.geomspace(7e7, 1.2e10, 12) * (1 + 0.1 * k)])
+        D = np.array([float(f"{v:.3g}") for v in N * np.where(N >= 2.9e9, ratio_of_test, 20.0) * (1 + k)])
+        loss = (1.7 + 400 / N**0.34 + 410 / D**0.28) * (1 + 0.003 * rng.standard_normal(len(N)))
+        frames.append(pd.DataFrame({"model": g, "N": N, "D": D, "loss": loss}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("df, group, expected", [
+    (_suite(), None, "(D = 20 x N), so no law can tell their effects apart: the law found holds along that line "
+                     "only; keep one of them; the test runs lie on it too"),
+    (_suite(ratio_of_test=80.0), None, "4 test run(s) leave that line (e.g. N=2.95e+09, D=2.36e+11), and their "
+                                       "predictions are a guess"),
+    (_suite(groups=("a", "b")), "model", "(D follows N within every group)"),
+])
+def test_features_that_move_together_on_every_run_are_warned_about(df, group, expected):
+    """Tokens = 20 x parameters on every run (a compute-optimal suite): the effects of N and D cannot be told apart."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D"], "loss", group=group, test="N >= 2.9e9", baseline="none")
+    said = [str(w.message) for w in caught if "move together" in str(w.message)]
+    assert len(said) == 1 and "features 'N' and 'D' move together on every train run" in said[0]
+    assert expected in said[0]
+
+
+def test_features_that_only_grow_together_are_not_said_to_move_together():
+    """Data grown with model size, but with several token counts per size (the usual table): no warning."""
+    df = chinchilla_frame()
+    df = df.assign(D=df["D"] * df["N"] / 1e7)  # correlated with N, not tied to it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D"], "loss", baseline="none")
+    assert not [w for w in caught if "move together" in str(w.message)]
+
+
 @pytest.mark.parametrize("rule, val, warned", [
     ("loss < 2.6", None, "(validation is derived from the target too)"),
     ("`loss` <= 2.6 and N > 1e8", "N > 3e8", "test R² is biased; a rule on a feature"),

@@ -16,6 +16,7 @@ from evosld.tasks.numbers import (
     read_numbers,
     thousands_guess,
 )
+from evosld.tasks.scales import n_levels
 from evosld.tasks.splits import rule_columns
 from evosld.tasks.task import GROUP_COLUMN
 
@@ -271,6 +272,71 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str,
             warnings.warn(f"{where}: feature {col!r} takes one value within every group ({len(names)} groups), and "
                           "each group is fitted on its own, so no law can learn its effect; drop it from the "
                           "features, or drop --group-by to fit one law across the groups", stacklevel=3)
+
+
+#: Two features are tied when one follows the other exactly (a straight line, in logs for positive features)
+#: to within this share of its spread on every train run: sizes written to three digits still count.
+TIE_SHARE = 0.01
+
+
+def _line(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of the least-squares line of b (N,) on a (N,)."""
+    slope, intercept = np.polyfit(a, b, 1)
+    return float(intercept), float(slope)
+
+
+def warn_tied_features(df: pd.DataFrame, features: list[str], where: str, test: pd.DataFrame | None = None,
+                       rtol: float = 1e-3) -> None:
+    """Warn (not fail) when one feature follows another on every train run (tokens = 20 x parameters, as
+    in a suite trained compute-optimally): no law can tell their effects apart.
+
+    The relation is a straight line in the transformed values (logs when both are positive, so any power
+    ``b = k a^s``), fitted per group (each group is fitted on its own), to within ``TIE_SHARE`` of b's
+    spread, in every group with three scales of each or more. The law found then holds along that line
+    only: the warning says whether the test runs lie on it too, or leave it (their predictions a guess).
+    """
+    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df))
+    names = list(dict.fromkeys(groups))
+    held_groups = (test[GROUP_COLUMN].astype(str).to_numpy() if test is not None and GROUP_COLUMN in test.columns
+                   else None if test is None else np.zeros(len(test)))
+    cols = {c: df[c].to_numpy(dtype=float) for c in features}
+    for i, a_name in enumerate(features):
+        for b_name in features[i + 1:]:
+            a, b = cols[a_name], cols[b_name]
+            logs = bool(np.all(a > 0) and np.all(b > 0))
+            fa, fb = (np.log(a), np.log(b)) if logs else (a, b)
+            lines, tied = {}, True
+            for g in names:
+                here = groups == g
+                if min(n_levels(a[here], rtol), n_levels(b[here], rtol)) < 3:
+                    continue
+                line = _line(fa[here], fb[here])
+                spread = np.std(fb[here])
+                if np.max(np.abs(fb[here] - (line[0] + line[1] * fa[here]))) > TIE_SHARE * spread:
+                    tied = False
+                    break
+                lines[g] = (line, spread)
+            if not tied or not lines:
+                continue
+            if len(names) == 1:
+                (c0, c1), _ = lines[names[0]]
+                how = (f"{b_name} = {np.exp(c0):.3g} x {a_name}" if logs and abs(c1 - 1) < 0.01 else
+                       f"{b_name} ~ {a_name}^{c1:.2f}" if logs else f"{b_name} = {c0:.3g} + {c1:.3g} x {a_name}")
+            else:
+                how = f"{b_name} follows {a_name} within every group"
+            said = (f"{where}: features {a_name!r} and {b_name!r} move together on every train run ({how}), so no "
+                    "law can tell their effects apart: the law found holds along that line only; keep one of them")
+            if test is not None and len(test) and a_name in test.columns and b_name in test.columns:
+                ta, tb = test[a_name].to_numpy(dtype=float), test[b_name].to_numpy(dtype=float)
+                with np.errstate(all="ignore"):
+                    ua, ub = (np.log(ta), np.log(tb)) if logs else (ta, tb)
+                off = [k for k in range(len(test)) if str(held_groups[k]) in lines and not (
+                    abs(ub[k] - (lines[str(held_groups[k])][0][0] + lines[str(held_groups[k])][0][1] * ua[k]))
+                    <= TIE_SHARE * lines[str(held_groups[k])][1])]
+                said += (f"; {len(off)} test run(s) leave that line (e.g. {a_name}={ta[off[0]]:g}, "
+                         f"{b_name}={tb[off[0]]:g}), and their predictions are a guess" if off else
+                         "; the test runs lie on it too")
+            warnings.warn(said, stacklevel=3)
 
 
 def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> None:

@@ -122,6 +122,7 @@ def _finish(
     checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
     checks.warn_constant_features(train, list(features), f"{name} (train)", test)
+    checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     split_warnings = list(split_warnings)
     if not derive_val:  # a rule derived from the data is not the user's to rewrite
