@@ -215,7 +215,7 @@ def _suite(ratio_of_test: float = 20.0, groups: tuple[str, ...] = ("all",)) -> p
 @pytest.mark.parametrize("df, group, expected", [
     (_suite(), None, "(D = 20 x N), so no law can tell their effects apart: the law found holds along that line "
                      "only; keep one of them; the test runs lie on it too"),
-    (_suite(ratio_of_test=80.0), None, "4 test run(s) leave that line (e.g. N=2.95e+09, D=2.36e+11), and their "
+    (_suite(ratio_of_test=80.0), None, "4 test run(s) leave it (e.g. N=2.95e+09, D=2.36e+11), and their "
                                        "predictions are a guess"),
     (_suite(groups=("a", "b")), "model", "(D follows N within every group)"),
 ])
@@ -229,14 +229,34 @@ def test_features_that_move_together_on_every_run_are_warned_about(df, group, ex
     assert expected in said[0]
 
 
+def test_a_feature_that_is_a_product_of_others_is_warned_about():
+    """Compute C = 6 N D listed beside N and D: C adds nothing a law could learn from."""
+    df = chinchilla_frame()
+    df = df.assign(C=[float(f"{v:.3g}") for v in 6 * df["N"] * df["D"]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["N", "D", "C"], "loss", test="C > 1e21", baseline="none")
+    said = [str(w.message) for w in caught if "every train run" in str(w.message)]
+    assert len(said) == 1, said
+    assert ("feature 'C' follows 'N' and 'D' on every train run (C = 6 x N x D), so no law can tell its effect from "
+            "theirs: the law found holds on that surface only; drop 'C' from the features; the test runs lie on it "
+            "too") in said[0]
+
+
 def test_features_that_only_grow_together_are_not_said_to_move_together():
-    """Data grown with model size, but with several token counts per size (the usual table): no warning."""
+    """Data grown with model size, but with several token counts per size (the usual table), and the shares
+    of a mixture: no warning."""
     df = chinchilla_frame()
     df = df.assign(D=df["D"] * df["N"] / 1e7)  # correlated with N, not tied to it
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         task_from_frame(df, ["N", "D"], "loss", baseline="none")
-    assert not [w for w in caught if "move together" in str(w.message)]
+        # the shares of a mixture sum to one by design: the last is no feature that "follows" the others
+        rng = np.random.default_rng(0)
+        p = rng.dirichlet([1.0, 1.0, 1.0], 40)
+        mix = pd.DataFrame({"p1": p[:, 0], "p2": p[:, 1], "p3": p[:, 2], "loss": 3 - p @ [0.3, 0.2, 0.1]})
+        task_from_frame(mix, ["p1", "p2", "p3"], "loss", test="random:6", baseline="none")
+    assert not [w for w in caught if "every train run" in str(w.message)]
 
 
 @pytest.mark.parametrize("rule, val, warned", [

@@ -279,64 +279,101 @@ def warn_constant_features(df: pd.DataFrame, features: list[str], where: str,
 TIE_SHARE = 0.01
 
 
-def _line(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(intercept, slope) of the least-squares line of b (N,) on a (N,)."""
-    slope, intercept = np.polyfit(a, b, 1)
-    return float(intercept), float(slope)
+def _relation(fb: np.ndarray, fa: np.ndarray) -> np.ndarray | None:
+    """(1 + K,) intercept and slopes of fb (N,) as a linear function of the columns of fa (N, K), when it is
+    one to within ``TIE_SHARE`` of fb's spread on every row; else None."""
+    design = np.column_stack([np.ones(len(fb)), fa])
+    coef = np.linalg.lstsq(design, fb, rcond=None)[0]
+    miss = np.max(np.abs(design @ coef - fb))
+    return coef if miss <= TIE_SHARE * np.std(fb) else None
+
+
+def _spelt(b: str, a: list[str], coef: np.ndarray, logs: bool) -> str:
+    """A relation ``_relation`` found, written out: ``D = 20 x N``, ``C = 6 x N x D``, ``D ~ N^0.50``."""
+    if not logs:
+        return f"{b} = {coef[0]:.3g}" + "".join(f" {'+' if c >= 0 else '-'} {abs(c):.3g} x {n}" for n, c in
+                                                zip(a, coef[1:]))
+    powers = " x ".join(n if abs(c - 1) < 0.01 else f"{n}^{c:.2f}" for n, c in zip(a, coef[1:]))
+    return f"{b} = {np.exp(coef[0]):.2g} x {powers}"
 
 
 def warn_tied_features(df: pd.DataFrame, features: list[str], where: str, test: pd.DataFrame | None = None,
                        rtol: float = 1e-3) -> None:
-    """Warn (not fail) when one feature follows another on every train run (tokens = 20 x parameters, as
-    in a suite trained compute-optimally): no law can tell their effects apart.
+    """Warn (not fail) when a feature follows others on every train run: tokens = 20 x parameters in a
+    suite trained compute-optimally, or compute = 6 x parameters x tokens listed beside both. No law can
+    tell their effects apart.
 
-    The relation is a straight line in the transformed values (logs when both are positive, so any power
-    ``b = k a^s``), fitted per group (each group is fitted on its own), to within ``TIE_SHARE`` of b's
-    spread, in every group with three scales of each or more. The law found then holds along that line
-    only: the warning says whether the test runs lie on it too, or leave it (their predictions a guess).
+    The relation is linear in the transformed values (logs of a positive feature, so any product of
+    powers ``b = k a^s c^t``), fitted per group (each group is fitted on its own), to within
+    ``TIE_SHARE`` of b's spread, in every group where b takes three scales or more and the rows
+    outnumber the relation's terms by two. Features are tried from the last listed (the one most
+    likely derived), each against those not already found to follow others. The law found then
+    holds on that line (or surface) only: the warning says whether the test runs lie on it too,
+    or leave it (their predictions a guess). The shares of a mixture (fractions summing to one on
+    every run) are not said to follow each other: they do by design, and the search knows it.
     """
-    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df))
+    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df)).astype(str)
     names = list(dict.fromkeys(groups))
-    held_groups = (test[GROUP_COLUMN].astype(str).to_numpy() if test is not None and GROUP_COLUMN in test.columns
-                   else None if test is None else np.zeros(len(test)))
-    cols = {c: df[c].to_numpy(dtype=float) for c in features}
-    for i, a_name in enumerate(features):
-        for b_name in features[i + 1:]:
-            a, b = cols[a_name], cols[b_name]
-            logs = bool(np.all(a > 0) and np.all(b > 0))
-            fa, fb = (np.log(a), np.log(b)) if logs else (a, b)
-            lines, tied = {}, True
-            for g in names:
-                here = groups == g
-                if min(n_levels(a[here], rtol), n_levels(b[here], rtol)) < 3:
-                    continue
-                line = _line(fa[here], fb[here])
-                spread = np.std(fb[here])
-                if np.max(np.abs(fb[here] - (line[0] + line[1] * fa[here]))) > TIE_SHARE * spread:
-                    tied = False
-                    break
-                lines[g] = (line, spread)
-            if not tied or not lines:
+    varying = [c for c in features if np.ptp(df[c].to_numpy(dtype=float)) > 0]
+
+    def transformed(frame: pd.DataFrame, cols: list[str], logs: dict[str, bool]) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.column_stack([np.log(frame[c].to_numpy(dtype=float)) if logs[c] else
+                                    frame[c].to_numpy(dtype=float) for c in cols])
+
+    logs = {c: bool(np.all(df[c].to_numpy(dtype=float) > 0)) for c in varying}
+    fractions = [c for c in varying if df[c].between(0, 1).all()]
+    mixture = len(fractions) >= 2 and bool(np.allclose(df[fractions].to_numpy(dtype=float).sum(axis=1), 1.0,
+                                                             atol=1e-3))
+    free = list(varying)
+    for b in reversed(varying):
+        others = [c for c in free if c != b]
+        if not others or (mixture and b in fractions):  # a mixture's shares sum to one by design
+            continue
+        fb, fa = transformed(df, [b], logs)[:, 0], transformed(df, others, logs)
+        found: dict[str, np.ndarray] = {}
+        for g in names:
+            here = groups == g
+            if n_levels(df[b].to_numpy(dtype=float)[here], rtol) < 3 or here.sum() < len(others) + 3:
                 continue
-            if len(names) == 1:
-                (c0, c1), _ = lines[names[0]]
-                how = (f"{b_name} = {np.exp(c0):.3g} x {a_name}" if logs and abs(c1 - 1) < 0.01 else
-                       f"{b_name} ~ {a_name}^{c1:.2f}" if logs else f"{b_name} = {c0:.3g} + {c1:.3g} x {a_name}")
+            coef = _relation(fb[here], fa[here])
+            if coef is None:
+                found = {}
+                break
+            found[g] = coef
+        if not found:
+            continue
+        free.remove(b)
+        # the features the relation leans on: those that move b by more than the tie's tolerance
+        spread = {c: max(np.std(fa[groups == g][:, k]) * abs(found[g][1 + k]) for g in found)
+                  for k, c in enumerate(others)}
+        used = [c for c in others if spread[c] > TIE_SHARE * min(np.std(fb[groups == g]) for g in found)] or others
+        if len(names) == 1:
+            k_used = [others.index(c) for c in used]
+            coef = found[names[0]]
+            how = _spelt(b, used, np.concatenate([coef[:1], coef[1:][k_used]]), all(logs[c] for c in [b, *used]))
+        else:
+            how = f"{b} follows {' and '.join(used)} within every group"
+        if len(used) == 1:
+            said = (f"{where}: features {used[0]!r} and {b!r} move together on every train run ({how}), so no law "
+                    "can tell their effects apart: the law found holds along that line only; keep one of them")
+        else:
+            said = (f"{where}: feature {b!r} follows {' and '.join(map(repr, used))} on every train run ({how}), so "
+                    f"no law can tell its effect from theirs: the law found holds on that surface only; drop {b!r} "
+                    "from the features")
+        if test is not None and len(test) and all(c in test.columns for c in [b, *others]):
+            t_groups = (test[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in test.columns
+                        else np.zeros(len(test)).astype(str))
+            tb, ta = transformed(test, [b], logs)[:, 0], transformed(test, others, logs)
+            off = [k for k in range(len(test)) if t_groups[k] in found and not (
+                abs(tb[k] - found[t_groups[k]][0] - ta[k] @ found[t_groups[k]][1:])
+                <= TIE_SHARE * np.std(fb[groups == t_groups[k]]))]
+            if off:
+                at = ", ".join(f"{c}={test[c].iloc[off[0]]:g}" for c in [*used, b])
+                said += f"; {len(off)} test run(s) leave it (e.g. {at}), and their predictions are a guess"
             else:
-                how = f"{b_name} follows {a_name} within every group"
-            said = (f"{where}: features {a_name!r} and {b_name!r} move together on every train run ({how}), so no "
-                    "law can tell their effects apart: the law found holds along that line only; keep one of them")
-            if test is not None and len(test) and a_name in test.columns and b_name in test.columns:
-                ta, tb = test[a_name].to_numpy(dtype=float), test[b_name].to_numpy(dtype=float)
-                with np.errstate(all="ignore"):
-                    ua, ub = (np.log(ta), np.log(tb)) if logs else (ta, tb)
-                off = [k for k in range(len(test)) if str(held_groups[k]) in lines and not (
-                    abs(ub[k] - (lines[str(held_groups[k])][0][0] + lines[str(held_groups[k])][0][1] * ua[k]))
-                    <= TIE_SHARE * lines[str(held_groups[k])][1])]
-                said += (f"; {len(off)} test run(s) leave that line (e.g. {a_name}={ta[off[0]]:g}, "
-                         f"{b_name}={tb[off[0]]:g}), and their predictions are a guess" if off else
-                         "; the test runs lie on it too")
-            warnings.warn(said, stacklevel=3)
+                said += "; the test runs lie on it too"
+        warnings.warn(said, stacklevel=3)
 
 
 def warn_constant_groups(df: pd.DataFrame, targets: list[str], where: str) -> None:
