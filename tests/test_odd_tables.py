@@ -133,6 +133,19 @@ def test_rules_in_pandas_query_spelling_mean_what_pandas_means(pandas_rule, rule
     assert rule_mask(df, "model == 'c&d' & N > 3e8").sum() == ((df["model"] == "c&d") & (df["N"] > 3e8)).sum()
 
 
+@pytest.mark.parametrize("spelt, rule", [("N >= 1B", "N >= 1e9"), ("N>=2.2B and D > 100b", "N >= 2.2e9 and D > 1e11"),
+                                         ("N >= 1,000,000,000", "N >= 1e9"), ("N < 46.4m", "N < 4.64e7"),
+                                         ("D >= 1T | N > 5e9", "D >= 1e12 or N > 5e9")])
+def test_rules_read_numbers_spelt_as_the_table_may_spell_them(spelt, rule):
+    """A table read with sizes as 1.3B or 1,300,000 gets rules written the same way."""
+    df = chinchilla_frame()
+    assert np.array_equal(rule_mask(df, spelt), rule_mask(df, rule)) and rule_mask(df, rule).any()
+    df["model"] = np.where(df["N"] > 3e9, "1B", "70M")  # inside quotes a suffix is text
+    assert rule_mask(df, "model == '1B'").sum() == (df["N"] > 3e9).sum()
+    task = task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test=spelt, baseline="none")
+    assert len(task.test) == rule_mask(df, rule).sum() and task.val_mask.any()
+
+
 @pytest.mark.parametrize("rule, expected", [("model >= 1e9", "compares text with a number"),
                                             ('N >= "1e9"', "compares text with a number"),
                                             ("N + model > 3", "cannot be computed")])

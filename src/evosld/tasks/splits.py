@@ -13,6 +13,8 @@ A rule is a short string, so it fits on a command line and in a task file:
   fixed seed (held-out mixtures, as in domain mixture).
 
 As in pandas' ``query``, ``&``, ``|`` and ``~`` mean ``and``, ``or`` and ``not``.
+Numbers may be spelt as a table spells them (``tasks.numbers``): ``N >= 1.3B``,
+``N >= 1,300,000`` (outside quotes: ``model == '1B'`` compares text).
 A column whose name is not a Python name (``model size``, ``tokens-seen``)
 or is a Python keyword (``lambda``) may be written in backticks, ```model
 size` >= 1e9``, or as it is when the table has such a column
@@ -33,6 +35,7 @@ import pandas as pd
 
 from evosld.errors import DataError
 from evosld.program import parse_python
+from evosld.tasks.numbers import SUFFIXES
 from evosld.tasks.scales import DEFAULT_RTOL, levels
 from evosld.tasks.task import GROUP_COLUMN
 
@@ -82,14 +85,28 @@ def _placeholder(column: str) -> str:
     return f"__col_{column.encode('utf-8').hex()}__"
 
 
+#: A number with a size suffix (``1.3B``, ``70M``) or thousands separators (``1,000,000``), standing alone in a rule.
+_SUFFIXED_NUMBER = re.compile(r"(?<![\w.])(\d+\.?\d*|\.\d+)([kKmMbBtT])(?!\w)")
+_GROUPED_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+)(?![\w,])")
+
+
+def _spelt_numbers(text: str) -> str:
+    """``text`` (outside quotes) with ``1.3B`` as ``1300000000.0`` and ``1,000,000`` as ``1000000``: the
+    spellings the table may use (``tasks.numbers.SUFFIXES``), so ``--test "N >= 1B"`` means what it says."""
+    text = _SUFFIXED_NUMBER.sub(lambda m: repr(float(m.group(1)) * SUFFIXES[m.group(2).lower()]), text)
+    return _GROUPED_NUMBER.sub(lambda m: m.group(1).replace(",", ""), text)
+
+
 def rule_source(rule: str, columns: Iterable = ()) -> str:
     """``rule`` as Python source: names in backticks, and ``columns`` that are not Python names, as placeholders.
 
     ``parse_rule`` parses it; ``column_of`` maps a placeholder back to its column.
     """
-    # & | ~ (pandas' query spelling) mean and / or / not, outside quotes: 'N >= 1e9 & D >= 1e11' as pandas reads it
+    # & | ~ (pandas' query spelling) mean and / or / not, outside quotes: 'N >= 1e9 & D >= 1e11' as pandas reads it;
+    # numbers written as in the table (1.3B, 70M, 1,000,000) are numbers there too (tasks.numbers)
     parts = re.split(r"('[^']*'|\"[^\"]*\"|`[^`]*`)", rule)
-    rule = "".join(part if i % 2 else part.replace("&", " and ").replace("|", " or ").replace("~", " not ")
+    rule = "".join(part if i % 2 else _spelt_numbers(part.replace("&", " and ").replace("|", " or ")
+                                                     .replace("~", " not "))
                    for i, part in enumerate(parts)).strip()
     text = re.sub(r"`([^`]+)`", lambda m: _placeholder(m.group(1).strip()), rule)
     # a keyword that rules use themselves (and, or, in, ...) stays that keyword unless in backticks
