@@ -1,4 +1,4 @@
-"""The Chinchilla form as the reference law of a user's table."""
+"""The Chinchilla form, or the data mixing law, as the reference law of a user's table."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_baseline_option_is_checked():
         resolve("chinchilla", ["x", "y"], ("x", "y"))
     with pytest.raises(DataError, match="two different feature columns"):
         resolve("chinchilla:N,Q", feats, logs)
-    with pytest.raises(DataError, match="unknown baseline"):
+    assert resolve("mixing", feats, logs) == "mixing"  # whether the features are a mixture is read from the data
+    with pytest.raises(DataError, match="unknown baseline .* or mixing"):
         resolve("kaplan", feats, logs)
 
 
@@ -124,3 +125,33 @@ def test_chinchilla_form_fits_each_target_of_a_table_with_two():
     assert ev.scores.r2 > 0.95
     E = np.asarray(ev.params["all_data"], dtype=float)[:, 0]  # one row of [E, A, alpha, B, beta] per target
     assert E == pytest.approx([1.7, 0.9], abs=0.15)
+
+
+def _mixtures(n: int = 60, seed: int = 0) -> pd.DataFrame:
+    """Runs on mixtures of three domains, some leaving a domain out, two losses from the data mixing law."""
+    rng = np.random.default_rng(seed)
+    shares = rng.dirichlet([1.0, 1.0, 1.0], n)
+    shares[rng.random(n) < 0.3, rng.integers(3)] = 0.0  # some mixtures leave one domain out
+    shares /= shares.sum(axis=1, keepdims=True)
+    df = pd.DataFrame(shares, columns=["web", "code", "books"])
+    df["loss_web"] = 2.0 + 1.5 * np.exp(-2.0 * df.web - 0.3 * df.code) + 0.005 * rng.standard_normal(n)
+    df["loss_code"] = 1.0 + 2.0 * np.exp(-3.0 * df.code + 0.2 * df.books) + 0.005 * rng.standard_normal(n)
+    return df
+
+
+def test_a_table_of_mixtures_is_shown_beside_the_data_mixing_law():
+    """Features that are a mixture's shares get the law of Ye et al. 2024 as reference, one per output."""
+    df = _mixtures()
+    task = task_from_frame(df, ["web", "code", "books"], ["loss_web", "loss_code"], test="random:8", name="mix")
+    assert task.baseline == "mixing"
+    label, source = reference_law(task)
+    assert label.startswith("data mixing law") and "Ye et al. 2024" in label
+    ev = Evaluator(task).evaluate(source, "test")
+    assert ev.ok and ev.scores.r2 > 0.95  # the generating law, refit: test runs leaving a domain out are scored too
+    assert task_from_frame(df, ["web", "code", "books"], ["loss_web", "loss_code"], test="random:8",
+                           baseline="none").baseline == ""
+    # shares plus a model size are no mixture: no automatic mixing law, and asking for it says why
+    sized = df.assign(N=np.repeat([1e8, 4e8, 1.6e9], 20))
+    assert task_from_frame(sized, ["web", "code", "books", "N"], "loss_web", test="random:8").baseline != "mixing"
+    with pytest.raises(DataError, match="--baseline mixing: the data mixing law needs features that are a mixture"):
+        task_from_frame(sized, ["web", "code", "books", "N"], "loss_web", test="random:8", baseline="mixing")

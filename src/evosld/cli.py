@@ -42,8 +42,9 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val", help="rows of train held out for selection (default: derived from --test: the train "
                    "rows next in line towards the test region)")
     g.add_argument("--baseline", help="reference law shown beside the found one: auto (default: the Chinchilla form "
-                   "when the features look like model size and data), chinchilla, chinchilla:N_COL,D_COL or none; "
-                   "without a Chinchilla form the plain power law the search starts from is shown")
+                   "when the features look like model size and data, the data mixing law when they are a mixture's "
+                   "shares), chinchilla, chinchilla:N_COL,D_COL, mixing or none; without either the plain power law "
+                   "the search starts from is shown")
     g.add_argument("--scale-tolerance", dest="scale_tolerance", type=float,
                    help="values closer than this relative difference count as one scale (default 1e-3)")
     g.add_argument("--linear-features", dest="linear_features", metavar="A,B",

@@ -14,6 +14,7 @@ from evosld.errors import DataError
 from evosld.tasks import checks, tables
 from evosld.tasks.baselines.chinchilla import resolve as resolve_baseline
 from evosld.tasks.baselines.chinchilla import rises_with, size_and_data
+from evosld.tasks.baselines.mixing import MIXING, is_mixture
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
@@ -275,8 +276,9 @@ def task_from_frame(
             [0, 0.5), else OptionValueError (a ValueError) naming it.
         baseline: the reference law shown beside the found one: ``"auto"``
             (the Chinchilla form when the features look like model size and
-            data and the target is positive), ``"chinchilla"``,
-            ``"chinchilla:N_COL,D_COL"`` or ``"none"``.
+            data and the target is positive; the data mixing law when they
+            are a mixture's shares), ``"chinchilla"``,
+            ``"chinchilla:N_COL,D_COL"``, ``"mixing"`` or ``"none"``.
         target_range: the range every target can take, ``"LO,HI"`` (either
             side empty) or ``(lo, hi)`` with None for an open side
             (``tasks.targetrange``); target values outside it are an error.
@@ -356,8 +358,15 @@ def task_from_frame(
     logs = set(guess_log_features(df, features)) | set(log_features or ())
     logs = tuple(f for f in features if f in logs and f not in set(linear_features or ()))
     reference = resolve_baseline(baseline, features, logs)
-    if reference and (baseline or "auto") == "auto" and not _looks_like_a_loss(df, train, features, targets, reference):
+    if reference == MIXING and not is_mixture(df, features):
+        raise DataError(f"--baseline {MIXING}: the data mixing law needs features that are a mixture's shares "
+                        f"(fractions summing to one on every run), and {', '.join(features)} are not; give "
+                        "--baseline auto or none")
+    if reference and reference != MIXING and (baseline or "auto") == "auto" and not _looks_like_a_loss(
+            df, train, features, targets, reference):
         reference = ""  # the Chinchilla form predicts a positive loss that falls with size and data
+    if not reference and (baseline or "auto") == "auto" and is_mixture(df, features):
+        reference = MIXING
     return _finish(
         name,
         features,

@@ -10,7 +10,7 @@
     scale_tolerance: 1e-3     # optional; sizes this close (relative) are one scale
     target_range: [0, 1]      # optional; the range every target can take ("0,1"; null or "" for an open side;
                               # none: no range; default: 0,1 when every train target lies in it, else none)
-    baseline: auto            # optional; chinchilla[:N_COL,D_COL] or none
+    baseline: auto            # optional; chinchilla[:N_COL,D_COL], mixing or none
     description: what the runs are
     max_params: 5             # optional
 """

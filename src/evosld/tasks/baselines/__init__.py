@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from evosld.errors import DataError
+from evosld.tasks.baselines.mixing import MIXING, MIXING_LABEL, MIXING_STEM
 from evosld.tasks.builtin import BUILTIN
 
 _HERE = Path(__file__).resolve().parent
@@ -64,10 +65,13 @@ def reference_law(task) -> tuple[str, str] | None:
     """(label, source) of the law a run is compared with, or None.
 
     A built-in task's published human law; for a user table, the Chinchilla
-    form when the task asks for it (``Task.baseline``, ``baselines.chinchilla``).
+    form or the data mixing law when the task asks for it (``Task.baseline``,
+    ``baselines.chinchilla``, ``baselines.mixing``).
     """
     if task.name in BUILTIN:
         return f"human law ({BUILTIN[task.name].baseline})", baseline_source(task.name)
+    if getattr(task, "baseline", "") == MIXING:
+        return MIXING_LABEL, baseline_source(MIXING_STEM)
     if getattr(task, "baseline", "").startswith("chinchilla:"):
         from evosld.tasks.baselines.chinchilla import chinchilla_source, size_and_data
 

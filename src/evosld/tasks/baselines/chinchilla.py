@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosld.errors import DataError
+from evosld.tasks.baselines.mixing import MIXING
 
 #: Name tokens that mark a column as model size N or as training data D.
 N_TOKENS = {"n", "param", "params", "parameter", "parameters", "nparams", "model", "size"}
@@ -184,11 +185,15 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
 
     ``baseline``: ``"auto"``/None (the Chinchilla form when the features look
     like model size and data), ``"chinchilla"`` (the same, but an error when
-    they do not), ``"chinchilla:N_COL,D_COL"``, or ``"none"``.
+    they do not), ``"chinchilla:N_COL,D_COL"``, ``"mixing"`` (the data mixing
+    law, returned as is: whether the features are a mixture's shares is read
+    from the data, ``baselines.is_mixture``), or ``"none"``.
     """
     text = (baseline or "auto").strip()
     if text == "none":
         return ""
+    if text == MIXING:  # checked against the data by the loader (``baselines.is_mixture``)
+        return MIXING
     if text in ("auto", "chinchilla"):
         pair = guess_size_and_data(features, log_features)
         if pair is None:
@@ -203,7 +208,7 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
             raise DataError(f"--baseline {text!r}: give two different feature columns, as in "
                             f"chinchilla:{features[0]},{features[-1]} (features: {', '.join(features)})")
         return f"chinchilla:{cols[0]},{cols[1]}"
-    raise DataError(f"unknown baseline {text!r}; use auto, none, chinchilla or chinchilla:N_COL,D_COL")
+    raise DataError(f"unknown baseline {text!r}; use auto, none, chinchilla, chinchilla:N_COL,D_COL or {MIXING}")
 
 
 def chinchilla_source(features: Sequence[str], size: str, data: str) -> str:
