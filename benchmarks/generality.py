@@ -30,12 +30,17 @@ itself; the benchmark checks evosld held out as many):
   peer of ``benchmarks/peers.py`` on evosld's own task (same split, selection
   on validation, the same budget on one core, one model per group).
 
+``--set real`` runs real tables instead (``realtables.py``: the SLDBench runs
+under other test rules, read from ``EVOSLD_DATA``), which have no known law:
+their truth column is empty, and evosld is read against the baseline, the
+log-linear fit and Operon.
+
 Table seeds and the search seed are separate knobs. Table seeds 0 to 11 are
 the TUNE set, 12 and 13 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
 ``HOLDOUT_SEEDS``; 2 to 11 were the holdout, two at a time, until they were
 examined): tune changes on one, report them on the other.
 
-Usage: nice -n 19 python benchmarks/generality.py [--set tune|holdout|all] [--tables all|a,b]
+Usage: nice -n 19 python benchmarks/generality.py [--set tune|holdout|all|real] [--tables all|a,b]
        [--budget-seconds 60] [--search-seed 0] [--jobs 2] [--peers operon|none] [--output bench-generality]
 
 Each (family, seed) runs in its own subprocess (``--jobs`` at a time), writing
@@ -78,13 +83,15 @@ def _sibling(name: str) -> Any:
 
 
 synth = _sibling("synthtables")
+real = _sibling("realtables")
 
 DEFAULT_OUTPUT = "bench-generality"
 MARKDOWN = "generality.md"
 JSON_FILE = "generality.json"
 RESULT = "result.json"
 OPERON = "operon.json"
-SETS = {"tune": synth.TUNE_SEEDS, "holdout": synth.HOLDOUT_SEEDS, "all": synth.TUNE_SEEDS + synth.HOLDOUT_SEEDS}
+SETS = {"tune": synth.TUNE_SEEDS, "holdout": synth.HOLDOUT_SEEDS, "all": synth.TUNE_SEEDS + synth.HOLDOUT_SEEDS,
+        "real": (0,)}
 #: evosld within this much of the truth's clipped test R² counts as reaching it.
 TOLERANCE = 0.02
 #: Starts of the true law's refit: the true values, then this many jittered copies.
@@ -164,8 +171,11 @@ def fit_law(law: Any, p0: np.ndarray, X: np.ndarray, y: np.ndarray, seed: int = 
 def truth_scores(table: Any) -> dict[str, Any]:
     """The true law refit per group on train, scored on test: {"test_r2", "test_r2_clipped", "params"}.
 
-    Fitted on ln y where the table's noise is multiplicative, else on y.
+    Fitted on ln y where the table's noise is multiplicative, else on y. A real table has no known law:
+    its scores are None.
     """
+    if table.law is None:
+        return {"test_r2": None, "test_r2_clipped": None, "params": {}}
     train, test = split(table)
     gtr, gte = _groups(table, train), _groups(table, test)
     preds, truths, params = [], [], {}
@@ -458,10 +468,13 @@ def render(result: dict[str, Any]) -> str:
               else f"{r['operon']:.3f} ({cell(r['operon_n_params'])})")
         rows.append([r["table"], str(r["seed"]), evo, cell(r["n_params"]), cell(r["truth"]), cell(r["baseline"]),
                      cell(r["loglinear"]), op, cell(r["gap"]), cell(r["stop"]), cell(r["evaluations"])])
+    title = ("real tables re-split: SLDBench runs under test rules nobody tuned for, no known law"
+             if s["set"] == "real" else "synthetic user-like tables with a known law")
+    tables = ("Real tables (benchmarks/realtables.py; truth: none known)" if s["set"] == "real"
+              else f"Table seeds {', '.join(map(str, s['seeds']))} ({s['set']} set)")
     lines = [
-        "# evosld generality benchmark: synthetic user-like tables with a known law", "",
-        f"Table seeds {', '.join(map(str, s['seeds']))} ({s['set']} set); search seed {s['search_seed']}; "
-        f"{s['budget_seconds']:g} s per run; {s['jobs']} run(s) at once.",
+        f"# evosld generality benchmark: {title}", "",
+        f"{tables}; search seed {s['search_seed']}; {s['budget_seconds']:g} s per run; {s['jobs']} run(s) at once.",
         "Test R² clipped at −1 (an evosld run that refused or failed counts −1). truth: the generating law refit per "
         "group on the same train rows (the ceiling); baseline: the law evosld refits itself beside its pick (the "
         "Chinchilla form, else the plain power law it starts from); loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
@@ -492,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-seconds", dest="budget_seconds", type=float, default=60.0,
                    help="search budget of each evosld run (and of Operon)")
     p.add_argument("--set", dest="set", choices=sorted(SETS), default="tune",
-                   help=f"table seeds: tune {list(synth.TUNE_SEEDS)}, holdout {list(synth.HOLDOUT_SEEDS)} or all")
+                   help=f"table seeds: tune {list(synth.TUNE_SEEDS)}, holdout {list(synth.HOLDOUT_SEEDS)} or all; "
+                   "real: the SLDBench runs re-split (benchmarks/realtables.py, needs EVOSLD_DATA)")
     p.add_argument("--tables", default="all", help="families to run, comma-separated (default all)")
     p.add_argument("--search-seed", dest="search_seed", type=int, default=0, help="evosld's (and Operon's) seed")
     p.add_argument("--jobs", type=int, default=2, help="runs at once")
@@ -504,8 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def make_table(name: str, seed: int) -> Any:
+    """A synthetic table (``synthtables``) or a real one (``realtables``), by name."""
+    return real.make(name, seed) if name in real.TABLES else synth.make(name, seed)
+
+
 def _main_one(args: argparse.Namespace) -> int:
-    table = synth.make(args.one, args.table_seed)
+    table = make_table(args.one, args.table_seed)
     out_dir = result_dir(Path(args.output), args.one, args.table_seed)
     from evosld.run.outputs import write_atomic
 
@@ -522,11 +541,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.one:
         return _main_one(args)
-    names = list(synth.FAMILIES) if args.tables == "all" else [t.strip() for t in args.tables.split(",") if t.strip()]
-    unknown = [n for n in names if n not in synth.FAMILIES]
+    known = real.TABLES if args.set == "real" else synth.FAMILIES
+    names = list(known) if args.tables == "all" else [t.strip() for t in args.tables.split(",") if t.strip()]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        print(f"error: unknown table(s) {', '.join(unknown)}; known: {', '.join(synth.FAMILIES)}", file=sys.stderr)
+        print(f"error: unknown table(s) {', '.join(unknown)} for --set {args.set}; known: {', '.join(known)}",
+              file=sys.stderr)
         return 2
+    if args.set == "real":
+        try:
+            real.data_root()
+        except FileNotFoundError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if not args.budget_seconds > 0 or args.jobs < 1:
         print("error: --budget-seconds must be positive and --jobs at least 1", file=sys.stderr)
         return 2

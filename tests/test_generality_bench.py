@@ -1,8 +1,10 @@
-"""``benchmarks/synthtables.py`` (user-like tables with a known law) and ``benchmarks/generality.py``'s runner."""
+"""``benchmarks/synthtables.py`` (user-like tables with a known law), ``benchmarks/realtables.py`` (real runs
+re-split) and ``benchmarks/generality.py``'s runner."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -26,6 +28,7 @@ def _load(name: str):
 
 synth = _load("synthtables")
 gen = _load("generality")
+real = gen.real
 
 #: Families evosld refuses on purpose (too few runs for three fit, validation and test runs each).
 REFUSED = {"handful"}
@@ -99,3 +102,31 @@ def test_the_summary_counts_the_runs_where_the_peer_beat_evosld():
     no_peer = gen.render({**gen.summarize(records, {}), "settings": {"set": "holdout", "seeds": [12],
                                                                      "search_seed": 0, "budget_seconds": 60, "jobs": 2}})
     assert "Operon on" not in no_peer
+
+
+def test_every_real_table_is_split_by_its_rule_as_evosld_splits_it(data_dir):
+    """The SLDBench runs re-split: each table loads as a user's DataFrame, and evosld holds out the same rows."""
+    for name in real.TABLES:
+        t = gen.make_table(name, 0)
+        assert t.law is None and gen.truth_scores(t)["test_r2"] is None  # no known law
+        assert 0 < t.test_mask.sum() < len(t.df) and "group" not in t.df.columns
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            task = task_from_frame(t.df, list(t.features), t.target, group=t.group, test=t.test)
+        assert len(task.test) == int(t.test_mask.sum()), name
+        assert gen.loglinear_scores(t)["test_r2_clipped"] is not None
+    with pytest.raises(KeyError, match="unknown real table"):
+        real.make("moe")
+
+
+def test_the_real_set_runs_and_says_it_has_no_truth(data_dir, tmp_path):
+    out = tmp_path / "bench"
+    code = gen.main(["--set", "real", "--tables", "parallel_p4_p8", "--budget-seconds", "5", "--jobs", "1",
+                     "--peers", "none", "--output", str(out)])
+    assert code == 0
+    text = (out / gen.MARKDOWN).read_text()
+    assert "real tables re-split" in text and "truth: none known" in text and "parallel_p4_p8" in text
+    rec = json.loads((out / gen.JSON_FILE).read_text())["records"][0]
+    assert rec["evosld"].get("error") is None and rec["evosld"]["split_rows_agree"]
+    assert rec["truth"]["test_r2"] is None and rec["evosld"]["reference"]["name"]
+    assert gen.main(["--set", "real", "--tables", "kaplan_n_only", "--peers", "none", "--output", str(out)]) == 2
