@@ -23,7 +23,9 @@ Usage: EVOSLD_DATA=../shared/sldbench python benchmarks/generality.py --set real
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,37 +90,16 @@ RESPLITS: tuple[Resplit, ...] = (
 TABLES: dict[str, Resplit] = {r.name: r for r in RESPLITS}
 
 
-@dataclass
-class RealTable:
-    """A real table as the generality benchmark reads a synthetic one (``synthtables.SynthTable``), without a law.
-
-    Attributes:
-        name, seed: the table's name; seed 0 (a real table has no seeds).
-        df: the runs (N rows): features, target(s) and the group column if any.
-        features, targets, group, test: as ``evosld.discover`` takes them.
-        test_mask: (N,) bool, the rows ``test`` holds out.
-        note: what is held out, and from which task.
-    """
-
-    name: str
-    seed: int
-    df: pd.DataFrame
-    features: tuple[str, ...]
-    targets: tuple[str, ...]
-    group: str | None
-    test: str
-    test_mask: np.ndarray
-    note: str
-    law: None = None
-    p0: tuple[float, ...] = ()
-    noise: float | None = None
-    noise_kind: str = "real"
-    target_range: None = None
-
-    @property
-    def target(self) -> str | list[str]:
-        """The target as ``evosld.discover`` takes it: a name, or a list of names."""
-        return self.targets[0] if len(self.targets) == 1 else list(self.targets)
+def _synthtables():
+    """``benchmarks/synthtables.py`` (whose ``SynthTable`` a real table is, without a law), loaded once."""
+    name = "evosld_bench_synthtables"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("synthtables.py"))
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def data_root(data_dir: str | os.PathLike | None = None) -> Path:
@@ -130,8 +111,10 @@ def data_root(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(root)
 
 
-def make(name: str, seed: int = 0, data_dir: str | os.PathLike | None = None) -> RealTable:
-    """The real table ``name`` (``seed`` is accepted for the benchmark's sake and must be 0)."""
+def make(name: str, seed: int = 0, data_dir: str | os.PathLike | None = None):
+    """The real table ``name`` as a ``synthtables.SynthTable`` with no law (``law`` None, noise kind "real"):
+    its runs, features, target(s), group column, test rule and the (N,) rows that rule holds out.
+    ``seed`` is accepted for the benchmark's sake and must be 0."""
     from evosld.tasks.builtin import BUILTIN
     from evosld.tasks.splits import rule_mask
 
@@ -146,5 +129,6 @@ def make(name: str, seed: int = 0, data_dir: str | os.PathLike | None = None) ->
     keys = df["group"].astype(str)
     df = df.drop(columns="group") if r.group is None else df.rename(columns={"group": r.group})
     mask = rule_mask(df.assign(group=keys), r.test, spec.features)  # per group, as evosld reads the rule
-    return RealTable(name, 0, df, spec.features, spec.targets, r.group, r.test, np.asarray(mask, dtype=bool),
-                     f"{r.note} ({r.task}, re-split)")
+    return _synthtables().SynthTable(name, 0, df, spec.features, spec.targets, r.group, r.test,
+                                     np.asarray(mask, dtype=bool), None, (), float("nan"), "real",
+                                     note=f"{r.note} ({r.task}, re-split)")

@@ -51,7 +51,8 @@ class SynthTable:
         group: the group column (fitted separately), or None.
         test: the test rule as a user would type it (``evosld discover --test``).
         test_mask: (N,) bool, the rows that rule holds out (computed here, independently of evosld).
-        law: the true law; refit per group on train rows (``p0`` as the start).
+        law: the true law; refit per group on train rows (``p0`` as the start). None for a real table
+            (``realtables.py``): no law is known.
         p0: the true parameters (of the first group), a start for refitting.
         group_p0: the true parameters of each group when they differ between groups (else empty).
         noise: size of the noise (``noise_kind`` says of what kind).
@@ -68,7 +69,7 @@ class SynthTable:
     group: str | None
     test: str
     test_mask: np.ndarray
-    law: Law
+    law: Law | None
     p0: tuple[float, ...]
     noise: float
     noise_kind: str
