@@ -187,12 +187,12 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
     like model size and data), ``"chinchilla"`` (the same, but an error when
     they do not), ``"chinchilla:N_COL,D_COL"``, ``"mixing"`` (the data mixing
     law, returned as is: whether the features are a mixture's shares is read
-    from the data, ``baselines.is_mixture``), or ``"none"``.
+    from the data, ``baselines.mixing.is_mixture``), or ``"none"``.
     """
     text = (baseline or "auto").strip()
     if text == "none":
         return ""
-    if text == MIXING:  # checked against the data by the loader (``baselines.is_mixture``)
+    if text == MIXING:  # checked against the data by the loader (``baselines.mixing.is_mixture``)
         return MIXING
     if text in ("auto", "chinchilla"):
         pair = guess_size_and_data(features, log_features)
