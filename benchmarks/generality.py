@@ -476,15 +476,19 @@ def render(result: dict[str, Any]) -> str:
         f"# evosld generality benchmark: {title}", "",
         f"{tables}; search seed {s['search_seed']}; {s['budget_seconds']:g} s per run; {s['jobs']} run(s) at once.",
         "Test R² clipped at −1 (an evosld run that refused or failed counts −1). truth: the generating law refit per "
-        "group on the same train rows (the ceiling); baseline: the law evosld refits itself beside its pick (the "
-        "Chinchilla form, else the plain power law it starts from); loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
+        "group on the same train rows (the ceiling; none for a real table); baseline: the law evosld refits itself "
+        "beside its pick (the Chinchilla form or the data mixing law, else the plain power law it starts from); "
+        "loglinear: ln y on ln x per group; gap to truth: truth − evosld.", "",
         *_table(header, rows), "",
-        f"**Summary** over {summ['runs']} run(s): mean clipped test R² evosld {cell(summ['mean_evosld'])}, truth "
-        f"{cell(summ['mean_truth'])}, loglinear {cell(summ['mean_loglinear'])}, baseline {cell(summ['mean_baseline'])} "
+        f"**Summary** over {summ['runs']} run(s): mean clipped test R² evosld {cell(summ['mean_evosld'])}"
+        + (f", truth {cell(summ['mean_truth'])}" if summ["mean_truth"] is not None else "")
+        + f", loglinear {cell(summ['mean_loglinear'])}, baseline {cell(summ['mean_baseline'])} "
         f"(on its {summ['baseline_runs']} runs)"
         + (f", Operon {cell(summ['mean_operon'])} (on its {summ['operon_runs']} runs)" if summ["operon_runs"] else "")
-        + f"; evosld ≥ truth − {TOLERANCE} on {summ['reaches_truth']}/{summ['runs']}, "
-        f"evosld < loglinear on {summ['below_loglinear']}/{summ['runs']}"
+        + "; "
+        + (f"evosld ≥ truth − {TOLERANCE} on {summ['reaches_truth']}/{summ['runs']}, "
+           if summ["mean_truth"] is not None else "")
+        + f"evosld < loglinear on {summ['below_loglinear']}/{summ['runs']}"
         + (f", evosld < Operon on {summ['below_operon']}/{summ['operon_runs']}" if summ["operon_runs"] else "") + ".",
     ]
     if result.get("operon_note"):

@@ -126,6 +126,7 @@ def test_the_real_set_runs_and_says_it_has_no_truth(data_dir, tmp_path):
     assert code == 0
     text = (out / gen.MARKDOWN).read_text()
     assert "real tables re-split" in text and "truth: none known" in text and "parallel_p4_p8" in text
+    assert "evosld ≥ truth" not in text and ", truth —" not in text  # no truth, so no gap to it
     rec = json.loads((out / gen.JSON_FILE).read_text())["records"][0]
     assert rec["evosld"].get("error") is None and rec["evosld"]["split_rows_agree"]
     assert rec["truth"]["test_r2"] is None and rec["evosld"]["reference"]["name"]
