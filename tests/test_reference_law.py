@@ -155,3 +155,22 @@ def test_a_table_of_mixtures_is_shown_beside_the_data_mixing_law():
     assert task_from_frame(sized, ["web", "code", "books", "N"], "loss_web", test="random:8").baseline != "mixing"
     with pytest.raises(DataError, match="--baseline mixing: the data mixing law needs features that are a mixture"):
         task_from_frame(sized, ["web", "code", "books", "N"], "loss_web", test="random:8", baseline="mixing")
+
+
+def test_the_law_shown_beside_the_pick_is_named_before_the_run(tmp_path, capsys):
+    """`evosld tasks --csv` (and the start of `discover`) says which law the pick will be shown beside."""
+    from tests.conftest import run_cli
+
+    def beside(path, *args):
+        code, out, _ = run_cli(capsys, "tasks", "--csv", str(path), *args)
+        assert code == 0
+        return next(ln.strip() for ln in out.splitlines() if ln.strip().startswith("shown beside the pick:"))
+
+    _mixtures().to_csv(tmp_path / "mix.csv", index=False)
+    mix = ["--features", "web,code,books", "--targets", "loss_web,loss_code", "--test", "random:8"]
+    assert beside(tmp_path / "mix.csv", *mix).startswith("shown beside the pick: data mixing law")
+    assert "the plain power law" in beside(tmp_path / "mix.csv", *mix, "--baseline", "none")
+    chinchilla_frame().rename(columns={"N": "N_params", "D": "D_tokens"}).to_csv(tmp_path / "c.csv", index=False)
+    line = beside(tmp_path / "c.csv", "--features", "N_params,D_tokens", "--target", "loss")
+    assert line == ("shown beside the pick: Chinchilla form E + A/N_params^a + B/D_tokens^b (Hoffmann et al. 2022, "
+                    "Huber on log loss) (--baseline to change)")

@@ -202,6 +202,9 @@ def split_lines(task) -> list[str]:
                 f"fits powers of {'them' if len(positive) > 1 else 'it'})" if positive
                 else " (--log-features / --linear-features to change)")
     lines.append(f"log scale: {', '.join(task.log_features) or 'no feature'}{hint}")
+    from evosld.tasks.baselines import comparison_law
+
+    lines.append(f"shown beside the pick: {comparison_law(task)[0]}" + (" (--baseline to change)" if mine else ""))
     if task.target_range is not None:
         from evosld.tasks.targetrange import describe
 
