@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
+from evosld.tasks.baselines.mixing import is_mixture
 from evosld.tasks.numbers import (
     DECIMAL_COMMA,
     is_missing,
@@ -17,7 +18,7 @@ from evosld.tasks.numbers import (
     thousands_guess,
 )
 from evosld.tasks.scales import n_levels
-from evosld.tasks.splits import rule_columns
+from evosld.tasks.splits import group_keys, rule_columns
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -312,26 +313,26 @@ def warn_tied_features(df: pd.DataFrame, features: list[str], where: str, test: 
     or leave it (their predictions a guess). The shares of a mixture (fractions summing to one on
     every run) are not said to follow each other: they do by design, and the search knows it.
     """
-    groups = df[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in df.columns else np.zeros(len(df)).astype(str)
+    groups = group_keys(df)
     names = list(dict.fromkeys(groups))
     varying = [c for c in features if np.ptp(df[c].to_numpy(dtype=float)) > 0]
+    logs = {c: bool(np.all(df[c].to_numpy(dtype=float) > 0)) for c in varying}
 
-    def transformed(frame: pd.DataFrame, cols: list[str], logs: dict[str, bool]) -> np.ndarray:
+    def transformed(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
         with np.errstate(all="ignore"):
             return np.column_stack([np.log(frame[c].to_numpy(dtype=float)) if logs[c] else
                                     frame[c].to_numpy(dtype=float) for c in cols])
 
-    logs = {c: bool(np.all(df[c].to_numpy(dtype=float) > 0)) for c in varying}
     fractions = [c for c in varying if df[c].between(0, 1).all()]
-    mixture = len(fractions) >= 2 and bool(np.allclose(df[fractions].to_numpy(dtype=float).sum(axis=1), 1.0,
-                                                             atol=1e-3))
+    mixture = is_mixture(df, fractions)
     free = list(varying)
     for b in reversed(varying):
         others = [c for c in free if c != b]
         if not others or (mixture and b in fractions):  # a mixture's shares sum to one by design
             continue
-        fb, fa = transformed(df, [b], logs)[:, 0], transformed(df, others, logs)
-        found: dict[str, np.ndarray] = {}
+        fb, fa = transformed(df, [b])[:, 0], transformed(df, others)
+        found: dict[str, np.ndarray] = {}  # per group: the relation's (1 + K,) intercept and slopes
+        spread: dict[str, float] = {}  # per group: the sd of b (transformed)
         for g in names:
             here = groups == g
             if n_levels(df[b].to_numpy(dtype=float)[here], rtol) < 3 or here.sum() < len(others) + 3:
@@ -340,14 +341,14 @@ def warn_tied_features(df: pd.DataFrame, features: list[str], where: str, test: 
             if coef is None:
                 found = {}
                 break
-            found[g] = coef
+            found[g], spread[g] = coef, float(np.std(fb[here]))
         if not found:
             continue
         free.remove(b)
         # the features the relation leans on: those that move b by more than the tie's tolerance
-        spread = {c: max(np.std(fa[groups == g][:, k]) * abs(found[g][1 + k]) for g in found)
-                  for k, c in enumerate(others)}
-        used = [c for c in others if spread[c] > TIE_SHARE * min(np.std(fb[groups == g]) for g in found)] or others
+        moves = {c: max(np.std(fa[groups == g][:, k]) * abs(found[g][1 + k]) for g in found)
+                 for k, c in enumerate(others)}
+        used = [c for c in others if moves[c] > TIE_SHARE * min(spread.values())] or others
         if len(names) == 1:
             k_used = [others.index(c) for c in used]
             coef = found[names[0]]
@@ -362,12 +363,10 @@ def warn_tied_features(df: pd.DataFrame, features: list[str], where: str, test: 
                     f"no law can tell its effect from theirs: the law found holds on that surface only; drop {b!r} "
                     "from the features")
         if test is not None and len(test) and all(c in test.columns for c in [b, *others]):
-            t_groups = (test[GROUP_COLUMN].astype(str).to_numpy() if GROUP_COLUMN in test.columns
-                        else np.zeros(len(test)).astype(str))
-            tb, ta = transformed(test, [b], logs)[:, 0], transformed(test, others, logs)
+            t_groups = group_keys(test)
+            tb, ta = transformed(test, [b])[:, 0], transformed(test, others)
             off = [k for k in range(len(test)) if t_groups[k] in found and not (
-                abs(tb[k] - found[t_groups[k]][0] - ta[k] @ found[t_groups[k]][1:])
-                <= TIE_SHARE * np.std(fb[groups == t_groups[k]]))]
+                abs(tb[k] - found[t_groups[k]][0] - ta[k] @ found[t_groups[k]][1:]) <= TIE_SHARE * spread[t_groups[k]])]
             if off:
                 at = ", ".join(f"{c}={test[c].iloc[off[0]]:g}" for c in [*used, b])
                 said += f"; {len(off)} test run(s) leave it (e.g. {at}), and their predictions are a guess"
