@@ -184,6 +184,40 @@ def test_an_optimum_that_moves_with_model_size_is_a_starting_law_on_four_sizes()
     assert truth.key in {law.key for law in prop.seed_laws()}
 
 
+def test_three_sizes_keep_the_learning_rate_bowl_and_a_screen_that_tells_laws_apart() -> None:
+    """The same loss against size and learning rate with three sizes in the fit rows: no inner fold (too few
+    sizes below validation), and ``E + A N^a`` is not pinned along N. The starting laws still curve along the
+    learning rate (leaving out the power of N, not the bowl listed after it), and the screen scores every
+    starting law on the fold that fits two sizes (it scored every law -inf: proposals were the smallest of
+    each batch); with one size fewer still, on a random hold-out of the fit rows."""
+    from evosld.proposers.symbolic.screen import fold_splits
+
+    rng = np.random.default_rng(0)
+    N, lr = (a.ravel() for a in np.meshgrid(np.logspace(7.7, 9.5, 5), np.logspace(-4, -1.5, 8), indexing="ij"))
+    loss = 1.8 + 300.0 * N ** -0.32 + 0.02 * (np.log(lr) - (-1.2 - 0.25 * np.log(N))) ** 2
+    df = pd.DataFrame({"group": "all", "N": N, "lr": lr, "loss": loss + rng.normal(0, 0.01, len(N))})
+
+    def task(smallest: float) -> Task:
+        keep = df[df["N"] >= smallest]
+        train = keep[keep["N"] < 3e9]
+        return Task(name="bowl3", features=("N", "lr"), targets=("loss",), train=train, test=keep[keep["N"] >= 3e9],
+                    val_mask=(train["N"] > 1e9).to_numpy(), max_params=9, log_features=("N", "lr"))
+
+    three = task(0.0)
+    prop = SymbolicProposer(three.search_view(), seed=0)
+    assert prop.space.levels == (3, 8) and not three.inner_folds(1)
+    assert not identifiable(Law.of(Term(), Term.of(F("pow", 0))), prop.space)
+    laws = prop.seed_laws()
+    assert any(f.kind == "bowl" for law in laws for t in law.terms for f in t.factors)
+    scores = {law.key: prop.screen.score(law) for law in laws}
+    assert all(np.isfinite(v) for v in scores.values())
+    assert max(scores.values()) > scores[Law.of(Term()).key] + 1.0
+    splits = fold_splits(three)  # fit on the two smaller sizes, score the third
+    assert len(splits) == 1 and len(np.unique(splits[0].X_fit[:, 0])) == 2 and len(np.unique(splits[0].X_out[:, 0])) == 1
+    two = fold_splits(task(1e8))  # two sizes in the fit rows: a fifth of them at random
+    assert len(two) == 1 and len(two[0].X_out) == round(0.2 * 16) and len(two[0].X_fit) == 16 - len(two[0].X_out)
+
+
 def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:
     """With four sizes in the fit rows, no proposal has four free parameters along N."""
     N, D = np.meshgrid(10.0 ** np.array([7.0, 7.5, 8.0, 8.5, 9.0]), 10.0 ** np.linspace(8, 11, 12))

@@ -21,6 +21,7 @@ fresh proposer, so a resumed run proposes what an unbroken one would.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,10 @@ from evosld.proposers.symbolic.identify import identifiable, tie_pairs
 from evosld.proposers.symbolic.mutate import crossover, feats_of, mutate, random_law, valid
 from evosld.proposers.symbolic.screen import Screen, fold_splits
 from evosld.proposers.symbolic.space import Space
+
+#: Besides being shortened from the end, a starting structure that is not valid here may lose up to this many of
+#: its terms wherever they are (``SymbolicProposer._valid_parts``).
+SEED_DROP = 2
 
 NAME = "symbolic"
 
@@ -159,7 +164,8 @@ class SymbolicProposer:
     def choose(self, cands: list[tuple[Law, str]]) -> tuple[Law, str, float | None]:
         """The best-screened candidate if it passes the gate, else the best of the backlog.
 
-        Candidates are scored on the first inner fold of the fit split; the ones
+        Candidates are scored on the first inner fold of the fit split (without
+        one, a fold on fewer scales or a random hold-out: ``screen``); the ones
         not proposed now stay in a backlog, so a good structure found while
         mutating one parent can still be proposed later.
         """
@@ -243,7 +249,7 @@ class SymbolicProposer:
     # ---- starting points ---------------------------------------------------
     def seed_laws(self) -> list[Law]:
         """Generic starting structures for this feature space (within the limit)."""
-        sp, lim = self.space, self.max_params
+        sp = self.space
         logs, mix = feats_of(sp, "log"), feats_of(sp, "frac", "lin")
         c = Term()
         pools: list[list[Term]] = []
@@ -282,14 +288,40 @@ class SymbolicProposer:
             pools.append([c] + [Term.of(Factor("logsh", (i,))) for i in mix if sp.kinds[i] == "frac"])
         out: dict[str, Law] = {}
         for terms in pools:
-            terms = [t for t in terms if all(f.n_params >= 0 for f in t.factors)]
-            while terms:
-                law = Law.of(*terms)
-                if valid(law, sp, lim) and identifiable(law, sp):
-                    out.setdefault(law.key, law)
-                    break
-                terms = terms[:-1]
+            for law in self._valid_parts([t for t in terms if all(f.n_params >= 0 for f in t.factors)]):
+                out.setdefault(law.key, law)
         return list(out.values())
+
+    def _valid_parts(self, terms: list[Term], max_dropped: int = SEED_DROP) -> list[Law]:
+        """The laws a starting structure ``terms`` gives here (valid and identifiable; none, one or two).
+
+        The longest start of ``terms`` that is valid (shortened from the end),
+        and, when that lost terms, the law with the fewest terms left out
+        anywhere (at most ``max_dropped``; the last ones first). Shortening
+        alone dropped the term a starting structure is about: with three model
+        sizes in the fit rows, ``E + A N^a`` is not pinned along N, and the
+        learning-rate bowl listed after the power of N went with it, so no
+        seed on a learning-rate table with three sizes had the bowl; leaving
+        out the power of N keeps it.
+        """
+        def ok(law: Law) -> bool:
+            return valid(law, self.space, self.max_params) and identifiable(law, self.space)
+
+        out = []
+        for n in range(len(terms), 0, -1):
+            if ok(law := Law.of(*terms[:n])):
+                out.append(law)
+                break
+        else:
+            n = 0
+        if n < len(terms):
+            for k in range(1, min(max_dropped, len(terms) - 1) + 1):
+                fits = (law for dropped in combinations(reversed(range(len(terms))), k)
+                        if ok(law := Law.of(*[t for i, t in enumerate(terms) if i not in dropped])))
+                if (law := next(fits, None)) is not None:
+                    out.append(law)
+                    break
+        return out
 
     def seeds(self) -> list[Proposal]:
         """A handful of good, diverse starting programs (best screened first)."""
