@@ -307,20 +307,14 @@ class SymbolicProposer:
         def ok(law: Law) -> bool:
             return valid(law, self.space, self.max_params) and identifiable(law, self.space)
 
-        out = []
-        for n in range(len(terms), 0, -1):
-            if ok(law := Law.of(*terms[:n])):
+        kept = next((n for n in range(len(terms), 0, -1) if ok(Law.of(*terms[:n]))), 0)
+        out = [Law.of(*terms[:kept])] if kept else []
+        if kept < len(terms):
+            parts = (Law.of(*[t for i, t in enumerate(terms) if i not in dropped])
+                     for k in range(1, min(max_dropped, len(terms) - 1) + 1)
+                     for dropped in combinations(reversed(range(len(terms))), k))
+            if (law := next(filter(ok, parts), None)) is not None:
                 out.append(law)
-                break
-        else:
-            n = 0
-        if n < len(terms):
-            for k in range(1, min(max_dropped, len(terms) - 1) + 1):
-                fits = (law for dropped in combinations(reversed(range(len(terms))), k)
-                        if ok(law := Law.of(*[t for i, t in enumerate(terms) if i not in dropped])))
-                if (law := next(fits, None)) is not None:
-                    out.append(law)
-                    break
         return out
 
     def seeds(self) -> list[Proposal]:
