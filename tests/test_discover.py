@@ -242,3 +242,54 @@ def test_a_run_that_fails_leaves_no_log_handler_or_open_store_behind(synthetic_t
     assert (tmp_path / "broken" / "evosld.log").read_text() == before  # the old run's log is left alone
     with RunStore.open(tmp_path / "broken" / "run.sqlite") as store:  # and its store was closed, so it reopens
         assert store.run().task == synthetic_task.name
+
+
+_FAILING_SEED = '''
+import numpy as np
+
+def fit_scaling_law(X, y):
+    raise SystemExit(1)  # as a sandbox child dies when Ctrl-C reaches it before it leaves the process group
+
+def scaling_law_func(X, params):
+    return np.zeros(len(X))
+'''
+
+
+class _SeedsAlso:
+    """The real proposer, with one more seed program that fails in its sandbox."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def seeds(self):
+        from evosld.proposers.base import Proposal
+
+        return [*self.inner.seeds(), Proposal(_FAILING_SEED, "user", meta={"origin": "failing seed"})]
+
+
+def test_a_failure_after_ctrl_c_is_left_for_resume_not_scored_as_the_laws(synthetic_task, tmp_path):
+    """Ctrl-C reaches the whole process group: a sandbox child still starting up dies of it and "exits with
+    code 1". A candidate that fails once a stop was asked for is left unevaluated, so --resume runs it again;
+    those that succeeded are kept."""
+    from evosld.signals import StopRequest
+
+    cfg = _config(max_iterations=4)
+    run = tmp_path / "stopped"
+    stop = StopRequest()
+    stop.request()  # asked before the seeds are evaluated: every failure among them is suspect
+    out = run_discovery(synthetic_task, cfg, run, stop=stop, proposer=_SeedsAlso(make_proposer(synthetic_task, cfg)),
+                        write_report=False)
+    assert out.status.stopped == "interrupted"
+    with RunStore.open(run / "run.sqlite") as store:
+        failing = next(p for p in store.programs() if p.meta.get("origin") == "failing seed")
+        assert failing.evaluation is None  # not scored as the law's own failure
+        assert store.evaluation_count() == store.program_count() - 1  # the seeds that succeeded are kept
+        assert any(failing.id in e.data["programs"] for e in store.events("not_started"))
+    again = run_discovery(synthetic_task, cfg, run, resume=True, write_report=False)
+    assert again.status.stopped == "iterations"
+    with RunStore.open(run / "run.sqlite") as store:
+        failing = store.program(failing.id)
+        assert failing.evaluation is not None and not failing.evaluation.ok  # resumed: run again, failing for real

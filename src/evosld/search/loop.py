@@ -65,6 +65,11 @@ def fitness_of(metrics: dict[str, Any], kind: str = "r2") -> float | None:
     return float(value)
 
 
+def _failed(ev: Evaluation | BaseException) -> bool:
+    """An evaluation that gave no result: the executor raised, or the candidate failed in its sandbox."""
+    return isinstance(ev, BaseException) or not ev.ok
+
+
 def _record(p: StoredProgram, fitness_kind: str) -> ProgramRecord:
     metrics = p.evaluation.metrics if p.evaluation else {}
     return ProgramRecord(
@@ -264,8 +269,16 @@ class DiscoveryLoop:
         skipped = [pid for (pid, _), ev in zip(items, results) if isinstance(ev, asyncio.CancelledError)]
         if skipped:
             self.store.add_event("not_started", {"programs": skipped, "why": "budget spent"})
+        # A candidate that failed once a stop was asked for may have been killed by the stop itself: Ctrl-C
+        # reaches the whole process group, and a sandbox child still starting up (before it leaves the group)
+        # dies of it, "exited with code 1". Scored, it would count as the law's own failure for good; left
+        # unevaluated, --resume runs it again.
+        stopped = [pid for (pid, _), ev in zip(items, results)
+                   if self._stop_requested and not isinstance(ev, asyncio.CancelledError) and _failed(ev)]
+        if stopped:
+            self.store.add_event("not_started", {"programs": stopped, "why": "failed after a stop was asked for"})
         for (pid, src), ev in zip(items, results):
-            if isinstance(ev, asyncio.CancelledError):
+            if isinstance(ev, asyncio.CancelledError) or pid in stopped:
                 continue
             if isinstance(ev, BaseException):
                 metrics = {"split": "val", "r2": -1.0, "r2_clipped": -1.0, "error_kind": "executor",
