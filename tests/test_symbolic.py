@@ -239,6 +239,29 @@ def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:
     assert all(dof_along(law, prop.space, 0) <= 3 for law in laws)  # ...but never four parameters in N
 
 
+def test_no_law_uses_a_feature_the_fit_rows_hold_at_one_value() -> None:
+    """A learning rate the user never varied: no fit can learn its effect, so no law is given one (a new-user
+    audit found picks with a bump or an exponential in it, parameters on their bounds)."""
+    X, y = chinchilla_table(120, seed=3)
+    df = pd.DataFrame({"group": "all", "N": X[:, 0], "D": X[:, 1], "lr": 3e-4, "loss": y})
+    task = Task(name="constant_lr", features=("N", "D", "lr"), targets=("loss",), train=df, test=df.iloc[:0],
+                val_mask=(df["N"] > 10**9.2).to_numpy(), max_params=9, log_features=("N", "D"))
+    prop = SymbolicProposer(task.search_view(), seed=0)
+    assert prop.space.levels[2] == 1
+    c = Term()
+    assert not identifiable(Law.of(c, Term.of(F("pow", 0)), Term.of(F("bump", 2))), prop.space)
+    assert identifiable(Law.of(c, Term.of(F("pow", 0)), Term.of(F("pow", 1))), prop.space)
+    out = prop.seeds()
+    parent = ParentInfo(program_id=0, source=out[0].source or "", meta=out[0].meta)
+    for i in range(40):
+        p = asyncio.run(prop.propose(ProposalRequest(iteration=i, parent=parent, seed=i)))
+        out.append(p)
+        parent = ParentInfo(program_id=i + 1, source=p.source or "", meta=p.meta)
+    laws = [Law.from_json(p.meta["structure"]) for p in out if p.source]
+    assert len(laws) > 20
+    assert not any(2 in f.feats for law in laws for t in law.terms for f in t.factors)
+
+
 # ---- fitting ------------------------------------------------------------------
 
 def test_varpro_recovers_two_power_laws() -> None:

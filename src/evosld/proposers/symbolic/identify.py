@@ -132,10 +132,17 @@ def allowed_dof(levels: int) -> int:
 def identifiable(law: Law, space: Space) -> bool:
     """True when, along every log-scale feature, ``law`` has no more free
     parameters than ``allowed_dof`` of the distinct values that feature takes
-    in the fit rows (``space.levels``; always True when the levels are not known)."""
+    in the fit rows (``space.levels``; always True when the levels are not known),
+    and it leaves alone every feature the fit rows hold at one value (of any kind: a
+    learning rate the user never varied, a column of units). No fit can learn an
+    effect of such a feature, and a law that has one anyway predicts from its
+    parameters' starts and bounds wherever the feature takes another value."""
     if not space.levels:
         return True
+    used = {i for term in law.terms for factor in term.factors for i in factor.feats}
     for i, n in enumerate(space.levels):
+        if n <= 1 and i in used:
+            return False
         if space.kinds[i] == "log" and dof_along(law, space, i) > allowed_dof(n):
             return False
     return True
