@@ -633,6 +633,28 @@ def test_an_equality_no_size_meets_exactly_says_so_and_gives_a_rule_that_works()
         task_from_frame(df, ["N", "D"], "loss", test="N > 1e12")
 
 
+def test_split_errors_suggest_rules_that_work_on_the_users_own_table():
+    """Found by a new-user audit: the suggested band missed a size 1.6% off, the example rule named a column N the
+    table did not have, a too-small random test blamed --val the user never gave, and random:-3 raised."""
+    df = chinchilla_frame()
+    df["N"] = np.where(np.isclose(df["N"], 1e9), 1.016e9, df["N"])
+    with pytest.raises(DataError, match=r"no N equals 1e\+09 \(the nearest is 1.016e\+09") as seen:
+        task_from_frame(df, ["N", "D"], "loss", test="N == 1e9")
+    band = str(seen.value).split('such as "')[1].rstrip('"')
+    assert len(task_from_frame(df, ["N", "D"], "loss", test=band, baseline="none").test) == 6  # the runs meant
+    renamed = chinchilla_frame().rename(columns={"N": "params", "D": "tokens"})
+    for rule, what in (("params > 1e12", "holds out no run"), ("params > 0", "holds out every row")):
+        with pytest.raises(DataError, match=what) as seen:
+            task_from_frame(renamed, ["params", "tokens"], "loss", test=rule)
+        example = str(seen.value).split('such as "')[1].split('"')[0]
+        task_from_frame(renamed, ["params", "tokens"], "loss", test=example, baseline="none")  # a rule that works
+    with pytest.raises(DataError, match=r"validation rule 'random:1' holds out only .* give --test \(validation is "
+                                        r"derived from it\) or --val a rule"):
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="random:1")
+    with pytest.raises(DataError, match=r"split rule 'random:-3': K is how many feature settings per group"):
+        task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="random:-3")
+
+
 def _part_jittered() -> pd.DataFrame:
     """chinchilla_frame with two of the six runs at N = 1e10 and one at 1e9 read off a figure as slightly off."""
     df = chinchilla_frame()

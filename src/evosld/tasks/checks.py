@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -460,18 +461,23 @@ def _per_group(df: pd.DataFrame) -> str:
 
 
 def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets: list[str],
-                 val_rule: str, test_rule: str) -> None:
+                 val_rule: str, test_rule: str, derived_val: bool = False,
+                 example: Callable[[], str] = lambda: "N >= 1e9") -> None:
     """Refuse validation or test slices on which R² is meaningless, before any work.
 
     A slice needs at least ``MIN_SLICE_ROWS`` rows (all groups together, as
-    R² is computed) and every target must vary on it.
+    R² is computed) and every target must vary on it. ``derived_val``: the
+    validation rule was derived from the test rule (the user gave none), so the
+    way out is named as a change of the test rule, or a validation rule of their own. ``example``: gives a rule
+    on the user's own table, for the message (called only when there is one to write).
     """
-    for label, df, rule, option in (("validation", val, val_rule, "--val"), ("test", test, test_rule, "--test")):
+    val_option = "--test (validation is derived from it) or --val" if derived_val else "--val"
+    for label, df, rule, option in (("validation", val, val_rule, val_option), ("test", test, test_rule, "--test")):
         if 0 < len(df) < MIN_SLICE_ROWS:
             raise DataError(
                 f"{task_name}: the {label} rule {rule!r} holds out only {len(df)} row(s){_per_group(df)}; "
                 f"R² on fewer than {MIN_SLICE_ROWS} runs says nothing: give {option} a rule that holds out more runs "
-                "(a threshold such as \"N >= 1e9\" takes every run past it)"
+                f"(a threshold such as \"{example()}\" takes every run past it)"
             )
         for t in targets:
             vals = df[t].to_numpy(dtype=float) if len(df) else np.zeros(0)

@@ -32,6 +32,13 @@ HUB_DATASET = "pkuHaowei/sldbench"
 DATA_ENV = "EVOSLD_DATA"
 
 
+
+def example_rule(df: pd.DataFrame, features: Sequence[str], rtol: float = DEFAULT_RTOL) -> str:
+    """A test rule that works on ``df``, for error messages: the default rule (``folds.default_test_rule``) on
+    the first feature that varies, so the example names the user's own column and a value it takes."""
+    varying = [f for f in features if f in df.columns and df[f].nunique() > 1]
+    return default_test_rule(df, (varying or list(features))[0], rtol)
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return tables.read_csv_bounded(path)
@@ -121,7 +128,8 @@ def _finish(
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
-    checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule)
+    checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule, derived_val=derive_val,
+                        example=lambda: example_rule(pd.concat([train, test]), features, scale_rtol))
     checks.warn_constant_features(train, list(features), f"{name} (train)", test)
     checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
@@ -335,14 +343,15 @@ def task_from_frame(
     if len(held) == 0:
         spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
         what = (exact_equality_hint(test_rule, df, "--test")
-                or "; give --test a rule that holds out the largest runs, such as \"N >= 1e9\"")
+                or f"; give --test a rule that holds out the largest runs, such as \"{example_rule(df, features, scale_tolerance)}\"")
         raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}){what}")
     if len(train) == 0:
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
                                "list a feature that varies first in --features, or")
+        example = example_rule(df, features, scale_tolerance)
         raise DataError(f"{name}: the test rule {test_rule!r} holds out every row; nothing is left to train on"
-                        + (f"{why} give --test a rule such as \"N >= 1e9\")" if why else
-                           "; give --test a rule that keeps the smaller runs, such as \"N >= 1e9\""))
+                        + (f"{why} give --test a rule such as \"{example}\")" if why else
+                           f"; give --test a rule that keeps the smaller runs, such as \"{example}\""))
     for kind, names in (("log", log_features), ("linear", linear_features)):
         unknown = [f for f in names or () if f not in features]
         if unknown:

@@ -241,7 +241,8 @@ def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
         if not len(vals) or (vals == value).any():
             continue
         near = vals[np.argmin(np.abs(vals - value))]
-        lo, hi = sorted((0.99 * value, 1.01 * value))
+        bounds = (0.99 * value, 1.01 * value, 0.99 * near, 1.01 * near)  # the band holds the nearest value too
+        lo, hi = min(bounds), max(bounds)
         name = quoted(col)
         suggestion = f"{name} >= {_short(lo)}" + (f" and {name} <= {_short(hi)}" if (vals > hi).any() else "")
         return (f"; == compares exactly, and no {col} equals {value:g} (the nearest is {near:.6g}; sizes read off "
@@ -421,6 +422,9 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
             k = int(rule.split(":", 1)[1])
         except ValueError:
             raise DataError(f"split rule {rule!r}: K must be a whole number, as in 'random:4'") from None
+        if k < 0:
+            raise DataError(f"split rule {rule!r}: K is how many feature settings per group to hold out, at least 0, "
+                            "as in 'random:4'")
         cols = list(features) or [c for c in df.columns if c != GROUP_COLUMN]
         rng = np.random.default_rng(seed)
         mask = np.zeros(len(df), dtype=bool)
