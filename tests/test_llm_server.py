@@ -181,3 +181,19 @@ def test_a_run_whose_answers_all_repeat_the_starter_fails(tmp_path):
     assert "no LLM proposal gave a new program: all 4 repeated a program already evaluated" in line, line
     assert "the server answers" in line and "fake-model" in line
     assert "Traceback" not in err
+
+
+def test_an_llm_run_without_a_model_name_says_which_model_it_asked(tmp_path):
+    """--proposer llm and no --llm asks the default model; when that fails, the error names it and the option
+    (a new-user audit saw "check the model name (?)")."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    with FakeOpenAIServer(default=Reply.garbage()) as server:
+        env = dict(os.environ, OPENAI_API_KEY=SECRET, OPENAI_BASE_URL=server.base_url)
+        cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D", "--target",
+               "loss", "--output", str(tmp_path / "run"), "--proposer", "llm", "--config", str(_config(tmp_path, 20)),
+               "--iterations", "50", "--quiet"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert "check the model name (gpt-4.1-mini, the default: name yours with --llm)" in line, line

@@ -164,6 +164,11 @@ def test_resume_refuses_a_table_edited_since_the_run_started_and_other_task_opti
                            env=dict(os.environ))
     assert other.returncode == 2
     assert "on the task it started with; drop --csv, --target" in other.stderr
+    elsewhere = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--resume", str(run), "--output",
+                                str(tmp_path / "elsewhere"), "--quiet"], capture_output=True, text=True, timeout=600,
+                               env=dict(os.environ))  # was silently ignored (a new-user audit)
+    assert elsewhere.returncode == 2 and "and writes there; drop --output" in elsewhere.stderr
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def _limit_state(db: Path) -> str | None:

@@ -371,6 +371,9 @@ def plan_from_args(args: argparse.Namespace):
     if args.resume:
         given = [f"--{o.replace('_', '-')}" if o != "task" else "a task" for o in _TASK_OPTIONS
                  if getattr(args, o, None) not in (None, "", [])]
+        if args.output and Path(args.output).resolve() != Path(args.resume).resolve():
+            raise DataError(f"--resume continues the run in {args.resume} and writes there; drop --output "
+                            f"{args.output} (to keep a copy elsewhere, copy the directory once the run is done)")
         if given:
             raise DataError(f"--resume continues the run in {args.resume} on the task it started with; "
                             f"drop {', '.join(given)} (for other data or another task, start a new run with "
@@ -604,8 +607,13 @@ def _diagnosis(outcome, config, task) -> int:
     if line:
         print(f"  {line}")
     if config.uses_llm() and outcome.proposed == 0 and (outcome.failures.proposals or outcome.failures.unchanged):
-        llm = config.llm
-        target = LLMTarget(tuple(m.name for m in llm.models) if llm else (), llm.api_base if llm else None)
+        from evosld.proposers.llm import LLMConfig
+
+        llm = config.llm or LLMConfig()  # the model the proposer was given when none was named
+        names = tuple(m.name for m in llm.models)
+        named = config.llm is not None and "models" in config.llm.model_fields_set
+        target = LLMTarget(names if named else tuple(f"{n}, the default: name yours with --llm" for n in names),
+                           llm.api_base)
         print(f"error: {no_proposal_line(outcome.failures, target)}", file=sys.stderr)
         return 1
     return 0
