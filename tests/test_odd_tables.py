@@ -781,3 +781,20 @@ def test_a_column_name_with_a_comma_is_given_in_double_quotes(tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "column(s) 'size (params', 'M)' not found" in lines[0] and "goes in double quotes" in lines[0]
+
+
+def test_column_names_in_a_script_the_figures_font_lacks_print_no_glyph_warnings(tmp_path):
+    """损失 against Nüm and Δ tokens: the run and its report work, and matplotlib's one warning per missing glyph
+    (four lines of noise in a new-user audit) is not printed; the page's text names the columns in full."""
+    import warnings
+
+    import evosld
+
+    df = chinchilla_frame().rename(columns={"N": "Nüm", "D": "Δ tokens", "loss": "损失"})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = evosld.discover(df, features=["Nüm", "Δ tokens"], target="损失", test="`Nüm` >= 1e9",
+                                 iterations=2, budget_seconds=None, output=str(tmp_path / "run"), progress=False)
+    assert not [w for w in seen if "Glyph" in str(w.message)]
+    assert "损失" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert result.test["r2"] is not None

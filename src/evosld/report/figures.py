@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -502,5 +503,11 @@ FIGURES: tuple[FigureSpec, ...] = (
 
 
 def render_figures(data: ReportData) -> dict[str, bytes]:
-    """PNG bytes of every report figure, keyed by ``FigureSpec.name``."""
-    return {spec.name: to_png(spec.draw(data)) for spec in FIGURES}
+    """PNG bytes of every report figure, keyed by ``FigureSpec.name``.
+
+    A column named in a script the figures' font lacks (损失, a CJK name) is drawn as boxes; matplotlib warns
+    once per glyph, and those warnings are not printed: the page's own text names the columns in full.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
+        return {spec.name: to_png(spec.draw(data)) for spec in FIGURES}
