@@ -27,7 +27,7 @@ def _tasks_csv(path: Path, *args: str) -> subprocess.CompletedProcess:
 
 # ---------------------------------------------------------------- how the file is written
 @pytest.mark.parametrize("kind", ["semicolon", "semicolon-decimal-comma", "tab", "bom-crlf", "cp1252", "spaced-header",
-                                  "quoted-header", "comment-lines"])
+                                  "quoted-header", "comment-lines", "utf-16-tab"])
 def test_spreadsheet_exports_load_as_the_same_table(tmp_path, kind):
     df = chinchilla_frame()
     path = tmp_path / "runs.csv"
@@ -47,12 +47,27 @@ def test_spreadsheet_exports_load_as_the_same_table(tmp_path, kind):
         df.rename(columns={"N": " N", "D": "D ", "loss": " loss "}).to_csv(path, index=False)
     elif kind == "comment-lines":
         path.write_text("# runs of the March sweep\n#   seq len 2048, cosine schedule\n" + df.to_csv(index=False))
+    elif kind == "utf-16-tab":  # Excel's "Unicode text" (and PowerShell 5's >): read as garbled names before
+        target = "损失"
+        path.write_bytes(df.rename(columns={"loss": target}).to_csv(index=False, sep="\t").encode("utf-16"))
     else:
         df.to_csv(path, index=False, quoting=1)
     task = task_from_csv(path, ["N", "D"], target, baseline="none")
     got = pd.concat([task.train, task.test]).sort_values(["N", "D"])
     want = df.sort_values(["N", "D"])
     np.testing.assert_allclose(got[target].to_numpy(), want["loss"].to_numpy(), rtol=1e-12)
+
+
+def test_a_refused_column_names_the_cell_no_spelling_reads(tmp_path):
+    """Sizes with a suffix and one '~4e8': the error names '~4e8' and its line, not the first '2.85B' (which is
+    fine on its own; a new-user audit)."""
+    df = chinchilla_frame()
+    cells = [f"{n * (1 + 1e-3 * i) / 1e6:.6g}M" for i, n in enumerate(df["N"])]  # every size read off a figure
+    cells[3] = "~4e8"  # line 5 of the file
+    path = tmp_path / "runs.csv"
+    df.assign(N=cells).to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"column 'N' is not numeric \(e.g. '~4e8' in line 5 of the file"):
+        task_from_csv(path, ["N", "D"], "loss", baseline="none")
 
 
 def test_empty_rows_are_dropped_and_lines_still_counted_from_the_file(tmp_path):

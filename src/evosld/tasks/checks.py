@@ -16,6 +16,7 @@ from evosld.tasks.numbers import (
     mixed_spelling,
     percentages,
     read_numbers,
+    spelled_as_number,
     thousands_guess,
 )
 from evosld.tasks.scales import n_levels
@@ -172,6 +173,8 @@ def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> Non
                 "(70M and 1.3B, or 7e7 and 1.3e9)")
         if not len(rows):
             raise DataError(f"{where}: column {col!r} is not numeric")
+        # a cell no spelling reads (~4e8) rather than one that is fine alone (2.85B beside it)
+        rows = np.array(sorted(rows, key=lambda r: spelled_as_number(df[col].iloc[r])))
         cell = df[col].iloc[rows[0]]
         found = f"{where}: column {col!r} is not numeric (e.g. {cell!r} in {_rows(df, rows[:1])})"
         if col == df.columns[0] and str(cell).lstrip().startswith("#"):

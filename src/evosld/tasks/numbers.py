@@ -54,6 +54,17 @@ def is_missing(cell: object) -> bool:
     return isinstance(cell, str) and cell.strip().lower() in MISSING
 
 
+def spelled_as_number(cell: object) -> bool:
+    """True for a cell some spelling this module reads would read as a number on its own (``1.3B``, ``45%``,
+    ``1,300,000``, ``6.7e9``): a cell that is not (``~4e8``) is the one to name when a column is refused."""
+    text = str(cell).strip()
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return any(p.match(text) for p in (_SUFFIXED, _THOUSANDS, _PERCENT))
+
+
 def _suffixed(cells: list[str]) -> list[float] | None:
     # a number in scientific notation is a whole value whatever its neighbours (6.7e9 beside 1.3B)
     matches = [None if _SCIENTIFIC.match(c) else _SUFFIXED.match(c) for c in cells]

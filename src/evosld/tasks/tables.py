@@ -83,8 +83,12 @@ _SEPARATORS = (",", ";", "\t", "|")
 
 
 def _encoding(path: Path) -> str:
-    """``utf-8-sig`` (UTF-8, with or without a byte-order mark) when the file decodes so, else ``cp1252``
-    (what Excel's "CSV" writes on Windows), else ``latin-1`` (which decodes any bytes)."""
+    """``utf-16`` when the file starts with a UTF-16 byte-order mark (Excel's "Unicode text", PowerShell 5's
+    ``>``), else ``utf-8-sig`` (UTF-8, with or without a byte-order mark) when the file decodes so, else
+    ``cp1252`` (what Excel's "CSV" writes on Windows), else ``latin-1`` (which decodes any bytes)."""
+    with open(path, "rb") as f:
+        if f.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return "utf-16"
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             with open(path, encoding=encoding) as f:
