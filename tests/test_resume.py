@@ -171,6 +171,20 @@ def test_resume_refuses_a_table_edited_since_the_run_started_and_other_task_opti
     assert not (tmp_path / "elsewhere").exists()
 
 
+def test_a_run_whose_table_was_moved_says_to_put_it_back(tmp_path):
+    """resume, report and eval rebuild the run's task from the table it was made on; moved away, each says which
+    file and where, in one line (a new-user audit saw "file not found" alone)."""
+    csv, run = tmp_path / "runs.csv", tmp_path / "run"
+    chinchilla_frame().to_csv(csv, index=False)
+    _finish(_new(csv, run, ["--iterations", "2"]))
+    csv.rename(tmp_path / "moved.csv")
+    for args in (["discover", "--resume", str(run), "--quiet"], ["report", str(run)], ["eval", str(run)]):
+        proc = _cli(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        assert f"was made on the table {csv}, which is not there any more: put it back at that path" in line
+
+
 def _limit_state(db: Path) -> str | None:
     con = sqlite3.connect(db)
     try:

@@ -274,7 +274,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
         law = run_law(args.program, args.law)
         program = Program(law.source)
+        from evosld.run.summary import check_table_present
+
         given = args.task or getattr(args, "csv", None)
+        if not given:
+            check_table_present(law.task_spec, args.program)
         task = load_task_from_args(args, args.task) if given else \
             task_from_spec(with_table_options(law.task_spec, args), args.data_dir)
     else:

@@ -93,6 +93,7 @@ def plan_run(
     if resume is not None:
         from evosld.run.keptlimit import LIMIT_STATE, keep_limit
         from evosld.run.store import RunStore
+        from evosld.run.summary import check_table_present
 
         run_dir = Path(resume)
         with RunStore.open(run_dir / STORE_FILE) as store:
@@ -100,6 +101,8 @@ def plan_run(
             searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
             recorded = store.get_state(LIMIT_STATE)
         spec = info.config.get("task_spec") or {"name": info.task}
+        if not isinstance(task_or_spec, Task):
+            check_table_present(spec, run_dir)
         base = info.config.get("config") or {}
         _keep_seed(base, overrides, run_dir, (options or {}).get("random_seed", "random_seed"))
         config, ignored = load_config(None, overrides, base=base, options=options)

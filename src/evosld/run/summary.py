@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -155,6 +156,17 @@ class RunSummary:
         return [m.name for m in self.config.llm.models]
 
 
+def check_table_present(spec: dict[str, Any], run_dir: str | os.PathLike) -> None:
+    """Raise a ``DataError`` that says what to do when the table a run was made on (its stored task spec's csv
+    file) is no longer where the run read it: the run rebuilds its task from that file, and checks it is the same."""
+    from evosld.errors import DataError
+
+    path = (spec.get("csv") or {}).get("path") if isinstance(spec, dict) else None
+    if path and not Path(path).exists():
+        raise DataError(f"the run in {run_dir} was made on the table {path}, which is not there any more: put it "
+                        "back at that path (the run checks it is the same table) and run this again")
+
+
 def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | None = None,
                 data_dir: str | os.PathLike | None = None, limit: Any = None) -> Task:
     """The task a stored run was made on: ``task`` itself, a built-in task by name, or rebuilt from the run.
@@ -178,8 +190,9 @@ def stored_task(info: RunInfo, run_dir: str | os.PathLike, task: Task | str | No
         from evosld.run.keptlimit import recorded_limit, with_limit
         from evosld.tasks.taskfile import task_from_spec
 
-        task = task_from_spec(info.config.get("task_spec") or {"name": info.task},
-                              None if data_dir is None else str(data_dir))
+        spec = info.config.get("task_spec") or {"name": info.task}
+        check_table_present(spec, run_dir)
+        task = task_from_spec(spec, None if data_dir is None else str(data_dir))
         known, kept = recorded_limit(limit)
         task = with_limit(task, kept) if known else task
     elif isinstance(task, str):

@@ -39,6 +39,7 @@ def example_rule(df: pd.DataFrame, features: Sequence[str], rtol: float = DEFAUL
     varying = [f for f in features if f in df.columns and df[f].nunique() > 1]
     return default_test_rule(df, (varying or list(features))[0], rtol)
 
+
 def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return tables.read_csv_bounded(path)
