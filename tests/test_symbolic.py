@@ -218,6 +218,11 @@ def test_three_sizes_keep_the_learning_rate_bowl_and_a_screen_that_tells_laws_ap
     assert len(two) == 1 and len(two[0].X_out) == round(0.2 * 16) and len(two[0].X_fit) == 16 - len(two[0].X_out)
 
 
+def _seeds_and_proposals(prop: SymbolicProposer, n: int) -> list[Law]:
+    """The structures of ``prop``'s seeds and of ``n`` proposals, each made from the one before."""
+    return [Law.from_json(p.meta["structure"]) for p in proposals_of(prop, n) if p.source]
+
+
 def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:
     """With four sizes in the fit rows, no proposal has four free parameters along N."""
     N, D = np.meshgrid(10.0 ** np.array([7.0, 7.5, 8.0, 8.5, 9.0]), 10.0 ** np.linspace(8, 11, 12))
@@ -228,13 +233,7 @@ def test_proposer_only_proposes_laws_the_fit_rows_pin_down() -> None:
                 val_mask=(df["N"] > 10**8.7).to_numpy(), max_params=7, log_features=("N", "D"))
     prop = SymbolicProposer(task.search_view(), seed=0)
     assert prop.space.levels == (4, 12)
-    out = prop.seeds()
-    parent = ParentInfo(program_id=0, source=out[0].source or "", meta=out[0].meta)
-    for i in range(30):
-        p = asyncio.run(prop.propose(ProposalRequest(iteration=i, parent=parent, seed=i)))
-        out.append(p)
-        parent = ParentInfo(program_id=i + 1, source=p.source or "", meta=p.meta)
-    laws = [Law.from_json(p.meta["structure"]) for p in out]
+    laws = _seeds_and_proposals(prop, 30)
     assert max(law.n_params for law in laws) >= 5  # the limit leaves room for richer laws...
     assert all(dof_along(law, prop.space, 0) <= 3 for law in laws)  # ...but never four parameters in N
 
@@ -251,13 +250,7 @@ def test_no_law_uses_a_feature_the_fit_rows_hold_at_one_value() -> None:
     c = Term()
     assert not identifiable(Law.of(c, Term.of(F("pow", 0)), Term.of(F("bump", 2))), prop.space)
     assert identifiable(Law.of(c, Term.of(F("pow", 0)), Term.of(F("pow", 1))), prop.space)
-    out = prop.seeds()
-    parent = ParentInfo(program_id=0, source=out[0].source or "", meta=out[0].meta)
-    for i in range(40):
-        p = asyncio.run(prop.propose(ProposalRequest(iteration=i, parent=parent, seed=i)))
-        out.append(p)
-        parent = ParentInfo(program_id=i + 1, source=p.source or "", meta=p.meta)
-    laws = [Law.from_json(p.meta["structure"]) for p in out if p.source]
+    laws = _seeds_and_proposals(prop, 40)
     assert len(laws) > 20
     assert not any(2 in f.feats for law in laws for t in law.terms for f in t.factors)
 
@@ -513,8 +506,11 @@ def test_multi_output_program_returns_per_output_params() -> None:
 # ---- the proposer -------------------------------------------------------------------
 
 def run_proposals(seed: int, n: int = 6) -> list:
-    task = synthetic_task(noise=0.002).search_view()
-    prop = SymbolicProposer(task, seed=seed)
+    return proposals_of(SymbolicProposer(synthetic_task(noise=0.002).search_view(), seed=seed), n)
+
+
+def proposals_of(prop: SymbolicProposer, n: int) -> list:
+    """``prop``'s seeds, then ``n`` proposals, each made from the one before."""
     out = prop.seeds()
     parent = ParentInfo(program_id=0, source=out[0].source or "", meta=out[0].meta)
     for i in range(n):

@@ -270,12 +270,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
         from evosld.run.rundir import run_law
+        from evosld.run.summary import check_table_present
         from evosld.tasks.taskfile import task_from_spec
 
         law = run_law(args.program, args.law)
         program = Program(law.source)
-        from evosld.run.summary import check_table_present
-
         given = args.task or getattr(args, "csv", None)
         if not given:
             check_table_present(law.task_spec, args.program)

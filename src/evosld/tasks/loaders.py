@@ -32,7 +32,6 @@ HUB_DATASET = "pkuHaowei/sldbench"
 DATA_ENV = "EVOSLD_DATA"
 
 
-
 def example_rule(df: pd.DataFrame, features: Sequence[str], rtol: float = DEFAULT_RTOL) -> str:
     """A test rule that works on ``df``, for error messages: the default rule (``folds.default_test_rule``) on
     the first feature that varies, so the example names the user's own column and a value it takes."""
@@ -343,8 +342,9 @@ def task_from_frame(
     train, held = df.loc[~test_mask], df.loc[test_mask]
     if len(held) == 0:
         spans = ", ".join(f"{f} {df[f].min():.3g} to {df[f].max():.3g}" for f in features)
+        example = example_rule(df, features, scale_tolerance)
         what = (exact_equality_hint(test_rule, df, "--test")
-                or f"; give --test a rule that holds out the largest runs, such as \"{example_rule(df, features, scale_tolerance)}\"")
+                or f"; give --test a rule that holds out the largest runs, such as \"{example}\"")
         raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}){what}")
     if len(train) == 0:
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
