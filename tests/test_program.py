@@ -41,6 +41,7 @@ def test_with_block_keeps_the_rest():
     ("src", "msg"),
     [
         ("def scaling_law_func(x, p)\n  return 1", "syntax error at line 1"),
+        ("import numpy as np\x00\n", r"^syntax error: source code string cannot contain null bytes$"),  # not "line None"
         ("def fit_scaling_law(x, y):\n    return 1\n", "does not define scaling_law_func"),
         ("def scaling_law_func(x):\n    return 1\ndef fit_scaling_law(x, y):\n    return 1\n", "2 positional"),
         ("async def scaling_law_func(x, p):\n    return 1\ndef fit_scaling_law(x, y):\n    return 1\n", "not async"),

@@ -32,6 +32,11 @@ def parse_python(source: str, mode: str = "exec") -> ast.AST:
         return ast.parse(source, mode=mode)
 
 
+def syntax_message(exc: SyntaxError) -> str:
+    """``syntax error at line N: what``; without the line when Python gives none (a NUL byte in the file)."""
+    return f"syntax error at line {exc.lineno}: {exc.msg}" if exc.lineno else f"syntax error: {exc.msg}"
+
+
 @dataclass(frozen=True)
 class Program:
     """A candidate program's source and what can be learnt without running it."""
@@ -78,7 +83,7 @@ class Program:
         try:
             tree = parse_python(self.source)
         except SyntaxError as exc:
-            raise ProgramError(f"syntax error at line {exc.lineno}: {exc.msg}") from None
+            raise ProgramError(syntax_message(exc)) from None
         defined = {
             node.name: node
             for node in tree.body

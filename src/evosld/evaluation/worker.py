@@ -124,7 +124,8 @@ def run_job(source: str, job: dict[str, Any]) -> dict[str, Any]:
     try:
         code = compile(source, "candidate.py", "exec")
     except SyntaxError as exc:
-        return {"error": {"kind": "syntax", "message": f"line {exc.lineno}: {exc.msg}", "group": None}}
+        where = f"line {exc.lineno}: " if exc.lineno else ""  # none for a NUL byte in the source
+        return {"error": {"kind": "syntax", "message": f"{where}{exc.msg}", "group": None}}
     module = types.ModuleType("candidate")
     module.__file__ = "candidate.py"
     sys.modules["candidate"] = module

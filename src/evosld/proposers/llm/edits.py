@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from evosld.errors import ProgramError
-from evosld.program import BLOCK_END, BLOCK_START, Program, parse_python
+from evosld.program import BLOCK_END, BLOCK_START, Program, parse_python, syntax_message
 from evosld.proposers.base import NO_CHANGE
 
 #: ``EditResult.kind`` values for unusable answers.
@@ -264,7 +264,7 @@ def _syntax_problem(source: str) -> tuple[str, str] | None:
         unclosed = any(k in msg for k in ("eof", "never closed", "unterminated triple-quoted"))
         if unclosed or (at_end and "expected an indented block" in msg):
             return TRUNCATED, f"truncated code: the program ends mid-statement (line {exc.lineno}: {exc.msg})"
-        return STATIC_CHECK, f"syntax error at line {exc.lineno}: {exc.msg}"
+        return STATIC_CHECK, syntax_message(exc)
     return None
 
 
