@@ -81,3 +81,16 @@ def test_eval_of_a_built_in_run_refuses_table_options(tmp_path, capsys):
     assert code == 0, err
     code, _, err = run_cli(capsys, "eval", str(run), "--data-dir", str(data), "--test", "sft_data_size > 1e5")
     assert "--test is for your own data" in one_error(code, err)
+
+
+def test_a_task_file_reads_features_as_text_and_says_where_its_yaml_breaks(tmp_path, capsys):
+    """`features: N, D` is the list the command line's --features N,D gives, and broken YAML names its line (a
+    new-user audit: "Input should be a valid list", and no line)."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "law.yaml").write_text('data: runs.csv\nfeatures: N, D\ntarget: loss\ntest: "N >= 1e10"\n')
+    code, out, err = run_cli(capsys, "tasks", str(tmp_path / "law.yaml"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["features"] == ["N", "D"]
+    (tmp_path / "broken.yaml").write_text("data: runs.csv\nfeatures: [N, D\ntarget: loss\n")
+    code, _, err = run_cli(capsys, "tasks", str(tmp_path / "broken.yaml"))
+    assert one_error(code, err) == f"error: task file {tmp_path / 'broken.yaml'} is not valid YAML at line 3"

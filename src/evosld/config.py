@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from evosld.errors import ConfigError, first_error, option_error
+from evosld.errors import ConfigError, first_error, option_error, yaml_where
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
 
@@ -248,9 +248,7 @@ def load_config(
         except FileNotFoundError:
             raise ConfigError(f"config file not found: {p}") from None
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"config file {p} is not valid YAML{where}") from None
+            raise ConfigError(f"config file {p} is not valid YAML{yaml_where(exc)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"config file {p} must be a mapping of keys to values")
     ignored: list[str] = []

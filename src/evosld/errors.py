@@ -73,3 +73,9 @@ def option_error(option: str, err: dict[str, Any]) -> str:
     if what.startswith("Input should be "):
         return f"{option} should be {what.removeprefix('Input should be ')}{got}"
     return f"{option}: {what}{got}"
+
+
+def yaml_where(exc: Exception) -> str:
+    """`` at line N`` of a YAML file's error (PyYAML's ``problem_mark``), or "" when it gives none."""
+    mark = getattr(exc, "problem_mark", None)
+    return f" at line {mark.line + 1}" if mark is not None else ""

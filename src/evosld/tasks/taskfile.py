@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from evosld.errors import DataError, first_error
+from evosld.errors import DataError, first_error, yaml_where
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.scales import tolerance_problem
 from evosld.tasks.targetrange import NO_RANGE, parse_target_range
@@ -49,6 +49,12 @@ class TaskFile(BaseModel):
     scale_tolerance: float | None = None
     baseline: str | None = None
     target_range: str | list[float | None] | None = None
+
+    @field_validator("features", "log_features", "linear_features", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        """``features: N, D`` (YAML reads one text) means the list ``[N, D]``, as ``--features N,D`` does."""
+        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
 
     @field_validator("scale_tolerance")
     @classmethod
@@ -103,8 +109,8 @@ def read_task_file(path: str | Path) -> dict[str, Any]:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"task file not found: {p}") from None
-    except yaml.YAMLError:
-        raise DataError(f"task file {p} is not valid YAML") from None
+    except yaml.YAMLError as exc:
+        raise DataError(f"task file {p} is not valid YAML{yaml_where(exc)}") from None
     try:
         tf = TaskFile.model_validate(raw or {})
     except ValidationError as exc:
