@@ -19,6 +19,7 @@ from rich.table import Table
 
 from evosld.errors import ConfigError, EvosldError
 from evosld.signals import Aborted, exit_code_for
+from evosld.tasks.tables import split_names
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -61,14 +62,6 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--name", help="a name for the law / task")
     g.add_argument("--description", help="what the runs are (goes into LLM prompts and the report)")
     g.add_argument("--max-params", dest="max_params", type=int, help="parameter limit for the law")
-
-
-def split_names(text: str) -> list[str]:
-    """Column names from a comma-separated option; a name holding a comma goes in double quotes
-    (``'"size (params, M)",tokens'``), as in a CSV line."""
-    import csv
-
-    return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
 
 
 def option_names(names: list[str]) -> str:

@@ -34,6 +34,12 @@ MAX_ROWS = 200_000
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
+def split_names(text: str) -> list[str]:
+    """Column names from a comma-separated text (an option, a task file's ``features: N, D``); a name holding a
+    comma goes in double quotes (``'"size (params, M)",tokens'``), as in a CSV line."""
+    return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
+
+
 def _too_many_rows(where: str, what: str) -> DataError:
     return DataError(
         f"{where} has {what} rows; evosld expects one row per training run (at most {MAX_ROWS:,}): "

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evosld.errors import DataError, first_error, yaml_where
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.scales import tolerance_problem
+from evosld.tasks.tables import split_names
 from evosld.tasks.targetrange import NO_RANGE, parse_target_range
 from evosld.tasks.task import Task
 
@@ -54,7 +55,7 @@ class TaskFile(BaseModel):
     @classmethod
     def _names(cls, value: Any) -> Any:
         """``features: N, D`` (YAML reads one text) means the list ``[N, D]``, as ``--features N,D`` does."""
-        return [name.strip() for name in value.split(",") if name.strip()] if isinstance(value, str) else value
+        return split_names(value) if isinstance(value, str) else value
 
     @field_validator("scale_tolerance")
     @classmethod
