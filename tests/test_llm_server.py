@@ -59,9 +59,9 @@ def test_a_dead_server_ends_the_run_within_timeout_times_retries(tmp_path, reply
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert "stopped: llm_unavailable" in out, out
-    assert f"failed: proposals 2 ({kind} 2)" in out, out
+    assert f"failed: proposals 2 ({kind} ×2)" in out, out
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert f"no LLM proposal succeeded: all 2 failed ({kind} 2" in line and "--api-base" in line, err
+    assert f"no LLM proposal succeeded: all 2 failed ({kind} ×2" in line and "--api-base" in line, err
     # one generation of two calls in parallel, each 1 + RETRIES attempts of TIMEOUT seconds
     run = tmp_path / "run"
     con = sqlite3.connect(run / "run.sqlite")
@@ -81,9 +81,9 @@ def test_answers_without_code_are_counted_and_a_run_with_no_program_fails(tmp_pa
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     assert "stopped: iterations" in out
-    assert "failed: proposals 4 (no_code 4)" in out, out
+    assert "failed: proposals 4 (no_code ×4)" in out, out
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and "all 4 failed (no_code 4: the answers held no code block)" in errors[0], err
+    assert len(errors) == 1 and "all 4 failed (no_code ×4: the answers held no code block)" in errors[0], err
     assert "Traceback" not in err
     assert (tmp_path / "run" / "evosld.log").read_text().count("no_code") >= 4
     _no_secret_in(tmp_path / "run")
@@ -128,7 +128,7 @@ def test_an_unknown_model_fails_the_run_with_one_line_naming_it(tmp_path):
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert "llm_not_found 2: HTTP 404: unknown model or wrong base URL" in line, line
+    assert "llm_not_found ×2: HTTP 404: unknown model or wrong base URL" in line, line
     assert "fake-model" in line and server.base_url in line and "chat-completions" in line
     assert "Traceback" not in err
 
@@ -140,7 +140,7 @@ def test_a_wrong_base_url_fails_the_run_with_one_line(tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, err
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert "llm_connection_error 2: no server answered at the base URL" in line, line
+    assert "llm_connection_error ×2: no server answered at the base URL" in line, line
     assert "Traceback" not in err
 
 
@@ -162,7 +162,7 @@ def test_duplicates_are_not_failures(tmp_path):
     assert "error:" not in err and "Traceback" not in err
     # the first answer gave a new program; the three after it repeated it
     assert "failed:" not in out, out
-    assert "nothing new: proposals 3 (duplicate 3: a program already evaluated)" in out, out
+    assert "nothing new: proposals 3 (duplicate ×3: a program already evaluated)" in out, out
     assert "failures: none" in (tmp_path / "run" / "evosld.log").read_text()
 
 
@@ -175,7 +175,7 @@ def test_a_run_whose_answers_all_repeat_the_starter_fails(tmp_path):
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, (out, err)
     assert "failed:" not in out, out
-    assert "nothing new: proposals 4 (no_change 4: the answer gave its parent back unchanged)" in out, out
+    assert "nothing new: proposals 4 (no_change ×4: the answer gave its parent back unchanged)" in out, out
     assert "best law (program 1, the starter: no proposal did better)" in out, out
     [line] = [ln for ln in err.splitlines() if ln.startswith("error:")]
     assert "no LLM proposal gave a new program: all 4 repeated a program already evaluated" in line, line

@@ -138,6 +138,15 @@ def test_a_rule_naming_a_misspelt_column_says_how_to_quote_names():
         task_from_frame(_odd_names(), ["model size", "tokens-seen"], "val loss", test="model >= 1e9")
 
 
+@pytest.mark.parametrize("rule", ["Q > 3", "largest:Q"])
+def test_a_rule_naming_an_unknown_column_lists_the_tables_own_columns(rule):
+    df = chinchilla_frame()  # no group column: evosld's own, added for the one group, is not the user's to name
+    with pytest.raises(DataError, match="Q") as err:
+        task_from_frame(df, ["N", "D"], "loss", test=rule, baseline="none")
+    listed = str(err.value).split("(columns: ")[1].split(")")[0]
+    assert listed.split(", ") == [str(c) for c in df.columns]
+
+
 @pytest.mark.parametrize("pandas_rule, rule", [("N >= 1e9 & D >= 1e11", "N >= 1e9 and D >= 1e11"),
                                                ("N >= 3e9 | D >= 5e11", "N >= 3e9 or D >= 5e11"),
                                                ("~(N < 1e9)", "N >= 1e9")])

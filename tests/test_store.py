@@ -16,6 +16,7 @@ import pytest
 
 from evosld.errors import ConfigError, DataError
 from evosld.proposers.base import LLMUsage
+from evosld.run.runner import describe_failures
 from evosld.run.store import RunStore
 
 SOURCE = "# EVOLVE-BLOCK-START\ndef f():\n    return {n}\n# EVOLVE-BLOCK-END\n"
@@ -64,6 +65,8 @@ def test_create_reopen_and_read_back(tmp_path):
         assert s.llm_calls()[0].program_id == p2
         counts = s.failure_counts()
         assert counts.evaluations == {"timeout": 1} and counts.proposals == {"parse": 1}
+        # the closing line: a count follows a ×, never read as a code ("exit 2" looked like an exit status)
+        assert describe_failures(counts) == "proposals 1 (parse ×1); evaluations 1 (timeout ×1)"
         assert s.get_state("next_iteration") == 3 and s.get_state("missing", "d") == "d"
         assert s.state() == {"best_program_id": 1, "next_iteration": 3}
         assert [e.data for e in s.events("start")] == [{"resume": False}]

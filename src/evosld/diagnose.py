@@ -25,14 +25,19 @@ PROPOSAL_HINTS = {
 }
 
 
-def _ranked(by_kind: dict[str, int], hints: dict[str, str]) -> str:
-    """``kind count: hint, ...``, most frequent first."""
+def ranked_kinds(by_kind: dict[str, int], hints: dict[str, str] | None = None) -> str:
+    """``kind ×count: hint, ...``, most frequent first.
+
+    The count follows a ×, so that a kind named like a number's label (``exit ×2``: two programs
+    exited) is not read as a code (``exit 2``).
+    """
     ranked = sorted(by_kind.items(), key=lambda kv: -kv[1])
-    return ", ".join(f"{k} {n}" + (f": {hints[k]}" if k in hints else "") for k, n in ranked)
+    hints = hints or {}
+    return ", ".join(f"{k} ×{n}" + (f": {hints[k]}" if k in hints else "") for k, n in ranked)
 
 
 def _kinds(by_kind: dict[str, int]) -> str:
-    return _ranked(by_kind, PROPOSAL_HINTS)
+    return ranked_kinds(by_kind, PROPOSAL_HINTS)
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,8 @@ UNCHANGED_HINTS = {
 
 
 def unchanged_kinds(by_kind: dict[str, int]) -> str:
-    """``duplicate 3: a program already evaluated, exhausted 1: ...`` (most frequent first)."""
-    return _ranked(by_kind, UNCHANGED_HINTS)
+    """``duplicate ×3: a program already evaluated, exhausted ×1: ...`` (most frequent first)."""
+    return ranked_kinds(by_kind, UNCHANGED_HINTS)
 
 
 def no_proposal_line(counts: FailureCounts, target: LLMTarget) -> str:

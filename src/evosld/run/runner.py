@@ -25,7 +25,7 @@ import numpy as np
 
 from evosld.bounds import bounds_record
 from evosld.config import RunConfig
-from evosld.diagnose import unchanged_kinds
+from evosld.diagnose import ranked_kinds, unchanged_kinds
 from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import LOCAL_SPARE_RUNS, DaskExecutor, Executor, LocalExecutor
@@ -411,20 +411,19 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
 
 
 def describe_failures(counts: FailureCounts) -> str:
-    """``proposals 5 (llm_timeout 4, no_code 1); evaluations 2 (timeout 2)``, or ``none``.
+    """``proposals 5 (llm_timeout ×4, no_code ×1); evaluations 2 (timeout ×2)``, or ``none``.
 
     Proposals that found nothing new are not failures (``describe_unchanged``).
     """
     parts = []
     for what, by_kind in (("proposals", counts.proposals), ("evaluations", counts.evaluations)):
         if by_kind:
-            kinds = ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items(), key=lambda kv: -kv[1]))
-            parts.append(f"{what} {sum(by_kind.values())} ({kinds})")
+            parts.append(f"{what} {sum(by_kind.values())} ({ranked_kinds(by_kind)})")
     return "; ".join(parts) or "none"
 
 
 def describe_unchanged(counts: FailureCounts) -> str:
-    """``proposals 3 (duplicate 3: a program already evaluated)``, or ``none``."""
+    """``proposals 3 (duplicate ×3: a program already evaluated)``, or ``none``."""
     by_kind = counts.unchanged
     return f"proposals {sum(by_kind.values())} ({unchanged_kinds(by_kind)})" if by_kind else "none"
 

@@ -26,7 +26,7 @@ from evosld.tasks.targetrange import (
     check_targets_within,
     parse_target_range,
 )
-from evosld.tasks.task import GROUP_COLUMN, Task
+from evosld.tasks.task import GROUP_COLUMN, NO_GROUP, Task
 
 HUB_DATASET = "pkuHaowei/sldbench"
 DATA_ENV = "EVOSLD_DATA"
@@ -105,9 +105,9 @@ def _finish(
         checks.check_numeric(df, [*features, *targets], label)
         checks.check_positive(df, list(log_features), label)
     if GROUP_COLUMN not in train.columns:
-        train = train.assign(**{GROUP_COLUMN: "all_data"})
+        train = train.assign(**{GROUP_COLUMN: NO_GROUP})
     if GROUP_COLUMN not in test.columns:
-        test = test.assign(**{GROUP_COLUMN: "all_data"})
+        test = test.assign(**{GROUP_COLUMN: NO_GROUP})
     checks.warn_duplicates(train, [*features, *targets], f"{name} (train)")  # before the reset: lines of the file
     train = train.reset_index(drop=True).copy()
     test = test.reset_index(drop=True).copy()
@@ -336,7 +336,7 @@ def task_from_frame(
     if group:
         df[GROUP_COLUMN] = df[group].astype(str)
     elif GROUP_COLUMN not in df.columns:
-        df[GROUP_COLUMN] = "all_data"
+        df[GROUP_COLUMN] = NO_GROUP
     test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
     test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]

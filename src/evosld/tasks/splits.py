@@ -37,7 +37,7 @@ from evosld.errors import DataError
 from evosld.program import parse_python
 from evosld.tasks.numbers import SUFFIXES
 from evosld.tasks.scales import DEFAULT_RTOL, levels
-from evosld.tasks.task import GROUP_COLUMN
+from evosld.tasks.task import GROUP_COLUMN, NO_GROUP
 
 _CMP = {
     ast.Gt: operator.gt,
@@ -175,7 +175,7 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
     if isinstance(node, ast.Name):
         col = column_of(node.id)
         if col not in df.columns:
-            cols = ", ".join(map(str, df.columns))
+            cols = ", ".join(map(str, user_columns(df)))
             hint = ("; write a name with spaces or dashes in backticks, as in `model size` >= 1e9"
                     if any(not is_plain_name(str(c)) for c in df.columns) else "")
             raise DataError(f"split rule {rule!r} names column {col!r}, which is not in the data (columns: {cols}){hint}")
@@ -386,6 +386,13 @@ def scales_above(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL, belo
     return out
 
 
+def user_columns(df: pd.DataFrame) -> list:
+    """The columns of ``df`` as the user's table has them: without the group column evosld adds to a table that
+    has none (every value ``NO_GROUP``), which a rule cannot usefully name."""
+    added = GROUP_COLUMN in df.columns and bool((df[GROUP_COLUMN] == NO_GROUP).all())
+    return [c for c in df.columns if not (added and c == GROUP_COLUMN)]
+
+
 def rule_columns(rule: str, columns) -> list[str]:
     """The columns among ``columns`` that ``rule`` reads (none for ``random:K``; a rule that does not parse reads
     none here: ``rule_mask`` says what is wrong with it)."""
@@ -415,7 +422,7 @@ def rule_mask(df: pd.DataFrame, rule: str, features: tuple[str, ...] = (), seed:
         raise DataError("empty split rule; give a comparison such as 'N >= 1e9' or 'largest:N'")
     groups = group_keys(df)
     if rule.startswith("largest:"):
-        col, k = parse_largest(rule, df.columns)
+        col, k = parse_largest(rule, user_columns(df))
         return scales_above(df, col, rtol) < k
     if rule.startswith("random:"):
         try:

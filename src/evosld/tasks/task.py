@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from evosld.tasks.folds import Fold
 
 GROUP_COLUMN = "group"
+#: The one group of a table with no group column (evosld adds ``GROUP_COLUMN`` with this value).
+NO_GROUP = "all_data"
 
 #: The three splits a task exposes. ``val`` is carved from ``train``; the
 #: search fits on ``train`` minus ``val`` and scores on ``val``. ``test`` is
