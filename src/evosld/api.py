@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import ConfigError, DataError
-from evosld.evaluation import Evaluation, Evaluator, Sandbox
+from evosld.evaluation import Evaluation, Evaluator
 from evosld.evaluation.scatter import Scatter
 from evosld.program import Program
 from evosld.proposers.base import Proposer
 from evosld.run.outputs import TABLE_FILE
 from evosld.run.summary import n_params_of
-from evosld.tasks import GROUP_COLUMN, Task, task_from_frame
+from evosld.tasks import Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 from evosld.tasks.targetrange import NO_RANGE
 
@@ -65,30 +65,17 @@ class DiscoveryResult:
         task has several groups). The law is fitted per group on the train
         split and run in the sandbox. Returns (M,) for one target, (M, T) else.
         """
+        from evosld.predict import predict_law
+        from evosld.predict.inputs import group_keys
+
         missing = [f for f in self.task.features if f not in df.columns]
         if missing:
             raise DataError(f"predict: column(s) {', '.join(missing)} not found (columns: {', '.join(map(str, df.columns))})")
-        groups = self.task.groups
-        if GROUP_COLUMN in df.columns:
-            keys = df[GROUP_COLUMN].astype(str).to_numpy()
-        elif len(groups) == 1:
-            keys = np.full(len(df), groups[0])
-        else:
-            raise DataError(f"predict: this law has {len(groups)} groups; give a {GROUP_COLUMN!r} column")
-        unknown = sorted(set(keys) - set(groups))
-        if unknown:
-            raise DataError(f"predict: unknown group(s) {', '.join(unknown[:5])}; known: {', '.join(groups[:5])}")
-        X = df[list(self.task.features)].to_numpy(dtype=float)
-        extra = {g: {"user": X[keys == g]} for g in set(keys)}
-        ev = Evaluator(self.task, Sandbox()).evaluate(self.source, "test", extra_predict=extra)
-        if not ev.ok and not ev.extra:
-            raise DataError(f"predict: the law failed to run: {ev.message}")
-        T = len(self.task.targets)
-        out = np.full((len(df), T) if T > 1 else len(df), np.nan)
-        for g in set(keys):
-            pred = ev.extra[g]["user"]
-            out[keys == g] = pred.reshape(-1, T) if T > 1 else pred.reshape(-1)
-        return out
+        try:
+            keys = group_keys(self.task, df, option=None)
+            return predict_law(self.task, self.source, df[list(self.task.features)].to_numpy(dtype=float), keys)
+        except DataError as exc:
+            raise DataError(f"predict: {exc}") from None
 
 
 def _say_interrupted(signum: int, run_dir: Path, found: bool) -> None:

@@ -685,8 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_discover)
 
     from evosld.bench.cli import add_bench_parser
+    from evosld.predict.cli import add_predict_parser
     from evosld.report.cli import add_report_parser
 
+    add_predict_parser(sub)
     add_report_parser(sub)
     add_bench_parser(sub)
 

@@ -39,15 +39,6 @@ def example_rule(df: pd.DataFrame, features: Sequence[str], rtol: float = DEFAUL
     return default_test_rule(df, (varying or list(features))[0], rtol)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return tables.read_csv_bounded(path)
-    except FileNotFoundError:
-        raise DataError(f"file not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
-
-
 def _read_dir(spec: TaskSpec, data_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = data_dir / spec.name
     if not folder.is_dir():
@@ -55,7 +46,7 @@ def _read_dir(spec: TaskSpec, data_dir: Path) -> tuple[pd.DataFrame, pd.DataFram
             f"no folder {folder} for task {spec.name}; {DATA_ENV} / --data-dir must point at a "
             "directory holding one folder per task with train.csv and test.csv"
         )
-    return _read_csv(folder / "train.csv"), _read_csv(folder / "test.csv")
+    return tables.read_table(folder / "train.csv"), tables.read_table(folder / "test.csv")
 
 
 def _read_hub(spec: TaskSpec) -> tuple[pd.DataFrame, pd.DataFrame]:  # pragma: no cover - network
@@ -422,4 +413,4 @@ def task_from_csv(path: str | os.PathLike, features: Sequence[str], target: str 
     if not p.is_file():
         raise DataError(f"file not found: {p}")
     kwargs.setdefault("name", p.stem)
-    return task_from_frame(_read_csv(p), features, target, **kwargs)
+    return task_from_frame(tables.read_table(p), features, target, **kwargs)

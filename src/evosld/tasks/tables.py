@@ -181,6 +181,16 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
     return df.dropna(how="all")
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A user's table file (``read_csv_bounded``), its read errors worded as one ``DataError`` line."""
+    try:
+        return read_csv_bounded(path)
+    except FileNotFoundError:
+        raise DataError(f"file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path} as CSV: {str(exc).splitlines()[0]}") from None
+
+
 def check_targets_vary(name: str, targets: tuple[str, ...], splits: dict[str, pd.DataFrame]) -> None:
     """Each target takes more than one value in each of ``splits`` (label -> rows; "" for the whole table).
 

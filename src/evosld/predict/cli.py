@@ -1,0 +1,132 @@
+"""The ``evosld predict`` subcommand: what a run's law says at inputs nobody ran.
+
+``evosld.cli.build_parser`` registers it with ``add_predict_parser(sub)``. User
+mistakes raise ``EvosldError`` subclasses, which the main CLI prints as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evosld.errors import DataError
+
+#: Suffix of a predicted target's column in ``--output`` (``loss_predicted``).
+PREDICTED = "_predicted"
+#: Column of ``--output`` saying how far a row lies outside the train runs.
+OUTSIDE = "outside_train"
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Fit the run's law on its train rows and print (or write) its predictions at the inputs given."""
+    from evosld.predict.inputs import group_keys, parse_at, read_inputs
+    from evosld.predict.law import outside_train, predict_law
+    from evosld.run.rundir import run_law
+    from evosld.run.summary import check_table_present
+    from evosld.tasks.taskfile import task_from_spec
+
+    if args.at and args.inputs:
+        raise DataError("give the inputs to predict either as --at points or as an --inputs table, not both")
+    if not args.at and not args.inputs:
+        raise DataError("give the inputs to predict: --at \"N=7e10, D=1.4e12\" (repeat for more points) or "
+                        "--inputs FILE (a table with the law's feature columns)")
+    if not Path(args.run_dir).is_dir():
+        raise DataError(f"{args.run_dir} is not a directory; give a run directory written by `evosld discover`")
+    law = run_law(args.run_dir, args.law)
+    check_table_present(law.task_spec, args.run_dir)
+    task = task_from_spec(law.task_spec, args.data_dir)
+    features = list(task.features)
+    df = parse_at(args.at, features) if args.at else read_inputs(args.inputs, features)
+    if not len(df):
+        raise DataError(f"{args.inputs} has no rows to predict")
+    group_column = (law.task_spec.get("csv") or {}).get("group")
+    keys = group_keys(task, df, args.group, group_column)
+    X = df[features].to_numpy(dtype=float)
+    pred = np.asarray(predict_law(task, law.source, X, keys)).reshape(len(df), -1)
+    outside = outside_train(task, X, keys)
+    out = df.copy()
+    for j, t in enumerate(task.targets):
+        out[t + PREDICTED] = pred[:, j]
+    out[OUTSIDE] = outside
+    if args.output:
+        _write(out, Path(args.output))
+    if args.json:
+        print(json.dumps(_records(task, df, keys, pred, outside), indent=2))
+    else:
+        _print(task, law.program_id, args.run_dir, df, keys, pred, outside)
+        if args.output:
+            print(f"written: {args.output}")
+    return 0
+
+
+def _records(task, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray, outside: list[str]) -> list[dict[str, Any]]:
+    recs = []
+    for i in range(len(df)):
+        rec: dict[str, Any] = {f: float(df[f].iloc[i]) for f in task.features}
+        if len(task.groups) > 1:
+            rec["group"] = str(keys[i])
+        rec["predicted"] = {t: (None if math.isnan(v) else float(v)) for t, v in zip(task.targets, pred[i])}
+        rec["outside_train"] = outside[i]
+        recs.append(rec)
+    return recs
+
+
+def _print(task, program_id: int, run_dir: str, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray,
+           outside: list[str]) -> None:
+    from rich.table import Table
+
+    from evosld.cli import console
+
+    table = Table(title=f"law {program_id} of {run_dir}, fitted on its {len(task.train)} train runs")
+    several = len(task.groups) > 1
+    heads = [*(["group"] if several else []), *task.features, *(f"{t} (predicted)" for t in task.targets),
+             "outside the train runs"]
+    for h in heads:
+        table.add_column(h, justify="left" if h in ("group", "outside the train runs") else "right")
+    for i in range(len(df)):
+        cells = [*([str(keys[i])] if several else []), *(f"{df[f].iloc[i]:.4g}" for f in task.features),
+                 *("not finite" if math.isnan(v) else f"{v:.5g}" for v in pred[i]), outside[i] or "inside"]
+        table.add_row(*cells)
+    console.print(table)
+    if any(outside):
+        console.print("×k: k times the largest (or smallest) value the law was fitted on, in the input's group; "
+                      "the further out, the less the runs vouch for the prediction (best.json: selection says how "
+                      "the law extrapolated in its checks)")
+
+
+def _write(out: pd.DataFrame, path: Path) -> None:
+    """Write ``out`` as CSV through a temporary file beside ``path``, so a full disk leaves no half-written table."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        out.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def add_predict_parser(sub: Any) -> None:
+    """Register ``evosld predict RUN_DIR (--at ... | --inputs FILE)`` on ``sub`` (argparse subparsers)."""
+    p = sub.add_parser("predict", help="predict with a run's law at new inputs (e.g. a larger model)",
+                       description="Fit the run's law on its train runs, per group, and predict the inputs given: "
+                                   "the loss of a model nobody has trained yet.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a directory written by `evosld discover`")
+    p.add_argument("--at", action="append", metavar="POINT",
+                   help="one input as NAME=VALUE pairs, e.g. \"N=7e10, D=1.4e12\" (70B and 1.4T work too); "
+                        "repeat for more points")
+    p.add_argument("--inputs", metavar="FILE", help="a table (CSV) with the law's feature columns, one row per input")
+    p.add_argument("--group", help="the group the --at points belong to, when the law has several "
+                                   "(a table gives its own group column)")
+    p.add_argument("--law", type=int, metavar="ID", help="the law with this program id (as best.json names them; "
+                                                         "default: the run's chosen law)")
+    p.add_argument("--output", metavar="FILE", help="also write the inputs and predictions as CSV")
+    p.add_argument("--data-dir", help="for a run on a built-in task: directory with one folder per task holding "
+                                      "train.csv/test.csv (default: $EVOSLD_DATA, else the Hugging Face Hub)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_predict)

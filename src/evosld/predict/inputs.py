@@ -1,0 +1,103 @@
+"""The inputs a user asks a law about: ``--at N=7e10,D=1.4e12`` points, or a table of them, and their groups.
+
+Values are read as a table's cells are (``tasks.numbers``): ``7e10``, ``70B``,
+``1.4T``, ``45%``. Pure functions apart from reading the table file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evosld.errors import DataError
+from evosld.tasks import checks
+from evosld.tasks.numbers import read_numbers
+from evosld.tasks.tables import read_table, split_names
+from evosld.tasks.task import GROUP_COLUMN, Task
+
+
+def _value(text: str, where: str) -> float:
+    vals = read_numbers(pd.Series([text.strip()]))
+    if vals is None or not np.isfinite(vals.iloc[0]):
+        raise DataError(f"{where}: {text.strip()!r} is not a number; write it as 7e10, 70B or 0.003")
+    return float(vals.iloc[0])
+
+
+def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
+    """One row per ``--at`` text (``"N=7e10, D=1.4e12"``), columns ``features`` (in their order).
+
+    Raises:
+        DataError: a pair without ``=``, a name that is not a feature, a feature left out, a value that is no number.
+    """
+    rows = []
+    for text in points:
+        where = f"--at {text!r}"
+        row: dict[str, float] = {}
+        for part in split_names(text):
+            name, eq, value = part.rpartition("=")
+            name = name.strip().strip("`")
+            if not eq or not name:
+                raise DataError(f"{where}: write each feature as NAME=VALUE, separated by commas, as in "
+                                f"\"{', '.join(f'{f}=...' for f in features)}\"")
+            if name not in features:
+                raise DataError(f"{where}: {name!r} is not a feature of this law (its features: {', '.join(features)})")
+            row[name] = _value(value, where)
+        missing = [f for f in features if f not in row]
+        if missing:
+            raise DataError(f"{where}: give every feature of the law ({', '.join(features)}); missing: "
+                            f"{', '.join(missing)}")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(features))
+
+
+def read_inputs(path: str | Path, features: Sequence[str]) -> pd.DataFrame:
+    """The rows of a table file (CSV, TSV... as ``--csv`` reads them) with the law's features as numbers.
+
+    Other columns (a group column, labels) are kept. Raises ``DataError`` for a missing feature column or a
+    cell that is no number.
+    """
+    where = str(path)
+    df = read_table(Path(path))
+    checks.check_columns(df, list(features), where)
+    df = checks.as_numbers(df, list(features), where)
+    checks.check_cells_numeric(df, list(features), where)
+    checks.check_numeric(df, list(features), where)
+    return df.reset_index(drop=True)
+
+
+def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_column: str | None = None,
+               option: str | None = "--group") -> np.ndarray:
+    """(M,) the group of each row of ``df``, one of ``task.groups``.
+
+    Taken from the user's group column (``group_column``, as the run was grouped by), else a ``group``
+    column, else ``group`` for every row, else the task's only group. ``option`` is how the caller's user
+    names ``group`` (None: they cannot, only by a column), for the error message.
+
+    Raises:
+        DataError: several groups and none given, or a group the law was not fitted on.
+    """
+    groups = task.groups
+    column = next((c for c in (group_column, GROUP_COLUMN) if c and c in df.columns), None)
+    if column is not None:
+        keys = df[column].astype(str).to_numpy()
+    elif group is not None:
+        keys = np.full(len(df), str(group), dtype=object)
+    elif len(groups) == 1:
+        keys = np.full(len(df), groups[0], dtype=object)
+    else:
+        named = group_column or GROUP_COLUMN
+        say = f"say which with {option} NAME, or give the table a {named!r} column" if option else \
+            f"give the table a {named!r} column"
+        raise DataError(f"this law has {len(groups)} groups ({_listed(groups)}), fitted separately: {say}")
+    unknown = sorted(set(keys) - set(groups))
+    if unknown:
+        raise DataError(f"no group {_listed(unknown)} in the run: the law was fitted on {_listed(groups)}")
+    return keys
+
+
+def _listed(names: Sequence[str], most: int = 6) -> str:
+    shown = ", ".join(map(str, names[:most]))
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

@@ -1,0 +1,114 @@
+"""``evosld predict``: a run's law at inputs nobody ran (real discovery, sandbox and CLI subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evosld
+from evosld.errors import DataError
+from evosld.predict.inputs import group_keys, parse_at
+from evosld.predict.law import outside_train
+from tests.conftest import chinchilla_frame
+
+
+def _grouped() -> pd.DataFrame:
+    """Two labs' runs (a user's 'lab' column), each its own floor, L = E_g + A/N^a + B/D^b."""
+    frames = []
+    for lab, shift in (("alpha", 0.0), ("beta", 0.3)):
+        df = chinchilla_frame(seed=1 if shift else 0, noise=0.002)
+        df["loss"] += shift
+        frames.append(df.assign(lab=lab))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def grouped_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("predict") / "run"
+    result = evosld.discover(_grouped(), features=["N", "D"], target="loss", group="lab", iterations=4,
+                             budget_seconds=None, seed=0, output=run, progress=False)
+    return run, result
+
+
+def _predict(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "evosld.cli", "predict", *args], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=300)
+
+
+def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_path):
+    run, result = grouped_run
+    out = _predict(str(run), "--at", "N=7e10, D=1.4T", "--at", "N=1e8,D=1e10", "--group", "beta", "--json")
+    assert out.returncode == 0, out.stderr
+    recs = json.loads(out.stdout)
+    points = pd.DataFrame({"N": [7e10, 1e8], "D": [1.4e12, 1e10], "group": ["beta", "beta"]})
+    want = result.predict(points)
+    assert [r["predicted"]["loss"] for r in recs] == pytest.approx(want, rel=1e-9)
+    # the law learnt beta's floor: inside the runs it predicts beta's loss, not alpha's
+    truth = 1.7 + 0.3 + 400 / 1e8**0.34 + 410 / 1e10**0.28
+    assert recs[1]["predicted"]["loss"] == pytest.approx(truth, rel=0.02)
+    top_n = result.task.train["N"].max()  # the largest model is held out as test: train ends below 1e10
+    assert recs[0]["outside_train"] == f"N ×{7e10 / top_n:.3g}, D ×1.4" and recs[1]["outside_train"] == ""
+    assert recs[0]["group"] == "beta"
+
+    # a table of inputs with the user's own group column; the CSV written holds inputs and predictions
+    table = tmp_path / "new.csv"
+    pd.DataFrame({"lab": ["alpha", "beta"], "N": ["70B", "70B"], "D": [1.4e12, 1.4e12]}).to_csv(table, index=False)
+    written = tmp_path / "pred.csv"
+    out = _predict(str(run), "--inputs", str(table), "--output", str(written))
+    assert out.returncode == 0, out.stderr
+    assert "loss (predicted)" in out.stdout and f"N ×{7e10 / top_n:.3g}" in out.stdout
+    got = pd.read_csv(written)
+    assert list(got.columns) == ["lab", "N", "D", "loss_predicted", "outside_train"]
+    assert got["loss_predicted"].iloc[1] == pytest.approx(recs[0]["predicted"]["loss"], rel=1e-9)
+    assert got["loss_predicted"].iloc[1] - got["loss_predicted"].iloc[0] == pytest.approx(0.3, abs=0.05)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--at", "N=7e10, D=1e12"], "this law has 2 groups (alpha, beta), fitted separately: say which with --group"),
+    (["--at", "N=7e10, D=1e12", "--group", "gamma"], "no group gamma in the run: the law was fitted on alpha, beta"),
+    (["--at", "N=7e10"], "give every feature of the law (N, D); missing: D"),
+    (["--at", "N=7e10, D=lots", "--group", "beta"], "'lots' is not a number"),
+    (["--at", "M=1, N=1, D=1"], "'M' is not a feature of this law"),
+    (["--at", "N 7e10"], "write each feature as NAME=VALUE"),
+    ([], "give the inputs to predict"),
+    (["--law", "99999", "--at", "N=1,D=1"], "has no law 99999"),
+])
+def test_bad_predict_input_is_one_error_line(grouped_run, args, message):
+    run, _ = grouped_run
+    out = _predict(str(run), *args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line, line
+
+
+def test_an_inputs_table_with_a_cell_that_is_no_number_names_it(grouped_run, tmp_path):
+    run, _ = grouped_run
+    table = tmp_path / "bad.csv"
+    table.write_text("lab,N,D\nbeta,7e10,1e12\nbeta,~4e8,1e12\n")
+    out = _predict(str(run), "--inputs", str(table))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "~4e8" in out.stderr, out.stderr
+
+
+def test_outside_train_says_how_far_each_input_lies_beyond_its_groups_runs(grouped_run):
+    _, result = grouped_run
+    task = result.task
+    top_n = task.train["N"].max()
+    X = np.array([[top_n, 1e12], [10 * top_n, 1e12], [1e6, 1e13], [5e8, 5e10]])
+    keys = np.array(["alpha"] * 4, dtype=object)
+    assert outside_train(task, X, keys) == ["", "N ×10", "N ×0.1, D ×10", ""]
+
+
+def test_points_and_groups_are_read_as_a_table_reads_them(grouped_run):
+    _, result = grouped_run
+    df = parse_at(["D=1.4T, N=70B", "`N`=1e9,D=2e11"], ["N", "D"])
+    assert df.to_dict("list") == {"N": [7e10, 1e9], "D": [1.4e12, 2e11]}
+    with pytest.raises(DataError, match="give the table a 'group' column"):
+        group_keys(result.task, df, option=None)
+    assert list(group_keys(result.task, df.assign(lab="beta"), group_column="lab")) == ["beta", "beta"]
