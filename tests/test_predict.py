@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import shlex
 import subprocess
 import sys
 
@@ -112,3 +114,20 @@ def test_points_and_groups_are_read_as_a_table_reads_them(grouped_run):
     with pytest.raises(DataError, match="give the table a 'group' column"):
         group_keys(result.task, df, option=None)
     assert list(group_keys(result.task, df.assign(lab="beta"), group_column="lab")) == ["beta", "beta"]
+
+
+def test_discover_ends_with_a_predict_command_that_runs_as_printed(tmp_path):
+    table = tmp_path / "runs.csv"
+    _grouped().to_csv(table, index=False)
+    run = tmp_path / "my run"  # a space: the printed command quotes it
+    out = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(table), "--features", "N,D",
+                          "--target", "loss", "--group-by", "lab", "--iterations", "2", "--output", str(run),
+                          "--quiet"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [hint] = [ln for ln in out.stdout.splitlines() if "ask the law about new runs:" in ln]
+    argv = shlex.split(hint.split(": ", 1)[1])
+    assert argv[:3] == ["evosld", "predict", str(run)] and "--group" in argv  # two labs: the group is named
+    again = _predict(*argv[2:], "--json")
+    assert again.returncode == 0, again.stderr
+    [rec] = json.loads(again.stdout)
+    assert rec["N"] == pytest.approx(1e10, rel=1e-2) and math.isfinite(rec["predicted"]["loss"])

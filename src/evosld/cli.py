@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -445,9 +446,20 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"  beside it, {ref['name']}: validation R² {fmt(ref.get('val'))}   test R² {fmt(ref.get('test'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
+    print(f"  ask the law about new runs: {predict_hint(task, run_dir)}")
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
     return _interrupted_line(outcome, run_dir) or failed
+
+
+def predict_hint(task, run_dir: Path) -> str:
+    """The ``evosld predict`` command for this run, at the held-out run furthest out (a group named when the law
+    has several)."""
+    from evosld.predict.inputs import example_point
+
+    point, group = example_point(task)
+    named = f" --group {shlex.quote(group)}" if len(task.groups) > 1 else ""
+    return f"evosld predict {shlex.quote(str(run_dir))} --at {shlex.quote(point)}{named}"
 
 
 def _origin_note(meta: dict) -> str:

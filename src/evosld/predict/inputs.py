@@ -6,6 +6,7 @@ Values are read as a table's cells are (``tasks.numbers``): ``7e10``, ``70B``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -51,6 +52,19 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
                             f"{', '.join(missing)}")
         rows.append(row)
     return pd.DataFrame(rows, columns=list(features))
+
+
+def example_point(task: Task) -> tuple[str, str]:
+    """An ``--at`` text for ``task``'s law and the group it is in: each feature at its value in the held-out
+    run furthest out (the test row largest on the first feature), as a first question to ask it."""
+    rows = task.test if len(task.test) else task.train
+    far = rows.iloc[int(np.argmax(rows[task.features[0]].to_numpy(dtype=float)))]
+    return ", ".join(f"{f}={_short(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
+
+
+def _short(x: float) -> str:
+    """``3.53e9``, ``0.003``, ``512``: three significant digits, as a user types them."""
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{x:.3g}")
 
 
 def read_inputs(path: str | Path, features: Sequence[str]) -> pd.DataFrame:
