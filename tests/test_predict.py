@@ -16,7 +16,7 @@ import pytest
 import evosld
 from evosld.errors import DataError
 from evosld.predict.inputs import group_keys, parse_at
-from evosld.predict.law import outside_train
+from evosld.predict.law import outside_train, refit_splits
 from tests.conftest import chinchilla_frame
 
 
@@ -57,6 +57,13 @@ def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_pat
     top_n = result.task.train["N"].max()  # the largest model is held out as test: train ends below 1e10
     assert recs[0]["outside_train"] == f"N ×{7e10 / top_n:.3g}, D ×1.4" and recs[1]["outside_train"] == ""
     assert recs[0]["group"] == "beta"
+    # refits on fewer runs (without validation, without each inner band) bracket how far the prediction moves:
+    # a few thousandths inside the runs of a clean table, more 22 times past the largest model
+    lo, hi = recs[1]["refit_range"]["loss"]
+    assert lo <= hi and hi - lo < 0.01 * truth
+    far_lo, far_hi = recs[0]["refit_range"]["loss"]
+    assert far_lo <= far_hi and far_hi - far_lo > hi - lo
+    assert refit_splits(result.task)[0] == "val" and len(refit_splits(result.task)) >= 2
 
     # a table of inputs with the user's own group column; the CSV written holds inputs and predictions
     table = tmp_path / "new.csv"
@@ -66,7 +73,8 @@ def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_pat
     assert out.returncode == 0, out.stderr
     assert "loss (predicted)" in out.stdout and f"N ×{7e10 / top_n:.3g}" in out.stdout
     got = pd.read_csv(written)
-    assert list(got.columns) == ["lab", "N", "D", "loss_predicted", "outside_train"]
+    assert list(got.columns) == ["lab", "N", "D", "loss_predicted", "loss_refit_low", "loss_refit_high",
+                                 "outside_train"]
     assert got["loss_predicted"].iloc[1] == pytest.approx(recs[0]["predicted"]["loss"], rel=1e-9)
     assert got["loss_predicted"].iloc[1] - got["loss_predicted"].iloc[0] == pytest.approx(0.3, abs=0.05)
 

@@ -20,6 +20,8 @@ from evosld.errors import DataError
 
 #: Suffix of a predicted target's column in ``--output`` (``loss_predicted``).
 PREDICTED = "_predicted"
+#: Suffixes of the lowest and highest prediction over refits on fewer runs (``predict.law.refit_range``).
+REFIT_LOW, REFIT_HIGH = "_refit_low", "_refit_high"
 #: Column of ``--output`` saying how far a row lies outside the train runs.
 OUTSIDE = "outside_train"
 
@@ -27,7 +29,7 @@ OUTSIDE = "outside_train"
 def cmd_predict(args: argparse.Namespace) -> int:
     """Fit the run's law on its train rows and print (or write) its predictions at the inputs given."""
     from evosld.predict.inputs import group_keys, parse_at, read_inputs
-    from evosld.predict.law import outside_train, predict_law
+    from evosld.predict.law import outside_train, predict_law, refit_range
     from evosld.run.rundir import run_law
     from evosld.run.summary import check_table_present
     from evosld.tasks.taskfile import task_from_spec
@@ -50,55 +52,77 @@ def cmd_predict(args: argparse.Namespace) -> int:
     keys = group_keys(task, df, args.group, group_column)
     X = df[features].to_numpy(dtype=float)
     pred = np.asarray(predict_law(task, law.source, X, keys)).reshape(len(df), -1)
+    lo, hi = refit_range(task, law.source, X, keys)
     outside = outside_train(task, X, keys)
     out = df.copy()
     for j, t in enumerate(task.targets):
         out[t + PREDICTED] = pred[:, j]
+        out[t + REFIT_LOW], out[t + REFIT_HIGH] = lo[:, j], hi[:, j]
     out[OUTSIDE] = outside
     if args.output:
         _write(out, Path(args.output))
     if args.json:
-        print(json.dumps(_records(task, df, keys, pred, outside), indent=2))
+        print(json.dumps(_records(task, df, keys, pred, (lo, hi), outside), indent=2))
     else:
-        _print(task, law.program_id, args.run_dir, df, keys, pred, outside)
+        _print(task, law.program_id, args.run_dir, df, keys, pred, (lo, hi), outside)
         if args.output:
             print(f"written: {args.output}")
     return 0
 
 
-def _records(task, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray, outside: list[str]) -> list[dict[str, Any]]:
+def _value(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def _records(task, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray, refits: tuple[np.ndarray, np.ndarray],
+             outside: list[str]) -> list[dict[str, Any]]:
+    lo, hi = refits
     recs = []
     for i in range(len(df)):
         rec: dict[str, Any] = {f: float(df[f].iloc[i]) for f in task.features}
         if len(task.groups) > 1:
             rec["group"] = str(keys[i])
-        rec["predicted"] = {t: (None if math.isnan(v) else float(v)) for t, v in zip(task.targets, pred[i])}
+        rec["predicted"] = {t: _value(v) for t, v in zip(task.targets, pred[i])}
+        rec["refit_range"] = {t: [_value(a), _value(b)] for t, a, b in zip(task.targets, lo[i], hi[i])}
         rec["outside_train"] = outside[i]
         recs.append(rec)
     return recs
 
 
 def _print(task, program_id: int, run_dir: str, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray,
-           outside: list[str]) -> None:
+           refits: tuple[np.ndarray, np.ndarray], outside: list[str]) -> None:
     from rich.table import Table
 
     from evosld.cli import console
 
     table = Table(title=f"law {program_id} of {run_dir}, fitted on its {len(task.train)} train runs")
     several = len(task.groups) > 1
-    heads = [*(["group"] if several else []), *task.features, *(f"{t} (predicted)" for t in task.targets),
-             "outside the train runs"]
+    lo, hi = refits
+    heads = [*(["group"] if several else []), *task.features,
+             *(h for t in task.targets for h in (f"{t} (predicted)", "refit on fewer runs")), "outside the train runs"]
     for h in heads:
         table.add_column(h, justify="left" if h in ("group", "outside the train runs") else "right")
     for i in range(len(df)):
         cells = [*([str(keys[i])] if several else []), *(f"{df[f].iloc[i]:.4g}" for f in task.features),
-                 *("not finite" if math.isnan(v) else f"{v:.5g}" for v in pred[i]), outside[i] or "inside"]
+                 *(c for j, v in enumerate(pred[i]) for c in (_cell(v), _span(lo[i, j], hi[i, j]))),
+                 outside[i] or "inside"]
         table.add_row(*cells)
     console.print(table)
+    console.print("refit on fewer runs: the lowest and highest prediction of the same law fitted without the "
+                  "validation runs, and without each band below them (the checks of its pick): how far the runs "
+                  "nearest the prediction hold it in place")
     if any(outside):
         console.print("×k: k times the largest (or smallest) value the law was fitted on, in the input's group; "
                       "the further out, the less the runs vouch for the prediction (best.json: selection says how "
                       "the law extrapolated in its checks)")
+
+
+def _cell(v: float) -> str:
+    return "not finite" if math.isnan(v) else f"{v:.5g}"
+
+
+def _span(lo: float, hi: float) -> str:
+    return "none" if math.isnan(lo) else f"{lo:.5g} to {hi:.5g}"
 
 
 def _write(out: pd.DataFrame, path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from evosld.errors import DataError
@@ -26,17 +28,59 @@ def predict_law(task: Task, source: str, X: np.ndarray, keys: np.ndarray, sandbo
     Raises:
         DataError: the law failed to fit or run.
     """
+    out, message = _predict_on(task, source, X, keys, "test", sandbox)
+    if out is None:
+        raise DataError(f"the law failed to run: {message}")
+    return out if len(task.targets) > 1 else out[:, 0]
+
+
+def refit_splits(task: Task) -> list[str]:
+    """The fits ``refit_range`` makes: train less validation, then each inner fold's fit rows (nearest first)."""
+    return (["val"] if task.val_mask.any() else []) + [f.name for f in task.inner_folds()]
+
+
+def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
+                sandbox: Sandbox | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """How far the law's predictions at ``X`` move when it is fitted on fewer runs.
+
+    The law is refitted without the validation runs, and without each inner fold's band and what lies beyond
+    it (``refit_splits``: the refits the final pick checked it with), and predicts ``X`` each time: the
+    runs nearest an extrapolation are the ones that pin it, and a prediction that swings when they are left
+    out is one the data do not hold in place.
+
+    Args:
+        X: (M, F) inputs in ``task.features`` order.
+        keys: (M,) their groups.
+    Returns:
+        (lo, hi), each (M, T): the lowest and highest finite prediction over those refits; NaN where none gave
+        one (no refit, or a group the refit has no rows of).
+    """
+    runs = [out for split in refit_splits(task)
+            if (out := _predict_on(task, source, X, keys, split, sandbox)[0]) is not None]
+    if not runs:
+        nan = np.full((len(keys), len(task.targets)), np.nan)
+        return nan, nan.copy()
+    stack = np.stack(runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an input no refit predicted stays NaN
+        return np.nanmin(stack, axis=0), np.nanmax(stack, axis=0)
+
+
+def _predict_on(task: Task, source: str, X: np.ndarray, keys: np.ndarray, split: str,
+                sandbox: Sandbox | None) -> tuple[np.ndarray | None, str]:
+    """((M, T) predictions at ``X`` of the law fitted on ``split``'s fit rows, NaN where none; or None), message."""
     X = np.asarray(X, dtype=float).reshape(len(keys), len(task.features))
     extra = {g: {INPUTS: X[keys == g]} for g in dict.fromkeys(keys)}
-    ev = Evaluator(task, sandbox or Sandbox()).evaluate(source, "test", extra_predict=extra)
-    if not all(g in ev.extra and INPUTS in ev.extra[g] for g in extra):
-        raise DataError(f"the law failed to run: {ev.message or ev.error_kind}")
+    ev = Evaluator(task, sandbox or Sandbox()).evaluate(source, split, extra_predict=extra)
+    done = [g for g in extra if g in ev.extra and INPUTS in ev.extra[g]]
+    if not done:
+        return None, ev.message or str(ev.error_kind)
     T = len(task.targets)
     out = np.full((len(keys), T), np.nan)
-    for g in extra:
+    for g in done:
         out[keys == g] = np.asarray(ev.extra[g][INPUTS], dtype=float).reshape(-1, T)
     out[~np.isfinite(out)] = np.nan
-    return out if T > 1 else out[:, 0]
+    return out, ""
 
 
 def outside_train(task: Task, X: np.ndarray, keys: np.ndarray) -> list[str]:
