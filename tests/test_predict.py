@@ -139,3 +139,15 @@ def test_discover_ends_with_a_predict_command_that_runs_as_printed(tmp_path):
     assert again.returncode == 0, again.stderr
     [rec] = json.loads(again.stdout)
     assert rec["N"] == pytest.approx(1e10, rel=1e-2) and math.isfinite(rec["predicted"]["loss"])
+
+
+def test_an_output_that_cannot_be_written_is_one_line_after_the_predictions_are_shown(grouped_run, tmp_path):
+    run, _ = grouped_run
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a directory")
+    out = _predict(str(run), "--at", "N=7e10, D=1e12", "--group", "alpha", "--output", str(blocker / "p.csv"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "loss (predicted)" in out.stdout  # printed before the write failed: nothing computed is lost
+    [line] = out.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot write {blocker / 'p.csv'}: {blocker} is a file, not a folder")
+    assert "choose another --output" in line

@@ -7,6 +7,7 @@ mistakes raise ``EvosldError`` subclasses, which the main CLI prints as one line
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evosld.errors import DataError
+from evosld.errors import DataError, OutputError
 
 #: Suffix of a predicted target's column in ``--output`` (``loss_predicted``).
 PREDICTED = "_predicted"
@@ -59,13 +60,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         out[t + PREDICTED] = pred[:, j]
         out[t + REFIT_LOW], out[t + REFIT_HIGH] = lo[:, j], hi[:, j]
     out[OUTSIDE] = outside
-    if args.output:
-        _write(out, Path(args.output))
     if args.json:
         print(json.dumps(_records(task, df, keys, pred, (lo, hi), outside), indent=2))
     else:
         _print(task, law.program_id, args.run_dir, df, keys, pred, (lo, hi), outside)
-        if args.output:
+    if args.output:  # after printing: a file that cannot be written loses nothing the user was shown
+        _write(out, Path(args.output))
+        if not args.json:
             print(f"written: {args.output}")
     return 0
 
@@ -99,7 +100,8 @@ def _print(task, program_id: int, run_dir: str, df: pd.DataFrame, keys: np.ndarr
     several = len(task.groups) > 1
     lo, hi = refits
     heads = [*(["group"] if several else []), *task.features,
-             *(h for t in task.targets for h in (f"{t} (predicted)", "refit on fewer runs")), "outside the train runs"]
+             *(h for t in task.targets for h in (f"{t} (predicted)", refits_head(t, len(task.targets)))),
+             "outside the train runs"]
     for h in heads:
         table.add_column(h, justify="left" if h in ("group", "outside the train runs") else "right")
     for i in range(len(df)):
@@ -117,6 +119,11 @@ def _print(task, program_id: int, run_dir: str, df: pd.DataFrame, keys: np.ndarr
                       "the law extrapolated in its checks)")
 
 
+def refits_head(target: str, n_targets: int) -> str:
+    """The column of a target's refit range: named by the target when the law has several."""
+    return "refit on fewer runs" if n_targets == 1 else f"{target}: refit on fewer runs"
+
+
 def _cell(v: float) -> str:
     return "not finite" if math.isnan(v) else f"{v:.5g}"
 
@@ -126,13 +133,25 @@ def _span(lo: float, hi: float) -> str:
 
 
 def _write(out: pd.DataFrame, path: Path) -> None:
-    """Write ``out`` as CSV through a temporary file beside ``path``, so a full disk leaves no half-written table."""
+    """Write ``out`` as CSV through a temporary file beside ``path``, so a full disk leaves no half-written table.
+
+    Raises:
+        OutputError: the file or its directory cannot be written (one line saying so).
+    """
     tmp = path.with_name(f".{path.name}.tmp")
+    shown = "the predictions are printed above; choose another --output"
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise OutputError(f"cannot write {path}: {next(p for p in path.parents if p.exists() and not p.is_dir())} "
+                          f"is a file, not a folder; {shown}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         out.to_csv(tmp, index=False)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}; {shown}") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def add_predict_parser(sub: Any) -> None:
