@@ -66,16 +66,39 @@ class DiscoveryResult:
         split and run in the sandbox. Returns (M,) for one target, (M, T) else.
         """
         from evosld.predict import predict_law
+
+        X, keys = self._inputs(df, "predict")
+        try:
+            return predict_law(self.task, self.source, X, keys)
+        except DataError as exc:
+            raise DataError(f"predict: {exc}") from None
+
+    def refit_range(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """How far the predictions for the rows of ``df`` move when the law is fitted on fewer runs.
+
+        The lowest and highest prediction over refits without the validation
+        runs and without each inner fold's band (``evosld.predict.law.refit_range``,
+        what ``evosld predict`` shows). Returns (lo, hi), each shaped as ``predict``'s
+        result; NaN where no refit gave a finite value.
+        """
+        from evosld.predict.law import refit_range
+
+        X, keys = self._inputs(df, "refit_range")
+        lo, hi = refit_range(self.task, self.source, X, keys)
+        return (lo, hi) if len(self.task.targets) > 1 else (lo[:, 0], hi[:, 0])
+
+    def _inputs(self, df: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """(M, F) features of ``df`` in the task's order and (M,) their groups, or one ``DataError`` saying why not."""
         from evosld.predict.inputs import group_keys
 
         missing = [f for f in self.task.features if f not in df.columns]
         if missing:
-            raise DataError(f"predict: column(s) {', '.join(missing)} not found (columns: {', '.join(map(str, df.columns))})")
+            raise DataError(f"{what}: column(s) {', '.join(missing)} not found (columns: {', '.join(map(str, df.columns))})")
         try:
             keys = group_keys(self.task, df, option=None)
-            return predict_law(self.task, self.source, df[list(self.task.features)].to_numpy(dtype=float), keys)
         except DataError as exc:
-            raise DataError(f"predict: {exc}") from None
+            raise DataError(f"{what}: {exc}") from None
+        return df[list(self.task.features)].to_numpy(dtype=float), keys
 
 
 def _say_interrupted(signum: int, run_dir: Path, found: bool) -> None:
