@@ -65,6 +65,8 @@ def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_pat
     assert far_lo <= far_hi and far_hi - far_lo > hi - lo
     assert refit_splits(result.task)[0] == "val" and len(refit_splits(result.task)) >= 2
     low, high = result.refit_range(points)  # the Python result shows the same range
+    by_lab = result.predict(points.drop(columns="group").assign(lab="beta"))  # the user's own group column
+    assert list(by_lab) == pytest.approx(want, rel=1e-9)
     assert list(low) == pytest.approx([far_lo, lo]) and list(high) == pytest.approx([far_hi, hi])
 
     # a table of inputs with the user's own group column; the CSV written holds inputs and predictions

@@ -41,6 +41,8 @@ class DiscoveryResult:
         run_dir: where the run store, best_program.py, best.json and report live.
         scatter: how much the runs scatter around the law on train, and the R² that
             allows on validation and test (``evaluation.scatter``; None if not computed).
+        group_by: the column of the user's table whose values were fitted separately
+            (``discover(..., group=...)``); ``predict`` reads the groups from it.
     """
 
     task: Task
@@ -53,6 +55,7 @@ class DiscoveryResult:
     run_dir: Path
     meta: dict[str, Any] = field(default_factory=dict)
     scatter: Scatter | None = None
+    group_by: str | None = None
 
     @property
     def program(self) -> Program:
@@ -61,8 +64,8 @@ class DiscoveryResult:
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Predictions of the best law for the rows of ``df``.
 
-        ``df`` needs the task's feature columns (and the group column when the
-        task has several groups). The law is fitted per group on the train
+        ``df`` needs the task's feature columns (and, when the task has several
+        groups, the column it was grouped by, or a ``group`` column). The law is fitted per group on the train
         split and run in the sandbox. Returns (M,) for one target, (M, T) else.
         """
         from evosld.predict import predict_law
@@ -95,7 +98,7 @@ class DiscoveryResult:
         if missing:
             raise DataError(f"{what}: column(s) {', '.join(missing)} not found (columns: {', '.join(map(str, df.columns))})")
         try:
-            keys = group_keys(self.task, df, option=None)
+            keys = group_keys(self.task, df, group_column=self.group_by, option=None)
         except DataError as exc:
             raise DataError(f"{what}: {exc}") from None
         return df[list(self.task.features)].to_numpy(dtype=float), keys
@@ -257,5 +260,5 @@ def discover(
     return DiscoveryResult(
         task=task, source=out.best_source, formula=out.meta.get("formula"), n_params=n_params_of(out.meta),
         params=out.params, val=out.val, test=out.test, run_dir=run_dir, meta=out.meta,
-        scatter=out.scatter,
+        scatter=out.scatter, group_by=group if table_spec is not None else None,
     )
