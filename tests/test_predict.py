@@ -90,6 +90,7 @@ def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_pat
     (["--at", "N=7e10, D=lots", "--group", "beta"], "'lots' is not a number"),
     (["--at", "M=1, N=1, D=1"], "'M' is not a feature of this law"),
     (["--at", "N 7e10"], "write each feature as NAME=VALUE"),
+    (["--at", "N=1, N=2, D=1"], "N is given twice"),
     ([], "give the inputs to predict"),
     (["--law", "99999", "--at", "N=1,D=1"], "has no law 99999"),
 ])

@@ -31,7 +31,8 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     """One row per ``--at`` text (``"N=7e10, D=1.4e12"``), columns ``features`` (in their order).
 
     Raises:
-        DataError: a pair without ``=``, a name that is not a feature, a feature left out, a value that is no number.
+        DataError: a pair without ``=``, a name that is not a feature or given twice, a feature left out, a value
+            that is no number.
     """
     rows = []
     for text in points:
@@ -45,6 +46,8 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
                                 f"\"{', '.join(f'{f}=...' for f in features)}\"")
             if name not in features:
                 raise DataError(f"{where}: {name!r} is not a feature of this law (its features: {', '.join(features)})")
+            if name in row:
+                raise DataError(f"{where}: {name} is given twice; give each feature once")
             row[name] = _value(value, where)
         missing = [f for f in features if f not in row]
         if missing:
