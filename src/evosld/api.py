@@ -93,10 +93,9 @@ class DiscoveryResult:
     def _inputs(self, df: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
         """(M, F) features of ``df`` in the task's order and (M,) their groups, or one ``DataError`` saying why not."""
         from evosld.predict.inputs import group_keys
+        from evosld.tasks.checks import check_columns
 
-        missing = [f for f in self.task.features if f not in df.columns]
-        if missing:
-            raise DataError(f"{what}: column(s) {', '.join(missing)} not found (columns: {', '.join(map(str, df.columns))})")
+        check_columns(df, list(self.task.features), what)
         try:
             keys = group_keys(self.task, df, group_column=self.group_by, option=None)
         except DataError as exc:

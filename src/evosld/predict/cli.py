@@ -29,6 +29,7 @@ OUTSIDE = "outside_train"
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Fit the run's law on its train rows and print (or write) its predictions at the inputs given."""
+    from evosld.evaluation import Sandbox
     from evosld.predict.inputs import group_keys, parse_at, read_inputs
     from evosld.predict.law import outside_train, predict_law, refit_range
     from evosld.run.rundir import run_law
@@ -52,8 +53,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     group_column = (law.task_spec.get("csv") or {}).get("group")
     keys = group_keys(task, df, args.group, group_column)
     X = df[features].to_numpy(dtype=float)
-    pred = np.asarray(predict_law(task, law.source, X, keys)).reshape(len(df), -1)
-    lo, hi = refit_range(task, law.source, X, keys)
+    sandbox = Sandbox()
+    pred = np.asarray(predict_law(task, law.source, X, keys, sandbox)).reshape(len(df), -1)
+    lo, hi = refit_range(task, law.source, X, keys, sandbox)
     outside = outside_train(task, X, keys)
     out = df.copy()
     for j, t in enumerate(task.targets):

@@ -6,7 +6,6 @@ Values are read as a table's cells are (``tasks.numbers``): ``7e10``, ``70B``,
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pandas as pd
 from evosld.errors import DataError
 from evosld.tasks import checks
 from evosld.tasks.numbers import read_numbers
+from evosld.tasks.splits import short_number
 from evosld.tasks.tables import read_table, split_names
 from evosld.tasks.task import GROUP_COLUMN, Task
 
@@ -62,12 +62,7 @@ def example_point(task: Task) -> tuple[str, str]:
     run furthest out (the test row largest on the first feature), as a first question to ask it."""
     rows = task.test if len(task.test) else task.train
     far = rows.iloc[int(np.argmax(rows[task.features[0]].to_numpy(dtype=float)))]
-    return ", ".join(f"{f}={_short(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
-
-
-def _short(x: float) -> str:
-    """``3.53e9``, ``0.003``, ``512``: three significant digits, as a user types them."""
-    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m.group(1) == "-" else "") + m.group(2), f"{x:.3g}")
+    return ", ".join(f"{f}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
 
 
 def read_inputs(path: str | Path, features: Sequence[str]) -> pd.DataFrame:

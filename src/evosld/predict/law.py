@@ -55,6 +55,7 @@ def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
         (lo, hi), each (M, T): the lowest and highest finite prediction over those refits; NaN where none gave
         one (no refit, or a group the refit has no rows of).
     """
+    sandbox = sandbox or Sandbox()  # one for every refit
     runs = [out for split in refit_splits(task)
             if (out := _predict_on(task, source, X, keys, split, sandbox)[0]) is not None]
     if not runs:

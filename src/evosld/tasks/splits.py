@@ -198,7 +198,7 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
-def _short(x: float) -> str:
+def short_number(x: float) -> str:
     """``x`` to three digits as a rule would write it: 9.9e9, 1.01e10, 0.5."""
     return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:.3g}").replace("e-0", "e-")
 
@@ -244,7 +244,7 @@ def exact_equality_hint(rule: str, df: pd.DataFrame, option: str) -> str:
         bounds = (0.99 * value, 1.01 * value, 0.99 * near, 1.01 * near)  # the band holds the nearest value too
         lo, hi = min(bounds), max(bounds)
         name = quoted(col)
-        suggestion = f"{name} >= {_short(lo)}" + (f" and {name} <= {_short(hi)}" if (vals > hi).any() else "")
+        suggestion = f"{name} >= {short_number(lo)}" + (f" and {name} <= {short_number(hi)}" if (vals > hi).any() else "")
         return (f"; == compares exactly, and no {col} equals {value:g} (the nearest is {near:.6g}; sizes read off "
                 f"a figure or rounded are rarely exact): give {option} a threshold rule such as \"{suggestion}\"")
     return ""
@@ -260,7 +260,7 @@ def _plain(x: float) -> str:
 def _shortest_within(target: float, lo: float, hi: float) -> str:
     """``target`` to the fewest digits (at least three) that keep it within [lo, hi]."""
     for digits in range(3, 18):
-        text = _short(target) if digits == 3 else _plain(float(f"{target:.{digits}g}"))
+        text = short_number(target) if digits == 3 else _plain(float(f"{target:.{digits}g}"))
         if lo <= float(text) <= hi:
             return text
     return _plain(target)
