@@ -32,12 +32,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
+from evosld.run.runner import FOLD_PROBE_STATE, FOLD_ROWS_STATE, FOLD_STATE, PROBE_POINTS_STATE
 from evosld.run.store import RunStore
 
 #: The state a finish writes; cleared so the resume redoes every check.
-FINISH_STATE = {FOLD_STATE: {}, FOLD_ROWS_STATE: None, "probe_excess": {}, "reference": None,
-                "selection": None, "final_program_id": None, "scatter": None}
+FINISH_STATE = {FOLD_STATE: {}, FOLD_ROWS_STATE: None, FOLD_PROBE_STATE: {}, "probe_excess": {},
+                PROBE_POINTS_STATE: {}, "reference": None, "selection": None, "final_program_id": None, "scatter": None}
 
 
 def _synth() -> Any:

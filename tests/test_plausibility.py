@@ -11,7 +11,7 @@ import pytest
 from evosld.config import RunConfig
 from evosld.report import write_report
 from evosld.run.runner import finish
-from evosld.search.plausibility import plausible, runaway
+from evosld.search.plausibility import drift, plausible, runaway
 from evosld.search.selection import Candidate, choose
 from evosld.search.status import LoopStatus
 from evosld.tasks import task_from_frame
@@ -47,6 +47,51 @@ def test_a_positive_target_spanning_decades_is_measured_in_ratios():
     assert runaway({"g": np.array([-1.0])}, y) == math.inf  # below zero: impossible for such a target
     narrow = {"g": np.array([2.0, 3.0, 4.0])}  # a loss spanning 2x keeps linear spans
     assert runaway({"g": np.array([0.5])}, narrow) == pytest.approx(0.75)
+
+
+def test_drift_is_how_far_the_fold_fits_move_the_probe_predictions_in_spans():
+    y = {"a": np.array([1.0, 2.0, 3.0]), "b": np.array([10.0, 30.0]), "flat": np.array([4.0, 4.0])}
+    full = {"a": np.array([0.5, 0.5]), "b": np.array([8.0]), "flat": np.array([4.0])}
+    assert drift(full, [full, full], y) == 0.0
+    moved = {"a": np.array([1.5, -0.5]), "b": np.array([8.0]), "flat": np.array([9.0])}
+    # a moves by half a span at both points, b not at all; a target that does not vary says nothing
+    assert drift(full, [moved], y) == pytest.approx(math.sqrt((0.25 + 0.25 + 0) / 3))
+    assert drift(full, [moved, full], y) == pytest.approx(math.sqrt(0.5 / 3) / 2)  # the mean over fold fits
+    assert drift(full, [None], y) == math.inf  # a fold fit that failed
+    assert drift(full, [{"a": np.array([np.nan, 0.5])}], y) == math.inf
+    assert drift(full, [], y) is None and drift(full, [{"other": np.array([1.0])}], y) is None
+    decades = {"g": np.array([1.0, 10.0, 100.0])}  # positive, spanning decades: moves in ratios
+    assert drift({"g": np.array([1000.0])}, [{"g": np.array([100.0])}], decades) == pytest.approx(0.5)
+    assert drift({"g": np.array([1000.0])}, [{"g": np.array([-1.0])}], decades) == math.inf
+
+
+def test_close_selection_scores_go_to_the_law_whose_extrapolation_moves_least_when_refit():
+    cands = [Candidate(1, 0.93, 6), Candidate(2, 0.928, 6), Candidate(3, 0.926, 6)]
+    folds = ("inner1",)
+    scores = {1: {"inner1": 0.800}, 2: {"inner1": 0.795}, 3: {"inner1": 0.70}}
+    moves = {1: 0.20, 2: 0.05, 3: 0.01}
+
+    def pick(steady: float, how=moves.get):
+        return choose(cands, band=0.3, tolerance=0.0005, fold_r2=lambda pid: scores[pid], folds=folds,
+                      val_weight=0.5, drift=how, steady=steady)
+
+    sel = pick(0.01)
+    # 2 scores within 0.01 of 1 and moves least; 3 moves less still but scores far below
+    assert sel is not None and sel.program_id == 2 and sel.steady == 0.01
+    assert {c.program_id: c.drift for c in sel.candidates} == moves
+    from evosld.cli import selection_lines
+    assert "too close to rank: refit on the folds, the pick's prediction one step beyond the data moves 0.05 " \
+        "spans, the runner-up's 0.2" in selection_lines(sel)[0]
+    assert pick(0.0).program_id == 1 and pick(0.0).steady == 0.0  # off: the best score wins
+    assert pick(0.01, lambda pid: None).program_id == 1  # nothing measured: the best score wins
+    assert pick(0.01, lambda pid: math.inf if pid == 2 else moves[pid]).program_id == 1  # its fold fit failed
+    cands.append(Candidate(4, 0.927, 4))  # fewer parameters, close in score, moving more than law 2
+    scores[4], moves[4] = {"inner1": 0.7972}, 0.09
+    assert pick(0.01).program_id == 2
+    moves[4] = 0.0503  # moving as law 2 moves, within the tolerance: a tie that fewer parameters win
+    assert pick(0.01).program_id == 4
+    record = json.loads(json.dumps(pick(0.01, lambda pid: math.inf if pid == 3 else moves[pid]).to_json()))
+    assert {c["program_id"]: c["drift"] for c in record["candidates"]}[3] == "inf" and record["steady"] == 0.01
 
 
 def _jittered(seed: int = 0):

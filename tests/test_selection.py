@@ -216,6 +216,12 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert cands[ids["good"]]["folds"]["inner1"] > 0.9 > cands[ids["mean"]]["folds"]["inner1"]
     assert cands[ids["good"]]["score"] > cands[ids["mean"]]["score"]
     assert store.get_state("final_program_id") == ids["good"]
+    # each law's probe predictions, refit on all train and on each fold, are kept: how far they move
+    from evosld.run.runner import FOLD_PROBE_STATE, PROBE_POINTS_STATE
+    assert set(store.get_state(PROBE_POINTS_STATE)) == set(store.get_state(FOLD_PROBE_STATE)) == \
+        {str(ids["good"]), str(ids["mean"])}
+    assert set(store.get_state(FOLD_PROBE_STATE)[str(ids["good"])]) == {"inner1", "inner2"}
+    assert 0 <= cands[ids["good"]]["drift"] < 0.2 and record["selection"]["steady"] == config.selection_steady
 
     calls.clear()
     again = finish(store, synthetic_task, tmp_path, config, LoopStatus())
@@ -223,6 +229,7 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
 
     page = write_report(tmp_path, task=synthetic_task).read_text()
     assert "How the law was chosen" in page and f"program {ids['good']} <span" in page
+    assert "moves when refit" in page
 
     plain = finish(store, synthetic_task, tmp_path, RunConfig(selection_band=0.0), LoopStatus())
     assert plain.best_id == ids["mean"]  # band 0: the best validation R² (fewest parameters within tolerance)

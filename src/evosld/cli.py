@@ -510,9 +510,14 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
                 if sel.simpler_from is not None else "laws close on validation")
         among = (f"{'; '.join(why)}; chosen among {len(sel.candidates)}" if why
                  else f"chosen among {len(sel.candidates)} {laws}")
-        tie = (" (a tie within parsimony_tolerance, won by fewer parameters)"
-               if runner_up is not None and runner_up.score is not None and chosen.score is not None
-               and runner_up.score > chosen.score else "")
+        tie = ""
+        if runner_up is not None and runner_up.score is not None and chosen.score is not None \
+                and runner_up.score > chosen.score:
+            steadier = sel.steady and chosen.drift is not None and runner_up.drift is not None \
+                and chosen.drift < runner_up.drift
+            tie = (f" (within {sel.steady:g}, too close to rank: refit on the folds, the pick's prediction one step "
+                   f"beyond the data moves {chosen.drift:.3g} spans, the runner-up's {runner_up.drift:.3g})"
+                   if steadier else " (a tie within parsimony_tolerance, won by fewer parameters)")
         return [f"  {among} by its score over the extrapolation "
                 f"folds: {chosen.score:.4f} ({_fold_list(chosen.folds)})"
                 + (f"; runner-up {runner_up.score:.4f}{tie}" if runner_up else "") + " (best.json: selection)"]

@@ -123,6 +123,12 @@ class RunConfig(BaseModel):
         description=("final pick: weight of the validation fold in the weighted mean over folds (the inner folds, "
                      "and each directed fold's fit scored on validation further out, share the rest)"),
     )
+    selection_steady: float = Field(
+        default=0.01, ge=0,
+        description=("final pick: laws whose selection scores lie within this much of the best are close; of "
+                     "them the one whose prediction one step beyond the data moves least when refit on the "
+                     "inner folds wins (search.plausibility.drift); 0: the best score wins"),
+    )
     selection_probe: float | None = Field(
         default=1.0, ge=0,
         description=("final pick: a law whose predictions one step beyond the data leave the range its targets "

@@ -40,20 +40,22 @@ from typing import Any
 
 from evosld.errors import ConfigError, DataError
 from evosld.evaluation.evaluator import Evaluator
-from evosld.evaluation.foldscores import fold_names, folds_digest, score_folds
+from evosld.evaluation.foldscores import AT_PROBE, fold_names, folds_digest, score_folds
 from evosld.evaluation.sandbox import Limits, Sandbox
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import existing_store, write_atomic
 from evosld.run.runner import FOLD_ROWS_STATE, FOLD_STATE
 from evosld.run.store import FINISH_PROPOSERS, RunStore, StoredProgram
 from evosld.run.summary import stored_task
+from evosld.search.plausibility import drift
 from evosld.search.selection import Candidate, choose, pinned_first, simpler, tied, within_limit
 from evosld.tasks.task import Task
 
 #: The cache file written into the run directory.
 CACHE_FILE = "time_to_quality.json"
 #: Bumped when the cached entries change meaning.
-CACHE_VERSION = 3  # 2: fold scores are trimmed R²; 3: directed folds add their horizon (inner1->val)
+CACHE_VERSION = 4  # 2: fold scores are trimmed R²; 3: directed folds add their horizon (inner1->val);
+# 4: fold fits and probes keep their predictions at the probe (the pick's drift)
 #: R² floor (SLDBench clips at -1; a failed fit counts -1).
 FLOOR = -1.0
 
@@ -119,6 +121,7 @@ class SelectionSettings:
     n_folds: int = 2  # RunConfig.selection_folds: inner folds refitted
     max_params: int | None = None  # the run's parameter limit (``selection.within_limit``)
     unpinned: frozenset[int] = frozenset()  # programs whose meta says the fit rows do not pin them (``pinned_first``)
+    steady: float = 0.0  # RunConfig.selection_steady: close scores the steadiest law wins (``selection.steadiest``)
 
 
 def _candidates(programs: Sequence[StoredProgram], start: float) -> list[tuple[float, Candidate]]:
@@ -176,7 +179,8 @@ def needs_folds(history: Sequence[tuple[float, Candidate]], s: SelectionSettings
 
 
 def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
-           fold_r2: Callable[[int], FoldR2], probe: Callable[[int], float | None] | None = None) -> list[Pick]:
+           fold_r2: Callable[[int], FoldR2], probe: Callable[[int], float | None] | None = None,
+           drift: Callable[[int], float | None] | None = None) -> list[Pick]:
     """The run's pick after each evaluation, kept when it changes.
 
     Args:
@@ -184,6 +188,7 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
         s: the run's selection settings.
         fold_r2: program id -> {inner fold: R² or None} (called for laws in a running set of several).
         probe: program id -> probe excess (``runner.probe_law``), when the run checked it.
+        drift: program id -> its drift (``search.plausibility.drift``), read after its probe and folds.
     Returns:
         One ``Pick`` per change of the chosen law, in time order (test_r2 still None).
     """
@@ -199,7 +204,8 @@ def replay(history: Sequence[tuple[float, Candidate]], s: SelectionSettings,
         last = key
         sel = choose(allowed, s.band, s.tolerance, fold_r2, pool=s.pool, val_weight=s.val_weight, folds=s.folds,
                      probe=probe if s.probe is not None else None, limit=s.probe if s.probe is not None else 1.0,
-                     check_alone=False)  # a lone law is the pick whatever its folds say: skip its refits
+                     check_alone=False,  # a lone law is the pick whatever its folds say: skip its refits
+                     drift=drift if probe is not None else None, steady=s.steady)
         if sel is None or (picks and picks[-1].program_id == sel.program_id):
             continue
         chosen = next(x for x in sel.candidates if x.program_id == sel.program_id)
@@ -240,7 +246,7 @@ def _settings(stored: Mapping[str, Any] | None, task: Task) -> tuple[SelectionSe
     folds = fold_names(task, config.selection_folds) if config.selection_folds else ()
     return (SelectionSettings(config.selection_band, config.parsimony_tolerance, config.selection_pool,
                               config.selection_val_weight, folds, config.selection_probe, config.selection_folds,
-                              config.max_params or task.max_params),
+                              config.max_params or task.max_params, steady=config.selection_steady),
             limits_from(config))
 
 
@@ -278,7 +284,7 @@ def time_to_quality(
         ConfigError: ``workers`` is below 1, or there is no run store in ``run_dir``.
         DataError: the task does not match the run's, or its data cannot be loaded.
     """
-    from evosld.run.runner import probe_law
+    from evosld.run.runner import FOLD_PROBE_STATE, PROBE_POINTS_STATE, probe_fit
     from evosld.tasks.task import data_digest
 
     if workers < 1:
@@ -291,6 +297,8 @@ def time_to_quality(
         stored_folds = dict(store.get_state(FOLD_STATE, {}) or {})
         stored_rows = store.get_state(FOLD_ROWS_STATE)
         stored_probe = dict(store.get_state("probe_excess", {}) or {})
+        stored_points = dict(store.get_state(PROBE_POINTS_STATE, {}) or {})
+        stored_at = dict(store.get_state(FOLD_PROBE_STATE, {}) or {})
         stored_tests = {t.program_id: t.r2 for t in store.test_evaluations()
                         if not (t.metrics or {}).get("error_kind")}
         limit = store.get_state(LIMIT_STATE)
@@ -302,7 +310,7 @@ def time_to_quality(
     history = _candidates(programs, info.created)
     rows = folds_digest(task, settings.n_folds)
     if stored_rows != rows:  # the run's fold scores were made on other folds' rows
-        stored_folds = {}
+        stored_folds, stored_at = {}, {}
     data_key = f"{data_digest(task, salt=task.name)}:{rows}"  # the cache's fold scores are of these folds' rows
     cache_path = run_dir / CACHE_FILE
     cached = _read_cache(cache_path, data_key) if cache else {}
@@ -311,18 +319,24 @@ def time_to_quality(
     evaluator = Evaluator(task, sandbox or Sandbox(), limits)
     evaluated = 0
     errors: dict[int, str] = {}
+    at_probe: dict[int, dict[str, Any]] = {}  # program id -> fold -> its fold fit's probe predictions
 
     def known_folds(pid: int) -> FoldR2 | None:
         mine, theirs = fold_cache.get(str(pid)), stored_folds.get(str(pid))
         if isinstance(mine, dict) and mine.get("digest") == by_id[pid].digest and all(f in mine for f in settings.folds):
+            at_probe[pid] = dict(mine.get("points") or {})
             return {f: mine[f] for f in settings.folds}
         if isinstance(theirs, dict) and all(f in theirs for f in settings.folds):
+            at_probe[pid] = dict(stored_at.get(str(pid)) or {})
             return {f: theirs[f] for f in settings.folds}
         return None
 
-    def refit_folds(pid: int) -> FoldR2:
+    def refit_folds(pid: int) -> tuple[FoldR2, dict[str, Any]]:
         source = by_id[pid].source
-        return score_folds(lambda split, extra: evaluator.evaluate(source, split, extra), task, settings.n_folds)
+        seen: dict[str, Any] = {}
+        r2s = score_folds(lambda split, extra: evaluator.evaluate(source, split, extra), task, settings.n_folds,
+                          on_fold=seen.update)
+        return r2s, {k[: -len(AT_PROBE)]: v for k, v in seen.items() if k.endswith(AT_PROBE)}
 
     def test_score(pid: int) -> dict[str, Any]:
         ev = evaluator.evaluate(by_id[pid].source, "test")
@@ -340,9 +354,9 @@ def time_to_quality(
             folds[pid] = hit
     if todo:
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(todo))) as pool:
-            for pid, r2s in zip(todo, pool.map(refit_folds, todo)):
-                folds[pid] = r2s
-                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **r2s}
+            for pid, (r2s, points) in zip(todo, pool.map(refit_folds, todo)):
+                folds[pid], at_probe[pid] = r2s, points
+                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **r2s, "points": points}
         evaluated += len(todo) * settings.n_folds
 
     probe_cache: dict[str, Any] = dict(cached.get("probe") or {})
@@ -350,16 +364,25 @@ def time_to_quality(
     def probe(pid: int) -> float | None:
         nonlocal evaluated
         key = str(pid)
-        if key in stored_probe:
+        if key in stored_probe and key in stored_points:
             value = stored_probe[key]
         else:
             if key not in probe_cache or probe_cache[key].get("digest") != by_id[pid].digest:
-                found = probe_law(evaluator, by_id[pid].source)
+                found, points = probe_fit(evaluator, by_id[pid].source)
                 evaluated += 1
-                probe_cache[key] = {"digest": by_id[pid].digest,
+                probe_cache[key] = {"digest": by_id[pid].digest, "points": points,
                                     "beyond": found if found is None or math.isfinite(found) else "inf"}
             value = probe_cache[key]["beyond"]
         return math.inf if value == "inf" else value
+
+    targets = {g: d.y for g, d in task.arrays(task.train).items()}
+
+    def moved(pid: int) -> float | None:
+        """The law's drift, from its probe and fold fits (both read before it is asked)."""
+        key = str(pid)
+        full = stored_points.get(key) if key in stored_points else (probe_cache.get(key) or {}).get("points")
+        refits = at_probe.get(pid)
+        return drift(full, list(refits.values()), targets) if full is not None and refits else None
 
     def fold_r2(pid: int) -> FoldR2:
         """Folds of a law: precomputed for the running, refit here for the laws ``choose`` adds to it."""
@@ -367,13 +390,14 @@ def time_to_quality(
         if pid not in folds:
             hit = known_folds(pid)
             if hit is None:
-                hit = refit_folds(pid)
-                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **hit}
+                hit, points = refit_folds(pid)
+                at_probe[pid] = points
+                fold_cache[str(pid)] = {"digest": by_id[pid].digest, **hit, "points": points}
                 evaluated += settings.n_folds
             folds[pid] = hit
         return folds[pid]
 
-    picks = replay(history, settings, fold_r2, probe if task.probe() else None)
+    picks = replay(history, settings, fold_r2, probe if task.probe() else None, moved)
 
     tests: dict[int, float | None] = {}
     todo = []

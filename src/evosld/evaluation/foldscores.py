@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,10 @@ from evosld.tasks.task import Task
 HORIZON = "->val"
 #: Name of the extra prediction set that carries the validation inputs (see ``build_job``).
 _SET = "horizon"
+#: Name of the extra prediction set that carries the probe inputs (``Task.probe``).
+PROBE_SET = "probe"
+#: Suffix of a fold fit's predictions at the probe inputs: ``inner1@probe`` (not a score).
+AT_PROBE = "@probe"
 
 #: evaluate(split, extra_predict) -> Evaluation: one sandboxed fit-and-predict of the law.
 Evaluate = Callable[[str, dict[str, dict[str, np.ndarray]] | None], Evaluation]
@@ -110,8 +115,13 @@ def horizon_r2(ev: Evaluation, truth: dict[str, np.ndarray]) -> float | None:
     return r2 if math.isfinite(r2) else None
 
 
-def score_fold(evaluate: Evaluate, task: Task, fold: Fold) -> dict[str, float | None]:
+def score_fold(evaluate: Evaluate, task: Task, fold: Fold) -> dict[str, Any]:
     """One refit of a law on ``fold``: its band score and, when the fold has one, its horizon score.
+
+    A directed fold's fit also predicts the task's probe inputs (one step
+    beyond validation, ``Task.probe``), for the final pick to see how far the
+    law's prediction there moves when it is fitted on fewer runs
+    (``search.plausibility.drift``).
 
     Args:
         evaluate: runs the law on a split with extra inputs to predict
@@ -119,13 +129,31 @@ def score_fold(evaluate: Evaluate, task: Task, fold: Fold) -> dict[str, float | 
         task: the task the fold belongs to.
         fold: one of ``task.inner_folds()``.
     Returns:
-        ``{fold.name: R² or None}``, plus ``{fold.name + HORIZON: R² or None}``.
+        ``{fold.name: R² or None}``, plus ``{fold.name + HORIZON: R² or None}``,
+        plus ``{fold.name + AT_PROBE: {group: probe predictions as lists} or None}``
+        when the task has a probe (None: the fit failed).
     """
     if not has_horizon(task, fold):
         return {fold.name: fold_r2_of(evaluate(fold.name, None))}
     _, val = task.split_arrays("val")
-    ev = evaluate(fold.name, {g: {_SET: d.X} for g, d in val.items()})
-    return {fold.name: fold_r2_of(ev), fold.name + HORIZON: horizon_r2(ev, {g: d.y for g, d in val.items()})}
+    probe = task.probe()
+    extra = {g: {_SET: d.X} for g, d in val.items()}
+    for g, X in probe.items():
+        extra.setdefault(g, {})[PROBE_SET] = X
+    ev = evaluate(fold.name, extra)
+    out: dict[str, Any] = {fold.name: fold_r2_of(ev),
+                           fold.name + HORIZON: horizon_r2(ev, {g: d.y for g, d in val.items()})}
+    if probe:
+        out[fold.name + AT_PROBE] = probe_points(ev)
+    return out
+
+
+def probe_points(ev: Evaluation) -> dict[str, list] | None:
+    """An evaluation's predictions at the probe inputs, group -> nested lists (JSON-ready); None when it failed."""
+    if not ev.ok:
+        return None
+    return {g: np.asarray(sets[PROBE_SET], dtype=float).tolist() for g, sets in (ev.extra or {}).items()
+            if PROBE_SET in sets}
 
 
 def missing_folds(task: Task, n_folds: int, known: dict[str, float | None] | None = None) -> list[Fold]:
@@ -135,8 +163,8 @@ def missing_folds(task: Task, n_folds: int, known: dict[str, float | None] | Non
 
 
 def score_folds(evaluate: Evaluate | None, task: Task, n_folds: int, known: dict[str, float | None] | None = None,
-                on_fold: Callable[[dict[str, float | None]], None] | None = None,
-                score: Callable[[Fold], dict[str, float | None]] | None = None) -> dict[str, float | None]:
+                on_fold: Callable[[dict[str, Any]], None] | None = None,
+                score: Callable[[Fold], dict[str, Any]] | None = None) -> dict[str, float | None]:
     """Every score of ``fold_names(task, n_folds)``, one refit per fold not already ``known``.
 
     Args:
@@ -144,7 +172,8 @@ def score_folds(evaluate: Evaluate | None, task: Task, n_folds: int, known: dict
         task: the task.
         n_folds: inner folds wanted.
         known: scores already computed (a fold whose names are all here is not refitted).
-        on_fold: called with the scores so far after each refit (e.g. to store them).
+        on_fold: called with the scores so far after each refit (e.g. to store them), the
+            fold fits' probe predictions included (``AT_PROBE``).
         score: fold -> its scores, instead of ``score_fold(evaluate, task, fold)``; e.g. a
             refit already started in another thread (``run.finishing.Ahead``).
     Returns:

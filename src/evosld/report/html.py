@@ -366,14 +366,16 @@ def _selection_part(data: ReportData) -> str:
                    and not sel.get("unchecked")):
         return ""
     folds = list(sel.get("folds") or [])
+    drifts = any(c.get("drift") is not None for c in sel.get("candidates", []))
     rows = []
     for c in sel.get("candidates", []):
         chosen = c.get("program_id") == sel.get("program_id")
         mark = ' <span class="ok">chosen</span>' if chosen else ""
         per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
+        moved = [("inf" if c.get("drift") == "inf" else fmt_num(c.get("drift"), 3))] if drifts else []
         rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
                      _beyond_cell(c.get("beyond"), sel.get("limit"), data.task.target_range,
-                                  data.task.target_range_how),
+                                  data.task.target_range_how), *moved,
                      fmt_num(c.get("score")), "?" if c.get("n_params") is None else escape(str(c["n_params"]))])
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
@@ -384,15 +386,15 @@ def _selection_part(data: ReportData) -> str:
                "score it there, as the chosen law will later be asked to predict test."
                if len(bands) < len(folds) else "")
     return ("<h3>How the law was chosen (how sure is this pick)</h3>"
-            + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data", "selection score",
-                      "params"], rows)
+            + _table(["law", "val R²", *[f"{escape(f)} R²" for f in folds], "beyond the data",
+                      *(["moves when refit"] if drifts else []), "selection score", "params"], rows)
             + f'<p class="note">{_running_phrase(alone, band, sel.get("widened_from"))}{_simpler_phrase(sel)} '
             "Each was also refit on the inner extrapolation folds below validation (fit on the fit rows "
             "beyond a band, predict the band: forward chaining towards validation; the fits read no validation or "
             f"test targets; {describe}).{further} The selection score weighs validation {weight} and the fold scores "
             "the rest "
             "(each R² clipped at −1); the best score is returned (scores closer than the parsimony tolerance are a tie that "
-            "fewer parameters win). Laws that agree across folds are a safer pick "
+            f"fewer parameters win).{_steady_phrase(sel) if drifts else ''} Laws that agree across folds are a safer pick "
             "than one that wins a single slice. &ldquo;Beyond the data&rdquo;: each law refit on all train rows "
             "predicts inputs one step past validation (the step from the band below validation to validation); "
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
@@ -466,6 +468,18 @@ def _running_phrase(alone: bool, band: str, widened_from: int | None = None) -> 
                 "on the extrapolation folds that law did worse than a constant, so the next laws by validation R² "
                 "joined the running and the folds picked among them.")
     return f"These laws scored within {band} of the best law's remaining error (1 − val R²) on validation."
+
+
+def _steady_phrase(sel: dict[str, Any]) -> str:
+    """How the drift column acted on the pick (``search.selection.steadiest``)."""
+    steady = sel.get("steady")
+    if not steady:
+        return (" &ldquo;Moves when refit&rdquo;: how far each law's predictions one step beyond the data move "
+                "when it is fitted on an inner fold's rows instead of all train, in spans of the train targets.")
+    return (f" Of the laws scoring within {fmt_num(steady, 3)} of the best, the one whose predictions one step "
+            "beyond the data move least when it is fitted on an inner fold's rows instead of all train "
+            "(&ldquo;moves when refit&rdquo;, in spans of the train targets) is returned: scores that close are "
+            "noise, and a law whose extrapolation holds when it sees fewer runs is the safer one.")
 
 
 def _simpler_phrase(sel: dict[str, Any]) -> str:

@@ -30,9 +30,12 @@ from evosld.errors import ConfigError, DataError, EvosldError, OutputError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
 from evosld.evaluation.executors import LOCAL_SPARE_RUNS, DaskExecutor, Executor, LocalExecutor
 from evosld.evaluation.foldscores import (
+    AT_PROBE,
+    PROBE_SET,
     fold_names,
     folds_digest,
     missing_folds,
+    probe_points,
     score_fold,
     score_folds,
 )
@@ -50,7 +53,7 @@ from evosld.run.store import PRIOR_PROPOSER, SESSION_EVENT, FailureCounts, RunSt
 from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
 from evosld.search.loop import DiscoveryLoop
-from evosld.search.plausibility import LIMIT, runaway
+from evosld.search.plausibility import LIMIT, drift, runaway
 from evosld.search.prior import PriorCheck, keep_prior
 from evosld.search.selection import (
     Candidate,
@@ -97,6 +100,11 @@ class RunOutcome:
 FOLD_STATE = "fold_r2_trimmed"
 #: Store state: the digest of the rows the stored fold scores were made on (``evaluation.foldscores.folds_digest``).
 FOLD_ROWS_STATE = "fold_rows"
+#: Store state: program id -> fold name -> its fold fit's predictions at the probe inputs (group -> lists),
+#: kept beside ``FOLD_STATE`` and emptied with it.
+FOLD_PROBE_STATE = "fold_probe"
+#: Store state: program id -> its fit on all train's predictions at the probe inputs (group -> lists).
+PROBE_POINTS_STATE = "probe_points"
 #: Store state: the digest of the tables the run started on (``tasks.task.data_digest``), checked on resume.
 DATA_STATE = "data_digest"
 
@@ -458,6 +466,7 @@ def _stored_fold_scores(store: RunStore, task: Task, n_folds: int) -> dict[str, 
     rows = folds_digest(task, n_folds)
     if store.get_state(FOLD_ROWS_STATE) != rows:  # scores made on other folds (or before the record): rescored
         store.set_state(FOLD_STATE, {})
+        store.set_state(FOLD_PROBE_STATE, {})
         store.set_state(FOLD_ROWS_STATE, rows)
         return {}
     return dict(store.get_state(FOLD_STATE, {}) or {})
@@ -468,8 +477,9 @@ def _fold_job(evaluator: Evaluator, clock: FinishClock, source: str, fold: Fold)
                               evaluator.task, fold)
 
 
-def _probe_job(evaluator: Evaluator, clock: FinishClock | None, source: str) -> Callable[[], float | None]:
-    return lambda: probe_law(evaluator, source, clock)
+def _probe_job(evaluator: Evaluator, clock: FinishClock | None,
+               source: str) -> Callable[[], tuple[float | None, dict[str, list] | None]]:
+    return lambda: probe_fit(evaluator, source, clock)
 
 
 def check_waves(candidates: list[Candidate], config: RunConfig,
@@ -493,6 +503,8 @@ def queue_checks(store: RunStore, evaluator: Evaluator, config: RunConfig, clock
     sources = {c.program_id: store.program(c.program_id).source for c in laws}
     if config.selection_probe is not None and task.probe():
         probes = store.get_state("probe_excess", {}) or {}
+        points = store.get_state(PROBE_POINTS_STATE, {}) or {}
+        probes = {k: v for k, v in probes.items() if k in points}  # a probe without its points is made again
         for pid, src in sources.items():
             if str(pid) not in probes:
                 ahead.start(("probe", pid), _probe_job(evaluator, clock, src))
@@ -520,14 +532,19 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
     ahead = ahead or Ahead(1, clock)
     n_folds = config.selection_folds
     done = _stored_fold_scores(store, evaluator.task, n_folds)
+    at_probe: dict[str, Any] = dict(store.get_state(FOLD_PROBE_STATE, {}) or {})
     folds = list(fold_names(evaluator.task, n_folds)) if n_folds else []
     if candidates is None:
         candidates = final_candidates(store, evaluator, config)
 
     def fold_r2(pid: int) -> dict[str, float | None]:
-        def keep(scores: dict[str, float | None]) -> None:  # each fold kept as it is scored: one cut short is redone
-            done[str(pid)] = scores
+        def keep(scores: dict[str, Any]) -> None:  # each fold kept as it is scored: one cut short is redone
+            done[str(pid)] = {k: v for k, v in scores.items() if not k.endswith(AT_PROBE)}
             store.set_state(FOLD_STATE, done)
+            points = {k[: -len(AT_PROBE)]: v for k, v in scores.items() if k.endswith(AT_PROBE)}
+            if points:
+                at_probe[str(pid)] = {**at_probe.get(str(pid), {}), **points}
+                store.set_state(FOLD_PROBE_STATE, at_probe)
 
         def score(fold: Fold) -> dict[str, float | None]:  # the source is read only when a fold is refitted
             return ahead.result(("fold", pid, fold.name),
@@ -536,11 +553,32 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         return score_folds(None, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep, score=score)
 
     probe = probe_excess(store, evaluator, clock, ahead) if config.selection_probe is not None else None
+    moves = fold_drift(store, evaluator.task, at_probe) if probe is not None and config.selection_steady > 0 else None
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
                   noise=None if folds else val_noise(store, evaluator, clock, ahead),
-                  law_of=twin_laws(store) if law_of is None else law_of)
+                  law_of=twin_laws(store) if law_of is None else law_of,
+                  drift=moves, steady=config.selection_steady)
+
+
+def fold_drift(store: RunStore, task: Task, at_probe: dict[str, Any]) -> Callable[[int], float | None]:
+    """program id -> how far its probe predictions move from its fit on all train to its fold fits
+    (``search.plausibility.drift``, in spans); None when either is not in the store.
+
+    Read after the law's probe and fold refits (``at_probe``: the fold fits' predictions, kept as they are
+    scored; the full fit's are kept by ``probe_excess``).
+    """
+    targets = {g: d.y for g, d in task.arrays(task.train).items()}
+
+    def moved(pid: int) -> float | None:
+        full = (store.get_state(PROBE_POINTS_STATE, {}) or {}).get(str(pid))
+        refits = at_probe.get(str(pid))
+        if full is None or not refits:
+            return None
+        return drift(full, list(refits.values()), targets)
+
+    return moved
 
 
 def val_noise(store: RunStore, evaluator: Evaluator, clock: FinishClock | None = None,
@@ -582,13 +620,16 @@ def probe_excess(store: RunStore, evaluator: Evaluator, clock: FinishClock | Non
     if not evaluator.task.probe():
         return None
     done: dict[str, Any] = dict(store.get_state("probe_excess", {}) or {})
+    points: dict[str, Any] = dict(store.get_state(PROBE_POINTS_STATE, {}) or {})
     ahead = ahead or Ahead(1, clock)
 
     def excess(pid: int) -> float | None:
-        if str(pid) not in done:
-            value = ahead.result(("probe", pid), lambda: _probe_job(evaluator, clock, store.program(pid).source)())
+        if str(pid) not in done or str(pid) not in points:  # a run from before the points were kept: probed again
+            value, at = ahead.result(("probe", pid), lambda: _probe_job(evaluator, clock, store.program(pid).source)())
             done[str(pid)] = value if value is None or math.isfinite(value) else "inf"
+            points[str(pid)] = at
             store.set_state("probe_excess", done)
+            store.set_state(PROBE_POINTS_STATE, points)
         value = done[str(pid)]
         return math.inf if value == "inf" else value
 
@@ -609,16 +650,23 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
     (``search.plausibility.runaway``; ``inf`` for predictions that are not finite or,
     when the task declares a target range, outside it).
     """
+    return probe_fit(evaluator, source, clock)[0]
+
+
+def probe_fit(evaluator: Evaluator, source: str,
+              clock: FinishClock | None = None) -> tuple[float | None, dict[str, list] | None]:
+    """``probe_law``'s excess, and the predictions it was measured on (group -> lists; None: no fit)."""
     task = evaluator.task
     rows = task.probe()
     if not rows:
-        return None
-    extra = {g: {"probe": X} for g, X in rows.items()}
+        return None, None
+    extra = {g: {PROBE_SET: X} for g, X in rows.items()}
     ev = _evaluate(evaluator, source, "train", clock, extra)
     if not ev.ok:
-        return None
+        return None, None
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
-    return runaway({g: sets["probe"] for g, sets in ev.extra.items() if "probe" in sets}, targets, task.target_range)
+    points = probe_points(ev)
+    return runaway({g: np.asarray(p) for g, p in (points or {}).items()}, targets, task.target_range), points
 
 
 def _stored_reference(store: RunStore, task: Task) -> tuple[tuple[str, str], dict[str, Any] | None]:

@@ -31,12 +31,19 @@ the group's train target span: a law that levels off at the bound (a
 sigmoid heading to an accuracy of 1) may land a rounding error past it. The
 folds need no such check: their rows hold real targets, all inside the
 range, so a law leaving it there already pays in its fold R².
+
+The same probe inputs also show how much a law's extrapolation depends on
+the runs it saw (``drift``): its fits on the inner folds (fewer runs, below a
+band) predict them too, and the move from its fit on all train, in the same
+spans, tells a law whose step beyond the data holds from one that bends
+through the last runs. The final pick uses it among laws whose scores are
+too close to tell apart (``search.selection.steadiest``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -97,6 +104,58 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
         if excess.size:
             worst = max(worst, float(excess.max()))
     return worst
+
+
+def drift(full: Mapping[str, np.ndarray], refits: Sequence[Mapping[str, np.ndarray]],
+          targets: Mapping[str, np.ndarray]) -> float | None:
+    """How far a law's probe predictions move when it is fitted on fewer runs, in spans (0: not at all).
+
+    The law fitted on all train rows predicts the probe inputs (``full``);
+    so does each of its fold fits (``refits``: fitted below a band, without
+    validation, ``evaluation.foldscores``). Per fit, the root mean square of
+    the moves over every group's probe points, each in units of the group's
+    train target span (on log values for a positive target spanning
+    ``LOG_SPAN`` or more, as ``runaway`` measures); then the mean over fits.
+
+    Args:
+        full: group -> (M_g,) or (M_g, T) predictions of the fit on all train.
+        refits: per fold fit, group -> (M_g,) or (M_g, T) predictions (None: the fit failed).
+        targets: group -> (N_g,) or (N_g, T) train targets.
+    Returns:
+        The mean move in spans; ``inf`` when a fold fit failed or a prediction is not
+        finite (or not positive on a log-measured target); None with no fold fit or no
+        group to compare.
+    """
+    moves = []
+    for refit in refits:
+        if refit is None:
+            return math.inf
+        diffs = []
+        for g, pred in refit.items():
+            if g not in full or g not in targets:
+                continue
+            y = np.asarray(targets[g], dtype=float)
+            y = y.reshape(len(y), -1)
+            try:
+                a = np.asarray(pred, dtype=float).reshape(-1, y.shape[1])
+                b = np.asarray(full[g], dtype=float).reshape(a.shape)
+            except ValueError:
+                return math.inf
+            if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+                return math.inf
+            lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+            ok = hi > lo
+            logged = ok & (lo > 0) & (hi >= LOG_SPAN * lo)
+            if np.any(a[:, logged] <= 0) or np.any(b[:, logged] <= 0):
+                return math.inf
+            a, b, lo, hi = a.copy(), b.copy(), lo.copy(), hi.copy()
+            a[:, logged], b[:, logged] = np.log(a[:, logged]), np.log(b[:, logged])
+            lo[logged], hi[logged] = np.log(lo[logged]), np.log(hi[logged])
+            diffs.append(((a - b)[:, ok] / (hi - lo)[ok]).ravel())
+        d = np.concatenate(diffs) if diffs else np.empty(0)
+        if d.size:
+            moves.append(float(np.sqrt(np.mean(d ** 2))))
+    return float(np.mean(moves)) if moves else None
 
 
 def plausible(excess: float | None, limit: float = LIMIT) -> bool:

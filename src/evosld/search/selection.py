@@ -102,6 +102,22 @@ the pool; a twin within the band joins beside its law, and the folds judge
 it as any other candidate. A lone leader with its twin beside it is then a
 pick made by the folds, the simpler laws included.
 
+Close scores go to the steadiest law (``steadiest``). Laws whose selection
+scores lie within ``steady`` (0.01 by default) of the best are close: on a
+table of a few scales their order is set by differences of that size on one
+or two folds, which the next seed of the search reorders (on built-in moe the
+laws within 0.01 of the pick of seed 0 tested 0.78 to 0.87). What tells them apart is
+what a scientist checks before trusting an extrapolation: whether it holds
+when the law sees fewer runs. Each law's fit on all train and its fit on
+each inner fold predict the same probe inputs one step beyond the data (the
+fold refits the pick makes anyway, and the probe fit: no new fit), and the
+law whose predictions there move least, in spans of the train targets
+(``search.plausibility.drift``), is the pick; moves within ``tolerance``
+spans of the least are a tie that fewer parameters win (a sleeping sigmoid
+that moves what its power law moves). A law whose fold fit failed has no
+drift and is passed over. Held-out mixtures have no probe and keep the best
+score.
+
 With ``band = 0`` the pick is the fewest parameters within ``tolerance`` of
 the best validation R² (pure parsimony, no refits).
 
@@ -182,7 +198,9 @@ class Candidate:
     ``folds`` maps an inner fold's name (``"inner1"``...) to the law's R² on
     it (None when it failed); ``score`` is the selection score; ``beyond``
     is how far its predictions one step beyond the data leave the train
-    target range, in spans (``search.plausibility.runaway``; None: not probed).
+    target range, in spans (``search.plausibility.runaway``; None: not probed);
+    ``drift`` how far those predictions move when the law is refit on the
+    inner folds, in spans (``search.plausibility.drift``; None: not measured).
     """
 
     program_id: int
@@ -191,6 +209,7 @@ class Candidate:
     folds: dict[str, float | None] = field(default_factory=dict)
     score: float | None = None
     beyond: float | None = None
+    drift: float | None = None
 
 
 @dataclass(frozen=True)
@@ -219,12 +238,15 @@ class Selection:
     #: with no inner fold: the pick weighed against the law shown beside it (``search.prior.PriorCheck``,
     #: as JSON; None: not weighed); when that law was kept, ``program_id`` is its id and this says why
     prior: dict[str, Any] | None = None
+    #: the score width within which the steadiest law won (``steadiest``; 0: not applied, no drift measured)
+    steady: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         def cand(c: Candidate) -> dict[str, Any]:
             out = asdict(c)
-            if out["beyond"] is not None and not math.isfinite(out["beyond"]):
-                out["beyond"] = "inf"
+            for key in ("beyond", "drift"):
+                if out[key] is not None and not math.isfinite(out[key]):
+                    out[key] = "inf"
             return out
 
         return {"program_id": self.program_id, "rule": self.rule, "band": self.band,
@@ -233,7 +255,7 @@ class Selection:
                 "widened_from": self.widened_from, "simpler_from": self.simpler_from, "noise": self.noise,
                 "close_on_val": self.close_on_val,
                 "simplest_close": cand(self.simplest_close) if self.simplest_close is not None else None,
-                "prior": self.prior}
+                "prior": self.prior, "steady": self.steady}
 
 
 def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> list[Candidate]:
@@ -364,7 +386,8 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
            probe: Callable[[int], float | None] | None = None, limit: float = LIMIT,
            check_alone: bool = True, widen: bool = True,
            noise: Callable[[int], float | None] | None = None,
-           law_of: Mapping[int, int] | None = None) -> Selection | None:
+           law_of: Mapping[int, int] | None = None,
+           drift: Callable[[int], float | None] | None = None, steady: float = 0.0) -> Selection | None:
     """Pick the final law among ``candidates`` (see the module docstring).
 
     Args:
@@ -392,6 +415,10 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
             to say how sure it is (``Selection.noise``); it never changes the pick.
         law_of: program id -> the program whose law it fits again (a fit-scale twin): the laws set the
             running and a twin joins beside its law (``tied``); the folds then judge both fits.
+        drift: program id -> how far its probe predictions move when it is refit on the folds (spans;
+            None: not measured), read after its probe and fold refits. None: not measured.
+        steady: laws scoring within this much of the best selection score are close, and the one of
+            them with the least ``drift`` wins (``steadiest``); 0 (or no ``drift``): the best score wins.
     """
     if not candidates:
         return None
@@ -421,25 +448,27 @@ def choose(candidates: Sequence[Candidate], band: float, tolerance: float,
         ranked = sorted(candidates, key=lambda c: (-c.val_r2, c.program_id))
         rest = [c for c in ranked if c.program_id != only.program_id][: pool - 1]
         running = [checked, *(_probed([], rest, probe, 0, limit, unchecked) if probe is not None else rest)]
-    scored = _refit_all(running, fold_r2, val_weight, limit, unchecked)
+    scored = _refit_all(running, fold_r2, val_weight, limit, unchecked, drift)
     if not scored:  # out of time before any law was refitted: the best on validation that stays sane
         only = (sane or running)[0]
         return Selection(only.program_id, "validation", band, tuple(running), val_weight, tuple(folds),
                          limit if probe is not None else None, tuple(unchecked))
 
-    scored = _ranked_by_score(scored, tolerance)
+    scored = _ranked_by_score(scored, tolerance, steady)
     simpler_from: int | None = None
     if widen:  # the simpler laws get their chance: the folds judge whether the extra parameters extrapolate
         seen = {c.program_id for c in [*running, *scored]} | set(unchecked)
         joining = [c for c in simpler(candidates, scored, pool) if c.program_id not in seen]
         if probe is not None:  # a simpler law that runs away beyond the data is no way out
             joining = [c for c in _probed([], joining, probe, 0, limit, unchecked) if plausible(c.beyond, limit)]
-        joined = _refit_all(joining, fold_r2, val_weight, limit, unchecked)
+        joined = _refit_all(joining, fold_r2, val_weight, limit, unchecked, drift)
         if joined:
             simpler_from = scored[0].program_id
-            scored = _ranked_by_score([*scored, *joined], tolerance)
+            scored = _ranked_by_score([*scored, *joined], tolerance, steady)
+    measured = steady > tolerance and any(c.drift is not None for c in scored)
     return Selection(scored[0].program_id, "extrapolation folds", band, tuple(scored), val_weight, tuple(folds),
-                     limit if probe is not None else None, tuple(unchecked), widened, simpler_from)
+                     limit if probe is not None else None, tuple(unchecked), widened, simpler_from,
+                     steady=steady if measured else 0.0)
 
 
 def _val_noise(candidates: Sequence[Candidate], pick: Candidate, noise: Callable[[int], float | None],
@@ -475,8 +504,10 @@ def _score_of(c: Candidate) -> float:
 
 
 def _refit_all(laws: Sequence[Candidate], fold_r2: Callable[[int], dict[str, float | None]], val_weight: float,
-               limit: float, unchecked: list[int]) -> list[Candidate]:
-    """``laws`` scored over their folds; a law whose refits ran out of time is left out (added to ``unchecked``)."""
+               limit: float, unchecked: list[int],
+               drift: Callable[[int], float | None] | None = None) -> list[Candidate]:
+    """``laws`` scored over their folds, with their drift when ``drift`` is given; a law whose refits ran out
+    of time is left out (added to ``unchecked``)."""
     out = []
     for c in laws:
         try:
@@ -484,20 +515,37 @@ def _refit_all(laws: Sequence[Candidate], fold_r2: Callable[[int], dict[str, flo
         except OutOfTime:
             unchecked.append(c.program_id)
             continue
-        out.append(_scored(c, r2s, val_weight, limit))
+        c = _scored(c, r2s, val_weight, limit)
+        out.append(replace(c, drift=drift(c.program_id)) if drift is not None else c)
     return out
 
 
-def _ranked_by_score(laws: Sequence[Candidate], tolerance: float) -> list[Candidate]:
+def _ranked_by_score(laws: Sequence[Candidate], tolerance: float, steady: float = 0.0) -> list[Candidate]:
     """Best selection score first, then fewer parameters, then validation; scores within ``tolerance`` of the
-    best are a tie that fewer parameters win (that law first, the rest in order)."""
+    best are a tie that fewer parameters win (that law first, the rest in order). With ``steady`` above
+    ``tolerance``, the first is the ``steadiest`` law when one is measured."""
     def key(c: Candidate) -> tuple:
         return (-_score_of(c), _params_key(c), -c.val_r2, c.program_id)
 
     ranked = sorted(laws, key=key)
     top = _score_of(ranked[0])
-    pick = min((c for c in ranked if _score_of(c) >= top - tolerance), key=lambda c: (_params_key(c), *key(c)))
+    pick = steadiest(ranked, steady, tolerance) if steady > tolerance else None
+    if pick is None:
+        pick = min((c for c in ranked if _score_of(c) >= top - tolerance), key=lambda c: (_params_key(c), *key(c)))
     return [pick, *(c for c in ranked if c is not pick)]
+
+
+def steadiest(laws: Sequence[Candidate], steady: float, tolerance: float) -> Candidate | None:
+    """Of the laws scoring within ``steady`` of the best selection score, the one whose probe predictions
+    move least when refit on the folds (least ``drift``); moves within ``tolerance`` spans of the least are a
+    tie that fewer parameters win. None when no close law has a finite drift."""
+    top = max(_score_of(c) for c in laws)
+    close = [c for c in laws if _score_of(c) >= top - steady and c.drift is not None and math.isfinite(c.drift)]
+    if not close:
+        return None
+    least = min(c.drift for c in close if c.drift is not None)
+    return min((c for c in close if c.drift is not None and c.drift <= least + tolerance),
+               key=lambda c: (_params_key(c), c.drift, -_score_of(c), c.program_id))
 
 
 def simpler(candidates: Sequence[Candidate], than: Sequence[Candidate], pool: int) -> list[Candidate]:
