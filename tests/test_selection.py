@@ -221,7 +221,7 @@ def test_finish_returns_the_tied_law_that_extrapolates_and_keeps_its_scores(synt
     assert set(store.get_state(PROBE_POINTS_STATE)) == set(store.get_state(FOLD_PROBE_STATE)) == \
         {str(ids["good"]), str(ids["mean"])}
     assert set(store.get_state(FOLD_PROBE_STATE)[str(ids["good"])]) == {"inner1", "inner2"}
-    assert 0 <= cands[ids["good"]]["drift"] < 0.2 and record["selection"]["steady"] == config.selection_steady
+    assert 0 <= cands[ids["good"]]["drift"] < 0.2 and record["selection"]["steady"] == 0  # shown, not picking
 
     calls.clear()
     again = finish(store, synthetic_task, tmp_path, config, LoopStatus())

@@ -124,10 +124,11 @@ class RunConfig(BaseModel):
                      "and each directed fold's fit scored on validation further out, share the rest)"),
     )
     selection_steady: float = Field(
-        default=0.01, ge=0,
+        default=0.0, ge=0,
         description=("final pick: laws whose selection scores lie within this much of the best are close; of "
                      "them the one whose prediction one step beyond the data moves least when refit on the "
-                     "inner folds wins (search.plausibility.drift); 0: the best score wins"),
+                     "inner folds wins (search.plausibility.drift; 0.01 was measured in session 50, see "
+                     "search.selection); 0, the default: the best score wins, the moves are only shown"),
     )
     selection_probe: float | None = Field(
         default=1.0, ge=0,

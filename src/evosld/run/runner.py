@@ -553,7 +553,7 @@ def select_final(store: RunStore, evaluator: Evaluator, config: RunConfig,
         return score_folds(None, evaluator.task, n_folds, known=done.get(str(pid), {}), on_fold=keep, score=score)
 
     probe = probe_excess(store, evaluator, clock, ahead) if config.selection_probe is not None else None
-    moves = fold_drift(store, evaluator.task, at_probe) if probe is not None and config.selection_steady > 0 else None
+    moves = fold_drift(store, evaluator.task, at_probe) if probe is not None else None  # shown; picks if steady
     return choose(candidates, config.selection_band, config.parsimony_tolerance, fold_r2,
                   pool=config.selection_pool, val_weight=config.selection_val_weight, folds=folds,
                   probe=probe, limit=config.selection_probe if config.selection_probe is not None else LIMIT,
