@@ -478,8 +478,8 @@ def _steady_phrase(sel: dict[str, Any]) -> str:
                 "when it is fitted on an inner fold's rows instead of all train, in spans of the train targets.")
     return (f" Of the laws scoring within {fmt_num(steady, 3)} of the best, the one whose predictions one step "
             "beyond the data move least when it is fitted on an inner fold's rows instead of all train "
-            "(&ldquo;moves when refit&rdquo;, in spans of the train targets) is returned: scores that close are "
-            "noise, and a law whose extrapolation holds when it sees fewer runs is the safer one.")
+            "(&ldquo;moves when refit&rdquo;, in spans of the train targets) is returned (selection_steady; off "
+            "by default).")
 
 
 def _simpler_phrase(sel: dict[str, Any]) -> str:

@@ -36,8 +36,9 @@ The same probe inputs also show how much a law's extrapolation depends on
 the runs it saw (``drift``): its fits on the inner folds (fewer runs, below a
 band) predict them too, and the move from its fit on all train, in the same
 spans, tells a law whose step beyond the data holds from one that bends
-through the last runs. The final pick uses it among laws whose scores are
-too close to tell apart (``search.selection.steadiest``).
+through the last runs. It is shown beside each law in the running; with
+``selection_steady`` set, the final pick also uses it among laws whose
+scores are too close to tell apart (``search.selection.steadiest``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,29 @@ LOG_SPAN = 10.0
 #: (as the rest of the check) so units do not matter; 1% is a rounding error on a plot of the data, far inside the
 #: noise of a bounded metric, and a hundred times tighter than ``LIMIT``: a law that overshoots visibly is refused.
 RANGE_SLACK = 0.01
+
+
+def _target_span(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A group's train targets (N, T) as the check measures them, per output: (lo, hi, varies, logged).
+
+    ``logged``: the output is positive and spans ``LOG_SPAN`` or more, so it is measured on log values
+    (``_measured``); ``lo`` and ``hi`` are the raw bounds.
+    """
+    lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+    ok = hi > lo
+    return lo, hi, ok, ok & (lo > 0) & (hi >= LOG_SPAN * lo)
+
+
+def _measured(values: np.ndarray, logged: np.ndarray) -> np.ndarray | None:
+    """Values (M, T) on the check's scale: log values on the ``logged`` outputs (one step beyond a power law
+    is one band's worth in log); None when a value there is at or below zero."""
+    if np.any(values[:, logged] <= 0):
+        return None
+    if not logged.any():
+        return values
+    out = values.copy()
+    out[:, logged] = np.log(out[:, logged])
+    return out
 
 
 def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray],
@@ -87,19 +111,15 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
             return math.inf
         if not np.all(np.isfinite(p)):
             return math.inf
-        lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
-        span = hi - lo
-        ok = span > 0
+        lo, hi, ok, logged = _target_span(y)
         if not ok.any():
             continue
-        if target_range is not None and outside(p[:, ok], target_range, RANGE_SLACK * span[ok]).any():
+        if target_range is not None and outside(p[:, ok], target_range, RANGE_SLACK * (hi - lo)[ok]).any():
             return math.inf
-        logged = ok & (lo > 0) & (hi >= LOG_SPAN * lo)
-        if np.any(p[:, logged] <= 0):  # a positive target spanning decades, predicted at or below zero
+        p = _measured(p, logged)
+        if p is None:  # a positive target spanning decades, predicted at or below zero
             return math.inf
-        if logged.any():  # measured in ratios: one step beyond a power law is one band's worth in log
-            p, lo, hi = p.copy(), lo.copy(), hi.copy()
-            p[:, logged], lo[logged], hi[logged] = np.log(p[:, logged]), np.log(lo[logged]), np.log(hi[logged])
+        lo, hi = _measured(lo[None], logged)[0], _measured(hi[None], logged)[0]
         excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / (hi - lo)[ok]
         if excess.size:
             worst = max(worst, float(excess.max()))
@@ -143,14 +163,11 @@ def drift(full: Mapping[str, np.ndarray], refits: Sequence[Mapping[str, np.ndarr
                 return math.inf
             if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
                 return math.inf
-            lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
-            ok = hi > lo
-            logged = ok & (lo > 0) & (hi >= LOG_SPAN * lo)
-            if np.any(a[:, logged] <= 0) or np.any(b[:, logged] <= 0):
+            lo, hi, ok, logged = _target_span(y)
+            a, b = _measured(a, logged), _measured(b, logged)
+            if a is None or b is None:
                 return math.inf
-            a, b, lo, hi = a.copy(), b.copy(), lo.copy(), hi.copy()
-            a[:, logged], b[:, logged] = np.log(a[:, logged]), np.log(b[:, logged])
-            lo[logged], hi[logged] = np.log(lo[logged]), np.log(hi[logged])
+            lo, hi = _measured(lo[None], logged)[0], _measured(hi[None], logged)[0]
             diffs.append(((a - b)[:, ok] / (hi - lo)[ok]).ravel())
         d = np.concatenate(diffs) if diffs else np.empty(0)
         if d.size:
