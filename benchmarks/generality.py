@@ -35,9 +35,9 @@ under other test rules, read from ``EVOSLD_DATA``), which have no known law:
 their truth column is empty, and evosld is read against the baseline, the
 log-linear fit and Operon.
 
-Table seeds and the search seed are separate knobs. Table seeds 0 to 11 are
-the TUNE set, 12 and 13 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
-``HOLDOUT_SEEDS``; 2 to 11 were the holdout, two at a time, until they were
+Table seeds and the search seed are separate knobs. Table seeds 0 to 13 are
+the TUNE set, 14 and 15 the HOLDOUT set (``synthtables.TUNE_SEEDS`` /
+``HOLDOUT_SEEDS``; 2 to 13 were the holdout, two at a time, until they were
 examined): tune changes on one, report them on the other.
 
 Usage: nice -n 19 python benchmarks/generality.py [--set tune|holdout|all|real] [--tables all|a,b]
