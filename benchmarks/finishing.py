@@ -32,12 +32,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evosld.run.runner import FOLD_PROBE_STATE, FOLD_ROWS_STATE, FOLD_STATE, PROBE_POINTS_STATE
+from evosld.run.runner import (
+    FOLD_PROBE_STATE,
+    FOLD_ROWS_STATE,
+    FOLD_STATE,
+    INFORMATION_STATE,
+    PROBE_POINTS_STATE,
+)
 from evosld.run.store import RunStore
 
 #: The state a finish writes; cleared so the resume redoes every check.
 FINISH_STATE = {FOLD_STATE: {}, FOLD_ROWS_STATE: None, FOLD_PROBE_STATE: {}, "probe_excess": {},
-                PROBE_POINTS_STATE: {}, "reference": None, "selection": None, "final_program_id": None, "scatter": None}
+                PROBE_POINTS_STATE: {}, "reference": None, "selection": None, "final_program_id": None, "scatter": None,
+                "prior_check": None, INFORMATION_STATE: None}
 
 
 def _synth() -> Any:

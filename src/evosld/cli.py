@@ -483,9 +483,15 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
 
     Chosen among several laws: its score over the extrapolation folds and the runner-up's. Alone in the
     running: its fold scores all the same, with a warning when it fails or extrapolates poorly on one.
+    A pick its checks scored below a constant: then how the information criterion weighed the laws.
     """
     if sel is None:
         return []
+    if sel.information is not None:  # the checks' own pick first, then how it was remade
+        from dataclasses import replace
+
+        return (selection_lines(replace(sel, program_id=sel.information["pick"], information=None), run_dir)
+                + [information_line(sel.information)])
     if sel.prior is not None and sel.prior.get("kept"):
         noise = [_noise_line(sel, run_dir)] if sel.noise is not None else []
         return noise + [f"  kept {sel.prior['name']} over the search's best law (program {sel.prior['pick']}): "
@@ -531,6 +537,30 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
             f"({_fold_list(alone.folds)})"
             + (f": it extrapolates poorly on {', '.join(poor)}, so trust its validation R² less" if poor else "")
             + " (best.json: selection)"]
+
+
+def information_line(info: dict) -> str:
+    """What weighing a pick by the information criterion decided (``search.information.Information`` as JSON)."""
+    from evosld.search.information import COMPARISON
+
+    def name(key: str) -> str:
+        return info.get("comparison") or "the law shown beside it" if key == COMPARISON else f"program {key}"
+
+    head = (f"  program {info['pick']} scores {info['evidence']:.4f} on {info['checks']}, worse than a constant there: checks "
+            "that every law misses cannot rank them, so the laws were weighed by the information criterion on all "
+            "train runs (BIC, each refit on them)")
+    chosen = info.get("chosen")
+    if chosen is None:
+        return head + f"; none could be weighed, so program {info['pick']} stays (best.json: selection.information)"
+    scores = info["scores"]
+    line = (f"{head}: {name(chosen)} has the least, {scores[chosen]['bic']:.4g} with {scores[chosen]['n_params']} "
+            "parameters")
+    mine = scores.get(str(info["pick"]))
+    if chosen == str(info["pick"]):
+        return line + ", so it stays (best.json: selection.information)"
+    if mine and mine.get("bic") is not None:
+        line += f", against program {info['pick']}'s {mine['bic']:.4g} with {mine['n_params']}"
+    return line + f"; it is the run's law (program {info['program_id']}) (best.json: selection.information)"
 
 
 def _noise_line(sel, run_dir: Path | None = None) -> str:

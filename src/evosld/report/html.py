@@ -370,7 +370,8 @@ def _selection_part(data: ReportData) -> str:
     rows = []
     for c in sel.get("candidates", []):
         chosen = c.get("program_id") == sel.get("program_id")
-        mark = ' <span class="ok">chosen</span>' if chosen else ""
+        mark = ' <span class="ok">chosen</span>' if chosen else (
+            " (the checks' pick)" if c.get("program_id") == (sel.get("information") or {}).get("pick") else "")
         per_fold = [fmt_num((c.get("folds") or {}).get(f)) for f in folds]
         moved = [("inf" if c.get("drift") == "inf" else fmt_num(c.get("drift"), 3))] if drifts else []
         rows.append([f"program {escape(str(c.get('program_id')))}{mark}", fmt_num(c.get("val_r2")), *per_fold,
@@ -400,7 +401,7 @@ def _selection_part(data: ReportData) -> str:
             "shown is how far those predictions leave the range the targets span on train, in units of that span. "
             "A law that leaves it by more than the limit runs away just past the largest runs, and scores −1 "
             "whatever its folds say." + _declared_note(data.task.target_range, data.task.target_range_how) + "</p>"
-            + _unchecked_note(sel))
+            + _information_note(sel) + _unchecked_note(sel))
 
 
 def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
@@ -434,7 +435,40 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
                "fewer ways to bend through a few runs; weigh it (and the reference law, when one is shown) "
                "before trusting the pick beyond the data." if simple else "")
             + _declared_note(data.task.target_range, data.task.target_range_how) + _prior_note(sel) + "</p>"
-            + _unchecked_note(sel))
+            + _information_note(sel) + _unchecked_note(sel))
+
+
+def _information_note(sel: dict[str, Any]) -> str:
+    """How the information criterion weighed a pick its checks scored below a constant (``search.information``;
+    empty when it did not act)."""
+    info = sel.get("information")
+    if not info:
+        return ""
+    from evosld.search.information import COMPARISON
+
+    def name(key: str) -> str:
+        return escape(str(info.get("comparison") or "the law shown beside it")) if key == COMPARISON \
+            else f"program {escape(key)}"
+
+    rows = []
+    for key, v in sorted(info.get("scores", {}).items(),
+                         key=lambda kv: (kv[1].get("bic") is None, kv[1].get("bic") or 0.0)):
+        mark = ' <span class="ok">chosen</span>' if key == info.get("chosen") else (
+            " (the checks' pick)" if key == str(info.get("pick")) else "")
+        rows.append([name(key) + mark, "failed" if v.get("bic") is None else fmt_num(v.get("bic")),
+                     "?" if v.get("n_params") is None else escape(str(v["n_params"])),
+                     "inf" if v.get("beyond") == "inf" else fmt_num(v.get("beyond"), 3)])
+    return ("<h3>Weighed by the information criterion</h3>"
+            + _table(["law", "BIC on all train runs", "params", "beyond the data"], rows)
+            + f'<p class="note">The pick scores {fmt_num(info.get("evidence"))} on {escape(str(info.get("checks")))}, '
+            "worse than predicting each checked slice&rsquo;s mean: checks that every law misses (a few runs at close "
+            "sizes, no wider than their noise) cannot rank the laws. So each law it was chosen among, and the law "
+            "shown beside it, was refit on all train runs and weighed by the Bayesian information criterion, "
+            "n ln(RSS/n) + k ln n per group and output (residuals on logs for a positive target spanning a decade): "
+            "a better fit on every run, paid for by ln n per parameter. The least that stays sane one step beyond the "
+            "data is the run&rsquo;s law"
+            + (f" (program {escape(str(info.get('program_id')))})." if info.get("program_id") is not None
+               else "; none could be weighed, so the pick stays.") + "</p>")
 
 
 def _prior_note(sel: dict[str, Any]) -> str:

@@ -52,8 +52,9 @@ from evosld.run.runlock import RunLock
 from evosld.run.store import PRIOR_PROPOSER, SESSION_EVENT, FailureCounts, RunStore
 from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
+from evosld.search.information import COMPARISON, Information, bic, least_information, pick_evidence
 from evosld.search.loop import DiscoveryLoop
-from evosld.search.plausibility import LIMIT, drift, runaway
+from evosld.search.plausibility import LIMIT, drift, plausible, runaway
 from evosld.search.prior import PriorCheck, keep_prior
 from evosld.search.selection import (
     Candidate,
@@ -105,6 +106,9 @@ FOLD_ROWS_STATE = "fold_rows"
 FOLD_PROBE_STATE = "fold_probe"
 #: Store state: program id -> its fit on all train's predictions at the probe inputs (group -> lists).
 PROBE_POINTS_STATE = "probe_points"
+#: Store state: a pick its checks scored below 0, weighed by the information criterion
+#: (``search.information.Information``, as JSON).
+INFORMATION_STATE = "information"
 #: Store state: the digest of the tables the run started on (``tasks.task.data_digest``), checked on resume.
 DATA_STATE = "data_digest"
 
@@ -768,18 +772,96 @@ def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, l
     n_params = max(sizes) if sizes else None
     beyond = probe_law(evaluator, source, clock)
     kept, why = keep_prior(gap, se, beyond, n_params, task.max_params)
-    pid = None
-    if kept:
-        digest = Program(source).digest
-        same = [i for i in store.find_digest(digest) if store.program(i).evaluation is not None]
-        if same:  # stored already: kept by an earlier finish, or the starter itself
-            pid = same[0]
-        else:
-            pid = store.add_program(source, iteration=store.program(pick).iteration, proposer=PRIOR_PROPOSER,
-                                    meta={"origin": "comparison law", "formula": label, "n_params": n_params},
-                                    digest=digest)
-            store.add_evaluation(pid, ref.metrics())
+    pid = _keep_comparison(store, pick, label, source, n_params, ref) if kept else None
     return PriorCheck(label, pick, ref.scores.r2, gap, se, beyond, n_params, kept, why, pid)
+
+
+def _keep_comparison(store: RunStore, pick: int, label: str, source: str, n_params: int | None,
+                     val: Evaluation) -> int:
+    """The comparison law's program id in the store, stored (with its validation evaluation ``val``) if it
+    is not there yet: kept by an earlier finish, or the starter itself."""
+    digest = Program(source).digest
+    same = [i for i in store.find_digest(digest) if store.program(i).evaluation is not None]
+    if same:
+        return same[0]
+    pid = store.add_program(source, iteration=store.program(pick).iteration, proposer=PRIOR_PROPOSER,
+                            meta={"origin": "comparison law", "formula": label, "n_params": n_params},
+                            digest=digest)
+    store.add_evaluation(pid, val.metrics())
+    return pid
+
+
+def insample_fit(evaluator: Evaluator, source: str,
+                 clock: FinishClock | None = None) -> dict[str, Any]:
+    """``source`` refit on all train runs: its information criterion there (``search.information.bic``; None:
+    the fit failed), its fitted parameters per group and how far it leaves the train target range one step
+    beyond the data (``probe_law``'s excess; None: no probe), from one fit."""
+    task = evaluator.task
+    rows = task.probe()
+    extra = {g: {PROBE_SET: X} for g, X in rows.items()} if rows else None
+    ev = _evaluate(evaluator, source, "train", clock, extra)
+    if not ev.ok:
+        return {"bic": None, "n_params": None, "beyond": None}
+    targets = {g: d.y for g, d in task.arrays(task.train).items()}
+    sizes = [int(np.size(p)) for p in ev.params.values() if p is not None]
+    n_params = max(sizes) if sizes else 0
+    points = probe_points(ev) if rows else None
+    beyond = runaway({g: np.asarray(p) for g, p in points.items()}, targets, task.target_range) \
+        if points is not None else None
+    return {"bic": bic(ev.predictions or {}, targets, n_params), "n_params": n_params, "beyond": beyond}
+
+
+def weigh_information(store: RunStore, task: Task, evaluator: Evaluator, selection: Selection,
+                      clock: FinishClock | None = None) -> Selection:
+    """A pick its own checks score below 0, remade by the information criterion on all train runs
+    (``search.information``): among the laws it was chosen from and the law shown beside it, the least BIC
+    that stays sane one step beyond the data. Other picks, and a finishing time that runs out, are left as
+    they are. The weighing is kept in the store (state ``information``): a re-finished run reads it back,
+    and a comparison law chosen is stored once, as a program of the run (proposer ``"reference"``).
+    """
+    evidence, checks = pick_evidence(selection)
+    if evidence is None or evidence >= 0:
+        return selection
+    done = store.get_state(INFORMATION_STATE)
+    if isinstance(done, dict) and done.get("pick") == selection.program_id:
+        info = Information.from_json(done)
+    else:
+        try:
+            info = _weigh(store, task, evaluator, selection, evidence, checks, clock)
+        except OutOfTime:
+            return selection
+        store.set_state(INFORMATION_STATE, info.to_json())
+    if info.program_id is None:
+        return replace(selection, information=info.to_json())
+    return replace(selection, program_id=info.program_id, information=info.to_json())
+
+
+def _weigh(store: RunStore, task: Task, evaluator: Evaluator, selection: Selection, evidence: float, checks: str,
+           clock: FinishClock | None) -> Information:
+    pick = selection.program_id
+    scores: dict[str, dict[str, Any]] = {}
+    digests = {}
+    for c in selection.candidates:
+        program = store.program(c.program_id)
+        digests[program.digest] = c.program_id
+        scores[str(c.program_id)] = insample_fit(evaluator, program.source, clock)
+    (label, source), _ = _stored_reference(store, task)
+    if Program(source).digest not in digests:  # else it is among them already (the starter)
+        scores[COMPARISON] = insample_fit(evaluator, source, clock)
+    pool = {k: v for k, v in scores.items()  # a law from outside the search may break the parameter limit
+            if task.max_params is None or v["n_params"] is None or v["n_params"] <= task.max_params}
+    chosen = least_information(pool, lambda beyond: plausible(beyond, LIMIT))
+    if chosen is None:
+        return Information(evidence, checks, pick, scores, None, None, label)
+    if chosen != COMPARISON:
+        return Information(evidence, checks, pick, scores, chosen, int(chosen), label)
+    val = _evaluate(evaluator, source, "val", clock)
+    if not val.ok:  # stored laws carry their validation evaluation; one that fails there is not kept
+        pool.pop(COMPARISON)
+        chosen = least_information(pool, lambda beyond: plausible(beyond, LIMIT))
+        return Information(evidence, checks, pick, scores, chosen, int(chosen) if chosen else None, label)
+    pid = _keep_comparison(store, pick, label, source, scores[COMPARISON]["n_params"], val)
+    return Information(evidence, checks, pick, scores, chosen, pid, label)
 
 
 def finish_workers(config: RunConfig) -> int:
@@ -826,7 +908,9 @@ def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, statu
     selection = select_final(store, evaluator, config, clock, ahead, candidates, law_of)
     if selection is None:
         return RunOutcome(run_dir, status, None, None)
-    selection = weigh_prior(store, task, evaluator, selection, clock, ahead)
+    selection = weigh_information(store, task, evaluator, selection, clock)
+    if selection.information is None:
+        selection = weigh_prior(store, task, evaluator, selection, clock, ahead)
     best = store.program(selection.program_id)
     store.set_state("final_program_id", best.id)
     store.set_state("selection", selection.to_json())

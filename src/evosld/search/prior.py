@@ -19,7 +19,9 @@ data (``search.plausibility``, the probe every pick passes) and it keeps the
 parameter limit. The run records the check either way (``PriorCheck``).
 
 Where the folds judge the pick (several extrapolation checks, not one slice),
-this rule does not act.
+this rule does not act; nor where the pick's validation R² is below 0: then
+every law misses validation, and the information criterion on all train
+runs weighs the laws, this one among them (``search.information``).
 
 Measured (session 41; test R² refit on train, analysis only). No constant
 was chosen: ``NOISE_Z`` is the one the pick's noise record already uses,

@@ -96,6 +96,12 @@ runner weighs it against one law written before the data, the one shown
 beside it (``search.prior``), and keeps that law unless the pick beats it
 beyond the noise.
 
+A pick that its own checks score below 0 (its selection score, or its
+validation R² when validation alone picked) is remade after this module too:
+checks that every law misses cannot rank laws, and the laws it was chosen
+among, with the law shown beside it, are weighed by the information
+criterion on all train runs instead (``search.information``).
+
 Each law in the running may bring its fit-scale twin, the same law fitted
 on relative residuals (``run.twins``). The laws alone set the band and fill
 the pool; a twin within the band joins beside its law, and the folds judge
@@ -258,6 +264,9 @@ class Selection:
     prior: dict[str, Any] | None = None
     #: the score width within which the steadiest law won (``steadiest``; 0: not applied, no drift measured)
     steady: float = 0.0
+    #: the pick's checks scored it below 0, so the laws were weighed by the information criterion on all
+    #: train runs (``search.information.Information``, as JSON; None: not weighed)
+    information: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         def cand(c: Candidate) -> dict[str, Any]:
@@ -273,7 +282,7 @@ class Selection:
                 "widened_from": self.widened_from, "simpler_from": self.simpler_from, "noise": self.noise,
                 "close_on_val": self.close_on_val,
                 "simplest_close": cand(self.simplest_close) if self.simplest_close is not None else None,
-                "prior": self.prior, "steady": self.steady}
+                "prior": self.prior, "steady": self.steady, "information": self.information}
 
 
 def within_limit(candidates: Sequence[Candidate], max_params: int | None) -> list[Candidate]:
