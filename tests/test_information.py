@@ -121,3 +121,20 @@ def test_a_pick_every_check_scores_below_a_constant_is_remade_by_the_information
                          timeout=600)
     assert rep.returncode == 0, rep.stderr
     assert "information criterion" in (run / "report.html").read_text()
+
+
+def test_the_cli_and_the_report_show_a_weighing_whose_laws_include_one_that_cannot_be_weighed():
+    from evosld.cli import information_line
+    from evosld.report.html import _information_note
+
+    info = Information(-0.44, "validation and the extrapolation folds", 9,
+                       {"9": {"bic": math.inf, "n_params": 3, "beyond": 0.1},
+                        "4": {"bic": -80.0, "n_params": 2, "beyond": 0.0},
+                        "5": {"bic": None, "n_params": None, "beyond": None},
+                        COMPARISON: {"bic": -70.0, "n_params": 3, "beyond": math.inf}},
+                       "4", 4, "the plain power law").to_json()
+    line = information_line(info)
+    assert "program 4 has the least, -80 with 2 parameters, against program 9's inf with 3" in line, line
+    html = _information_note({"information": info})
+    assert html.index("program 4") < html.index("the plain power law") < html.index("program 9"), html
+    assert "failed" in html and "(program 4)." in html

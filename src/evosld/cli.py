@@ -539,6 +539,10 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
             + " (best.json: selection)"]
 
 
+def _number_or_inf(v) -> str:
+    return "inf" if v == "inf" else f"{v:.4g}"
+
+
 def information_line(info: dict) -> str:
     """What weighing a pick by the information criterion decided (``search.information.Information`` as JSON)."""
     from evosld.search.information import COMPARISON
@@ -559,7 +563,7 @@ def information_line(info: dict) -> str:
     if chosen == str(info["pick"]):
         return line + ", so it stays (best.json: selection.information)"
     if mine and mine.get("bic") is not None:
-        line += f", against program {info['pick']}'s {mine['bic']:.4g} with {mine['n_params']}"
+        line += f", against program {info['pick']}'s {_number_or_inf(mine['bic'])} with {mine['n_params']}"
     return line + f"; it is the run's law (program {info['program_id']}) (best.json: selection.information)"
 
 

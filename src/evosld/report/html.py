@@ -450,12 +450,16 @@ def _information_note(sel: dict[str, Any]) -> str:
         return escape(str(info.get("comparison") or "the law shown beside it")) if key == COMPARISON \
             else f"program {escape(key)}"
 
+    def order(v: dict[str, Any]) -> float:
+        b = v.get("bic")
+        return math.inf if b is None or b == "inf" else float(b)
+
     rows = []
-    for key, v in sorted(info.get("scores", {}).items(),
-                         key=lambda kv: (kv[1].get("bic") is None, kv[1].get("bic") or 0.0)):
+    for key, v in sorted(info.get("scores", {}).items(), key=lambda kv: (order(kv[1]), kv[0])):
         mark = ' <span class="ok">chosen</span>' if key == info.get("chosen") else (
             " (the checks' pick)" if key == str(info.get("pick")) else "")
-        rows.append([name(key) + mark, "failed" if v.get("bic") is None else fmt_num(v.get("bic")),
+        bic = v.get("bic")
+        rows.append([name(key) + mark, "failed" if bic is None else "inf" if bic == "inf" else fmt_num(bic),
                      "?" if v.get("n_params") is None else escape(str(v["n_params"])),
                      "inf" if v.get("beyond") == "inf" else fmt_num(v.get("beyond"), 3)])
     return ("<h3>Weighed by the information criterion</h3>"
