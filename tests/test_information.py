@@ -137,4 +137,4 @@ def test_the_cli_and_the_report_show_a_weighing_whose_laws_include_one_that_cann
     assert "program 4 has the least, -80 with 2 parameters, against program 9's inf with 3" in line, line
     html = _information_note({"information": info})
     assert html.index("program 4") < html.index("the plain power law") < html.index("program 9"), html
-    assert "failed" in html and "(program 4)." in html
+    assert "failed" in html and "(program 4)." in html and "<td>inf</td>" in html

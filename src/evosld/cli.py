@@ -539,32 +539,24 @@ def selection_lines(sel, run_dir: Path | None = None) -> list[str]:
             + " (best.json: selection)"]
 
 
-def _number_or_inf(v) -> str:
-    return "inf" if v == "inf" else f"{v:.4g}"
-
-
-def information_line(info: dict) -> str:
+def information_line(data: dict) -> str:
     """What weighing a pick by the information criterion decided (``search.information.Information`` as JSON)."""
-    from evosld.search.information import COMPARISON
+    from evosld.search.information import Information, law_name
 
-    def name(key: str) -> str:
-        return info.get("comparison") or "the law shown beside it" if key == COMPARISON else f"program {key}"
-
-    head = (f"  program {info['pick']} scores {info['evidence']:.4f} on {info['checks']}, worse than a constant there: checks "
+    info = Information.from_json(data)
+    head = (f"  program {info.pick} scores {info.evidence:.4f} on {info.checks}, worse than a constant there: checks "
             "that every law misses cannot rank them, so the laws were weighed by the information criterion on all "
             "train runs (BIC, each refit on them)")
-    chosen = info.get("chosen")
-    if chosen is None:
-        return head + f"; none could be weighed, so program {info['pick']} stays (best.json: selection.information)"
-    scores = info["scores"]
-    line = (f"{head}: {name(chosen)} has the least, {scores[chosen]['bic']:.4g} with {scores[chosen]['n_params']} "
-            "parameters")
-    mine = scores.get(str(info["pick"]))
-    if chosen == str(info["pick"]):
+    if info.chosen is None:
+        return head + f"; none could be weighed, so program {info.pick} stays (best.json: selection.information)"
+    best = info.scores[info.chosen]
+    line = f"{head}: {law_name(info, info.chosen)} has the least, {best['bic']:.4g} with {best['n_params']} parameters"
+    if info.chosen == str(info.pick):
         return line + ", so it stays (best.json: selection.information)"
+    mine = info.scores.get(str(info.pick))
     if mine and mine.get("bic") is not None:
-        line += f", against program {info['pick']}'s {_number_or_inf(mine['bic'])} with {mine['n_params']}"
-    return line + f"; it is the run's law (program {info['program_id']}) (best.json: selection.information)"
+        line += f", against program {info.pick}'s {mine['bic']:.4g} with {mine['n_params']}"
+    return line + f"; it is the run's law (program {info.program_id}) (best.json: selection.information)"
 
 
 def _noise_line(sel, run_dir: Path | None = None) -> str:

@@ -438,40 +438,37 @@ def _noise_part(data: ReportData, sel: dict[str, Any]) -> str:
             + _information_note(sel) + _unchecked_note(sel))
 
 
+def _inf_or(v: float | None, digits: int = 4) -> str:
+    """``fmt_num``, with an infinite value shown as such (a law that cannot be weighed, or runs away)."""
+    return "inf" if v is not None and math.isinf(v) else fmt_num(v, digits)
+
+
 def _information_note(sel: dict[str, Any]) -> str:
     """How the information criterion weighed a pick its checks scored below a constant (``search.information``;
     empty when it did not act)."""
-    info = sel.get("information")
-    if not info:
+    data = sel.get("information")
+    if not data:
         return ""
-    from evosld.search.information import COMPARISON
+    from evosld.search.information import Information, law_name
 
-    def name(key: str) -> str:
-        return escape(str(info.get("comparison") or "the law shown beside it")) if key == COMPARISON \
-            else f"program {escape(key)}"
-
-    def order(v: dict[str, Any]) -> float:
-        b = v.get("bic")
-        return math.inf if b is None or b == "inf" else float(b)
-
+    info = Information.from_json(data)
     rows = []
-    for key, v in sorted(info.get("scores", {}).items(), key=lambda kv: (order(kv[1]), kv[0])):
-        mark = ' <span class="ok">chosen</span>' if key == info.get("chosen") else (
-            " (the checks' pick)" if key == str(info.get("pick")) else "")
-        bic = v.get("bic")
-        rows.append([name(key) + mark, "failed" if bic is None else "inf" if bic == "inf" else fmt_num(bic),
-                     "?" if v.get("n_params") is None else escape(str(v["n_params"])),
-                     "inf" if v.get("beyond") == "inf" else fmt_num(v.get("beyond"), 3)])
+    for key, v in sorted(info.scores.items(), key=lambda kv: (math.inf if kv[1].get("bic") is None else kv[1]["bic"],
+                                                              kv[0])):
+        mark = ' <span class="ok">chosen</span>' if key == info.chosen else (
+            " (the checks' pick)" if key == str(info.pick) else "")
+        rows.append([escape(law_name(info, key)) + mark, "failed" if v.get("bic") is None else _inf_or(v["bic"]),
+                     "?" if v.get("n_params") is None else escape(str(v["n_params"])), _inf_or(v.get("beyond"), 3)])
     return ("<h3>Weighed by the information criterion</h3>"
             + _table(["law", "BIC on all train runs", "params", "beyond the data"], rows)
-            + f'<p class="note">The pick scores {fmt_num(info.get("evidence"))} on {escape(str(info.get("checks")))}, '
+            + f'<p class="note">The pick scores {fmt_num(info.evidence)} on {escape(info.checks)}, '
             "worse than predicting each checked slice&rsquo;s mean: checks that every law misses (a few runs at close "
             "sizes, no wider than their noise) cannot rank the laws. So each law it was chosen among, and the law "
             "shown beside it, was refit on all train runs and weighed by the Bayesian information criterion, "
             "n ln(RSS/n) + k ln n per group and output (residuals on logs for a positive target spanning a decade): "
             "a better fit on every run, paid for by ln n per parameter. The least that stays sane one step beyond the "
             "data is the run&rsquo;s law"
-            + (f" (program {escape(str(info.get('program_id')))})." if info.get("program_id") is not None
+            + (f" (program {info.program_id})." if info.program_id is not None
                else "; none could be weighed, so the pick stays.") + "</p>")
 
 
