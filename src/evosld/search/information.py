@@ -129,7 +129,8 @@ class Information:
     words, ``pick`` its program id; ``scores`` maps each law weighed (a program id as text, or
     ``COMPARISON`` for the law shown beside the pick) to ``{"bic", "n_params", "beyond"}`` (``bic`` None:
     its refit failed); ``chosen`` is the key of the law with the least BIC that stays sane one step beyond
-    the data, ``program_id`` its program id (None: none could be weighed; the pick stays).
+    the data, ``program_id`` its program id (None: none could be weighed; the pick stays);
+    ``comparison`` the label of the law shown beside the pick.
     """
 
     evidence: float
