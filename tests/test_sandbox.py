@@ -106,12 +106,19 @@ def test_escaped_grandchild_is_killed(sandbox, tmp_path):
     # running beside the tests) have processes under their own ids.
     uid = int(r.stdout.split("uid", 1)[1].split()[0])
     assert uid >= 1_900_000_000
-    leftovers = [
-        pid for pid in os.listdir("/proc")
-        if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid
-        and open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
-    ]
-    assert leftovers == []
+    assert [pid for pid in os.listdir("/proc") if pid.isdigit() and _live_process_of(pid, uid)] == []
+
+
+def _live_process_of(pid: str, uid: int) -> bool:
+    """Process ``pid`` runs (not a zombie) under ``uid``; False when it ended between the listing and the look
+    (any process on the machine may, a test's own or not)."""
+    try:
+        if os.stat(f"/proc/{pid}").st_uid != uid:
+            return False
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def test_os_exit(sandbox):
