@@ -660,17 +660,33 @@ def probe_law(evaluator: Evaluator, source: str, clock: FinishClock | None = Non
 def probe_fit(evaluator: Evaluator, source: str,
               clock: FinishClock | None = None) -> tuple[float | None, dict[str, list] | None]:
     """``probe_law``'s excess, and the predictions it was measured on (group -> lists; None: no fit)."""
-    task = evaluator.task
-    rows = task.probe()
+    rows = evaluator.task.probe()
     if not rows:
         return None, None
-    extra = {g: {PROBE_SET: X} for g, X in rows.items()}
-    ev = _evaluate(evaluator, source, "train", clock, extra)
-    if not ev.ok:
-        return None, None
+    ev = _train_fit(evaluator, source, clock, rows)
+    return _probe_excess(evaluator.task, ev) if ev.ok else (None, None)
+
+
+def _train_fit(evaluator: Evaluator, source: str, clock: FinishClock | None,
+               rows: dict[str, np.ndarray]) -> Evaluation:
+    """``source`` fitted on all train rows, scored there (in-sample) and predicting the probe inputs ``rows``
+    (``Task.probe``; none when empty)."""
+    extra = {g: {PROBE_SET: X} for g, X in rows.items()} if rows else None
+    return _evaluate(evaluator, source, "train", clock, extra)
+
+
+def _probe_excess(task: Task, ev: Evaluation) -> tuple[float, dict[str, list] | None]:
+    """How far a fit on all train (``_train_fit``) leaves the train target range at the probe, and its
+    predictions there (``search.plausibility.runaway``)."""
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
     points = probe_points(ev)
     return runaway({g: np.asarray(p) for g, p in (points or {}).items()}, targets, task.target_range), points
+
+
+def _fitted_params(ev: Evaluation) -> int | None:
+    """The most fitted parameters any group of a fit has (None: no group fitted)."""
+    sizes = [int(np.size(p)) for p in ev.params.values() if p is not None]
+    return max(sizes) if sizes else None
 
 
 def _stored_reference(store: RunStore, task: Task) -> tuple[tuple[str, str], dict[str, Any] | None]:
@@ -768,8 +784,7 @@ def _prior_check(store: RunStore, task: Task, evaluator: Evaluator, pick: int, l
     _, val = task.split_arrays("val")
     gap = mine.scores.r2 - ref.scores.r2 if mine.ok else None
     se = r2_gap_spread(mine.predictions, ref.predictions, {g: d.y for g, d in val.items()}) if mine.ok else None
-    sizes = [int(np.size(p)) for p in ref.params.values() if p is not None]
-    n_params = max(sizes) if sizes else None
+    n_params = _fitted_params(ref)
     beyond = probe_law(evaluator, source, clock)
     kept, why = keep_prior(gap, se, beyond, n_params, task.max_params)
     pid = _keep_comparison(store, pick, label, source, n_params, ref) if kept else None
@@ -798,16 +813,12 @@ def insample_fit(evaluator: Evaluator, source: str,
     beyond the data (``probe_law``'s excess; None: no probe), from one fit."""
     task = evaluator.task
     rows = task.probe()
-    extra = {g: {PROBE_SET: X} for g, X in rows.items()} if rows else None
-    ev = _evaluate(evaluator, source, "train", clock, extra)
+    ev = _train_fit(evaluator, source, clock, rows)
     if not ev.ok:
         return {"bic": None, "n_params": None, "beyond": None}
+    n_params = _fitted_params(ev) or 0
+    beyond = _probe_excess(task, ev)[0] if rows else None
     targets = {g: d.y for g, d in task.arrays(task.train).items()}
-    sizes = [int(np.size(p)) for p in ev.params.values() if p is not None]
-    n_params = max(sizes) if sizes else 0
-    points = probe_points(ev) if rows else None
-    beyond = runaway({g: np.asarray(p) for g, p in points.items()}, targets, task.target_range) \
-        if points is not None else None
     return {"bic": bic(ev.predictions or {}, targets, n_params), "n_params": n_params, "beyond": beyond}
 
 

@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from evosld.search.plausibility import _measured, _target_span
+from evosld.search.plausibility import measured, target_span
 from evosld.search.selection import Selection
 
 #: The label of the law shown beside the pick among the laws weighed (it has no program id until it is kept).
@@ -107,8 +107,8 @@ def bic(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray]
         p2 = np.asarray(p, dtype=float).reshape(len(y), -1) if np.size(p) == y2.size else None
         if p2 is None or not np.all(np.isfinite(p2)):
             return math.inf
-        logged = _target_span(y2)[3]
-        py, pp = _measured(y2, logged), _measured(p2, logged)
+        logged = target_span(y2)[3]
+        py, pp = measured(y2, logged), measured(p2, logged)
         if py is None or pp is None:
             return math.inf
         n = len(y2)

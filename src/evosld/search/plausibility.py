@@ -60,18 +60,18 @@ LOG_SPAN = 10.0
 RANGE_SLACK = 0.01
 
 
-def _target_span(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def target_span(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A group's train targets (N, T) as the check measures them, per output: (lo, hi, varies, logged).
 
     ``logged``: the output is positive and spans ``LOG_SPAN`` or more, so it is measured on log values
-    (``_measured``); ``lo`` and ``hi`` are the raw bounds.
+    (``measured``); ``lo`` and ``hi`` are the raw bounds.
     """
     lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
     ok = hi > lo
     return lo, hi, ok, ok & (lo > 0) & (hi >= LOG_SPAN * lo)
 
 
-def _measured(values: np.ndarray, logged: np.ndarray) -> np.ndarray | None:
+def measured(values: np.ndarray, logged: np.ndarray) -> np.ndarray | None:
     """Values (M, T) on the check's scale: log values on the ``logged`` outputs (one step beyond a power law
     is one band's worth in log); None when a value there is at or below zero."""
     if np.any(values[:, logged] <= 0):
@@ -111,15 +111,15 @@ def runaway(predictions: Mapping[str, np.ndarray], targets: Mapping[str, np.ndar
             return math.inf
         if not np.all(np.isfinite(p)):
             return math.inf
-        lo, hi, ok, logged = _target_span(y)
+        lo, hi, ok, logged = target_span(y)
         if not ok.any():
             continue
         if target_range is not None and outside(p[:, ok], target_range, RANGE_SLACK * (hi - lo)[ok]).any():
             return math.inf
-        p = _measured(p, logged)
+        p = measured(p, logged)
         if p is None:  # a positive target spanning decades, predicted at or below zero
             return math.inf
-        lo, hi = _measured(lo[None], logged)[0], _measured(hi[None], logged)[0]
+        lo, hi = measured(lo[None], logged)[0], measured(hi[None], logged)[0]
         excess = np.maximum(np.maximum(lo - p, p - hi), 0.0)[:, ok] / (hi - lo)[ok]
         if excess.size:
             worst = max(worst, float(excess.max()))
@@ -163,11 +163,11 @@ def drift(full: Mapping[str, np.ndarray], refits: Sequence[Mapping[str, np.ndarr
                 return math.inf
             if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
                 return math.inf
-            lo, hi, ok, logged = _target_span(y)
-            a, b = _measured(a, logged), _measured(b, logged)
+            lo, hi, ok, logged = target_span(y)
+            a, b = measured(a, logged), measured(b, logged)
             if a is None or b is None:
                 return math.inf
-            lo, hi = _measured(lo[None], logged)[0], _measured(hi[None], logged)[0]
+            lo, hi = measured(lo[None], logged)[0], measured(hi[None], logged)[0]
             diffs.append(((a - b)[:, ok] / (hi - lo)[ok]).ravel())
         d = np.concatenate(diffs) if diffs else np.empty(0)
         if d.size:
