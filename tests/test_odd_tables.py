@@ -179,6 +179,43 @@ def test_rules_mixing_text_and_numbers_get_one_error_line(rule, expected):
         task_from_frame(df, ["N", "D"], "loss", test=rule)
 
 
+def _three_models() -> pd.DataFrame:
+    return pd.concat([chinchilla_frame(seed=k).assign(model=k + 1) for k in range(3)], ignore_index=True)
+
+
+def test_quoted_text_that_no_run_holds_is_refused_not_read_as_false():
+    """Inside ``or``, a comparison that is False on every row quietly gives its group the other branch's rows."""
+    df = _three_models()
+    rule = "(model == '1' and N >= 1e9) or (model != '1' and N >= 1e8)"
+    with pytest.raises(DataError, match=r"compares text with a number: 'model' holds numbers.*model == 1\b"):
+        task_from_frame(df, ["N", "D"], "loss", group="model", test=rule)
+    task = task_from_frame(df, ["N", "D"], "loss", group="model", test=rule.replace("'1'", "1"), baseline="none")
+    ones = task.test[task.test["model"] == 1]
+    assert (ones["N"] >= 1e9).all() and len(ones) == ((df["model"] == 1) & (df["N"] >= 1e9)).sum()
+    df["model"] = df["model"].map({1: "a", 2: "b", 3: "c"})
+    with pytest.raises(DataError, match=r"no run has model == 'A' \(did you mean 'a'\? its values: 'a', 'b', 'c'\)"):
+        task_from_frame(df, ["N", "D"], "loss", group="model", test=rule.replace("'1'", "'A'"))
+    with pytest.raises(DataError, match="--val .*no run has model == 'z'"):
+        task_from_frame(df, ["N", "D"], "loss", group="model", test="N >= 1e9", val="model == 'z' or N >= 1e8")
+
+
+def test_runs_a_rule_cannot_place_are_left_out_with_their_lines():
+    """A compute column with gaps: the runs without a value are neither test nor train (they were the largest)."""
+    df = chinchilla_frame()
+    df["C"] = 6 * df["N"] * df["D"]
+    df.loc[df.index[-3:], "C"] = np.nan
+    with pytest.warns(UserWarning, match=r"3 run\(s\) have no value for 'C', which --test reads \(lines 41, 42, 43"):
+        task = task_from_frame(df, ["N", "D"], "loss", test="C >= 1e20", baseline="none")
+    assert len(task.train) + len(task.test) == len(df) - 3 and not task.val_rule.startswith("random:")
+
+
+def test_a_rule_column_spelt_as_the_table_spells_sizes_is_read_as_numbers():
+    df = chinchilla_frame()
+    df["size"] = [f"{n / 1e6:g}M" for n in df["N"]]
+    task = task_from_frame(df, ["N", "D"], "loss", test="size >= 1B", baseline="none")
+    assert len(task.test) == (df["N"] >= 1e9).sum()
+
+
 def test_a_test_rule_that_only_selects_rows_still_gets_validation_rows():
     """A rule with no threshold to relax (tag == 'big') cannot give a band in train: validation is random."""
     df = chinchilla_frame()

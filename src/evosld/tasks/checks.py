@@ -20,7 +20,7 @@ from evosld.tasks.numbers import (
     thousands_guess,
 )
 from evosld.tasks.scales import n_levels
-from evosld.tasks.splits import group_keys, rule_columns
+from evosld.tasks.splits import check_rule_values, group_keys, rule_columns, user_columns
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -119,6 +119,33 @@ def drop_missing(df: pd.DataFrame, columns: list[str], where: str) -> pd.DataFra
     warnings.warn(f"{where}: {int(gap.sum())} run(s) have no value for {named} ({_rows(df, np.flatnonzero(gap))}); "
                   "they are left out", stacklevel=3)
     return df.loc[~gap]
+
+
+def prepare_rule_columns(df: pd.DataFrame, rules: list[tuple[str, str]], known: set[str], where: str) -> pd.DataFrame:
+    """``df`` ready for its split rules: ``rules`` are (rule, option) pairs, ``known`` the columns already read.
+
+    The other columns a rule reads (not a feature, target or group: a compute
+    column, a model label) are read as numbers where they hold numbers, as the
+    features are (``1.3B``, ``1,300,000``); quoted values are checked
+    (``splits.check_rule_values``); and a run with no value in such a column is
+    left out, with a warning naming its lines: every comparison with a missing
+    value is False, so the rule could neither hold it out nor keep it, and it
+    would silently join train (the largest runs, whose compute was not filled in,
+    among them).
+    """
+    extra = list(dict.fromkeys(c for rule, _ in rules for c in rule_columns(rule, user_columns(df)) if c not in known))
+    df = as_numbers(df, extra, where)
+    for rule, option in rules:
+        check_rule_values(rule, df, option)
+    for col in extra:
+        gap = df[col].map(is_missing).to_numpy(dtype=bool)
+        if gap.any():
+            option = next(o for rule, o in rules if col in rule_columns(rule, user_columns(df)))
+            warnings.warn(f"{where}: {int(gap.sum())} run(s) have no value for {col!r}, which {option} reads "
+                          f"({_rows(df, np.flatnonzero(gap))}); the rule can place them in neither train nor test, "
+                          "so they are left out", stacklevel=3)
+            df = df.loc[~gap]
+    return df
 
 
 #: At most this many distinct texts make a feature a column of labels (an optimiser, a dataset name).

@@ -329,6 +329,8 @@ def task_from_frame(
     elif GROUP_COLUMN not in df.columns:
         df[GROUP_COLUMN] = NO_GROUP
     test_rule = test or default_test_rule(df, features[0], rtol=scale_tolerance)
+    df = checks.prepare_rule_columns(df, [(test_rule, "--test"), *([(val, "--val")] if val else [])],
+                                     {*features, *targets, GROUP_COLUMN, *([group] if group else [])}, name)
     test_mask = rule_mask(df, test_rule, tuple(features), rtol=scale_tolerance)
     train, held = df.loc[~test_mask], df.loc[test_mask]
     if len(held) == 0:

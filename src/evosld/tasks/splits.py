@@ -188,6 +188,59 @@ def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
     )
 
 
+def _text_comparisons(tree: ast.AST) -> Iterator[tuple[ast.cmpop, str, str]]:
+    """Each comparison of a column with quoted text in a parsed rule: the operator, the column and the text."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        for op, a, b in zip(node.ops, sides, sides[1:]):
+            for name, text in ((a, b), (b, a)):
+                if isinstance(name, ast.Name) and isinstance(text, ast.Constant) and isinstance(text.value, str):
+                    yield op, column_of(name.id), text.value
+
+
+def check_rule_values(rule: str, df: pd.DataFrame, option: str) -> None:
+    """Refuse a rule whose quoted text can match no run, before it silently selects the wrong rows.
+
+    ``model == '1'`` on a column of numbers is False on every row (no number
+    equals a text), and so is ``model == 'A'`` when the labels are ``a``, ``b``:
+    alone such a rule holds out nothing, but inside ``or`` it quietly gives
+    that group the other branch's rows. Each comparison of a column with quoted
+    text must compare a text column, and ``==`` / ``!=`` a value the column
+    holds somewhere in ``df`` (the whole table: the rule is checked before any
+    row is held out). Raises DataError naming the column, the text and the fix.
+    """
+    rule = rule.strip()
+    if not rule or rule.startswith(("largest:", "random:")):
+        return
+    try:
+        tree = parse_rule(rule, df.columns)
+    except SyntaxError:
+        return  # rule_mask says what is wrong with it
+    for op, col, text in _text_comparisons(tree):
+        if col not in df.columns:
+            continue  # eval_node names the missing column
+        values = df[col]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            try:
+                fix = f"the number without quotes, as in {quoted(col)} == {float(text):g}"
+            except ValueError:
+                fix = f"a number without quotes, as in {quoted(col)} >= 1e9"
+            raise DataError(f"{option} {rule!r} compares text with a number: {col!r} holds numbers and {text!r} "
+                            f"is quoted, so no run equals it; write {fix}")
+        if not isinstance(op, (ast.Eq, ast.NotEq)):
+            continue
+        labels = list(dict.fromkeys(str(v) for v in values if not pd.isna(v)))
+        if text in labels:
+            continue
+        near = [v for v in labels if v.strip().lower() == text.strip().lower()]
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        shown = ", ".join(repr(v) for v in labels[:8]) + (", ..." if len(labels) > 8 else "")
+        raise DataError(f"{option} {rule!r}: no run has {col} == {text!r} ({hint}its values: {shown}); "
+                        "write a value the column holds, with the same case and spaces")
+
+
 def _number(node: ast.AST) -> float | None:
     """The value of a numeric constant in a parsed rule (``1e10``, ``-3``), else None."""
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
