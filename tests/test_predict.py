@@ -156,3 +156,21 @@ def test_an_output_that_cannot_be_written_is_one_line_after_the_predictions_are_
     [line] = out.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot write {blocker / 'p.csv'}: {blocker} is a file, not a folder")
     assert "choose another --output" in line
+
+
+def test_a_table_changed_after_the_run_is_refused_by_predict_eval_and_report(tmp_path):
+    """The law was fitted and scored on the old rows: answers on the new ones would mix two tables."""
+    table = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(table, index=False)
+    run = tmp_path / "run"
+    out = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(table), "--features", "N,D",
+                          "--target", "loss", "--iterations", "2", "--output", str(run), "--quiet"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert _predict(str(run), "--at", "N=1e10, D=1e11").returncode == 0
+    chinchilla_frame().assign(loss=lambda d: 2 * d.loss).to_csv(table, index=False)
+    for argv in (["predict", str(run), "--at", "N=1e10, D=1e11"], ["eval", str(run)], ["report", str(run)]):
+        res = subprocess.run([sys.executable, "-m", "evosld.cli", *argv], capture_output=True, text=True, timeout=300)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, (argv, res.stderr)
+        [line] = res.stderr.strip().splitlines()
+        assert "the table this run started on has changed since" in line and "put the original table back" in line

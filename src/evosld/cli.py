@@ -264,7 +264,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
         from evosld.run.rundir import run_law
-        from evosld.run.summary import check_table_present
+        from evosld.run.summary import check_same_table, check_table_present
         from evosld.tasks.taskfile import task_from_spec
 
         law = run_law(args.program, args.law)
@@ -274,6 +274,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             check_table_present(law.task_spec, args.program)
         task = load_task_from_args(args, args.task) if given else \
             task_from_spec(with_table_options(law.task_spec, args), args.data_dir)
+        if not given:  # on another table on purpose, it is scored there; on its own, the rows must be the same
+            check_same_table(task, law.started_on, args.program)
     else:
         if args.law is not None:
             raise ConfigError(f"--law picks a law of a run: {args.program} is not a run directory")

@@ -33,7 +33,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from evosld.predict.inputs import group_keys, parse_at, read_inputs
     from evosld.predict.law import outside_train, predict_law, refit_range
     from evosld.run.rundir import run_law
-    from evosld.run.summary import check_table_present
+    from evosld.run.summary import check_same_table, check_table_present
     from evosld.tasks.taskfile import task_from_spec
 
     if args.at and args.inputs:
@@ -46,6 +46,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     law = run_law(args.run_dir, args.law)
     check_table_present(law.task_spec, args.run_dir)
     task = task_from_spec(law.task_spec, args.data_dir)
+    check_same_table(task, law.started_on, args.run_dir)
     features = list(task.features)
     df = parse_at(args.at, features) if args.at else read_inputs(args.inputs, features)
     if not len(df):

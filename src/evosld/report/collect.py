@@ -26,7 +26,14 @@ from evosld.report.curves import TRAIN_SET, PlotPlan, plan_plot
 from evosld.run.keptlimit import LIMIT_STATE
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import FailureCounts, HistoryPoint, LLMTotals, RunStore, StoredProgram
-from evosld.run.summary import RunSummary, count_params, n_params_of, stored_task
+from evosld.run.summary import (
+    DATA_STATE,
+    RunSummary,
+    check_same_table,
+    count_params,
+    n_params_of,
+    stored_task,
+)
 from evosld.tasks.task import Task
 
 
@@ -199,6 +206,7 @@ def collect(
         info = store.run()
         if task is None:
             task = stored_task(info, run_dir, data_dir=data_dir, limit=store.get_state(LIMIT_STATE))
+            check_same_table(task, store.get_state(DATA_STATE), run_dir)
         best = store.final()
         if best is None:
             raise ReportError(f"no program of the run in {run_dir} was evaluated successfully; nothing to report")

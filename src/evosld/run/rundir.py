@@ -14,6 +14,7 @@ from typing import Any
 from evosld.errors import DataError
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import RunStore
+from evosld.run.summary import DATA_STATE
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RunLaw:
     program_id: int
     source: str
     task_spec: dict[str, Any]
+    started_on: str | None = None  # the digest of the table it started on (``summary.DATA_STATE``; None: not recorded)
 
 
 def run_law(run_dir: str | Path, program_id: int | None = None) -> RunLaw:
@@ -46,4 +48,5 @@ def run_law(run_dir: str | Path, program_id: int | None = None) -> RunLaw:
             best = store.final()
         if best is None:
             raise DataError(f"{run_dir} holds no law that ran successfully yet; resume the run first")
-        return RunLaw(best.id, best.source, info.config.get("task_spec") or {"name": info.task})
+        return RunLaw(best.id, best.source, info.config.get("task_spec") or {"name": info.task},
+                      store.get_state(DATA_STATE))

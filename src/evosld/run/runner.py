@@ -50,6 +50,7 @@ from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import PRIOR_PROPOSER, SESSION_EVENT, FailureCounts, RunStore
+from evosld.run.summary import DATA_STATE, check_same_table
 from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
 from evosld.search.information import COMPARISON, Information, bic, least_information, pick_evidence
@@ -109,8 +110,6 @@ PROBE_POINTS_STATE = "probe_points"
 #: Store state: a pick its checks scored below 0, weighed by the information criterion
 #: (``search.information.Information``, as JSON).
 INFORMATION_STATE = "information"
-#: Store state: the digest of the tables the run started on (``tasks.task.data_digest``), checked on resume.
-DATA_STATE = "data_digest"
 
 
 def limits_from(config: RunConfig) -> Limits:
@@ -290,12 +289,13 @@ def run_locked(
     store_path = run_dir / STORE_FILE
     if resume:
         store = RunStore.open(store_path)
-        started_on = store.get_state(DATA_STATE)
-        if started_on is not None and started_on != data_digest(task):
+        try:
+            check_same_table(task, store.get_state(DATA_STATE), run_dir,
+                             "put the original table back to resume, or start a new run on the new one with "
+                             "another --output")
+        except DataError:
             store.close()
-            raise DataError(f"{run_dir}: the table this run started on has changed since (its train or test rows "
-                            "differ), and its stored scores were made on the old rows; put the original table "
-                            "back to resume, or start a new run on the new one with another --output")
+            raise
     else:
         if store_path.exists():
             raise ConfigError(f"{run_dir} already holds a run; use --resume {run_dir} or another --output")

@@ -156,6 +156,23 @@ class RunSummary:
         return [m.name for m in self.config.llm.models]
 
 
+#: Store state: the digest of the table a run started on (``tasks.task.data_digest`` of its train and test rows).
+DATA_STATE = "data_digest"
+
+
+def check_same_table(task: Task, started_on: str | None, run_dir: str | os.PathLike,
+                     back: str = "put the original table back, or start a new run on the new one") -> None:
+    """Raise a ``DataError`` when ``task``'s rows are not the rows a run started on (``started_on``: its stored
+    ``DATA_STATE``; None, a run from before the record, passes): its law was fitted and scored on the old rows, so
+    a resume, a prediction, an evaluation or a report on the new ones would mix two tables. ``back`` says what to do."""
+    from evosld.errors import DataError
+    from evosld.tasks.task import data_digest
+
+    if started_on is not None and started_on != data_digest(task):
+        raise DataError(f"{run_dir}: the table this run started on has changed since (its train or test rows "
+                        f"differ), and its law and stored scores were made on the old rows; {back}")
+
+
 def check_table_present(spec: dict[str, Any], run_dir: str | os.PathLike) -> None:
     """Raise a ``DataError`` that says what to do when the table a run was made on (its stored task spec's csv
     file) is no longer where the run read it: the run rebuilds its task from that file, and checks it is the same."""
