@@ -164,3 +164,9 @@ def test_the_summary_line_says_when_the_pick_is_a_twin():
     assert _origin_note({"origin": TWIN_ORIGIN, "twin_of": 7}) == ", program 7's law fitted on relative residuals"
     assert _origin_note({"origin": "add_term"}) == ""
     assert _origin_note({"origin": "comparison law"}) == ", kept over the search's pick"
+    from evosld.search.selection import Selection
+
+    plain = Selection(1, "validation", 0.1, ())
+    assert _origin_note({"origin": "starter"}, plain) == ", the starter: no proposal did better"
+    kept = Selection(1, "validation", 0.1, (), prior={"kept": True, "pick": 11})
+    assert _origin_note({"origin": "starter"}, kept) == ", kept over the search's pick"

@@ -415,7 +415,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}
-    print(f"best law (program {outcome.best_id}{_origin_note(meta)}): {meta.get('formula') or '(see best_program.py)'}")
+    print(f"best law (program {outcome.best_id}{_origin_note(meta, outcome.selection)}): {meta.get('formula') or '(see best_program.py)'}")
     n = n_params_of(meta)
     print(f"  parameters: {n if n is not None else '?'}" + (f" (limit {task.max_params})" if task.max_params else ""))
     print(f"  validation R² {outcome.val.get('r2', float('nan')):.4f}   test R² {outcome.test.get('r2', float('nan')):.4f}")
@@ -464,13 +464,16 @@ def predict_hint(task, run_dir: Path) -> str:
     return f"evosld predict {shlex.quote(str(run_dir))} --at {shlex.quote(point)}{named}"
 
 
-def _origin_note(meta: dict) -> str:
+def _origin_note(meta: dict, sel=None) -> str:
     """What the best-law line adds about where the law came from: the comparison law or the starter kept,
-    or a law's fit-scale twin (``run.twins``); empty for a proposal."""
+    or a law's fit-scale twin (``run.twins``); empty for a proposal. ``sel`` (the run's ``Selection``): a law
+    the prior check or the information criterion put in place of the search's pick is said to be kept over it."""
     from evosld.proposers.symbolic.emit import TWIN_ORIGIN
 
     origin = meta.get("origin")
-    if origin == "comparison law":
+    replaced = sel is not None and ((sel.prior or {}).get("kept") or (sel.information or {}).get("program_id")
+                                    not in (None, (sel.information or {}).get("pick")))
+    if origin == "comparison law" or (origin == "starter" and replaced):
         return ", kept over the search's pick"
     if origin == TWIN_ORIGIN:
         return f", program {meta.get('twin_of')}'s law fitted on relative residuals"
