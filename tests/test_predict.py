@@ -174,3 +174,14 @@ def test_a_table_changed_after_the_run_is_refused_by_predict_eval_and_report(tmp
         assert res.returncode == 2 and "Traceback" not in res.stderr, (argv, res.stderr)
         [line] = res.stderr.strip().splitlines()
         assert "the table this run started on has changed since" in line and "put the original table back" in line
+
+
+def test_a_feature_name_with_a_comma_is_quoted_in_the_printed_command_and_the_error():
+    from evosld.predict.inputs import at_name
+
+    features = ["size (params, M)", "tokens"]
+    text = f"{at_name(features[0])}=1e4, {at_name(features[1])}=1e9"
+    assert text == '"size (params, M)"=1e4, tokens=1e9'
+    assert parse_at([text], features).iloc[0].tolist() == [1e4, 1e9]
+    with pytest.raises(DataError, match=r"""as in '"size \(params, M\)"=\.\.\., tokens=\.\.\.'"""):
+        parse_at(["size (params, M)=1e4, tokens=1e9"], features)

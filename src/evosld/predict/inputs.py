@@ -43,7 +43,7 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
             name = name.strip().strip("`")
             if not eq or not name:
                 raise DataError(f"{where}: write each feature as NAME=VALUE, separated by commas, as in "
-                                f"\"{', '.join(f'{f}=...' for f in features)}\"")
+                                f"{', '.join(f'{at_name(f)}=...' for f in features)!r}")
             if name not in features:
                 raise DataError(f"{where}: {name!r} is not a feature of this law (its features: {', '.join(features)})")
             if name in row:
@@ -57,12 +57,18 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(features))
 
 
+def at_name(feature: str) -> str:
+    """``feature`` as an ``--at`` text names it: in double quotes when it holds a comma (``"size (params, M)"``),
+    which would otherwise split the pair in two; bare otherwise."""
+    return f'"{feature}"' if "," in feature else feature
+
+
 def example_point(task: Task) -> tuple[str, str]:
     """An ``--at`` text for ``task``'s law and the group it is in: each feature at its value in the held-out
     run furthest out (the test row largest on the first feature), as a first question to ask it."""
     rows = task.test if len(task.test) else task.train
     far = rows.iloc[int(np.argmax(rows[task.features[0]].to_numpy(dtype=float)))]
-    return ", ".join(f"{f}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
+    return ", ".join(f"{at_name(f)}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
 
 
 def read_inputs(path: str | Path, features: Sequence[str]) -> pd.DataFrame:
