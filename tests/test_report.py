@@ -530,3 +530,14 @@ def test_a_run_stored_before_session_events_keeps_its_clock(llm_run: Path) -> No
     with RunStore.open(llm_run / "run.sqlite") as store:
         assert store.sessions() == []
         assert all(h.searched_s == h.elapsed_s for h in store.history())
+
+
+def test_a_figure_matplotlib_cannot_draw_is_a_panel_that_says_so():
+    """Sizes near the float limit (1e300) overflow matplotlib's log ticks: the run keeps its report."""
+    from evosld.report.figures import FigureSpec, _drawn
+
+    def overflowing(data):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    png = _drawn(FigureSpec("extrapolation", "Extrapolation", overflowing), None)
+    assert png.startswith(b"\x89PNG")

@@ -510,4 +510,16 @@ def render_figures(data: ReportData) -> dict[str, bytes]:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from font")
-        return {spec.name: to_png(spec.draw(data)) for spec in FIGURES}
+        return {spec.name: _drawn(spec, data) for spec in FIGURES}
+
+
+def _drawn(spec: FigureSpec, data: ReportData) -> bytes:
+    """PNG bytes of one figure; one matplotlib cannot draw (values near the float limit, 1e300, overflow its
+    ticks) is a panel that says so, not a report lost after the run."""
+    try:
+        return to_png(spec.draw(data))
+    except (OverflowError, ValueError) as exc:
+        fig = Figure(figsize=(6, 1.2))
+        fig.text(0.5, 0.5, f"{spec.title}: not drawn ({type(exc).__name__}: {exc}); the tables of the report give its numbers",
+                 ha="center", va="center", wrap=True, fontsize=9)
+        return to_png(fig)
