@@ -96,3 +96,12 @@ def test_resume_plan_reads_the_stored_config_and_time(planned, tmp_path):
     assert again.config.max_iterations == OFFLINE_MAX_ITERATIONS
     assert again.task_spec == first.task_spec and again.task.features == first.task.features
     assert plan_run(None, None, resume=tmp_path / "run").budget_spent
+
+
+@pytest.mark.parametrize("name, folder", [("../escaped", "escaped"), ("a/b", "a_b"), ("my law 2", "my_law_2"),
+                                          ("..", "run"), ("loss_vs_N", "loss_vs_N")])
+def test_a_users_name_stays_one_folder_inside_runs(name, folder):
+    from evosld.config import RUNS_DIR, RunConfig
+
+    path = RunConfig().default_run_dir(name, stamp="20260101-000000")
+    assert path.parent == RUNS_DIR and path.name == f"{folder}-seed{RunConfig().random_seed}-20260101-000000"

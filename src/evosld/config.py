@@ -8,6 +8,7 @@ meaning here are accepted and reported as ignored; anything else is an error.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -193,8 +194,13 @@ class RunConfig(BaseModel):
         return None if self.max_iterations >= OFFLINE_MAX_ITERATIONS else self.max_iterations
 
     def default_run_dir(self, task_name: str, stamp: str | None = None) -> Path:
-        """``runs/<task>-seed<S>-<YYYYmmdd-HHMMSS>`` (``stamp`` defaults to the local time now)."""
-        return RUNS_DIR / f"{task_name}-seed{self.random_seed}-{stamp or time.strftime('%Y%m%d-%H%M%S')}"
+        """``runs/<task>-seed<S>-<YYYYmmdd-HHMMSS>`` (``stamp`` defaults to the local time now).
+
+        The task's name is the user's (``--name``): characters other than letters, digits, ``.``, ``-`` and ``_``
+        become ``_``, so a name such as ``../x`` or ``a/b`` stays one folder inside ``runs/``.
+        """
+        safe = re.sub(r"[^\w.-]+", "_", task_name).strip("._") or "run"
+        return RUNS_DIR / f"{safe}-seed{self.random_seed}-{stamp or time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def _strip_ignored(data: dict[str, Any], ignored: list[str]) -> dict[str, Any]:
