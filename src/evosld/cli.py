@@ -272,9 +272,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         given = args.task or getattr(args, "csv", None)
         if not given:
             check_table_present(law.task_spec, args.program)
-        task = load_task_from_args(args, args.task) if given else \
-            task_from_spec(with_table_options(law.task_spec, args), args.data_dir)
-        if not given:  # on another table on purpose, it is scored there; on its own, the rows must be the same
+        spec = with_table_options(law.task_spec, args)
+        task = load_task_from_args(args, args.task) if given else task_from_spec(spec, args.data_dir)
+        if not given and spec == law.task_spec:  # on another table or split on purpose, it is scored there
             check_same_table(task, law.started_on, args.program)
     else:
         if args.law is not None:
