@@ -185,3 +185,12 @@ def test_a_feature_name_with_a_comma_is_quoted_in_the_printed_command_and_the_er
     assert parse_at([text], features).iloc[0].tolist() == [1e4, 1e9]
     with pytest.raises(DataError, match=r"""as in '"size \(params, M\)"=\.\.\., tokens=\.\.\.'"""):
         parse_at(["size (params, M)=1e4, tokens=1e9"], features)
+
+
+def test_the_refit_range_holds_the_prediction_itself(grouped_run):
+    """With one refit the range was that refit alone, a span of zero printed beside a prediction outside it."""
+    _, result = grouped_run
+    points = pd.DataFrame({"N": [7e10, 1e8, 3e10], "D": [1.4e12, 1e10, 1e11], "group": ["beta", "alpha", "alpha"]})
+    want = result.predict(points)
+    low, high = result.refit_range(points)
+    assert all(lo <= p <= hi for lo, p, hi in zip(low, want, high))

@@ -79,8 +79,8 @@ class DiscoveryResult:
     def refit_range(self, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """How far the predictions for the rows of ``df`` move when the law is fitted on fewer runs.
 
-        The lowest and highest prediction over refits without the validation
-        runs and without each inner fold's band (``evosld.predict.law.refit_range``,
+        The lowest and highest prediction over the fit on all train rows and refits without the
+        validation runs and without each inner fold's band (``evosld.predict.law.refit_range``,
         what ``evosld predict`` shows). Returns (lo, hi), each shaped as ``predict``'s
         result; NaN where no refit gave a finite value.
         """

@@ -100,9 +100,9 @@ def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_col
     groups = task.groups
     column = next((c for c in (group_column, GROUP_COLUMN) if c and c in df.columns), None)
     if column is not None:
-        keys = df[column].astype(str).to_numpy()
+        keys = df[column].astype(str).str.strip().to_numpy()  # as the run read its labels (tables.stripped_text)
     elif group is not None:
-        keys = np.full(len(df), str(group), dtype=object)
+        keys = np.full(len(df), str(group).strip(), dtype=object)
     elif len(groups) == 1:
         keys = np.full(len(df), groups[0], dtype=object)
     else:

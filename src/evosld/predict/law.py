@@ -52,12 +52,15 @@ def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
         X: (M, F) inputs in ``task.features`` order.
         keys: (M,) their groups.
     Returns:
-        (lo, hi), each (M, T): the lowest and highest finite prediction over those refits; NaN where none gave
-        one (no refit, or a group the refit has no rows of).
+        (lo, hi), each (M, T): the lowest and highest finite prediction over those refits and the fit on all
+        train rows (the prediction itself, so the range holds it); NaN where no refit gave one (no refit, or a
+        group the refit has no rows of).
     """
     sandbox = sandbox or Sandbox()  # one for every refit
     runs = [out for split in refit_splits(task)
             if (out := _predict_on(task, source, X, keys, split, sandbox)[0]) is not None]
+    if runs and (full := _predict_on(task, source, X, keys, "test", sandbox)[0]) is not None:
+        runs.append(np.where(np.isnan(np.nanmin(np.stack(runs), axis=0)), np.nan, full))
     if not runs:
         nan = np.full((len(keys), len(task.targets)), np.nan)
         return nan, nan.copy()
