@@ -859,3 +859,35 @@ def test_column_names_in_a_script_the_figures_font_lacks_print_no_glyph_warnings
     assert not [w for w in seen if "Glyph" in str(w.message)]
     assert "损失" in (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert result.test["r2"] is not None
+
+
+def test_group_labels_typed_with_spaces_around_them_are_one_group():
+    df = _three_models()
+    df["model"] = [f"m{m}" + (" " if i % 2 else "") for i, m in enumerate(df["model"])]
+    task = task_from_frame(df, ["N", "D"], "loss", group="model", test="N >= 1e9 and model != 'm3'", baseline="none")
+    assert sorted(task.groups) == ["m1", "m2", "m3"] and set(task.test["model"]) == {"m1", "m2"}
+
+
+def test_a_list_of_names_with_an_empty_one_is_refused():
+    from evosld.tasks.tables import split_names
+
+    assert split_names("N, D,") == ["N", "D"]
+    for text in (",D", "N,,D"):
+        with pytest.raises(DataError, match="has an empty name .*a column is missing from it"):
+            split_names(text)
+
+
+def test_a_table_given_as_a_task_name_gets_the_csv_hint(tmp_path):
+    from evosld.tasks import load_task
+
+    with pytest.raises(DataError, match="unknown task 'runs.csv'.*give it with --csv runs.csv --features"):
+        load_task("runs.csv")
+    with pytest.raises(DataError) as err:
+        load_task("moe_law")
+    assert "--csv" not in str(err.value)
+
+
+def test_groups_of_one_run_each_say_so_instead_of_suggesting_the_rule_that_failed():
+    df = chinchilla_frame().assign(model=lambda d: [f"m{i}" for i in range(len(d))])
+    with pytest.raises(DataError, match=r"each of its 42 groups holds one run.*group the runs more coarsely"):
+        task_from_frame(df, ["N", "D"], "loss", group="model")

@@ -166,7 +166,12 @@ def load_task(name: str, data_dir: str | os.PathLike | None = None) -> Task:
     Hugging Face Hub (needs the ``hub`` extra and a network).
     """
     if name not in BUILTIN:
-        raise DataError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
+        suffix = Path(name).suffix.lower()
+        table = suffix in (".csv", ".tsv", ".txt", ".json", ".parquet", ".xlsx") or (
+            Path(name).is_file() and suffix not in (".yaml", ".yml"))
+        hint = (f"; to use your own table, give it with --csv {name} --features COLUMNS --target COLUMN"
+                if table else "")
+        raise DataError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}{hint}")
     spec = BUILTIN[name]
     root = data_dir if data_dir is not None else os.environ.get(DATA_ENV)
     if root:
@@ -289,6 +294,7 @@ def task_from_frame(
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
     scale_tolerance = check_tolerance(scale_tolerance, "scale_tolerance")  # the CLI and task files check theirs first
     tables.check_frame(df, name)
+    df = tables.stripped_text(df)
     features = [features] if isinstance(features, str) else list(features)
     targets = [target] if isinstance(target, str) else list(target)
     if not features:
@@ -340,6 +346,9 @@ def task_from_frame(
                 or f"; give --test a rule that holds out the largest runs, such as \"{example}\"")
         raise DataError(f"{name}: the test rule {test_rule!r} holds out no run (the features span {spans}){what}")
     if len(train) == 0:
+        single = _single_value_groups(df, test_rule, scale_tolerance)
+        if single:
+            raise DataError(f"{name}: the test rule {test_rule!r} holds out every row: {single}")
         why = "" if test else (f" (the default: {features[0]!r}, the first feature, takes one value in every group; "
                                "list a feature that varies first in --features, or")
         example = example_rule(df, features, scale_tolerance)
@@ -392,6 +401,24 @@ def task_from_frame(
                                                 stays="train", rtol=scale_tolerance),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
+
+
+def _single_value_groups(df: pd.DataFrame, rule: str, rtol: float) -> str:
+    """Why a ``largest:COL`` rule held out every row when every group holds one value of COL (a run per group,
+    or a column constant within each group), as advice; "" otherwise."""
+    if not rule.startswith("largest:") or GROUP_COLUMN not in df.columns:
+        return ""
+    col = rule.split(":")[1]
+    if col not in df.columns:
+        return ""
+    per_group = df.groupby(GROUP_COLUMN, sort=False)[col].agg(lambda v: len(set(levels(v.to_numpy(dtype=float), rtol))))
+    if len(per_group) < 2 or per_group.max() > 1:
+        return ""
+    sizes = df.groupby(GROUP_COLUMN, sort=False).size()
+    what = "one run" if sizes.max() == 1 else f"one value of {col!r}"
+    return (f"each of its {len(per_group)} groups holds {what}, and a law is fitted group by group, so it needs "
+            f"runs at several values of {col!r} in every group: group the runs more coarsely (another --group-by, "
+            "or none)")
 
 
 def _looks_like_a_loss(df: pd.DataFrame, train: pd.DataFrame, features: Sequence[str], targets: Sequence[str],

@@ -34,10 +34,22 @@ MAX_ROWS = 200_000
 MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
+def stripped_text(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with the spaces around its text cells removed: a group label typed ``'a '`` on some lines and
+    ``'a'`` on others is one group, and a rule's ``model == 'a'`` matches both."""
+    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)]
+    fixed = {c: df[c].map(lambda v: v.strip() if isinstance(v, str) else v) for c in text}
+    return df.assign(**fixed) if fixed else df
+
+
 def split_names(text: str) -> list[str]:
     """Column names from a comma-separated text (an option, a task file's ``features: N, D``); a name holding a
     comma goes in double quotes (``'"size (params, M)",tokens'``), as in a CSV line."""
-    return [x.strip() for x in next(csv.reader([text], skipinitialspace=True), []) if x.strip()]
+    parts = next(csv.reader([text], skipinitialspace=True), [])
+    if any(not x.strip() for x in parts[:-1]):  # a comma at the end is harmless; one at the start drops a name
+        raise DataError(f"the list {text!r} has an empty name (a comma at its start, or two in a row): a column "
+                        "is missing from it; give each name once, separated by commas")
+    return [x.strip() for x in parts if x.strip()]
 
 
 def _too_many_rows(where: str, what: str) -> DataError:
