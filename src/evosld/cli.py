@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -21,6 +21,9 @@ from rich.table import Table
 from evosld.errors import ConfigError, EvosldError
 from evosld.signals import Aborted, exit_code_for
 from evosld.tasks.tables import split_names
+
+if TYPE_CHECKING:
+    from evosld.search.selection import Selection
 
 # Tables keep their full width when piped to a file (rich would fold them to 80 columns).
 console = Console() if sys.stdout.isatty() else Console(width=160)
@@ -464,15 +467,16 @@ def predict_hint(task, run_dir: Path) -> str:
     return f"evosld predict {shlex.quote(str(run_dir))} --at {shlex.quote(point)}{named}"
 
 
-def _origin_note(meta: dict, sel=None) -> str:
+def _origin_note(meta: dict, sel: Selection | None = None) -> str:
     """What the best-law line adds about where the law came from: the comparison law or the starter kept,
     or a law's fit-scale twin (``run.twins``); empty for a proposal. ``sel`` (the run's ``Selection``): a law
     the prior check or the information criterion put in place of the search's pick is said to be kept over it."""
     from evosld.proposers.symbolic.emit import TWIN_ORIGIN
 
     origin = meta.get("origin")
-    replaced = sel is not None and ((sel.prior or {}).get("kept") or (sel.information or {}).get("program_id")
-                                    not in (None, (sel.information or {}).get("pick")))
+    info = (sel.information or {}) if sel is not None else {}
+    replaced = sel is not None and (bool((sel.prior or {}).get("kept"))
+                                    or info.get("program_id") not in (None, info.get("pick")))
     if origin == "comparison law" or (origin == "starter" and replaced):
         return ", kept over the search's pick"
     if origin == TWIN_ORIGIN:

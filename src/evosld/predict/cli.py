@@ -115,8 +115,8 @@ def _print(task, program_id: int, run_dir: str, df: pd.DataFrame, keys: np.ndarr
     console.print(table)
     console.print("refit on fewer runs: the lowest and highest prediction of the same law fitted on all train "
                   "runs, without the validation runs, and without each band below them (the checks of its pick): "
-                  "how far the runs "
-                  "nearest the prediction hold it in place; no confidence interval (the runs' own scatter is not in it)")
+                  "how far the runs nearest the prediction hold it in place; no confidence interval (the runs' own "
+                  "scatter is not in it)")
     if any(outside):
         console.print("×k: k times the largest (or smallest) value the law was fitted on, in the input's group; "
                       "the further out, the less the runs vouch for the prediction (best.json: selection says how "
