@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ import pytest
 import evosld
 from evosld.errors import DataError
 from evosld.run.store import RunStore
+from tests.conftest import chinchilla_frame
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "recover_chinchilla.py"
 
@@ -135,3 +139,20 @@ def test_a_resume_with_another_parameter_limit_is_refused_naming_the_argument(tm
     again = evosld.discover(ex.make_runs(), features=["N", "D"], target="loss", iterations=2, budget_seconds=None,
                             max_params=limit, resume=run, progress=False)
     assert again.run_dir == first.run_dir
+
+
+def test_a_script_without_a_main_guard_runs_one_discovery(tmp_path):
+    """multiprocessing re-imports the parent's main script in its children: a script calling ``evosld.discover``
+    at module level ran a second discovery inside every sandbox child, and all its evaluations failed."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "fit.py").write_text(
+        "import evosld, pandas as pd\n"
+        "df = pd.read_csv('runs.csv')\n"
+        "r = evosld.discover(df, features=['N', 'D'], target='loss', iterations=2, budget_seconds=None, seed=0,\n"
+        "                    output='run', progress=False)\n"
+        "print('LAW', r.formula)\n")
+    out = subprocess.run([sys.executable, "fit.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ))
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert out.stdout.count("LAW") == 1
+    assert [p.name for p in tmp_path.rglob("run.sqlite")] == ["run.sqlite"] and (tmp_path / "run" / "run.sqlite").exists()

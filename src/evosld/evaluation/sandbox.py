@@ -13,6 +13,7 @@ found by that id and killed. The parent turns every outcome into a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ import signal
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -92,6 +94,44 @@ class RunResult:
 
 
 _forkserver_lock = threading.Lock()
+_main_hidden = threading.local()
+_hide_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_user_main() -> Iterator[None]:
+    """Processes started in this block, by this thread, do not import the user's ``__main__`` script.
+
+    multiprocessing hands every process it starts the path of the parent's main
+    script, and the forkserver and each child import it as ``__mp_main__``: a
+    user's ``python fit.py`` calling ``evosld.discover`` at module level, with no
+    ``if __name__ == "__main__":`` guard, ran a second discovery inside every
+    sandbox child (its evaluations all failed, a nested run directory appeared).
+    The sandbox's children need nothing from that script (their target lives in
+    ``evosld.evaluation.worker``), so while this thread starts them the
+    preparation data multiprocessing sends leaves the main module out. Other
+    threads, and the user's own pools, are untouched.
+    """
+    from multiprocessing import spawn
+
+    with _hide_lock:  # wrap multiprocessing's function once per process
+        if not getattr(spawn.get_preparation_data, "_evosld_wrapped", False):
+            original = spawn.get_preparation_data
+
+            def preparation_data(name: str) -> dict[str, Any]:
+                data = original(name)
+                if getattr(_main_hidden, "on", False):
+                    for key in ("main_path", "init_main_from_path", "init_main_from_name"):
+                        data.pop(key, None)
+                return data
+
+            preparation_data._evosld_wrapped = True  # type: ignore[attr-defined]
+            spawn.get_preparation_data = preparation_data
+    _main_hidden.on = True
+    try:
+        yield
+    finally:
+        _main_hidden.on = False
 
 
 def _start_clean_forkserver(ctx: multiprocessing.context.BaseContext) -> None:
@@ -111,7 +151,8 @@ def _start_clean_forkserver(ctx: multiprocessing.context.BaseContext) -> None:
             os.environ.update(worker.THREAD_ENV)
             from multiprocessing import forkserver
 
-            forkserver.ensure_running()
+            with _without_user_main():
+                forkserver.ensure_running()
         finally:
             for k in worker.THREAD_ENV:
                 os.environ.pop(k, None)
@@ -192,14 +233,16 @@ class Sandbox:
                 daemon=False,
             )
             try:
-                proc.start()
+                with _without_user_main():
+                    proc.start()
             except Exception as exc:  # noqa: BLE001 - e.g. the forkserver was killed
                 if not _await_forkserver_exit():
                     _reset_forkserver()  # alive but refusing work: no run can use it
                 _start_clean_forkserver(self._ctx)
                 proc = self._ctx.Process(target=worker.child_main, args=(source, job, scratch, asdict(lim), uid))
                 try:
-                    proc.start()
+                    with _without_user_main():
+                        proc.start()
                 except Exception:  # noqa: BLE001
                     return RunResult(None, "sandbox", f"could not start the sandbox: {exc}", duration=time.perf_counter() - t0)
             self._running.add(proc.pid)
