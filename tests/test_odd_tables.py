@@ -891,3 +891,13 @@ def test_groups_of_one_run_each_say_so_instead_of_suggesting_the_rule_that_faile
     df = chinchilla_frame().assign(model=lambda d: [f"m{i}" for i in range(len(d))])
     with pytest.raises(DataError, match=r"each of its 42 groups holds one run.*group the runs more coarsely"):
         task_from_frame(df, ["N", "D"], "loss", group="model")
+
+
+def test_columns_passed_by_something_other_than_their_name_get_one_line():
+    df = chinchilla_frame()
+    with pytest.raises(DataError, match=r"take the names \(text\) of the table's columns, and 0, 1, 2 are not one"):
+        task_from_frame(df.set_axis([0, 1, 2], axis=1), [0, 1], 2)
+    with pytest.raises(DataError, match=r"\['model'\] is not one: pass names"):
+        task_from_frame(df.assign(model="a"), ["N", "D"], "loss", group=["model"])
+    task = task_from_frame(df.assign(**{"7": "x"}).rename(columns={"7": 7}), ["N", "D"], "loss", baseline="none")
+    assert len(task.train) > 0  # an unnamed column the law does not use is no obstacle

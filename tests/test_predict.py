@@ -194,3 +194,19 @@ def test_the_refit_range_holds_the_prediction_itself(grouped_run):
     want = result.predict(points)
     low, high = result.refit_range(points)
     assert all(lo <= p <= hi for lo, p, hi in zip(low, want, high))
+
+
+def test_the_python_predict_checks_its_inputs_as_the_command_does(grouped_run):
+    """A NaN or a zero size gave NaN silently, no rows 'the law failed to run: None', a Series an AttributeError."""
+    _, result = grouped_run
+    good = pd.DataFrame({"N": ["70B"], "D": [1.4e12], "lab": ["beta"]})  # sizes spelt as a table spells them
+    assert np.isfinite(result.predict(good)).all()
+    for df, message in [
+        (good.assign(N=[np.nan]), "column 'N' has NaN or infinite values"),
+        (good.assign(N=[0.0]), "the law takes 'N' on a log scale, so it must be positive; input row.s. 1"),
+        (good.iloc[:0], "the table has no rows to predict"),
+        (good["N"], "give the inputs as a table"),
+        (pd.concat([good, good[["N"]]], axis=1), "'N' appear more than once"),
+    ]:
+        with pytest.raises(DataError, match=message):
+            result.predict(df)

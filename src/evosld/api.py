@@ -92,15 +92,15 @@ class DiscoveryResult:
 
     def _inputs(self, df: pd.DataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
         """(M, F) features of ``df`` in the task's order and (M,) their groups, or one ``DataError`` saying why not."""
-        from evosld.predict.inputs import group_keys
-        from evosld.tasks.checks import check_columns
+        from evosld.predict.inputs import checked_inputs, group_keys
 
-        check_columns(df, list(self.task.features), what)
+        features = list(self.task.features)
+        df = checked_inputs(df, features, [f for f in self.task.log_features if f in features], what)
         try:
             keys = group_keys(self.task, df, group_column=self.group_by, option=None)
         except DataError as exc:
             raise DataError(f"{what}: {exc}") from None
-        return df[list(self.task.features)].to_numpy(dtype=float), keys
+        return df[features].to_numpy(dtype=float), keys
 
 
 def _say_interrupted(signum: int, run_dir: Path, found: bool) -> None:

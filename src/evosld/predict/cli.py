@@ -30,7 +30,7 @@ OUTSIDE = "outside_train"
 def cmd_predict(args: argparse.Namespace) -> int:
     """Fit the run's law on its train rows and print (or write) its predictions at the inputs given."""
     from evosld.evaluation import Sandbox
-    from evosld.predict.inputs import group_keys, parse_at, read_inputs
+    from evosld.predict.inputs import checked_inputs, group_keys, parse_at, read_inputs
     from evosld.predict.law import outside_train, predict_law, refit_range
     from evosld.run.rundir import run_law
     from evosld.run.summary import check_same_table, check_table_present
@@ -48,9 +48,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     task = task_from_spec(law.task_spec, args.data_dir)
     check_same_table(task, law.started_on, args.run_dir)
     features = list(task.features)
-    df = parse_at(args.at, features) if args.at else read_inputs(args.inputs, features)
-    if not len(df):
-        raise DataError(f"{args.inputs} has no rows to predict")
+    logs = [f for f in task.log_features if f in features]
+    df = checked_inputs(parse_at(args.at, features), features, logs, "--at") if args.at else \
+        read_inputs(args.inputs, features, logs)
     group_column = (law.task_spec.get("csv") or {}).get("group")
     keys = group_keys(task, df, args.group, group_column)
     X = df[features].to_numpy(dtype=float)

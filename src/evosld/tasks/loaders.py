@@ -295,6 +295,15 @@ def task_from_frame(
     scale_tolerance = check_tolerance(scale_tolerance, "scale_tolerance")  # the CLI and task files check theirs first
     tables.check_frame(df, name)
     df = tables.stripped_text(df)
+    named = [*([features] if isinstance(features, str) else list(features)),
+             *([target] if isinstance(target, str) else list(target) if isinstance(target, (list, tuple)) else [target]),
+             *([group] if group is not None else [])]
+    odd = [c for c in named if not isinstance(c, str)]
+    if odd:
+        raise DataError(f"features, target and group take the names (text) of the table's columns, and "
+                        f"{', '.join(map(repr, odd))} {'is' if len(odd) == 1 else 'are'} not one: pass names, as in "
+                        "features=['N', 'D'], target='loss', group='model' (a table with unnamed columns: name them "
+                        "first, df.columns = [...])")
     features = [features] if isinstance(features, str) else list(features)
     targets = [target] if isinstance(target, str) else list(target)
     if not features:

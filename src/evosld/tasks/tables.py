@@ -38,8 +38,12 @@ def stripped_text(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with the spaces around its text cells removed: a group label typed ``'a '`` on some lines and
     ``'a'`` on others is one group, and a rule's ``model == 'a'`` matches both."""
     text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)]
-    fixed = {c: df[c].map(lambda v: v.strip() if isinstance(v, str) else v) for c in text}
-    return df.assign(**fixed) if fixed else df
+    if not text:
+        return df
+    out = df.copy()
+    for c in text:  # by position-free label: column names need not be strings
+        out[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
+    return out
 
 
 def split_names(text: str) -> list[str]:
