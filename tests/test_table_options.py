@@ -94,3 +94,19 @@ def test_a_task_file_reads_features_as_text_and_says_where_its_yaml_breaks(tmp_p
     (tmp_path / "broken.yaml").write_text("data: runs.csv\nfeatures: [N, D\ntarget: loss\n")
     code, _, err = run_cli(capsys, "tasks", str(tmp_path / "broken.yaml"))
     assert one_error(code, err) == f"error: task file {tmp_path / 'broken.yaml'} is not valid YAML at line 3"
+
+
+@pytest.mark.parametrize("kind", ["latin-1", "folder"])
+def test_a_task_or_config_file_that_is_no_utf8_text_or_a_folder_is_one_line(tmp_path, capsys, kind):
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    for name in ("task.yaml", "config.yaml"):
+        if kind == "folder":
+            (tmp_path / name).mkdir()
+        else:
+            (tmp_path / name).write_bytes(b"description: Hoffmann \xe9t al.\n")
+    what = "is a folder; give the YAML file itself" if kind == "folder" else "is not UTF-8 text"
+    code, _, err = run_cli(capsys, "tasks", str(tmp_path / "task.yaml"))
+    assert f"task file {tmp_path / 'task.yaml'} {what}" in one_error(code, err)
+    code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target",
+                           "loss", "--config", str(tmp_path / "config.yaml"), "--iterations", "1")
+    assert f"config file {tmp_path / 'config.yaml'} {what}" in one_error(code, err)

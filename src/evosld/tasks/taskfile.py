@@ -110,6 +110,10 @@ def read_task_file(path: str | Path) -> dict[str, Any]:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataError(f"task file not found: {p}") from None
+    except IsADirectoryError:
+        raise DataError(f"task file {p} is a folder; give the YAML file itself") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"task file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise DataError(f"task file {p} is not valid YAML{yaml_where(exc)}") from None
     try:
