@@ -19,6 +19,7 @@ from evosld.bench.spec import BenchRun, BenchSpec, parse_seeds, parse_tasks, pla
 from evosld.errors import ConfigError, DataError
 from evosld.run.store import RunStore
 from evosld.tasks.builtin import BUILTIN
+from tests.conftest import one_error, run_cli
 
 TASKS = ("moe_scaling_law", "data_constrained_scaling_law")
 
@@ -120,3 +121,23 @@ def test_bench_runs_resumes_and_reports_the_stored_numbers(tmp_path: Path, data_
     after = _stored(victim)
     assert after["programs"] == runs[(TASKS[0], 1)]["programs"]
     assert math.isclose(after["test"], runs[(TASKS[0], 1)]["test"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--budget-seconds", "-1"], "--budget-seconds must be a positive number of seconds, not -1"),
+    (["--budget-seconds", "0"], "--budget-seconds must be a positive number of seconds, not 0"),
+    (["--iterations", "0"], "--iterations must be at least 1, not 0"),
+])
+def test_bench_limits_are_checked_before_any_run(tmp_path, capsys, args, message):
+    code, _, err = run_cli(capsys, "bench", "--tasks", "sft_scaling_law", "--output", str(tmp_path / "b"), *args)
+    assert message in one_error(code, err) and not (tmp_path / "b").exists()
+
+
+def test_bench_output_that_is_a_file_or_a_discovery_run_is_refused(tmp_path, capsys):
+    (tmp_path / "a file").write_text("x")
+    code, _, err = run_cli(capsys, "bench", "--tasks", "sft_scaling_law", "--output", str(tmp_path / "a file"))
+    assert "is a file; give the bench a folder" in one_error(code, err)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.sqlite").write_bytes(b"")
+    code, _, err = run_cli(capsys, "bench", "--tasks", "sft_scaling_law", "--output", str(tmp_path / "run"))
+    assert "holds a discovery run" in one_error(code, err)

@@ -41,6 +41,21 @@ class BenchSpec:
     dask_scheduler: str | None = None
     dask_local: bool = False
 
+    def __post_init__(self) -> None:
+        """Limits and the output folder are checked before any run starts (one ``ConfigError`` line each)."""
+        import math
+
+        if self.budget_seconds is not None and not (math.isfinite(self.budget_seconds) and self.budget_seconds > 0):
+            raise ConfigError(f"--budget-seconds must be a positive number of seconds, not {self.budget_seconds:g}")
+        if self.iterations is not None and self.iterations < 1:
+            raise ConfigError(f"--iterations must be at least 1, not {self.iterations}")
+        out = Path(self.output)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--output {out} is a file; give the bench a folder (new, or a bench to resume)")
+        if (out / STORE_FILE).exists():
+            raise ConfigError(f"--output {out} holds a discovery run (evosld discover's); give the bench its own "
+                              "folder")
+
     @property
     def on_dask(self) -> bool:
         """True when the runs go to a Dask cluster."""
