@@ -105,3 +105,14 @@ def test_a_users_name_stays_one_folder_inside_runs(name, folder):
 
     path = RunConfig().default_run_dir(name, stamp="20260101-000000")
     assert path.parent == RUNS_DIR and path.name == f"{folder}-seed{RunConfig().random_seed}-20260101-000000"
+
+
+def test_the_python_resume_refuses_another_task_or_output_as_the_command_does(tmp_path):
+    run = tmp_path / "run"
+    evosld.discover(chinchilla_frame(), features=["N", "D"], target="loss", iterations=1, budget_seconds=None,
+                    seed=0, output=run, progress=False)
+    with pytest.raises(evosld.DataError, match="is a run on 'my_law', not on 'sft_scaling_law'"):
+        evosld.discover("sft_scaling_law", resume=run, progress=False)
+    with pytest.raises(evosld.DataError, match="resume continues the run in .* and writes there; drop output"):
+        evosld.discover(chinchilla_frame(), features=["N", "D"], target="loss", resume=run, output=tmp_path / "zz",
+                        progress=False)

@@ -373,16 +373,13 @@ def plan_from_args(args: argparse.Namespace):
     if args.resume:
         given = [f"--{o.replace('_', '-')}" if o != "task" else "a task" for o in _TASK_OPTIONS
                  if getattr(args, o, None) not in (None, "", [])]
-        if args.output and Path(args.output).resolve() != Path(args.resume).resolve():
-            raise DataError(f"--resume continues the run in {args.resume} and writes there; drop --output "
-                            f"{args.output} (to keep a copy elsewhere, copy the directory once the run is done)")
         if given:
             raise DataError(f"--resume continues the run in {args.resume} on the task it started with; "
                             f"drop {', '.join(given)} (for other data or another task, start a new run with "
                             "another --output)")
     spec = None if args.resume else task_spec_from_args(args, args.task)
     return plan_run(spec, overrides, config_file=args.config, output=args.output, resume=args.resume,
-                    data_dir=args.data_dir, options=CONFIG_OPTIONS)
+                    data_dir=args.data_dir, options={**CONFIG_OPTIONS, "output": "--output", "resume": "--resume"})
 
 
 def cmd_discover(args: argparse.Namespace) -> int:

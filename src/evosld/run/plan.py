@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evosld.config import RunConfig, load_config
+from evosld.errors import DataError
 from evosld.run.outputs import STORE_FILE
 from evosld.tasks.task import Task
 
@@ -96,10 +97,18 @@ def plan_run(
         from evosld.run.summary import check_table_present
 
         run_dir = Path(resume)
+        named = options or {}
+        if output is not None and Path(output).resolve() != run_dir.resolve():
+            raise DataError(f"{named.get('resume', 'resume')} continues the run in {run_dir} and writes there; drop "
+                            f"{named.get('output', 'output')} {output} (to keep a copy elsewhere, copy the directory "
+                            "once the run is done)")
         with RunStore.open(run_dir / STORE_FILE) as store:
             info = store.run()
             searched = float(store.get_state("elapsed_seconds", 0.0) or 0.0)
             recorded = store.get_state(LIMIT_STATE)
+        if isinstance(task_or_spec, str) and task_or_spec != info.task:
+            raise DataError(f"{run_dir} is a run on {info.task!r}, not on {task_or_spec!r}: resume it without "
+                            f"naming a task, or start a new run on {task_or_spec!r} in another folder")
         spec = info.config.get("task_spec") or {"name": info.task}
         if not isinstance(task_or_spec, Task):
             check_table_present(spec, run_dir)
@@ -119,8 +128,6 @@ def plan_run(
         task, spec = task_or_spec, {"name": task_or_spec.name}
     else:
         if task_or_spec is None:
-            from evosld.errors import DataError
-
             raise DataError("name a task (see `evosld tasks`), a task file (.yaml), or give a table")
         spec = task_spec_for(task_or_spec, data_dir) if isinstance(task_or_spec, str) else task_or_spec
         task = task_from_spec(spec, data_dir)
