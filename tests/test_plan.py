@@ -116,3 +116,21 @@ def test_the_python_resume_refuses_another_task_or_output_as_the_command_does(tm
     with pytest.raises(evosld.DataError, match="resume continues the run in .* and writes there; drop output"):
         evosld.discover(chinchilla_frame(), features=["N", "D"], target="loss", resume=run, output=tmp_path / "zz",
                         progress=False)
+
+
+def test_an_openevolve_configs_models_are_the_models_called(tmp_path):
+    """primary_model / secondary_model were ignored, and the default model ran instead (at its price)."""
+    import yaml
+
+    from evosld.config import load_config
+
+    def loaded(llm: dict):
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump({"llm": llm}))
+        cfg, ignored = load_config(tmp_path / "c.yaml", {})
+        return [(m.name, m.weight) for m in cfg.llm.models], ignored
+
+    assert loaded({"primary_model": "gpt-4", "primary_model_weight": 0.8, "secondary_model": "o3-mini",
+                   "secondary_model_weight": 0.2}) == ([("gpt-4", 0.8), ("o3-mini", 0.2)], [])
+    assert loaded({"primary_model": "gpt-4", "secondary_model": "o3-mini", "secondary_model_weight": 0.0}) == (
+        [("gpt-4", 1.0)], [])
+    assert loaded({"models": ["m1"], "primary_model": "gpt-4"}) == ([("m1", 1.0)], ["llm.primary_model"])

@@ -34,8 +34,7 @@ RUNS_DIR = Path("runs")
 IGNORED_KEYS = {
     "": {"checkpoint_interval", "log_level", "log_dir", "language", "file_suffix", "max_code_length",
          "early_stopping_patience", "convergence_threshold", "early_stopping_metric"},
-    "llm": {"top_p", "retry_delay", "primary_model", "primary_model_weight", "secondary_model",
-            "secondary_model_weight", "evaluator_models", "api_key_env"},
+    "llm": {"top_p", "retry_delay", "evaluator_models", "api_key_env"},
     "prompt": {"template_dir", "use_template_stochasticity", "template_variations", "use_meta_prompting",
                "meta_prompt_weight", "include_artifacts", "max_artifact_bytes", "artifact_security_filter",
                "suggest_simplification_after_chars", "include_changes_under_chars",
@@ -203,9 +202,34 @@ class RunConfig(BaseModel):
         return RUNS_DIR / f"{safe}-seed{self.random_seed}-{stamp or time.strftime('%Y%m%d-%H%M%S')}"
 
 
+#: OpenEvolve's two-model spelling of the ensemble: (model key, its weight key), read as ``llm.models``.
+OPENEVOLVE_MODELS = (("primary_model", "primary_model_weight"), ("secondary_model", "secondary_model_weight"))
+
+
+def _openevolve_models(llm: dict[str, Any], ignored: list[str]) -> dict[str, Any]:
+    """An ``llm`` section with OpenEvolve's ``primary_model`` / ``secondary_model`` (and their weights) read as
+    ``models``: the models the config names are the ones called (they were ignored, and the default model ran
+    instead, at its price). Beside an explicit ``models`` list they are ignored, and said to be."""
+    keys = [k for pair in OPENEVOLVE_MODELS for k in pair if k in llm]
+    if not keys:
+        return llm
+    rest = {k: v for k, v in llm.items() if k not in keys}
+    if "models" in llm:
+        ignored.extend(f"llm.{k}" for k in keys)
+        return rest
+    models = []
+    for name, weight in OPENEVOLVE_MODELS:
+        w = llm.get(weight)
+        if llm.get(name) and not (isinstance(w, (int, float)) and w == 0):  # weight 0: OpenEvolve never calls it
+            models.append({"name": llm[name], **({"weight": w} if w is not None else {})})
+    return {**rest, "models": models} if models else rest
+
+
 def _strip_ignored(data: dict[str, Any], ignored: list[str]) -> dict[str, Any]:
     out = {}
     for key, value in data.items():
+        if key == "llm" and isinstance(value, dict):
+            value = _openevolve_models(value, ignored)
         if key in IGNORED_KEYS[""]:
             ignored.append(key)
             continue
