@@ -110,3 +110,22 @@ def test_a_task_or_config_file_that_is_no_utf8_text_or_a_folder_is_one_line(tmp_
     code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target",
                            "loss", "--config", str(tmp_path / "config.yaml"), "--iterations", "1")
     assert f"config file {tmp_path / 'config.yaml'} {what}" in one_error(code, err)
+
+
+def test_a_typo_in_a_task_file_key_is_named_as_the_key_it_was_meant_to_be(tmp_path, capsys):
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "task.yaml").write_text("data: runs.csv\nfeature: [N, D]\ntarget: loss\n")
+    code, _, err = run_cli(capsys, "tasks", str(tmp_path / "task.yaml"))
+    assert "feature: unknown key (did you mean 'features'?)" in one_error(code, err)
+
+
+def test_eval_of_a_run_on_a_task_with_other_features_says_so(tmp_path, capsys):
+    data = tmp_path / "data"
+    write_sft_tables(data)
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    run = tmp_path / "run"
+    code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D",
+                           "--target", "loss", "--iterations", "1", "--output", str(run), "--quiet")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "eval", str(run), "--task", SFT_TASK, "--data-dir", str(data))
+    assert "law takes 2 feature(s) (N, D), and sft_scaling_law gives 1 (sft_data_size)" in one_error(code, err)

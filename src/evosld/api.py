@@ -110,7 +110,8 @@ def _say_interrupted(signum: int, run_dir: Path, found: bool) -> None:
 
     from evosld.signals import exit_code_for, signal_name
 
-    what = "the best law so far is returned" if found else "no law had run yet"
+    what = ("no law had run yet" if not found else "the best law so far is in the run's best files (the process "
+            "now exits)" if signum == signal.SIGTERM else "the best law so far is returned")
     print(f"evosld: interrupted by {signal_name(signum)}; {what}. The run is in {run_dir}; continue it with "
           f"evosld.discover(..., resume={str(run_dir)!r}) and the same data", file=sys.stderr)
     if signum == signal.SIGTERM:

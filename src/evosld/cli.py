@@ -266,6 +266,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from evosld.program import Program
 
     if Path(args.program).is_dir():  # a run directory: its chosen law, on its own task unless one is given
+        from evosld.errors import DataError
         from evosld.run.rundir import run_law
         from evosld.run.summary import check_same_table, check_table_present
         from evosld.tasks.taskfile import task_from_spec
@@ -279,6 +280,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         task = load_task_from_args(args, args.task) if given else task_from_spec(spec, args.data_dir)
         if not given and spec == law.task_spec:  # on another table or split on purpose, it is scored there
             check_same_table(task, law.started_on, args.program)
+        own = _spec_features(law.task_spec)
+        if given and own is not None and len(own) != len(task.features):
+            raise DataError(f"{args.program}'s law takes {len(own)} feature(s) ({', '.join(own)}), and {task.name} "
+                            f"gives {len(task.features)} ({', '.join(task.features)}): evaluate it on a task with "
+                            "the same features, in the same order")
     else:
         if args.law is not None:
             raise ConfigError(f"--law picks a law of a run: {args.program} is not a run directory")
@@ -299,6 +305,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     table.add_row(f"{s.r2:.4f}", f"{s.r2_clipped:.4f}", f"{s.nmse:.4f}", f"{s.nmae:.4f}", f"{ev.fit_seconds:.2f}", f"{ev.duration:.2f}")
     console.print(table)
     return 0
+
+
+def _spec_features(spec: dict) -> tuple[str, ...] | None:
+    """The features of the task a run's stored spec names (a table's, or a built-in task's); None if unknown."""
+    from evosld.tasks.builtin import BUILTIN
+
+    if isinstance(spec.get("csv"), dict) and spec["csv"].get("features"):
+        feats = spec["csv"]["features"]
+        return tuple(split_names(feats) if isinstance(feats, str) else feats)
+    named = BUILTIN.get(str(spec.get("name")))
+    return named.features if named is not None else None
 
 
 def baseline_rows(args: argparse.Namespace) -> list[dict]:

@@ -39,12 +39,21 @@ def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
 
     Returns the dotted path of the bad key ("" for the whole mapping) and the
     message: ``unknown`` for a key the model does not have, else pydantic's
-    own, without its "Value error, " prefix.
+    own, without its "Value error, " prefix. An unknown key comes first: it is
+    usually a typo, and the required key it was meant to be is then reported
+    missing too (``feature:`` for ``features:``), so the message names both.
     """
-    err = exc.errors()[0]
+    import difflib
+
+    errs = exc.errors()
+    extra = [e for e in errs if e["type"] == "extra_forbidden"]
+    err = (extra or errs)[0]
     where = ".".join(str(x) for x in err["loc"])
-    what = unknown if err["type"] == "extra_forbidden" else str(err["msg"]).removeprefix("Value error, ")
-    return where, what
+    if err["type"] != "extra_forbidden":
+        return where, str(err["msg"]).removeprefix("Value error, ")
+    missing = [".".join(str(x) for x in e["loc"]) for e in errs if e["type"] == "missing"]
+    near = difflib.get_close_matches(where, missing, n=1)
+    return where, unknown + (f" (did you mean {near[0]!r}?)" if near else "")
 
 
 #: Pydantic bound errors in plain words: error type -> (phrase, key of the bound in the error's context).
