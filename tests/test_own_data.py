@@ -156,3 +156,11 @@ def test_a_script_without_a_main_guard_runs_one_discovery(tmp_path):
     assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
     assert out.stdout.count("LAW") == 1
     assert [p.name for p in tmp_path.rglob("run.sqlite")] == ["run.sqlite"] and (tmp_path / "run" / "run.sqlite").exists()
+
+
+def test_a_dataframe_from_python_names_its_rows_by_index_not_by_lines_of_a_file(tmp_path):
+    df = chinchilla_frame()
+    df.loc[3, "N"] = np.nan
+    with pytest.warns(UserWarning, match=r"1 run\(s\) have no value for 'N' \(the row\(s\) with index 3\)"):
+        evosld.discover(df, features=["N", "D"], target="loss", iterations=1, budget_seconds=None, seed=0,
+                        output=tmp_path / "run", progress=False)

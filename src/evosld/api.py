@@ -25,6 +25,7 @@ from evosld.run.outputs import TABLE_FILE
 from evosld.run.summary import n_params_of
 from evosld.tasks import Task, task_from_frame
 from evosld.tasks import load_task as _load_task
+from evosld.tasks.checks import FROM_PYTHON
 from evosld.tasks.targetrange import NO_RANGE
 
 
@@ -218,6 +219,9 @@ def discover(
     else:
         if features is None or target is None:
             raise DataError("discover(df, ...) needs features=[...] and target=...")
+        if isinstance(data, pd.DataFrame):  # messages name its rows by index, not by lines of a file it has not
+            data = data.copy(deep=False)
+            data.attrs[FROM_PYTHON] = True
         task_or_spec = task_from_frame(data, features, target, group=group, test=test, val=val, name=name,
                                        description=description, max_params=max_params,
                                        scale_tolerance=scale_tolerance, baseline=baseline,

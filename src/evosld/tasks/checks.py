@@ -27,6 +27,11 @@ from evosld.tasks.task import GROUP_COLUMN
 MIN_FIT_ROWS = 3
 
 
+#: ``DataFrame.attrs`` key marking a table passed from Python (no file, so no line numbers; pandas keeps attrs
+#: through selections and copies).
+FROM_PYTHON = "evosld_from_python"
+
+
 def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
     """Where rows are, counted one way in every message: the file's own line numbers, every line counted.
 
@@ -34,12 +39,13 @@ def _rows(df: pd.DataFrame, positions: np.ndarray, limit: int = 5) -> str:
     and test parts), so row index ``i`` is line ``i + 2`` of the file (after any
     comment lines above the header, ``tasks.tables`` shifts the index by their
     number, so this stays true; the message therefore does not say the header
-    is line 1, which it is not then). A frame
-    with another index (passed from Python) is named by its index labels.
+    is line 1, which it is not then). A frame with another index, or one
+    passed from Python (``FROM_PYTHON`` in its ``attrs``, set by
+    ``evosld.discover``: it has no file), is named by its index labels.
     """
     labels = df.index[positions]
     more = f" and {len(labels) - limit} more" if len(labels) > limit else ""
-    if pd.api.types.is_integer_dtype(df.index):
+    if pd.api.types.is_integer_dtype(df.index) and not df.attrs.get(FROM_PYTHON):
         shown = ", ".join(str(int(i) + 2) for i in labels[:limit])
         return f"line{'s' if len(labels) > 1 else ''} {shown}{more} of the file (counting every line, the header too)"
     shown = ", ".join(repr(i) for i in labels[:limit])
