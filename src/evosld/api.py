@@ -96,7 +96,7 @@ class DiscoveryResult:
         from evosld.predict.inputs import checked_inputs, group_keys
 
         features = list(self.task.features)
-        df = checked_inputs(df, features, [f for f in self.task.log_features if f in features], what)
+        df = checked_inputs(df, self.task, what)
         try:
             keys = group_keys(self.task, df, group_column=self.group_by, option=None)
         except DataError as exc:

@@ -48,15 +48,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     task = task_from_spec(law.task_spec, args.data_dir)
     check_same_table(task, law.started_on, args.run_dir)
     features = list(task.features)
-    logs = [f for f in task.log_features if f in features]
-    df = checked_inputs(parse_at(args.at, features), features, logs, "--at") if args.at else \
-        read_inputs(args.inputs, features, logs)
+    df = checked_inputs(parse_at(args.at, features), task, "--at") if args.at else read_inputs(args.inputs, task)
     group_column = (law.task_spec.get("csv") or {}).get("group")
     keys = group_keys(task, df, args.group, group_column)
     X = df[features].to_numpy(dtype=float)
     sandbox = Sandbox()
     pred = np.asarray(predict_law(task, law.source, X, keys, sandbox)).reshape(len(df), -1)
-    lo, hi = refit_range(task, law.source, X, keys, sandbox)
+    lo, hi = refit_range(task, law.source, X, keys, sandbox, full=pred)
     outside = outside_train(task, X, keys)
     out = df.copy()
     for j, t in enumerate(task.targets):

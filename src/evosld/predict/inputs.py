@@ -71,19 +71,20 @@ def example_point(task: Task) -> tuple[str, str]:
     return ", ".join(f"{at_name(f)}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
 
 
-def read_inputs(path: str | Path, features: Sequence[str], log_features: Sequence[str] = ()) -> pd.DataFrame:
-    """The rows of a table file (CSV, TSV... as ``--csv`` reads them) with the law's features as numbers
+def read_inputs(path: str | Path, task: Task) -> pd.DataFrame:
+    """The rows of a table file (CSV, TSV... as ``--csv`` reads them) with ``task``'s features as numbers
     (``checked_inputs``)."""
-    return checked_inputs(read_table(Path(path)), features, log_features, str(path))
+    return checked_inputs(read_table(Path(path)), task, str(path))
 
 
-def checked_inputs(df: object, features: Sequence[str], log_features: Sequence[str], where: str) -> pd.DataFrame:
-    """``df`` (the inputs to predict, one row each) with the law's features as numbers, index reset.
+def checked_inputs(df: object, task: Task, where: str) -> pd.DataFrame:
+    """``df`` (the inputs to predict, one row each) with ``task``'s features as numbers, index reset.
 
     Other columns (a group column, labels) are kept. Raises one ``DataError`` for what the law cannot be asked
     about: not a table, no rows, a missing or repeated feature column, a cell that is no number, a missing or
     infinite value, or a value <= 0 of a feature the law takes on a log scale (its prediction there is no number).
     """
+    features = list(task.features)
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{where}: give the inputs as a table (a pandas DataFrame) with the law's features as "
                         f"columns ({', '.join(features)}), one row per input")
@@ -96,7 +97,7 @@ def checked_inputs(df: object, features: Sequence[str], log_features: Sequence[s
     df = checks.as_numbers(df, list(features), where)
     checks.check_cells_numeric(df, list(features), where)
     checks.check_numeric(df, list(features), where)
-    for col in log_features:
+    for col in (f for f in task.log_features if f in features):
         bad = np.flatnonzero(df[col].to_numpy(dtype=float) <= 0)
         if len(bad):
             rows = ", ".join(str(i + 1) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")

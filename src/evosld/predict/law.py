@@ -39,8 +39,8 @@ def refit_splits(task: Task) -> list[str]:
     return (["val"] if task.val_mask.any() else []) + [f.name for f in task.inner_folds()]
 
 
-def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
-                sandbox: Sandbox | None = None) -> tuple[np.ndarray, np.ndarray]:
+def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray, sandbox: Sandbox | None = None,
+                full: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """How far the law's predictions at ``X`` move when it is fitted on fewer runs.
 
     The law is refitted without the validation runs, and without each inner fold's band and what lies beyond
@@ -51,6 +51,8 @@ def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
     Args:
         X: (M, F) inputs in ``task.features`` order.
         keys: (M,) their groups.
+        full: the law's predictions at ``X`` fitted on all train rows (``predict_law``'s (M,) or (M, T)), when
+            the caller has them; else they are fitted here.
     Returns:
         (lo, hi), each (M, T): the lowest and highest finite prediction over those refits and the fit on all
         train rows (the prediction itself, so the range holds it); NaN where no refit gave one (no refit, or a
@@ -59,7 +61,10 @@ def refit_range(task: Task, source: str, X: np.ndarray, keys: np.ndarray,
     sandbox = sandbox or Sandbox()  # one for every refit
     runs = [out for split in refit_splits(task)
             if (out := _predict_on(task, source, X, keys, split, sandbox)[0]) is not None]
-    if runs and (full := _predict_on(task, source, X, keys, "test", sandbox)[0]) is not None:
+    if runs and full is None:
+        full = _predict_on(task, source, X, keys, "test", sandbox)[0]
+    if runs and full is not None:
+        full = np.asarray(full, dtype=float).reshape(len(keys), len(task.targets))
         runs.append(np.where(np.isnan(np.nanmin(np.stack(runs), axis=0)), np.nan, full))
     if not runs:
         nan = np.full((len(keys), len(task.targets)), np.nan)

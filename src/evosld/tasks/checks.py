@@ -139,14 +139,17 @@ def prepare_rule_columns(df: pd.DataFrame, rules: list[tuple[str, str]], known: 
     would silently join train (the largest runs, whose compute was not filled in,
     among them).
     """
-    extra = list(dict.fromkeys(c for rule, _ in rules for c in rule_columns(rule, user_columns(df)) if c not in known))
-    df = as_numbers(df, extra, where)
+    reads: dict[str, str] = {}  # each other column a rule reads -> the first option whose rule reads it
+    for rule, option in rules:
+        for col in rule_columns(rule, user_columns(df)):
+            if col not in known:
+                reads.setdefault(col, option)
+    df = as_numbers(df, list(reads), where)
     for rule, option in rules:
         check_rule_values(rule, df, option)
-    for col in extra:
+    for col, option in reads.items():
         gap = df[col].map(is_missing).to_numpy(dtype=bool)
         if gap.any():
-            option = next(o for rule, o in rules if col in rule_columns(rule, user_columns(df)))
             warnings.warn(f"{where}: {int(gap.sum())} run(s) have no value for {col!r}, which {option} reads "
                           f"({_rows(df, np.flatnonzero(gap))}); the rule can place them in neither train nor test, "
                           "so they are left out", stacklevel=3)

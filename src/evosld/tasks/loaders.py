@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,13 @@ from evosld.tasks.baselines.mixing import MIXING, is_mixture
 from evosld.tasks.builtin import BUILTIN, TaskSpec, task_names
 from evosld.tasks.folds import default_test_rule, derive_val_rule
 from evosld.tasks.paramlimit import default_param_limit
-from evosld.tasks.scales import DEFAULT_RTOL, check_tolerance, levels
-from evosld.tasks.splits import exact_equality_hint, near_equality_warnings, rule_mask
+from evosld.tasks.scales import DEFAULT_RTOL, check_tolerance, levels, n_levels
+from evosld.tasks.splits import (
+    exact_equality_hint,
+    near_equality_warnings,
+    parse_largest,
+    rule_mask,
+)
 from evosld.tasks.targetrange import (
     TargetRange,
     assumed_range,
@@ -295,17 +300,14 @@ def task_from_frame(
     scale_tolerance = check_tolerance(scale_tolerance, "scale_tolerance")  # the CLI and task files check theirs first
     tables.check_frame(df, name)
     df = tables.stripped_text(df)
-    named = [*([features] if isinstance(features, str) else list(features)),
-             *([target] if isinstance(target, str) else list(target) if isinstance(target, (list, tuple)) else [target]),
-             *([group] if group is not None else [])]
-    odd = [c for c in named if not isinstance(c, str)]
+    features = [features] if isinstance(features, str) else list(features)
+    targets = [target] if isinstance(target, str) or not isinstance(target, Iterable) else list(target)
+    odd = [c for c in [*features, *targets, *([group] if group is not None else [])] if not isinstance(c, str)]
     if odd:
         raise DataError(f"features, target and group take the names (text) of the table's columns, and "
                         f"{', '.join(map(repr, odd))} {'is' if len(odd) == 1 else 'are'} not one: pass names, as in "
                         "features=['N', 'D'], target='loss', group='model' (a table with unnamed columns: name them "
                         "first, df.columns = [...])")
-    features = [features] if isinstance(features, str) else list(features)
-    targets = [target] if isinstance(target, str) else list(target)
     if not features:
         raise DataError("give at least one feature column")
     if not targets:
@@ -417,10 +419,8 @@ def _single_value_groups(df: pd.DataFrame, rule: str, rtol: float) -> str:
     or a column constant within each group), as advice; "" otherwise."""
     if not rule.startswith("largest:") or GROUP_COLUMN not in df.columns:
         return ""
-    col = rule.split(":")[1]
-    if col not in df.columns:
-        return ""
-    per_group = df.groupby(GROUP_COLUMN, sort=False)[col].agg(lambda v: len(set(levels(v.to_numpy(dtype=float), rtol))))
+    col = parse_largest(rule, list(df.columns))[0]  # the rule was read already: its column is there
+    per_group = df.groupby(GROUP_COLUMN, sort=False)[col].agg(lambda v: n_levels(v.to_numpy(dtype=float), rtol))
     if len(per_group) < 2 or per_group.max() > 1:
         return ""
     sizes = df.groupby(GROUP_COLUMN, sort=False).size()

@@ -41,7 +41,7 @@ def stripped_text(df: pd.DataFrame) -> pd.DataFrame:
     if not text:
         return df
     out = df.copy()
-    for c in text:  # by position-free label: column names need not be strings
+    for c in text:  # assigned one by one: column names need not be text (``assign`` takes keywords)
         out[c] = df[c].map(lambda v: v.strip() if isinstance(v, str) else v)
     return out
 
