@@ -133,6 +133,13 @@ def test_one_process_per_run_directory(csv, tmp_path):
             assert second.returncode == 2, (out, err)
             lines = err.strip().splitlines()
             assert len(lines) == 1 and lines[0].startswith("error: ") and f"process {first.pid}" in lines[0], err
+        # a report of the run in progress would be written over by the run's own: refused, nothing written
+        second = _start(["report", str(run)])
+        out, err = second.communicate(timeout=120)
+        assert second.returncode == 2, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and f"in use by process {first.pid}" in lines[0] and "report" in lines[0], err
+        assert not (run / "report.html").exists()
         assert first.poll() is None  # the holder was not disturbed
     finally:
         first.send_signal(signal.SIGKILL)  # dies holding the lock, as after kill -9 or a reboot
@@ -184,3 +191,28 @@ def test_bench_stops_its_runs_and_writes_the_leaderboard(tmp_path, data_dir):
         assert [json.loads(d)["reason"] for (d,) in con.execute("SELECT data FROM events WHERE kind = 'stopped'")] \
             == ["interrupted"]
         con.close()
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.6])
+def test_ctrl_c_while_the_command_loads_prints_no_traceback(delay):
+    """A Ctrl-C in the first second (numpy, pandas and scipy loading) ends quietly, whenever it lands."""
+    proc = subprocess.Popen([sys.executable, "-m", "evosld.entry", "tasks"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
+
+
+def test_ctrl_c_during_the_import_is_one_line(monkeypatch, capsys):
+    """The entry point turns a KeyboardInterrupt raised while ``evosld.cli`` loads into "interrupted", 130."""
+    from evosld import entry
+
+    class Loading:
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "evosld.cli", Loading())
+    assert entry.main() == 130
+    assert capsys.readouterr().err.strip() == "interrupted"

@@ -12,12 +12,29 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evosld.run.runlock import LOCK_FILE, RunLock, RunLocked
+
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write ``report.html`` (and the figures) into a run directory."""
+    """Write ``report.html`` (and the figures) into a run directory.
+
+    The run's lock is held while the report is written: a run still in
+    progress (it writes its own report when it ends) or a second ``evosld
+    report`` on the same run is refused rather than written over.
+    """
     from evosld.report import write_report
 
-    path = write_report(Path(args.run_dir), data_dir=args.data_dir, x_feature=args.x)
+    run_dir = Path(args.run_dir)
+    if not (run_dir / LOCK_FILE).is_file():  # not a run directory (or one from before run locks): nothing to hold
+        path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
+    else:
+        try:
+            lock = RunLock.acquire(run_dir)
+        except RunLocked as exc:
+            raise RunLocked(f"{run_dir} is in use by {exc.holder}; it writes its own report when it ends, or run "
+                            "`evosld report` again once it has", exc.holder) from None
+        with lock:
+            path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
     print(f"report written: {path}")
     return 0
 

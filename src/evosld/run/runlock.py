@@ -29,7 +29,11 @@ LOCK_FILE = "run.lock"
 
 
 class RunLocked(EvosldError):
-    """Another live process holds the run directory."""
+    """Another live process holds the run directory; ``holder`` describes it (``describe_holder``)."""
+
+    def __init__(self, message: str, holder: str = "another process") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 def describe_holder(info: dict[str, Any]) -> str:
@@ -76,7 +80,7 @@ class RunLock:
             os.close(fd)
             raise RunLocked(
                 f"{run_dir} is in use by another evosld, {describe_holder(holder)}; wait for it to finish "
-                f"or stop it (kill {holder.get('pid', 'PID')}), or use another --output"
+                f"or stop it (kill {holder.get('pid', 'PID')}), or use another --output", describe_holder(holder)
             ) from None
         except OSError as exc:
             os.close(fd)
