@@ -122,6 +122,29 @@ def test_a_bad_value_in_a_config_file_is_named_by_its_key(tmp_path):
     assert line.startswith("error: config: max_params: ") and "--max-params" not in line
 
 
+def test_true_or_false_for_a_number_is_refused(tmp_path):
+    """YAML reads `random_seed: true` as a boolean, which pydantic took as seed 1: one error line instead."""
+    from evosld.config import load_config
+    from evosld.errors import ConfigError, DataError
+    from evosld.tasks.taskfile import read_task_file
+
+    cases = {"random_seed: true\n": "config: random_seed: a number is needed, not true",
+             "evaluator:\n  timeout: false\n": "config: evaluator.timeout: a number is needed, not false",
+             "database:\n  num_islands: true\n": "config: database.num_islands: a number is needed, not true"}
+    for text, message in cases.items():
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(ConfigError) as exc:
+            load_config(tmp_path / "c.yaml")
+        assert str(exc.value) == message
+    (tmp_path / "c.yaml").write_text("diff_based_evolution: true\nrandom_seed: 3\n")  # booleans where they belong
+    config, _ = load_config(tmp_path / "c.yaml")
+    assert config.diff_based_evolution is True and config.random_seed == 3
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "law.yaml").write_text("data: runs.csv\nfeatures: [N, D]\ntarget: loss\nmax_params: true\n")
+    with pytest.raises(DataError, match="max_params: a number is needed, not true"):
+        read_task_file(tmp_path / "law.yaml")
+
+
 def test_discover_csv_and_task_file(tmp_path):
     csv = tmp_path / "runs.csv"
     chinchilla_frame().to_csv(csv, index=False)

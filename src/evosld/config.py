@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from evosld.configmodel import ConfigModel
 from evosld.errors import ConfigError, first_error, option_error, yaml_where
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
@@ -48,7 +49,7 @@ IGNORED_KEYS = {
 }
 
 
-class PromptConfig(BaseModel):
+class PromptConfig(ConfigModel):
     """What each LLM prompt shows.
 
     ``num_top_programs`` / ``num_diverse_programs`` are OpenEvolve's spelling of
@@ -65,7 +66,7 @@ class PromptConfig(BaseModel):
     num_diverse_programs: int | None = Field(default=None, ge=0, description="random programs of other cells shown")
 
 
-class EvaluatorConfig(BaseModel):
+class EvaluatorConfig(ConfigModel):
     """How candidates are run."""
 
     model_config = ConfigDict(extra="forbid")
@@ -88,7 +89,7 @@ class EvaluatorConfig(BaseModel):
 FINISH_FLOOR = 30.0
 
 
-class RunConfig(BaseModel):
+class RunConfig(ConfigModel):
     """Everything a discovery run needs besides the data."""
 
     model_config = ConfigDict(extra="forbid")

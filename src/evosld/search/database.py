@@ -66,8 +66,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from evosld.configmodel import ConfigModel
 from evosld.errors import ConfigError, first_error
 from evosld.program import Program
 
@@ -115,7 +116,7 @@ class ProgramRecord:
         return self.fitness is not None and math.isfinite(self.fitness)
 
 
-class DatabaseConfig(BaseModel):
+class DatabaseConfig(ConfigModel):
     """Settings of the program database (names follow OpenEvolve's ``database.*``).
 
     The three selection ratios must sum to 1.

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
+from evosld.configmodel import ConfigModel
 from evosld.errors import DataError, first_error, yaml_where
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.scales import tolerance_problem
@@ -31,7 +32,7 @@ from evosld.tasks.targetrange import NO_RANGE, parse_target_range
 from evosld.tasks.task import Task
 
 
-class TaskFile(BaseModel):
+class TaskFile(ConfigModel):
     """The fields of a task file."""
 
     model_config = ConfigDict(extra="forbid")

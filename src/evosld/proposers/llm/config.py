@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
+from evosld.configmodel import ConfigModel
 from evosld.proposers.llm.ensemble import WeightedModel
 from evosld.proposers.llm.pricing import Price
 
 
-class ModelSpec(BaseModel):
+class ModelSpec(ConfigModel):
     """One model of the ensemble: its name at the endpoint and its weight."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -19,7 +20,7 @@ class ModelSpec(BaseModel):
     weight: float = Field(default=1.0, gt=0)
 
 
-class ModelPrice(BaseModel):
+class ModelPrice(ConfigModel):
     """USD per 1M prompt and completion tokens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -28,7 +29,7 @@ class ModelPrice(BaseModel):
     completion: float = Field(ge=0)
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(ConfigModel):
     """How to reach the models and how to ask them.
 
     Attributes:
