@@ -112,6 +112,20 @@ def test_a_task_or_config_file_that_is_no_utf8_text_or_a_folder_is_one_line(tmp_
     assert f"config file {tmp_path / 'config.yaml'} {what}" in one_error(code, err)
 
 
+def test_blank_rules_are_no_rules_and_a_device_is_no_table(tmp_path, capsys):
+    """`--test "   "` is read as `--test ""` (the default rule), not refused; `--csv /dev/null` is not "not found"."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    table = ["--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target", "loss", "--json"]
+    code, blank, err = run_cli(capsys, "tasks", *table, "--test", "   ", "--val", " ")
+    assert code == 0, err
+    code, empty, err = run_cli(capsys, "tasks", *table, "--test", "")
+    assert code == 0, err
+    assert json.loads(blank)["test_rule"] == json.loads(empty)["test_rule"] == "largest:N"
+    code, _, err = run_cli(capsys, "tasks", "--csv", "/dev/null", "--features", "N,D", "--target", "loss")
+    assert one_error(code, err) == "error: /dev/null is not a file of runs (a device or a pipe); give --csv a CSV " \
+                                   "file saved on disk"
+
+
 def test_a_typo_in_a_task_file_key_is_named_as_the_key_it_was_meant_to_be(tmp_path, capsys):
     chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
     (tmp_path / "task.yaml").write_text("data: runs.csv\nfeature: [N, D]\ntarget: loss\n")

@@ -298,6 +298,7 @@ def task_from_frame(
     if not isinstance(df, pd.DataFrame):
         raise DataError("expected a pandas DataFrame of runs (one row per run)")
     scale_tolerance = check_tolerance(scale_tolerance, "scale_tolerance")  # the CLI and task files check theirs first
+    test, val = ((rule.strip() or None) if isinstance(rule, str) else rule for rule in (test, val))  # "  " is ""
     tables.check_frame(df, name)
     df = tables.stripped_text(df)
     features = [features] if isinstance(features, str) else list(features)
@@ -448,6 +449,8 @@ def task_from_csv(path: str | os.PathLike, features: Sequence[str], target: str 
     p = Path(path)
     if p.is_dir():
         raise DataError(f"{p} is a directory; give --csv the CSV file of runs itself (e.g. {p / 'runs.csv'})")
+    if p.exists() and not p.is_file():
+        raise DataError(f"{p} is not a file of runs (a device or a pipe); give --csv a CSV file saved on disk")
     if not p.is_file():
         raise DataError(f"file not found: {p}")
     kwargs.setdefault("name", p.stem)
