@@ -126,6 +126,26 @@ def test_blank_rules_are_no_rules_and_a_device_is_no_table(tmp_path, capsys):
                                    "file saved on disk"
 
 
+def test_task_files_repeated_keys_home_folder_and_upper_case_names(tmp_path, capsys, monkeypatch):
+    """A key given twice is refused with both lines (YAML loaders keep the last in silence); `~` in `data:` is
+    the home folder; `LAW.YAML` is a task file, not a task name."""
+    chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
+    (tmp_path / "twice.yaml").write_text("data: runs.csv\nfeatures: [N, D]\ntarget: loss\ntest: 'N >= 1e9'\n"
+                                         "test: 'N >= 1e10'\n")
+    code, _, err = run_cli(capsys, "tasks", str(tmp_path / "twice.yaml"))
+    assert one_error(code, err) == f"error: task file {tmp_path / 'twice.yaml'}: key 'test' is given twice " \
+                                   "(lines 4 and 5); keep one"
+    (tmp_path / "c.yaml").write_text("evaluator:\n  timeout: 5\n  timeout: 50\n")
+    code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target",
+                           "loss", "--config", str(tmp_path / "c.yaml"), "--output", str(tmp_path / "run"))
+    assert "config file" in one_error(code, err) and "key 'timeout' is given twice (lines 2 and 3)" in err
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "LAW.YAML").write_text("data: ~/runs.csv\nfeatures: [N, D]\ntarget: loss\n")
+    code, out, err = run_cli(capsys, "tasks", str(tmp_path / "LAW.YAML"), "--json")
+    assert code == 0, err
+    assert json.loads(out)["features"] == ["N", "D"]
+
+
 def test_a_typo_in_a_task_file_key_is_named_as_the_key_it_was_meant_to_be(tmp_path, capsys):
     chinchilla_frame().to_csv(tmp_path / "runs.csv", index=False)
     (tmp_path / "task.yaml").write_text("data: runs.csv\nfeature: [N, D]\ntarget: loss\n")

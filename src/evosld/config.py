@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from evosld.configmodel import ConfigModel
-from evosld.errors import ConfigError, first_error, option_error, yaml_where
+from evosld.errors import ConfigError, first_error, option_error
 from evosld.proposers.llm.config import LLMConfig
 from evosld.search.database import DatabaseConfig
+from evosld.yamlfile import read_yaml
 
 if TYPE_CHECKING:
     from evosld.evaluation.sandbox import Limits
@@ -281,16 +281,7 @@ def load_config(
     data: dict[str, Any] = dict(base or {})
     if path is not None:
         p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {p}") from None
-        except IsADirectoryError:
-            raise ConfigError(f"config file {p} is a folder; give the YAML file itself") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML{yaml_where(exc)}") from None
+        data = read_yaml(p, "config file", ConfigError) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {p} must be a mapping of keys to values")
     ignored: list[str] = []

@@ -24,12 +24,13 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from evosld.configmodel import ConfigModel
-from evosld.errors import DataError, first_error, yaml_where
+from evosld.errors import DataError, first_error
 from evosld.tasks.loaders import task_from_csv
 from evosld.tasks.scales import tolerance_problem
 from evosld.tasks.tables import split_names
 from evosld.tasks.targetrange import NO_RANGE, parse_target_range
 from evosld.tasks.task import Task
+from evosld.yamlfile import read_yaml
 
 
 class TaskFile(ConfigModel):
@@ -81,9 +82,9 @@ class TaskFile(ConfigModel):
         return list(bounds)
 
     def spec(self, base: Path) -> dict[str, Any]:
-        """Keyword arguments for ``task_from_csv`` (data path made absolute)."""
+        """Keyword arguments for ``task_from_csv`` (data path made absolute; ``~`` is the home folder)."""
         return {
-            "path": str((base / self.data).resolve()),
+            "path": str((base / Path(self.data).expanduser()).resolve()),
             "features": self.features,
             "target": self.target,
             "group": self.group,
@@ -101,22 +102,14 @@ class TaskFile(ConfigModel):
 
 
 def is_task_file(name: str) -> bool:
-    return name.endswith((".yaml", ".yml"))
+    """True for a name ending in .yaml or .yml, in any case (``LAW.YAML``)."""
+    return name.lower().endswith((".yaml", ".yml"))
 
 
 def read_task_file(path: str | Path) -> dict[str, Any]:
     """Parse and validate a task file; returns a csv task spec (see ``task_from_spec``)."""
     p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"task file not found: {p}") from None
-    except IsADirectoryError:
-        raise DataError(f"task file {p} is a folder; give the YAML file itself") from None
-    except UnicodeDecodeError as exc:
-        raise DataError(f"task file {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"task file {p} is not valid YAML{yaml_where(exc)}") from None
+    raw = read_yaml(p, "task file", DataError)
     try:
         tf = TaskFile.model_validate(raw or {})
     except ValidationError as exc:
