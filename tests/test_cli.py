@@ -229,6 +229,6 @@ def test_more_local_workers_than_the_sandbox_runs_at_once_is_one_error_before_an
     code, _, err = run_cli(capsys, "discover", "--csv", str(csv), "--features", "N,D", "--target", "loss",
                            "--iterations", "1", "--workers", "100", "--output", str(tmp_path / "run"), "--quiet")
     line = one_error(code, err)
-    assert line.startswith("error: --workers 100: at most 60 evaluations run at once on one machine") and \
+    assert line.startswith("error: --workers (evaluator.parallel_evaluations) 100: at most 60 evaluations run at once on one machine") and \
         "--dask-scheduler" in line
     assert not (tmp_path / "run").exists()

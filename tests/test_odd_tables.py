@@ -386,6 +386,7 @@ SPELLINGS = {
     "400B tokens": lambda v: f"{v / 1e9:.6g}B tokens",
     "6.7e9 beside 1.3B": lambda v: f"{v / 1e9:.6g}B" if v < 1e9 else f"{v:.6e}",
     "1,300,000": lambda v: f"{int(round(v)):,}",
+    "1_300_000": lambda v: f"{int(round(v)):_}",
 }
 
 

@@ -125,7 +125,7 @@ def check_workers(config: RunConfig) -> None:
     ev = config.evaluator
     most = UIDS_PER_PROCESS - LOCAL_SPARE_RUNS
     if not (ev.dask_scheduler or ev.dask_local_cluster) and ev.parallel_evaluations > most:
-        raise ConfigError(f"--workers {ev.parallel_evaluations}: at most {most} evaluations run at once on one "
+        raise ConfigError(f"--workers (evaluator.parallel_evaluations) {ev.parallel_evaluations}: at most {most} evaluations run at once on one "
                           "machine; give fewer, or run them on a Dask cluster (--dask-scheduler)")
 
 

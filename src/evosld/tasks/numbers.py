@@ -17,7 +17,8 @@ way, so no cell is guessed on its own:
   inside a quoted cell of a comma-separated file). A column whose cells
   have at most one comma and no point (``"4,611"``) could as well hold
   decimal commas; it is read with thousands separators, as the file's
-  separator says, and ``thousands_guess`` names a cell for a warning.
+  separator says, and ``thousands_guess`` names a cell for a warning;
+- digit groups joined by underscores, as Python writes them: ``10_000_000``.
 
 Cells that mark a value as missing (empty, ``NaN``, ``N/A``, ``-``, ``?``,
 ``null``, ...) are missing whatever the rest of the column holds. Anything
@@ -43,6 +44,7 @@ _SCIENTIFIC = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 # no thousands group after a lone 0: "0,611" is a decimal comma, not 611
 _THOUSANDS = re.compile(r"^[-+]?(?:0|[1-9]\d{0,2}(?:,\d{3})*)(?:\.\d+)?$")
 _PERCENT = re.compile(rf"^({_NUMBER})\s*%$")
+_UNDERSCORED = re.compile(r"^[-+]?\d+(?:_\d+)*(?:\.\d+(?:_\d+)*)?(?:[eE][-+]?\d+)?$")
 #: A number written with a decimal comma (``1,5``, ``0,611``, ``2,5e-3``).
 DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+([eE][-+]?\d+)?\s*$")
 
@@ -62,7 +64,7 @@ def spelled_as_number(cell: object) -> bool:
         float(text)
         return True
     except ValueError:
-        return any(p.match(text) for p in (_SUFFIXED, _THOUSANDS, _PERCENT))
+        return any(p.match(text) for p in (_SUFFIXED, _THOUSANDS, _PERCENT, _UNDERSCORED))
 
 
 def _suffixed(cells: list[str]) -> list[float] | None:
@@ -91,6 +93,12 @@ def _thousands(cells: list[str]) -> list[float] | None:
     if not any("," in c for c in cells) or not all(_THOUSANDS.match(c) for c in cells):
         return None
     return [float(c.replace(",", "")) for c in cells]
+
+
+def _underscored(cells: list[str]) -> list[float] | None:
+    if not any("_" in c for c in cells) or not all(_UNDERSCORED.match(c) for c in cells):
+        return None
+    return [float(c) for c in cells]  # Python's own reading of 10_000_000
 
 
 def _percent(cells: list[str]) -> list[float] | None:
@@ -140,7 +148,7 @@ def read_numbers(column: pd.Series) -> pd.Series | None:
         out[~missing] = plain.astype(float).to_numpy()
         return out
     cells = [str(c).strip() for c in present]
-    values = _suffixed(cells) or _thousands(cells) or _percent(cells)
+    values = _suffixed(cells) or _thousands(cells) or _percent(cells) or _underscored(cells)
     if values is None:
         return None
     out[~missing] = values
