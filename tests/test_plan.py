@@ -134,3 +134,19 @@ def test_an_openevolve_configs_models_are_the_models_called(tmp_path):
     assert loaded({"primary_model": "gpt-4", "secondary_model": "o3-mini", "secondary_model_weight": 0.0}) == (
         [("gpt-4", 1.0)], [])
     assert loaded({"models": ["m1"], "primary_model": "gpt-4"}) == ([("m1", 1.0)], ["llm.primary_model"])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"output": 123}, "output takes a path (text or Path), not int 123"),
+    ({"config": 5}, "config takes a path (text or Path), not int 5"),
+    ({"test": 5}, "test takes text, not int 5"),
+    ({"val": ["N >= 1e9"]}, "val takes text, not list ['N >= 1e9']"),
+    ({"description": 5}, "description takes text, not int 5"),
+])
+def test_the_python_api_names_an_argument_of_the_wrong_kind(tmp_path, monkeypatch, kwargs, message):
+    """`output=123` raised "expected str, bytes or os.PathLike object, not int" from deep inside; now one line."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(evosld.EvosldError) as exc:
+        evosld.discover(chinchilla_frame(), ["N", "D"], "loss", iterations=1, progress=False, **kwargs)
+    assert str(exc.value) == message
+    assert not (tmp_path / "runs").exists()

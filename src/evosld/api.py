@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -150,6 +151,15 @@ def _store_table(df: pd.DataFrame, spec: dict[str, Any], run_dir: Path) -> dict[
     return {"csv": {"path": str(path.resolve()), **spec}}
 
 
+def _check_kinds(values: dict[str, Any], kinds: tuple[type, ...], what: str) -> None:
+    """Refuse an argument given (not None) as something other than ``kinds``, naming it: ``output=123`` said
+    "expected str, bytes or os.PathLike object, not int" from deep inside, and ``test=5`` "'int' object has no
+    attribute 'strip'"."""
+    for name, value in values.items():
+        if value is not None and not isinstance(value, kinds):
+            raise ConfigError(f"{name} takes {what}, not {type(value).__name__} {value!r}")
+
+
 def discover(
     data: pd.DataFrame | Task | str,
     features: list[str] | None = None,
@@ -213,6 +223,8 @@ def discover(
     from evosld.run.plan import plan_run
     from evosld.run.runner import run_discovery
 
+    _check_kinds({"test": test, "val": val, "name": name, "description": description}, (str,), "text")
+    _check_kinds({"output": output, "config": config, "resume": resume}, (str, os.PathLike), "a path (text or Path)")
     table_spec: dict[str, Any] | None = None
     if isinstance(data, (Task, str)):
         task_or_spec: Task | str = data
