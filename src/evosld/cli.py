@@ -184,6 +184,10 @@ def split_lines(task) -> list[str]:
     more = f", ... ({len(counts)} groups)" if len(counts) > len(shown) else ""
     lines.append(f"rows fit/val/test: {int((~task.val_mask).sum())}/{int(task.val_mask.sum())}/{len(task.test)}"
                  + (f" (per group: {per}{more})" if len(counts) > 1 else ""))
+    fit_rows, searched = int((~task.val_mask).sum()), task.search_fit_rows()
+    if searched < fit_rows:
+        lines.append(f"search fits: {searched:,} of the {fit_rows:,} fit rows, an even share of each group's (a table "
+                     "this dense takes seconds per fit); the test score and the returned law fit on all train rows")
     if task.max_params_how:
         lines.append(f"parameter limit: {task.max_params} ({task.max_params_how})")
     from evosld.tasks import task_names
@@ -212,7 +216,7 @@ def split_lines(task) -> list[str]:
     folds = task.inner_folds()
     if folds:
         lines.append("inner folds for the final pick: " + "; ".join(
-            f"{f.name} fits {int(f.fit.sum())} rows, scores {int(f.scored.sum())}" for f in folds))
+            f"{f.name} fits {len(task.frames(f.name)[0])} rows, scores {int(f.scored.sum())}" for f in folds))
     elif task.inner_folds(min_fit_rows=3, min_levels_along=1):
         from evosld.tasks.folds import MIN_FIT_LEVELS_ALONG
 

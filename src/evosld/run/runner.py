@@ -71,7 +71,7 @@ from evosld.search.status import LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.folds import Fold
 from evosld.tasks.starter import anchored_meta, anchored_source, starter_meta, starter_source
-from evosld.tasks.task import Task, data_digest
+from evosld.tasks.task import SEARCH_TRAIN, Task, data_digest
 
 log = logging.getLogger("evosld")
 
@@ -669,10 +669,10 @@ def probe_fit(evaluator: Evaluator, source: str,
 
 def _train_fit(evaluator: Evaluator, source: str, clock: FinishClock | None,
                rows: dict[str, np.ndarray]) -> Evaluation:
-    """``source`` fitted on all train rows, scored there (in-sample) and predicting the probe inputs ``rows``
-    (``Task.probe``; none when empty)."""
+    """``source`` fitted on all train rows (thinned on a dense table: ``tasks.thinning``), scored there
+    (in-sample) and predicting the probe inputs ``rows`` (``Task.probe``; none when empty)."""
     extra = {g: {PROBE_SET: X} for g, X in rows.items()} if rows else None
-    return _evaluate(evaluator, source, "train", clock, extra)
+    return _evaluate(evaluator, source, SEARCH_TRAIN, clock, extra)
 
 
 def _probe_excess(task: Task, ev: Evaluation) -> tuple[float, dict[str, list] | None]:

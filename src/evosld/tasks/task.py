@@ -26,6 +26,8 @@ SPLITS = ("val", "test")
 
 #: Inner extrapolation folds below validation, used by the final pick.
 INNER_FOLDS = 2
+#: The split the final pick's checks refit a law on: all train, thinned on a dense table (``Task.frames``).
+SEARCH_TRAIN = "search_train"
 
 
 @dataclass(frozen=True)
@@ -110,17 +112,40 @@ class Task:
 
         ``innerK`` is the K-th extrapolation fold below validation
         (``inner_folds``); ``"inner"`` is ``"inner1"``.
+
+        The search's splits (``val``, ``innerK``) fit on at most
+        ``tasks.thinning.SEARCH_FIT_ROWS`` rows, an even share of each group's
+        (a table of dense learning curves); ``test`` and ``train`` fit on all.
+        ``SEARCH_TRAIN`` is ``train`` for the final pick's checks (the probe
+        beyond the data, the information criterion): fitted on train thinned
+        the same way, scored on all of it.
         """
         if split == "val":
-            return self.fit_df, self.val_df
+            return self._search_rows("val", self.fit_df), self.val_df
         if split == "test":
             return self.train, self.test
         if split == "train":
             return self.train, self.train
+        if split == SEARCH_TRAIN:
+            return self._search_rows("train", self.train), self.train
         if split.startswith("inner"):
             fold = self.fold(split)
-            return self.train.loc[fold.fit], self.train.loc[fold.scored]
-        raise ValueError(f"unknown split {split!r}; use 'val', 'test', 'train' or 'inner1', 'inner2', ...")
+            return self._search_rows(split, self.train.loc[fold.fit]), self.train.loc[fold.scored]
+        raise ValueError(f"unknown split {split!r}; use 'val', 'test', 'train', {SEARCH_TRAIN!r} or 'inner1', "
+                         "'inner2', ...")
+
+    def _search_rows(self, split: str, fit: pd.DataFrame) -> pd.DataFrame:
+        """``fit`` thinned for a search-time fit (``tasks.thinning``), kept once per split."""
+        from evosld.tasks.thinning import thinned
+
+        cache = self.__dict__.setdefault("_thinned", {})
+        if split not in cache:
+            cache[split] = thinned(fit, self.features, GROUP_COLUMN)
+        return cache[split]
+
+    def search_fit_rows(self) -> int:
+        """Rows the validation fit uses (all fit rows unless the table is thinned: ``tasks.thinning``)."""
+        return len(self.frames("val")[0])
 
     def inner_folds(self, n: int = INNER_FOLDS, min_fit_rows: int | None = None,
                     min_levels_along: int | None = None) -> list[Fold]:
@@ -243,6 +268,7 @@ class Task:
             "val_how": self.val_how,
             "scale_tolerance": self.scale_rtol,
             "rows_per_group": self.split_counts(),
+            "search_fit_rows": self.search_fit_rows(),
             "inner_folds": [{"name": f.name, "fit_rows": int(f.fit.sum()), "scored_rows": int(f.scored.sum()),
                              "rule": f.rule} for f in self.inner_folds()],
         }
