@@ -380,3 +380,13 @@ def test_a_stop_that_comes_before_the_child_has_its_own_group_still_ends_the_run
     assert not worker.is_alive()
     assert results[0].error_kind == "killed"
     assert time.monotonic() - t0 < 30  # well before the 50 s sleep or the 60 s limit
+
+
+def test_the_forkserver_and_its_children_ignore_a_terminal_ctrl_c(sandbox):
+    """A terminal's Ctrl-C reaches the whole process group: the forkserver takes it as ignored from its first
+    import (``evosld.quiet_forkserver``), not after its second of numpy and scipy, and so do the children."""
+    src = program("import signal\ndef scaling_law_func(X, p):\n"
+                  "    return np.full(len(X), float(signal.getsignal(signal.SIGINT) == signal.SIG_IGN))\n")
+    res = sandbox.run(src, job())
+    assert res.ok, res.message
+    assert res.value["groups"][0]["predictions"]["scored"] == [1.0] * len(job()["groups"][0]["predict"]["scored"])

@@ -171,7 +171,7 @@ class Sandbox:
     def __init__(self, limits: Limits | None = None, max_concurrent: int = 16) -> None:
         self.limits = limits or Limits()
         self._ctx = multiprocessing.get_context("forkserver")
-        self._ctx.set_forkserver_preload(["evosld.evaluation.worker"])
+        self._ctx.set_forkserver_preload(["evosld.quiet_forkserver", "evosld.evaluation.worker"])
         self._as_root = os.geteuid() == 0
         if max_concurrent > UIDS_PER_PROCESS:
             raise ValueError(f"at most {UIDS_PER_PROCESS} concurrent runs per process")
