@@ -293,3 +293,34 @@ def test_a_failure_after_ctrl_c_is_left_for_resume_not_scored_as_the_laws(synthe
     with RunStore.open(run / "run.sqlite") as store:
         failing = store.program(failing.id)
         assert failing.evaluation is not None and not failing.evaluation.ok  # resumed: run again, failing for real
+
+
+class _RaisingProposer:
+    """The real proposer for its first ``good`` proposals, then a bug: every call raises."""
+
+    def __init__(self, inner, good: int):
+        self.inner, self.good, self.calls = inner, good, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def propose(self, request):
+        self.calls += 1
+        if self.calls > self.good:
+            raise ValueError("a bug in the user's proposer")
+        return await self.inner.propose(request)
+
+
+def test_a_proposer_that_keeps_raising_stops_the_run_and_says_why(synthetic_task, tmp_path):
+    """A user's proposer raising on every call had the loop spin 17,726 times in 20 s with nothing said."""
+    from evosld.search.status import CRASH_PATIENCE
+
+    cfg = _config(max_iterations=100000)
+    proposer = _RaisingProposer(make_proposer(synthetic_task, cfg), good=6)
+    out = run_discovery(synthetic_task, cfg, tmp_path / "crash", proposer=proposer, write_report=False)
+    assert out.status.stopped == "proposer_crash"
+    assert out.status.crash == "ValueError: a bug in the user's proposer"
+    assert proposer.calls <= 6 + CRASH_PATIENCE + 8  # stopped within a generation of the patience
+    assert out.best_source is not None and out.test.get("r2") is not None  # the run still finished
+    log = (tmp_path / "crash" / "evosld.log").read_text()
+    assert f"the proposer raised on {CRASH_PATIENCE} proposals in a row; the last: ValueError" in log

@@ -24,6 +24,7 @@ from evosld.program import Program
 from evosld.proposers.base import Proposer
 from evosld.run.outputs import TABLE_FILE
 from evosld.run.summary import n_params_of
+from evosld.search.status import CRASH_PATIENCE
 from evosld.tasks import Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 from evosld.tasks.checks import FROM_PYTHON
@@ -271,6 +272,10 @@ def discover(
         out = run_discovery(task, plan.config, run_dir, **common)
     if out.signum is not None:
         _say_interrupted(out.signum, run_dir, found=out.best_source is not None)
+    if out.status.crash:
+        print(f"evosld: the proposer raised on every proposal of the last {CRASH_PATIENCE} (the last: "
+              f"{out.status.crash}); the run stopped, its best law so far is returned. Fix the proposer; "
+              f"evosld.discover(..., resume={str(run_dir)!r}) continues", file=sys.stderr)
     if out.best_source is None:
         raise DataError(f"no candidate law ran successfully; see {run_dir / 'evosld.log'}")
     return DiscoveryResult(

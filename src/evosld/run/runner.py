@@ -67,7 +67,7 @@ from evosld.search.selection import (
     tied,
     within_limit,
 )
-from evosld.search.status import LoopLimits, LoopStatus
+from evosld.search.status import CRASH_PATIENCE, LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.folds import Fold
 from evosld.tasks.starter import anchored_meta, anchored_source, starter_meta, starter_source
@@ -405,6 +405,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
              outcome.val.get("r2"), outcome.test.get("r2"))
     outcome.failures = store.failure_counts()
     outcome.proposed = sum(1 for p in store.programs() if p.iteration > 0)
+    if status.crash:
+        log.error("the proposer raised on %d proposals in a row; the last: %s", CRASH_PATIENCE, status.crash)
     log.info("failures: %s", describe_failures(outcome.failures))
     if outcome.failures.unchanged:
         log.info("nothing new: %s", describe_unchanged(outcome.failures))

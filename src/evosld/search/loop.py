@@ -18,7 +18,8 @@ rebuilds that state, puts the last stored generation back in flight and so
 proposes what the unbroken run would have.
 A run stops at its iteration, time or cost limit, or once the proposer has
 found nothing new for ``EXHAUSTED_PATIENCE`` proposals in a row (a small
-search space fully tried), rather than idling out its budget.
+search space fully tried), rather than idling out its budget, or has raised
+on ``CRASH_PATIENCE`` proposals in a row (a bug in a user's proposer).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from evosld.proposers.base import (
 )
 from evosld.run.store import FINISH_PROPOSERS, RunStore, StoredProgram
 from evosld.search.database import ProgramDatabase, ProgramRecord
-from evosld.search.status import LoopLimits, LoopStatus
+from evosld.search.status import CRASH_PATIENCE, LoopLimits, LoopStatus
 
 #: Consecutive proposals with nothing new (``EXHAUSTED``) after which a run stops.
 EXHAUSTED_PATIENCE = 200
@@ -139,6 +140,8 @@ class DiscoveryLoop:
         self._seen: set[str] = set()
         self._exhausted_streak = 0
         self._service_streak = 0  # proposals in a row whose model server failed (after retries)
+        self._crash_streak = 0  # proposals in a row on which the proposer raised
+        self.last_crash = ""  # the last of them, "ValueError: ..."
         self._stop_requested = False
         self._aio_loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
@@ -209,6 +212,7 @@ class DiscoveryLoop:
         streaks = self.store.get_state("streaks") or {}
         self._exhausted_streak = int(streaks.get("exhausted", 0))
         self._service_streak = int(streaks.get("service", 0))
+        self._crash_streak = int(streaks.get("crash", 0))
         if isinstance(self.proposer, Resumable):
             name = getattr(self.proposer, "name", "?")
             self.proposer.replay([r for e in self.store.events(JOURNAL_EVENT) if e.data.get("proposer") == name
@@ -351,9 +355,12 @@ class DiscoveryLoop:
             for j, ((_req, parent), prop) in enumerate(zip(requests, proposals)):
                 it = first_iteration + j
                 if isinstance(prop, BaseException):
+                    self._crash_streak += 1
+                    self.last_crash = f"{type(prop).__name__}: {prop}"[:300]
                     self.store.add_failed_proposal(it, getattr(self.proposer, "name", "?"), "proposer_crash",
-                                                   f"{type(prop).__name__}: {prop}"[:300])
+                                                   self.last_crash)
                     continue
+                self._crash_streak = 0
                 for u in prop.usage:
                     self.store.add_llm_call(it, **dataclasses.asdict(u))
                     self.status.llm_calls += 1
@@ -384,7 +391,8 @@ class DiscoveryLoop:
                 "next_iteration": first_iteration + count,
                 "in_flight": first_iteration,
                 "database": self.db.get_state(),  # its random state after drawing this generation's parents
-                "streaks": {"exhausted": self._exhausted_streak, "service": self._service_streak},
+                "streaks": {"exhausted": self._exhausted_streak, "service": self._service_streak,
+                            "crash": self._crash_streak},
             })
         return items
 
@@ -438,6 +446,9 @@ class DiscoveryLoop:
                     break
                 if self._service_streak >= self.batch:
                     self.status.stopped = "llm_unavailable"
+                    break
+                if self._crash_streak >= CRASH_PATIENCE:
+                    self.status.stopped, self.status.crash = "proposer_crash", self.last_crash
                     break
                 count = min(self.batch, limits.max_iterations - next_it + 1)
                 # Parents are drawn now, before anything awaits: the generation started

@@ -29,6 +29,7 @@ class LoopStatus:
     tokens: int = 0
     cost_usd: float = 0.0
     stopped: str | None = None
+    crash: str = ""  # when stopped is "proposer_crash": the last error the proposer raised ("ValueError: ...")
     unchanged: int = 0  # proposals that found nothing new (a duplicate, or nothing left to try)
     activity: Callable[[], str | None] | None = None  # what the proposer is waiting on (LLM calls), if anything
 
@@ -47,6 +48,11 @@ class LoopLimits:
     max_cost: float | None = None
 
 
+#: Consecutive proposals on which the proposer raised (a bug in it, not a model server's failure) after which a
+#: run stops (``search.loop``): a user's proposer that raised on every call had the loop spin 17,726 times in 20 s,
+#: saying nothing.
+CRASH_PATIENCE = 20
+
 #: Why a run stopped (``LoopStatus.stopped``), in words for the CLI and the report.
 STOP_REASONS = {
     "iterations": "iteration limit reached",
@@ -56,4 +62,6 @@ STOP_REASONS = {
     "interrupted": "stopped by a signal (Ctrl-C or SIGTERM); --resume continues the search",
     "llm_unavailable": "the LLM server failed every request of a generation, after retries (see evosld.log); "
                        "--resume continues once it answers",
+    "proposer_crash": f"the proposer raised an error on {CRASH_PATIENCE} proposals in a row (the last is in evosld.log and "
+                      "run.sqlite's failed_proposals); fix it, and --resume continues",
 }
