@@ -40,7 +40,7 @@ def test_parse_tasks_and_seeds() -> None:
 def test_discover_command(tmp_path: Path) -> None:
     spec = BenchSpec(TASKS, (0,), tmp_path, iterations=3, budget_seconds=5.0, llm=("m1", "m2"), data_dir="/d")
     new = discover_command(spec, BenchRun(TASKS[0], 2, spec.run_dir(TASKS[0], 2), "new"), python="py")
-    assert new[:4] == ["py", "-m", "evosld.cli", "discover"]
+    assert new[:4] == ["py", "-m", "evosld.entry", "discover"]
     assert new[4:9] == [TASKS[0], "--seed", "2", "--output", str(tmp_path / TASKS[0] / "seed2")]
     for flag in (["--iterations", "3"], ["--budget-seconds", "5.0"], ["--llm", "m1"], ["--llm", "m2"], ["--data-dir", "/d"]):
         assert any(new[i:i + 2] == flag for i in range(len(new)))

@@ -6,6 +6,7 @@ script using the API) in a subprocess and sends it real signals.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -193,16 +194,50 @@ def test_bench_stops_its_runs_and_writes_the_leaderboard(tmp_path, data_dir):
         con.close()
 
 
-@pytest.mark.parametrize("delay", [0.05, 0.3, 0.6])
-def test_ctrl_c_while_the_command_loads_prints_no_traceback(delay):
-    """A Ctrl-C in the first second (numpy, pandas and scipy loading) ends quietly, whenever it lands."""
-    proc = subprocess.Popen([sys.executable, "-m", "evosld.entry", "tasks"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+def _entry(args: list[str]) -> subprocess.Popen:
+    """``evosld ARGS`` as the installed command runs it, in its own process group (a terminal's job)."""
+    return subprocess.Popen([sys.executable, "-m", "evosld.entry", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ), start_new_session=True)
+
+
+@pytest.mark.parametrize("sig, delay", [(signal.SIGINT, 0.05), (signal.SIGINT, 0.3), (signal.SIGINT, 0.6),
+                                        (signal.SIGTERM, 0.3), (signal.SIGTERM, 0.6)])
+def test_a_stop_while_the_command_loads_prints_one_line(sig, delay):
+    """A Ctrl-C or SIGTERM in the first second (numpy, pandas and scipy loading) ends in one line, whenever it
+    lands: SIGTERM had ended every command but a running discovery without a word."""
+    proc = _entry(["tasks"])
     time.sleep(delay)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
-    assert proc.returncode in (0, 130, -signal.SIGINT), (proc.returncode, err)
+    if proc.returncode != 0:  # else it had finished
+        assert proc.returncode in (EXIT[sig], -sig), (proc.returncode, err)
+        assert err.strip() in ("interrupted", f"interrupted by {signal.Signals(sig).name}", ""), err
+
+
+def test_stops_during_report_and_eval_print_one_line_and_keep_the_report(csv, tmp_path):
+    """SIGTERM to `evosld report` / `eval`, or a terminal's Ctrl-C pressed three times, while the report's
+    refits run: one line, 143 / 130, and report.html as the run wrote it (the refits in flight are ended,
+    not waited for, and the second and third Ctrl-C no longer break Python's exit into a traceback)."""
+    run = tmp_path / "run"
+    done = _start(_new_run(csv, run, iterations=2))
+    assert done.wait(timeout=300) == 0
+    page = (run / "report.html").read_bytes()
+    for args, sigs in ((["report", str(run)], [signal.SIGTERM]), (["eval", str(run)], [signal.SIGTERM]),
+                       (["report", str(run)], [signal.SIGINT] * 3)):
+        proc = _entry(args)
+        time.sleep(1.8)  # the modules are loaded; the refits are running
+        for sig in sigs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+        if proc.returncode != 0:  # else it had finished before the signal
+            name = "interrupted" if sigs[0] == signal.SIGINT else "interrupted by SIGTERM"
+            # -signum: a later signal landed as Python's exit had put the default handlers back (the shell shows 130)
+            assert proc.returncode in (EXIT[sigs[0]], -sigs[0]) and err.strip() == name, (args, proc.returncode, err)
+            assert (run / "report.html").read_bytes() == page
 
 
 def test_ctrl_c_during_the_import_is_one_line(monkeypatch, capsys):

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evosld.errors import ConfigError, EvosldError
-from evosld.signals import Aborted, exit_code_for
+from evosld.signals import Aborted, exit_code_for, exit_on_next_stop
 from evosld.tasks.tables import split_names
 
 if TYPE_CHECKING:
@@ -469,6 +470,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         print(f"  beside it, {ref['name']}: validation R² {fmt(ref.get('val'))}   test R² {fmt(ref.get('test'))}")
     why = outcome.status.stopped
     print(f"  stopped: {why} ({STOP_REASONS.get(why, 'unknown')}); outputs in {run_dir}")
+    if outcome.status.crash:
+        print(f"  the proposer's last error: {outcome.status.crash}")
     print(f"  ask the law about new runs: {predict_hint(task, run_dir)}")
     _failures_line(outcome)
     failed = _diagnosis(outcome, config, task)
@@ -796,6 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Aborted as exc:
+        exit_on_next_stop(exit_code_for(exc.signum))
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc.signum)
     except BrokenPipeError:  # the reader went away (`evosld discover ... | head`): nothing left to say to it
@@ -809,9 +813,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: cannot write{where}: {exc.strerror}; free some space or choose a writable --output",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM raised as Interrupted by evosld.entry
+        signum = getattr(exc, "signum", signal.SIGINT)
+        exit_on_next_stop(exit_code_for(signum))
+        err_console.print("interrupted" if signum == signal.SIGINT else str(exc), highlight=False)
+        return exit_code_for(signum)
 
 
 if __name__ == "__main__":  # pragma: no cover

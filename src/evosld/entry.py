@@ -1,29 +1,39 @@
-"""The ``evosld`` command's entry point: loads the command line, a Ctrl-C while it loads included.
+"""The ``evosld`` command's entry point: loads the command line, a stop while it loads included.
 
 Loading the command line imports numpy, pandas and scipy (about a second); a
-Ctrl-C or SIGTERM in that second would otherwise end in a Python traceback.
-``evosld.cli.main`` handles every stop after that.
+Ctrl-C in that second ended in a Python traceback, and SIGTERM (a cluster's
+scheduler, ``kill``) ended any command but a running discovery without a
+word. Here SIGTERM is raised as :class:`evosld.signals.Interrupted`, as
+Python raises KeyboardInterrupt for SIGINT; ``evosld.cli.main`` turns either
+into one line and exit code 130 / 143, and a discovery's own handlers
+(``signals.catch_stop_signals``) take over while it runs.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+
+from evosld.signals import exit_code_for, exit_on_next_stop, raise_interrupted
 
 
 def main() -> int:
-    """Load ``evosld.cli`` and run it; 130 (interrupted) when a Ctrl-C arrives while it loads.
+    """Load ``evosld.cli`` and run it; 130 / 143 when SIGINT / SIGTERM arrives while it loads.
 
     ``evosld.cli.main`` turns every stop during a command into its own message
     and exit code; a KeyboardInterrupt that reaches this far came while the
     modules or the argument parser loaded, before any work.
     """
+    signal.signal(signal.SIGTERM, raise_interrupted)
     try:
         from evosld.cli import main as cli_main
 
         return cli_main()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        exit_on_next_stop(exit_code_for(signum))
+        print(str(exc) if signum != signal.SIGINT else "interrupted", file=sys.stderr)
+        return exit_code_for(signum)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,7 @@ was committed as it happened).
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -47,6 +48,37 @@ class Aborted(KeyboardInterrupt):
     def __init__(self, signum: int, message: str = "") -> None:
         super().__init__(message or f"aborted by a second {signal_name(signum)}")
         self.signum = signum
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal ended a command before it had a run to finish (``evosld.entry`` raises it for SIGTERM, as
+    Python raises KeyboardInterrupt for SIGINT): the command says so in one line and exits 128 + ``signum``."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal_name(signum)}")
+        self.signum = signum
+
+
+def exit_on_next_stop(code: int) -> None:
+    """From now on, SIGINT or SIGTERM ends the process at once with ``code`` (main thread only).
+
+    For a command that is already ending because of a stop: its threads and
+    Python's exit handlers may take a moment, and a second Ctrl-C landing in
+    them printed an "Exception ignored ... KeyboardInterrupt" traceback under
+    the command's "interrupted" line. Everything worth keeping was written
+    before (atomic files, committed transactions).
+    """
+    def now(_signum: int, _frame: object) -> None:
+        os._exit(code)
+
+    if threading.current_thread() is threading.main_thread():
+        for s in STOP_SIGNALS:
+            signal.signal(s, now)
+
+
+def raise_interrupted(signum: int, _frame: object) -> None:
+    """A signal handler: raise :class:`Interrupted` in the main thread."""
+    raise Interrupted(signum)
 
 
 @dataclass

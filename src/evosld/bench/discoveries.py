@@ -41,7 +41,7 @@ class RunOutcome:
 
 def discover_command(spec: BenchSpec, run: BenchRun, python: str = sys.executable) -> list[str]:
     """The ``evosld discover`` command line of a run (``--resume`` for an unfinished one)."""
-    cmd = [python, "-m", "evosld.cli", "discover"]
+    cmd = [python, "-m", "evosld.entry", "discover"]
     if run.state == "unfinished":
         cmd += ["--resume", str(run.run_dir)]
     else:
@@ -140,7 +140,7 @@ def report_outcome(out: RunOutcome, stop: StopRequest, report: Callable[[str], N
     """One line on how a run ended: done, interrupted by the bench's stop, or failed."""
     if out.returncode == 0:
         verdict = "done"
-    elif stop.requested and out.returncode == stop.exit_code:
+    elif stop.requested and out.returncode in (stop.exit_code, -(stop.signum or 0)):  # said so, or died of it
         verdict = "interrupted (rerun the bench to resume it)"
     else:
         verdict = f"failed (exit {out.returncode}; see {out.run_dir / RUN_LOG})"

@@ -222,12 +222,18 @@ def collect(
     evaluator = Evaluator(task, sandbox, limits)
     plan = plan_plot(task, x_feature)
     extra = plan.extra_predict(task)
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(3)
+    try:
         best_val = pool.submit(evaluator.evaluate, best.source, "val")
         best_test = pool.submit(evaluator.evaluate, best.source, "test", extra)
         ref = pool.submit(_reference, task, evaluator, extra)
         done = {"best_val": best_val.result(), "best_test": best_test.result()}
         ref_fit, ref_kind = ref.result()
+    except BaseException:  # Ctrl-C, SIGTERM: end the refits in flight now rather than wait for each at exit
+        sandbox.stop()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     warnings: list[str] = []
     if stored_test is not None:
         test_metrics, note = stored_test.metrics, ""
