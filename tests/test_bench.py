@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -141,3 +142,15 @@ def test_bench_output_that_is_a_file_or_a_discovery_run_is_refused(tmp_path, cap
     (tmp_path / "run" / "run.sqlite").write_bytes(b"")
     code, _, err = run_cli(capsys, "bench", "--tasks", "sft_scaling_law", "--output", str(tmp_path / "run"))
     assert "holds a discovery run" in one_error(code, err)
+
+
+def test_a_second_bench_on_the_same_output_is_refused(tmp_path, capsys):
+    """Two benches on one folder ran the same runs side by side (the second called the busy one failed and
+    rewrote the leaderboard); the bench holds its folder's lock, as a discovery holds its run's."""
+    from evosld.run.runlock import RunLock
+
+    with RunLock.acquire(tmp_path / "b"):
+        code, _, err = run_cli(capsys, "bench", "--tasks", "sft_scaling_law", "--output", str(tmp_path / "b"))
+    line = one_error(code, err)
+    assert f"{tmp_path / 'b'} is in use by another evosld, process {os.getpid()}" in line
+    assert not (tmp_path / "b" / "leaderboard.md").exists()

@@ -23,13 +23,14 @@ class ScriptParser(argparse.ArgumentParser):
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the discoveries of a bench (resuming), then write its leaderboard."""
-    from rich.console import Console
-
     from evosld.bench.runs import run_bench
     from evosld.bench.spec import BenchSpec, parse_seeds, parse_tasks
+    from evosld.cli import (
+        err_console as err,  # one line per message when stderr is a file or a pipe
+    )
+    from evosld.run.runlock import RunLock
     from evosld.signals import StopRequest, signal_name
 
-    err = Console(stderr=True)
     spec = BenchSpec(
         tasks=parse_tasks(args.tasks),
         seeds=parse_seeds(args.seeds),
@@ -44,9 +45,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     where = (f"on the Dask scheduler {spec.dask_scheduler}" if spec.dask_scheduler
              else f"{spec.jobs} at a time" + (" on a local Dask cluster" if spec.dask_local else ""))
-    err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {where} -> {spec.output}")
-    stop = StopRequest()
-    board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False), stop=stop)
+    with RunLock.acquire(spec.output):  # a second bench on the same folder is refused, not run beside this one
+        err.print(f"evosld bench: {len(spec.tasks)} task(s) x {len(spec.seeds)} seed(s), {where} -> {spec.output}",
+                  highlight=False)
+        stop = StopRequest()
+        board, outcomes = run_bench(spec, report=lambda line: err.print(f"  {line}", highlight=False), stop=stop)
     for row in board.tasks:
         mean, best = row["mean_test_r2_clipped"], row["best_test_r2"]
         print(f"{row['task']:<30} runs {row['runs']}/{row['seeds']}  mean test R² "
