@@ -541,3 +541,29 @@ def test_a_figure_matplotlib_cannot_draw_is_a_panel_that_says_so():
 
     png = _drawn(FigureSpec("extrapolation", "Extrapolation", overflowing), None)
     assert png.startswith(b"\x89PNG")
+
+
+def test_report_says_what_to_do_when_it_cannot_write_or_another_report_holds_the_run(symbolic_run, tmp_path, capsys):
+    """The message for a run's files named --output, which `evosld report` does not take; and a report
+    refused because another report is writing was told the holder "writes its own report when it ends"."""
+    from evosld.run.runlock import RunLock
+    from tests.conftest import one_error, run_cli
+
+    run = tmp_path / "run"
+    shutil.copytree(symbolic_run, run)
+    (run / REPORT_FILE).unlink()
+    (run / REPORT_FILE).mkdir()  # report.html cannot be written over
+    code, _, err = run_cli(capsys, "report", str(run))
+    line = one_error(code, err)
+    assert line.startswith(f"error: cannot write {run / REPORT_FILE}: ") and "--output" not in line
+    assert line.endswith(f"then run `evosld report {run}` again (the run itself is unchanged)")
+    (run / REPORT_FILE).rmdir()
+    lock = RunLock.acquire(run)
+    try:  # the lock's note names the command that holds it: make it a report
+        note = json.dumps({"pid": os.getpid(), "command": f"evosld report {run}"}).encode() + b"\n"
+        os.ftruncate(lock.fd, 0)
+        os.pwrite(lock.fd, note, 0)
+        code, _, err = run_cli(capsys, "report", str(run))
+    finally:
+        lock.release()
+    assert one_error(code, err).endswith(f"(evosld report {run}); it is writing its report; wait for it")

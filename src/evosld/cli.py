@@ -810,8 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.errno not in _DISK_ERRNOS:
             raise
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"error: cannot write{where}: {exc.strerror}; free some space or choose a writable --output",
-              file=sys.stderr)
+        print(f"error: cannot write{where}: {exc.strerror}; free some space, or write elsewhere (--output for "
+              "discover and bench)", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM raised as Interrupted by evosld.entry
         signum = getattr(exc, "signum", signal.SIGINT)

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evosld.errors import OutputError
 from evosld.run.runlock import LOCK_FILE, RunLock, RunLocked
 
 
@@ -25,16 +26,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     from evosld.report import write_report
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / LOCK_FILE).is_file():  # not a run directory (or one from before run locks): nothing to hold
-        path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
-    else:
-        try:
-            lock = RunLock.acquire(run_dir)
-        except RunLocked as exc:
-            raise RunLocked(f"{run_dir} is in use by {exc.holder}; it writes its own report when it ends, or run "
-                            "`evosld report` again once it has", exc.holder) from None
-        with lock:
+    try:
+        if not (run_dir / LOCK_FILE).is_file():  # not a run directory (or one from before run locks): no lock
             path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
+        else:
+            try:
+                lock = RunLock.acquire(run_dir)
+            except RunLocked as exc:
+                what = ("is writing its report; wait for it" if "evosld report" in exc.holder else
+                        "writes its own report when it ends, or run `evosld report` again once it has")
+                raise RunLocked(f"{run_dir} is in use by {exc.holder}; it {what}", exc.holder) from None
+            with lock:
+                path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
+    except OutputError as exc:  # the message written for a run names --output, which report does not take
+        raise OutputError(f"{str(exc).split('; ')[0]}; fix that (free some space, or the folder's permissions), "
+                          f"then run `evosld report {run_dir}` again (the run itself is unchanged)") from None
     print(f"report written: {path}")
     return 0
 
