@@ -114,9 +114,18 @@ def test_a_second_signal_aborts_and_resume_completes(csv, tmp_path):
     assert "Traceback" not in err
     evaluated = _evaluations(db)
     assert evaluated >= 6
+    # before the resume, `eval` answers with the law best.json names, and says it is not a finished run's pick
+    proc = _start(["eval", str(run), "--json"])
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert f"{run} has not finished" in err and "not yet checked by the final pick" in err
+    named = json.loads((run / "best.json").read_text())["program_id"]
+    assert f"law {named} is its best on validation so far" in err
     proc = _start(["discover", "--resume", str(run), "--iterations", "1", "--quiet"])
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
+    proc = _start(["eval", str(run)])
+    assert "has not finished" not in proc.communicate(timeout=300)[1]
     assert _evaluations(db) >= evaluated
     assert json.loads((run / "best.json").read_text())["test"]["r2"] is not None
     assert _count(db, "SELECT COUNT(*) FROM test_evaluations") == 1

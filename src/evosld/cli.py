@@ -277,6 +277,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from evosld.tasks.taskfile import task_from_spec
 
         law = run_law(args.program, args.law)
+        if args.law is None and (note := law.unfinished_warning(args.program)):
+            warnings.warn(note, stacklevel=1)
         program = Program(law.source)
         given = args.task or getattr(args, "csv", None)
         if not given:

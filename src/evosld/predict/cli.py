@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not Path(args.run_dir).is_dir():
         raise DataError(f"{args.run_dir} is not a directory; give a run directory written by `evosld discover`")
     law = run_law(args.run_dir, args.law)
+    if args.law is None and (note := law.unfinished_warning(args.run_dir)):
+        warnings.warn(note, stacklevel=1)
     check_table_present(law.task_spec, args.run_dir)
     task = task_from_spec(law.task_spec, args.data_dir)
     check_same_table(task, law.started_on, args.run_dir)

@@ -14,7 +14,7 @@ from typing import Any
 from evosld.errors import DataError
 from evosld.run.outputs import STORE_FILE
 from evosld.run.store import RunStore
-from evosld.run.summary import DATA_STATE
+from evosld.run.summary import DATA_STATE, RunSummary
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,15 @@ class RunLaw:
     source: str
     task_spec: dict[str, Any]
     started_on: str | None = None  # the digest of the table it started on (``summary.DATA_STATE``; None: not recorded)
+    finished: bool = True  # False: the run has not made its final pick (running, or stopped before it)
+
+    def unfinished_warning(self, run_dir: str | Path) -> str | None:
+        """The line to show when the law is not a finished run's pick (None when it is)."""
+        if self.finished:
+            return None
+        return (f"{run_dir} has not finished (it is running, or stopped before its final pick): law "
+                f"{self.program_id} is its best on validation so far, not yet checked by the final pick; "
+                f"`evosld discover --resume {run_dir}` finishes it")
 
 
 def run_law(run_dir: str | Path, program_id: int | None = None) -> RunLaw:
@@ -49,4 +58,4 @@ def run_law(run_dir: str | Path, program_id: int | None = None) -> RunLaw:
         if best is None:
             raise DataError(f"{run_dir} holds no law that ran successfully yet; resume the run first")
         return RunLaw(best.id, best.source, info.config.get("task_spec") or {"name": info.task},
-                      store.get_state(DATA_STATE))
+                      store.get_state(DATA_STATE), finished=RunSummary.from_store(store).finished)

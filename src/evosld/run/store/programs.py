@@ -190,17 +190,21 @@ class ProgramTables(StoreBase):
     def _test_from_row(row: tuple[Any, ...]) -> StoredTestEvaluation:
         return StoredTestEvaluation(row[0], _loads(row[1]), _loads(row[2]), row[3], row[4])
 
-    def best(self, split: Literal["val", "test"] = "val", metric: str = "r2") -> StoredProgram | None:
+    def best(self, split: Literal["val", "test"] = "val", metric: str = "r2",
+             exclude: tuple[str, ...] = ()) -> StoredProgram | None:
         """The program with the highest ``metric`` on ``split`` (ties: oldest), or None.
 
         Only successful evaluations count. ``split="val"`` is what the search
         may use; ``split="test"`` ranks by the stored test results and is for
         reports only. ``metric`` is ``"r2"`` or any numeric key of the metrics.
+        ``exclude``: proposers whose programs do not count (``split="val"``).
         """
         if split == "val":
+            marks = ", ".join("?" for _ in exclude)
             rows = self._query(
-                "SELECT program_id, metrics, r2 FROM evaluations WHERE error_kind IS NULL ORDER BY program_id"
-            )
+                "SELECT e.program_id, e.metrics, e.r2 FROM evaluations e JOIN programs p ON p.id = e.program_id"
+                f" WHERE e.error_kind IS NULL{f' AND p.proposer NOT IN ({marks})' if exclude else ''}"
+                " ORDER BY e.program_id", tuple(exclude))
         elif split == "test":
             rows = self._query("SELECT program_id, metrics, r2 FROM test_evaluations ORDER BY program_id")
             rows = [r for r in rows if not (_loads(r[1]) or {}).get("error_kind")]
@@ -215,11 +219,13 @@ class ProgramTables(StoreBase):
 
     def final(self) -> StoredProgram | None:
         """The run's chosen law: the one recorded as ``final_program_id`` when the
-        run finished (parsimony-aware pick), else the best on validation."""
+        run finished (parsimony-aware pick), else the search's best on validation
+        (the law its best files name; the finish's refits, ``FINISH_PROPOSERS``,
+        count once the final pick has checked them)."""
         pid = self.get_state("final_program_id")
         if pid is not None:
             return self.program(int(pid))
-        return self.best("val")
+        return self.best("val", exclude=FINISH_PROPOSERS) or self.best("val")
 
     def history(self) -> list[HistoryPoint]:
         """Every validation evaluation of the search in the order stored: iteration, time, R², best so far.
