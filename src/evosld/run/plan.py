@@ -18,6 +18,7 @@ from typing import Any
 from evosld.config import RunConfig, load_config
 from evosld.errors import DataError
 from evosld.run.outputs import STORE_FILE
+from evosld.run.runlock import check_free
 from evosld.tasks.task import Task
 
 
@@ -97,6 +98,7 @@ def plan_run(
         from evosld.run.summary import check_table_present
 
         run_dir = Path(resume)
+        check_free(run_dir)
         named = options or {}
         if output is not None and Path(output).resolve() != run_dir.resolve():
             raise DataError(f"{named.get('resume', 'resume')} continues the run in {run_dir} and writes there; drop "
@@ -124,6 +126,8 @@ def plan_run(
 
     config, ignored = load_config(config_file, overrides, options=options)
     config = config.for_new_run()
+    if output is not None:
+        check_free(output)
     if isinstance(task_or_spec, Task):
         task, spec = task_or_spec, {"name": task_or_spec.name}
     else:

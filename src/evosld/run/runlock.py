@@ -110,6 +110,17 @@ class RunLock:
         self.release()
 
 
+def check_free(run_dir: str | Path) -> None:
+    """Refuse at once a run directory another process holds (``RunLocked``), before any slow work.
+
+    The lock is taken for good later (``RunLock.acquire``); this only spares
+    the user a plan printed for a run that is then refused. A directory with no
+    lock file holds no run and is not touched.
+    """
+    if (Path(run_dir) / LOCK_FILE).is_file():
+        RunLock.acquire(run_dir).release()
+
+
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
         data = json.loads(os.pread(fd, 4096, 0).decode("utf-8", errors="replace") or "{}")
