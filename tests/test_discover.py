@@ -324,3 +324,8 @@ def test_a_proposer_that_keeps_raising_stops_the_run_and_says_why(synthetic_task
     assert out.best_source is not None and out.test.get("r2") is not None  # the run still finished
     log = (tmp_path / "crash" / "evosld.log").read_text()
     assert f"the proposer raised on {CRASH_PATIENCE} proposals in a row; the last: ValueError" in log
+    # the proposer fixed, --resume continues the search (the streak of crashes is not carried over)
+    more = _config(max_iterations=proposer.calls + 8)
+    again = run_discovery(synthetic_task, more, tmp_path / "crash", resume=True, write_report=False,
+                          proposer=make_proposer(synthetic_task, more))
+    assert again.status.stopped == "iterations" and not again.status.crash

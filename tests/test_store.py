@@ -216,3 +216,23 @@ def test_rows_committed_before_sigkill_survive(tmp_path):
         assert s.get_state("next_iteration") >= len(acknowledged)
         # whatever was in flight is at most one program stored without an evaluation
         assert len(s.unevaluated_programs()) <= 1
+
+
+def test_the_runs_law_before_its_final_pick_is_the_one_its_best_files_name(store):
+    """Before the final pick (a run in progress, aborted while finishing, or resumed), the run's law is the one
+    the search's best files name, not a refit of the finish that no pick has checked, nor a law ranked another
+    way; a resumed session clears the old pick until it makes its own."""
+    from evosld.run.store.schema import FINAL_STATE, SEARCH_BEST, TWIN_PROPOSER
+
+    searched = store.add_program(SOURCE.format(n=1), proposer="symbolic")
+    better = store.add_program(SOURCE.format(n=2), proposer="symbolic")
+    twin = store.add_program(SOURCE.format(n=3), proposer=TWIN_PROPOSER)
+    for pid, r2 in ((searched, 0.8), (better, 0.9), (twin, 0.95)):
+        store.add_evaluation(pid, val(r2))
+    assert store.final().id == better  # no record: the search's own best, not the unchecked twin
+    store.set_state(SEARCH_BEST, searched)  # what the loop wrote into best.json (it ranks by the clipped R²)
+    assert store.final().id == searched
+    store.set_state(FINAL_STATE, twin)  # the final pick
+    assert store.final().id == twin
+    store.set_state(FINAL_STATE, None)  # a resumed session started searching
+    assert store.final().id == searched

@@ -139,6 +139,13 @@ def test_task_files_repeated_keys_home_folder_and_upper_case_names(tmp_path, cap
     code, _, err = run_cli(capsys, "discover", "--csv", str(tmp_path / "runs.csv"), "--features", "N,D", "--target",
                            "loss", "--config", str(tmp_path / "c.yaml"), "--output", str(tmp_path / "run"))
     assert "config file" in one_error(code, err) and "key 'timeout' is given twice (lines 2 and 3)" in err
+    # YAML's merge key is no repeated key: a mapping merged in and a key of its own overriding it
+    (tmp_path / "m.yaml").write_text("base: &b\n  timeout: 5\n  cpu_seconds: 50\nevaluator:\n  <<: *b\n"
+                                     "  timeout: 9\n")
+    from evosld.errors import ConfigError
+    from evosld.yamlfile import read_yaml
+
+    assert read_yaml(tmp_path / "m.yaml", "config file", ConfigError)["evaluator"] == {"timeout": 9, "cpu_seconds": 50}
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "LAW.YAML").write_text("data: ~/runs.csv\nfeatures: [N, D]\ntarget: loss\n")
     code, out, err = run_cli(capsys, "tasks", str(tmp_path / "LAW.YAML"), "--json")

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evosld.errors import ConfigError, EvosldError
-from evosld.signals import Aborted, exit_code_for, exit_on_next_stop
+from evosld.signals import Aborted, exit_code_for
 from evosld.tasks.tables import split_names
 
 if TYPE_CHECKING:
@@ -801,7 +801,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Aborted as exc:
-        exit_on_next_stop(exit_code_for(exc.signum))
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc.signum)
     except BrokenPipeError:  # the reader went away (`evosld discover ... | head`): nothing left to say to it
@@ -817,10 +816,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM raised as Interrupted by evosld.entry
         signum = getattr(exc, "signum", signal.SIGINT)
-        exit_on_next_stop(exit_code_for(signum))
         err_console.print("interrupted" if signum == signal.SIGINT else str(exc), highlight=False)
         return exit_code_for(signum)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover  (`python -m evosld.cli`: as the installed command runs)
+    from evosld.entry import main as entry_main
+
+    sys.exit(entry_main())

@@ -14,7 +14,10 @@ from __future__ import annotations
 import signal
 import sys
 
-from evosld.signals import exit_code_for, exit_on_next_stop, raise_interrupted
+from evosld.signals import STOP_SIGNALS, exit_code_for, exit_on_next_stop, raise_interrupted
+
+#: Exit codes of a command ended by SIGINT or SIGTERM.
+STOPPED = frozenset(exit_code_for(s) for s in STOP_SIGNALS)
 
 
 def main() -> int:
@@ -28,12 +31,14 @@ def main() -> int:
     try:
         from evosld.cli import main as cli_main
 
-        return cli_main()
+        code = cli_main()
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        exit_on_next_stop(exit_code_for(signum))
         print(str(exc) if signum != signal.SIGINT else "interrupted", file=sys.stderr)
-        return exit_code_for(signum)
+        code = exit_code_for(signum)
+    if code in STOPPED:  # the process ends now; a further signal while Python exits ends it at once, quietly
+        exit_on_next_stop(code)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,8 +16,10 @@ was committed as it happened).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,6 +64,8 @@ class Interrupted(KeyboardInterrupt):
 def exit_on_next_stop(code: int) -> None:
     """From now on, SIGINT or SIGTERM ends the process at once with ``code`` (main thread only).
 
+    For the process's own entry point (``evosld.entry``), never a library call: the handlers stay.
+
     For a command that is already ending because of a stop: its threads and
     Python's exit handlers may take a moment, and a second Ctrl-C landing in
     them printed an "Exception ignored ... KeyboardInterrupt" traceback under
@@ -71,6 +75,9 @@ def exit_on_next_stop(code: int) -> None:
     def now(_signum: int, _frame: object) -> None:
         os._exit(code)
 
+    for stream in (sys.stdout, sys.stderr):  # what was printed reaches its file before any os._exit
+        with contextlib.suppress(Exception):
+            stream.flush()
     if threading.current_thread() is threading.main_thread():
         for s in STOP_SIGNALS:
             signal.signal(s, now)

@@ -69,10 +69,18 @@ def folds_digest(task: Task, n_folds: int) -> str:
     digest beside its scores and rescores when it differs.
     """
     h = hashlib.sha1(np.packbits(np.asarray(task.val_mask, dtype=bool)).tobytes())
-    for fold in task.inner_folds(n_folds) if n_folds else []:
+    folds = task.inner_folds(n_folds) if n_folds else []
+    for fold in folds:
         h.update(fold.name.encode())
         h.update(np.packbits(fold.fit).tobytes())
         h.update(np.packbits(fold.scored).tobytes())
+    # a dense table's fits use a share of the rows (tasks.thinning): a run stored before, or under another cap,
+    # rescores; tables under the cap keep the digest they always had
+    for name, full in (("val", int((~np.asarray(task.val_mask, dtype=bool)).sum())),
+                       *((f.name, int(f.fit.sum())) for f in folds)):
+        used = len(task.frames(name)[0])
+        if used < full:
+            h.update(f"{name} fits {used} of {full} rows".encode())
     return h.hexdigest()
 
 

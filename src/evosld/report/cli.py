@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from evosld.errors import OutputError
+from evosld.run.outputs import STORE_FILE
 from evosld.run.runlock import LOCK_FILE, RunLock, RunLocked
 
 
@@ -27,17 +28,21 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     try:
-        if not (run_dir / LOCK_FILE).is_file():  # not a run directory (or one from before run locks): no lock
-            path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
-        else:
+        lock = None
+        if (run_dir / LOCK_FILE).is_file() and (run_dir / STORE_FILE).is_file():  # a run (not a bench folder)
             try:
                 lock = RunLock.acquire(run_dir)
             except RunLocked as exc:
                 what = ("is writing its report; wait for it" if "evosld report" in exc.holder else
                         "writes its own report when it ends, or run `evosld report` again once it has")
                 raise RunLocked(f"{run_dir} is in use by {exc.holder}; it {what}", exc.holder) from None
-            with lock:
-                path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
+            except OutputError:  # a shared run whose lock file this user may not open: report without it
+                lock = None
+        try:
+            path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
+        finally:
+            if lock is not None:
+                lock.release()
     except OutputError as exc:  # the message written for a run names --output, which report does not take
         raise OutputError(f"{str(exc).split('; ')[0]}; fix that (free some space, or the folder's permissions), "
                           f"then run `evosld report {run_dir}` again (the run itself is unchanged)") from None

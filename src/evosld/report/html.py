@@ -381,7 +381,7 @@ def _selection_part(data: ReportData) -> str:
     band = fmt_num(sel.get("band"), 2)
     weight = fmt_num(sel.get("val_weight"), 2)
     bands = [f for f in folds if HORIZON not in f]
-    describe = "; ".join(f"{escape(f.name)}: {int(f.fit.sum())} rows fitted, {int(f.scored.sum())} scored"
+    describe = "; ".join(f"{escape(f.name)}: {len(data.task.frames(f.name)[0])} rows fitted, {int(f.scored.sum())} scored"
                          for f in data.task.inner_folds(len(bands))) if bands else ""
     further = (f" The same fit also predicts the validation rows further out: the {escape(HORIZON)} columns "
                "score it there, as the chosen law will later be asked to predict test."

@@ -31,8 +31,8 @@ class RunLaw:
         """The line to show when the law is not a finished run's pick (None when it is)."""
         if self.finished:
             return None
-        return (f"{run_dir} has not finished (it is running, or stopped before its final pick): law "
-                f"{self.program_id} is its best on validation so far, not yet checked by the final pick; "
+        return (f"{run_dir} has not finished (it is running, or stopped before its law was picked and scored on "
+                f"test): law {self.program_id} is the one its best files name so far; "
                 f"`evosld discover --resume {run_dir}` finishes it")
 
 

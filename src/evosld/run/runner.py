@@ -50,6 +50,7 @@ from evosld.run.keptlimit import record_limit
 from evosld.run.outputs import LOG_FILE, STORE_FILE, RunLogHandler, check_fresh_output, write_best
 from evosld.run.runlock import RunLock
 from evosld.run.store import PRIOR_PROPOSER, SESSION_EVENT, FailureCounts, RunStore
+from evosld.run.store.schema import FINAL_STATE, SEARCH_BEST
 from evosld.run.summary import DATA_STATE, check_same_table
 from evosld.run.twins import add_twins, twin_laws
 from evosld.search.database import ProgramDatabase
@@ -366,6 +367,7 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
 
     def on_best(pid: int, source: str, metrics: dict[str, Any]) -> None:
         write_best(run_dir, source, best_record(store, task, pid))
+        store.set_state(SEARCH_BEST, pid)  # the law the best files name until the final pick
         log.info("new best: program %d, val R2 %.4f", pid, metrics.get("r2", float("nan")))
 
     loop = DiscoveryLoop(
@@ -385,6 +387,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     if stop is not None:
         stop.on_request(loop.request_stop)
     log.info("%s %s on %s (seed %d)", "resuming" if resume else "starting", type(proposer).__name__, task.name, config.random_seed)
+    if resume:  # this session may find a better law: until its own final pick, the run's law is the search's best
+        store.set_state(FINAL_STATE, None)
     async def _main() -> LoopStatus:
         try:
             return await loop.run(LoopLimits(config.max_iterations, budget, config.max_cost))
@@ -925,7 +929,7 @@ def _finish(store: RunStore, task: Task, run_dir: Path, config: RunConfig, statu
     if selection.information is None:
         selection = weigh_prior(store, task, evaluator, selection, clock, ahead)
     best = store.program(selection.program_id)
-    store.set_state("final_program_id", best.id)
+    store.set_state(FINAL_STATE, best.id)
     store.set_state("selection", selection.to_json())
     done = store.test_evaluation(best.id)
     if done is None:

@@ -211,8 +211,9 @@ class DiscoveryLoop:
             self.db.set_state(state)
         streaks = self.store.get_state("streaks") or {}
         self._exhausted_streak = int(streaks.get("exhausted", 0))
-        self._service_streak = int(streaks.get("service", 0))
-        self._crash_streak = int(streaks.get("crash", 0))
+        # the streaks of failures start again: a resumed session may have its server back or its proposer fixed
+        # (restored, a run stopped by either stopped again at once on --resume)
+        self._service_streak = self._crash_streak = 0
         if isinstance(self.proposer, Resumable):
             name = getattr(self.proposer, "name", "?")
             self.proposer.replay([r for e in self.store.events(JOURNAL_EVENT) if e.data.get("proposer") == name

@@ -269,7 +269,7 @@ class Task:
             "scale_tolerance": self.scale_rtol,
             "rows_per_group": self.split_counts(),
             "search_fit_rows": self.search_fit_rows(),
-            "inner_folds": [{"name": f.name, "fit_rows": int(f.fit.sum()), "scored_rows": int(f.scored.sum()),
+            "inner_folds": [{"name": f.name, "fit_rows": len(self.frames(f.name)[0]), "scored_rows": int(f.scored.sum()),
                              "rule": f.rule} for f in self.inner_folds()],
         }
 

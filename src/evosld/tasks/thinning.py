@@ -5,8 +5,10 @@ logged at every step gives thousands of rows per run (84,000 in all for
 seven model sizes): every candidate then fits on 60,000 rows, about 4 s an
 evaluation where a few hundred rows take a tenth of that, and a 60 s search
 tries some 25 laws. The search's fits (validation and the inner folds, and
-the proposer's screen) therefore use at most ``SEARCH_FIT_ROWS`` of the fit
-rows; the test score, the returned law's parameters, ``evosld predict`` and
+the proposer's screen) therefore use about ``SEARCH_FIT_ROWS`` of the fit
+rows (not exactly: each group keeps at least ``MIN_GROUP_ROWS`` and a row per
+level, so a table of many small groups keeps more); the test score, the
+returned law's parameters, ``evosld predict`` and
 the report fit on every train row.
 
 Which rows: the same share of every group's rows (so the groups keep their
@@ -27,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: Most fit rows a search-time fit uses (the test fit uses all).
+#: Fit rows a search-time fit uses, about (the test fit uses all).
 SEARCH_FIT_ROWS = 4000
 #: A feature with at most this many distinct values in a group keeps at least one row of each.
 LEVELS = 64

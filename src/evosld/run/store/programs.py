@@ -21,7 +21,7 @@ from evosld.run.store.records import (
     _loads,
     _program_from_row,
 )
-from evosld.run.store.schema import FINISH_PROPOSERS
+from evosld.run.store.schema import FINAL_STATE, FINISH_PROPOSERS, SEARCH_BEST
 
 
 class ProgramTables(StoreBase):
@@ -219,12 +219,15 @@ class ProgramTables(StoreBase):
 
     def final(self) -> StoredProgram | None:
         """The run's chosen law: the one recorded as ``final_program_id`` when the
-        run finished (parsimony-aware pick), else the search's best on validation
-        (the law its best files name; the finish's refits, ``FINISH_PROPOSERS``,
-        count once the final pick has checked them)."""
-        pid = self.get_state("final_program_id")
-        if pid is not None:
-            return self.program(int(pid))
+        run finished (parsimony-aware pick), else the law the search's best files
+        name (``SEARCH_BEST``, recorded with them), else the best on validation
+        of the search's own programs (the finish's refits, ``FINISH_PROPOSERS``,
+        count once the final pick has checked them). A resumed session clears
+        the final pick until it makes its own."""
+        for key in (FINAL_STATE, SEARCH_BEST):
+            pid = self.get_state(key)
+            if pid is not None:
+                return self.program(int(pid))
         return self.best("val", exclude=FINISH_PROPOSERS) or self.best("val")
 
     def history(self) -> list[HistoryPoint]:

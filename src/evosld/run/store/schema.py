@@ -25,6 +25,10 @@ SESSION_EVENT = "session"
 PRIOR_PROPOSER = "reference"
 TWIN_PROPOSER = "twin"
 FINISH_PROPOSERS = (PRIOR_PROPOSER, TWIN_PROPOSER)
+#: State keys of the run's law: the final pick (set when a run finishes, cleared when a resumed session starts),
+#: and the search's best so far, the law its best files name meanwhile.
+FINAL_STATE = "final_program_id"
+SEARCH_BEST = "search_best_id"
 
 #: ``PRAGMA application_id`` marking a file as an evosld run store ("ESLD").
 APPLICATION_ID = 0x45534C44
