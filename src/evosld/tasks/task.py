@@ -113,8 +113,8 @@ class Task:
         ``innerK`` is the K-th extrapolation fold below validation
         (``inner_folds``); ``"inner"`` is ``"inner1"``.
 
-        The search's splits (``val``, ``innerK``) fit on at most
-        ``tasks.thinning.SEARCH_FIT_ROWS`` rows, an even share of each group's
+        The search's splits (``val``, ``innerK``) fit on about
+        ``tasks.thinning.SEARCH_FIT_ROWS`` rows when there are more, an even share of each group's
         (a table of dense learning curves); ``test`` and ``train`` fit on all.
         ``SEARCH_TRAIN`` is ``train`` for the final pick's checks (the probe
         beyond the data, the information criterion): fitted on train thinned
