@@ -1,7 +1,7 @@
 """A dense table (learning curves logged at every step): the search on a share of the fit rows against all of them.
 
 ``tasks.thinning`` lets the search's fits (validation, the inner folds, the
-final pick's checks) use at most ``SEARCH_FIT_ROWS`` fit rows; the test score
+final pick's checks) use about ``SEARCH_FIT_ROWS`` fit rows; the test score
 and the returned law fit on every train row. This script runs the same
 discovery twice in one process, once as shipped and once with the cap lifted
 (every fit on every row, as before the cap), on a synthetic table of loss
