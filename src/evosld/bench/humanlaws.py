@@ -6,7 +6,6 @@ task's data (``tasks.task.data_digest``), so a law or a table that changed is re
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
 import json
 from collections.abc import Callable
@@ -28,6 +27,7 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
     data, so each is computed once per bench directory.
     """
     from evosld.evaluation import Evaluator, Sandbox
+    from evosld.evaluation.executors import refit_pool
     from evosld.evaluation.reference import refit_law
     from evosld.tasks import load_task
     from evosld.tasks.baselines import baseline_source
@@ -52,7 +52,7 @@ def human_scores(spec: BenchSpec, report: Callable[[str], None] = lambda s: None
         scores = {k: v if k == "error" else finite(v) for k, v in fit.scores().items()}
         return {"key": key, **scores, "n_params": count_params(fit.test.params)}
 
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(spec.jobs, len(spec.tasks)))) as pool:
+    with refit_pool(sandbox, min(spec.jobs, len(spec.tasks))) as pool:  # a stop ends the refits in flight
         for name, result in zip(spec.tasks, pool.map(one, spec.tasks)):
             out[name] = result
     cache.update(out)

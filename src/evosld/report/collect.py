@@ -10,7 +10,6 @@ into a search.
 from __future__ import annotations
 
 import ast
-import concurrent.futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +17,7 @@ from typing import Any, Literal
 from evosld.bounds import AtBound, ParamBounds, params_at_bounds, program_bounds
 from evosld.errors import ConfigError, EvosldError
 from evosld.evaluation.evaluator import Evaluation, Evaluator
+from evosld.evaluation.executors import refit_pool
 from evosld.evaluation.reference import ReferenceFit, refit_law
 from evosld.evaluation.sandbox import Sandbox
 from evosld.evaluation.scatter import off_trend_warning, scatter_of, scatter_warning
@@ -222,18 +222,12 @@ def collect(
     evaluator = Evaluator(task, sandbox, limits)
     plan = plan_plot(task, x_feature)
     extra = plan.extra_predict(task)
-    pool = concurrent.futures.ThreadPoolExecutor(3)
-    try:
+    with refit_pool(sandbox, 3) as pool:  # a stop ends the refits in flight
         best_val = pool.submit(evaluator.evaluate, best.source, "val")
         best_test = pool.submit(evaluator.evaluate, best.source, "test", extra)
         ref = pool.submit(_reference, task, evaluator, extra)
         done = {"best_val": best_val.result(), "best_test": best_test.result()}
         ref_fit, ref_kind = ref.result()
-    except BaseException:  # Ctrl-C, SIGTERM: end the refits in flight now rather than wait for each at exit
-        sandbox.stop()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
     warnings: list[str] = []
     if stored_test is not None:
         test_metrics, note = stored_test.metrics, ""
