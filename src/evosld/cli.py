@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from evosld.errors import ConfigError, EvosldError
-from evosld.signals import Aborted, exit_code_for
+from evosld.signals import Aborted, exit_code_for, stop_line
 from evosld.tasks.tables import split_names
 
 if TYPE_CHECKING:
@@ -815,9 +814,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "discover and bench)", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM raised as Interrupted by evosld.entry
-        signum = getattr(exc, "signum", signal.SIGINT)
-        err_console.print("interrupted" if signum == signal.SIGINT else str(exc), highlight=False)
-        return exit_code_for(signum)
+        line, code = stop_line(exc)
+        err_console.print(line, highlight=False)
+        return code
 
 
 if __name__ == "__main__":  # pragma: no cover  (`python -m evosld.cli`: as the installed command runs)

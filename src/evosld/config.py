@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from evosld.configmodel import ConfigModel
 from evosld.errors import ConfigError, first_error, option_error
@@ -59,8 +59,6 @@ class PromptConfig(ConfigModel):
     database's own).
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     system_message: str | None = None
     num_top_programs: int | None = Field(default=None, ge=0, description="the island's fittest programs shown")
     num_diverse_programs: int | None = Field(default=None, ge=0, description="random programs of other cells shown")
@@ -68,8 +66,6 @@ class PromptConfig(ConfigModel):
 
 class EvaluatorConfig(ConfigModel):
     """How candidates are run."""
-
-    model_config = ConfigDict(extra="forbid")
 
     timeout: float = Field(default=60.0, gt=0, description="wall-clock seconds per candidate")
     cpu_seconds: int = Field(default=120, gt=0)
@@ -91,8 +87,6 @@ FINISH_FLOOR = 30.0
 
 class RunConfig(ConfigModel):
     """Everything a discovery run needs besides the data."""
-
-    model_config = ConfigDict(extra="forbid")
 
     max_iterations: int = Field(default=200, ge=0)
     budget_seconds: float | None = Field(default=None, gt=0)

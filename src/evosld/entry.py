@@ -14,7 +14,13 @@ from __future__ import annotations
 import signal
 import sys
 
-from evosld.signals import STOP_SIGNALS, exit_code_for, exit_on_next_stop, raise_interrupted
+from evosld.signals import (
+    STOP_SIGNALS,
+    exit_code_for,
+    exit_on_next_stop,
+    raise_interrupted,
+    stop_line,
+)
 
 #: Exit codes of a command ended by SIGINT or SIGTERM.
 STOPPED = frozenset(exit_code_for(s) for s in STOP_SIGNALS)
@@ -33,9 +39,8 @@ def main() -> int:
 
         code = cli_main()
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(str(exc) if signum != signal.SIGINT else "interrupted", file=sys.stderr)
-        code = exit_code_for(signum)
+        line, code = stop_line(exc)
+        print(line, file=sys.stderr)
     if code in STOPPED:  # the process ends now; a further signal while Python exits ends it at once, quietly
         exit_on_next_stop(code)
     return code

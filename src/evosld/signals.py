@@ -61,6 +61,13 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+def stop_line(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What a command that a stop ended says, and its exit code: ``("interrupted", 130)`` for SIGINT,
+    ``("interrupted by SIGTERM", 143)`` for an :class:`Interrupted` from SIGTERM."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    return ("interrupted" if signum == signal.SIGINT else str(exc)), exit_code_for(signum)
+
+
 def exit_on_next_stop(code: int) -> None:
     """From now on, SIGINT or SIGTERM ends the process at once with ``code`` (main thread only).
 

@@ -16,6 +16,10 @@ import yaml
 from evosld.errors import EvosldError, yaml_where
 
 
+class _RepeatedKey(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping; ``problem`` says which and where."""
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping."""
 
@@ -28,9 +32,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             line = key_node.start_mark.line + 1
             try:
                 if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one",
-                        key_node.start_mark)
+                    raise _RepeatedKey(None, None, f"key {key!r} is given twice (lines {seen[key]} and {line}); "
+                                       "keep one", key_node.start_mark)
                 seen[key] = line
             except TypeError:  # an unhashable key: construct_mapping below says so
                 pass
@@ -52,9 +55,7 @@ def read_yaml(path: str | Path, kind: str, error: type[EvosldError]) -> Any:
         raise error(f"{kind} {p} is a folder; give the YAML file itself") from None
     except UnicodeDecodeError as exc:
         raise error(f"{kind} {p} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except yaml.constructor.ConstructorError as exc:
-        if exc.problem and "given twice" in exc.problem:
-            raise error(f"{kind} {p}: {exc.problem}") from None
-        raise error(f"{kind} {p} is not valid YAML{yaml_where(exc)}") from None
+    except _RepeatedKey as exc:
+        raise error(f"{kind} {p}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise error(f"{kind} {p} is not valid YAML{yaml_where(exc)}") from None

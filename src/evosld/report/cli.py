@@ -9,6 +9,7 @@ subclasses, which the main CLI prints as one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -28,26 +29,28 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     try:
-        lock = None
-        if (run_dir / LOCK_FILE).is_file() and (run_dir / STORE_FILE).is_file():  # a run (not a bench folder)
-            try:
-                lock = RunLock.acquire(run_dir)
-            except RunLocked as exc:
-                what = ("is writing its report; wait for it" if "evosld report" in exc.holder else
-                        "writes its own report when it ends, or run `evosld report` again once it has")
-                raise RunLocked(f"{run_dir} is in use by {exc.holder}; it {what}", exc.holder) from None
-            except OutputError:  # a shared run whose lock file this user may not open: report without it
-                lock = None
-        try:
+        with _held(run_dir):
             path = write_report(run_dir, data_dir=args.data_dir, x_feature=args.x)
-        finally:
-            if lock is not None:
-                lock.release()
     except OutputError as exc:  # the message written for a run names --output, which report does not take
         raise OutputError(f"{str(exc).split('; ')[0]}; fix that (free some space, or the folder's permissions), "
                           f"then run `evosld report {run_dir}` again (the run itself is unchanged)") from None
     print(f"report written: {path}")
     return 0
+
+
+def _held(run_dir: Path) -> contextlib.AbstractContextManager[Any]:
+    """The run's lock for the report (``RunLocked``, worded for a report, when another process holds it); no lock
+    for a folder that is not a run (a bench's), or a shared run whose lock file this user may not open."""
+    if not ((run_dir / LOCK_FILE).is_file() and (run_dir / STORE_FILE).is_file()):
+        return contextlib.nullcontext()
+    try:
+        return RunLock.acquire(run_dir)
+    except RunLocked as exc:
+        what = ("is writing its report; wait for it" if "evosld report" in exc.holder else
+                "writes its own report when it ends, or run `evosld report` again once it has")
+        raise RunLocked(f"{run_dir} is in use by {exc.holder}; it {what}", exc.holder) from None
+    except OutputError:
+        return contextlib.nullcontext()
 
 
 def add_report_parser(sub: Any) -> None:

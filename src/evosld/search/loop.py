@@ -392,8 +392,7 @@ class DiscoveryLoop:
                 "next_iteration": first_iteration + count,
                 "in_flight": first_iteration,
                 "database": self.db.get_state(),  # its random state after drawing this generation's parents
-                "streaks": {"exhausted": self._exhausted_streak, "service": self._service_streak,
-                            "crash": self._crash_streak},
+                "streaks": {"exhausted": self._exhausted_streak},  # the failure streaks start again on resume
             })
         return items
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from evosld.configmodel import ConfigModel
 from evosld.errors import DataError, first_error
@@ -35,8 +35,6 @@ from evosld.yamlfile import read_yaml
 
 class TaskFile(ConfigModel):
     """The fields of a task file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = None
     data: str

@@ -52,8 +52,6 @@ class LLMConfig(ConfigModel):
         prices: USD per 1M tokens per model, on top of the built-in table.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
     models: list[ModelSpec] = Field(default_factory=lambda: [ModelSpec(name="gpt-4.1-mini")], min_length=1)
     api_base: str | None = None
     api_key: SecretStr | None = None
