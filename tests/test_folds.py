@@ -14,7 +14,7 @@ from evosld.errors import DataError
 from evosld.proposers.symbolic.space import Space
 from evosld.tasks import task_from_frame
 from evosld.tasks.folds import blind_feature, derive_val_rule, relaxed_rule
-from evosld.tasks.scales import levels, n_levels
+from evosld.tasks.scales import levels, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import rule_mask
 
 
@@ -177,6 +177,26 @@ def test_a_one_row_validation_slice_is_refused_before_any_work():
                         val=f"N_params > {big * 0.9999:.6g}", name="c")
 
 
+def test_largest_size_read_with_some_error_is_refused_with_the_tolerance_that_makes_it_one():
+    """Each run's size read off a figure, 3% apart: ``largest:N`` holds out one run; the refusal names the
+    tolerance that counts the largest size's runs as one, and with it they are held out together."""
+    rng = np.random.default_rng(1)
+    N = np.repeat([3e7, 1e8, 3e8, 1e9, 3e9], 4) * (1 + 0.03 * rng.uniform(-1, 1, 20))
+    D = np.tile([1e9, 4e9, 1.6e10, 6.4e10], 5)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28})
+    with pytest.raises(DataError, match=r"holds out only 1 row.*--scale-tolerance \S+ counts them as one") as refused:
+        task_from_frame(df, ["N", "D"], "loss", test="largest:N", name="c")
+    tol = float(str(refused.value).split("--scale-tolerance ")[1].split()[0])
+    assert tol in (0.02, 0.05)  # the four largest lie within 3% of each other
+    task = task_from_frame(df, ["N", "D"], "loss", test="largest:N", scale_tolerance=tol, name="c")
+    assert len(task.test) == 4 and task.test.N.min() > 2e9
+    assert top_cluster_tolerance(np.logspace(7, 10, 20), np.zeros(20), 3) is None  # distinct sizes: no hint
+    with pytest.raises(DataError) as refused:  # sizes exactly distinct by far: the threshold, and no tolerance
+        task_from_frame(pd.DataFrame({"N": np.logspace(7, 10, 20), "loss": np.linspace(3, 2, 20)}), ["N"], "loss",
+                        test="largest:N", name="d")
+    assert "scale-tolerance" not in str(refused.value)
+
+
 def test_a_slice_whose_target_does_not_vary_is_refused():
     df = chinchilla_like()
     df.loc[df["N_params"] > 1e10, "loss"] = 2.0
@@ -271,6 +291,44 @@ def test_a_fold_whose_fit_rows_hold_one_value_of_a_feature_it_scores_is_dropped_
     flat = pd.DataFrame({"N": np.logspace(8, 10, 24), "P": 1.0, "loss": 1.5 + (3e8 / np.logspace(8, 10, 24)) ** 0.3})
     one = task_from_frame(flat, ["N", "P"], "loss", test="N > 4e9", name="one")
     assert one.inner_folds(1)  # a feature that never varies is no reason to drop a fold
+
+
+def uneven_grid(groups: int = 12, seed: int = 0) -> pd.DataFrame:
+    """Per group, 4 model sizes x 4 data sizes, each run's sizes read off a figure (5% apart): Chinchilla's law."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(groups):
+        for n in (3e7, 1e8, 3e8, 1e9):
+            for d in (1e9, 4e9, 1.6e10, 6.4e10):
+                N, D = n * (1 + 0.05 * rng.standard_normal()), d * (1 + 0.05 * rng.standard_normal())
+                rows.append((f"g{g}", N, D, 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28))
+    return pd.DataFrame(rows, columns=["grp", "N", "D", "loss"]).assign(C=lambda t: 6 * t.N * t.D)
+
+
+def test_the_probe_steps_only_along_the_features_the_rule_reads():
+    """On sizes read off a figure the largest model's run and the next one's hold other data sizes by chance
+    (1e9 tokens against 1.6e10): a step along D would probe 16x below the data, where the true law rises two spans
+    above the train losses and was passed over as running away. ``largest:N`` steps N alone."""
+    df = uneven_grid()
+    task = task_from_frame(df, ["N", "D"], "loss", group="grp", test="largest:N", name="uneven")
+    train, probe = task.train, task.probe()
+    assert len(probe) == 12
+    for g, X in probe.items():
+        val = train.loc[task.val_mask & (train.group == g).to_numpy(), ["N", "D"]].to_numpy()
+        np.testing.assert_array_equal(X[:, 1], val[:, 1])  # D as in the validation rows
+        assert (X[:, 0] > val[:, 0]).all()  # one step beyond them in N
+        rows = train.loc[(train.group == g).to_numpy()]
+        span = rows.loss.max() - rows.loss.min()
+        law = 1.69 + 406.4 / X[:, 0] ** 0.34 + 410.7 / X[:, 1] ** 0.28
+        assert (law >= rows.loss.min() - span).all()  # the true law stays within a span of the data there
+    both = task_from_frame(df, ["N", "D"], "loss", group="grp", test="N >= 8e8 or D >= 5e10", name="both")
+    moved = [(X != both.train.loc[both.val_mask & (both.train.group == g).to_numpy(), ["N", "D"]].to_numpy())
+             for g, X in both.probe().items()]
+    assert any(m[:, 0].any() for m in moved) and any(m[:, 1].any() for m in moved)  # a rule on N and D steps both
+    compute = task_from_frame(df, ["N", "D"], "loss", group="grp", test="C >= 2e20", name="compute")
+    X = np.vstack(list(compute.probe().values()))
+    V = compute.train.loc[compute.val_mask, ["N", "D"]].to_numpy()
+    assert np.median(np.log(X[:, 0] * X[:, 1])) > np.median(np.log(V[:, 0] * V[:, 1]))  # no feature read: the runs' path
 
 
 def _two_losses(n_sizes: int = 7, seed: int = 1) -> pd.DataFrame:

@@ -11,6 +11,17 @@ feature (the difference of their medians, in log scale for size-like
 features). No targets are made up and no test row is read; only inputs are
 produced, to see what the law predicts there (``search.plausibility``).
 
+The step is taken along the features the hold-out rule reads (``along``:
+``largest:N`` steps N, ``N >= a or D >= b`` steps N and D); the other
+features keep the validation rows' values. On an uneven grid, or sizes read
+off a figure, the band below validation holds other values of them by chance
+(the largest model trained on 1e9 tokens, the next one on 1.6e10), and a step
+along them would probe a region the test never reaches: a Chinchilla law
+probed at 1/16 of its smallest data size rose two train spans above the data
+there and was passed over as running away, on every table of that shape.
+When the rule reads no feature (a threshold on compute, with size and data as
+features), every feature steps: the runs' own path towards the hold-out.
+
 With no direction (held-out mixtures: random folds) there is no step and no
 probe.
 """
@@ -31,7 +42,8 @@ def _log_scale(values: np.ndarray, declared: bool) -> bool:
 
 
 def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray | None,
-               features: tuple[str, ...], log_features: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+               features: tuple[str, ...], log_features: tuple[str, ...] = (),
+               along: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """Inputs one step beyond validation, per group.
 
     Args:
@@ -41,6 +53,7 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
             fold's scored rows); None when folds have no direction (then no probe).
         features: feature columns, in order.
         log_features: features declared on a log scale.
+        along: the features to step along (those the hold-out rule reads); empty: every feature.
     Returns:
         group -> (M_g, F) probe inputs, M_g = the group's validation rows;
         groups with no validation rows, or no rows below validation, are left out.
@@ -50,6 +63,7 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
     groups = group_keys(train)
     X = train[list(features)].to_numpy(dtype=float)
     logs = [_log_scale(X[:, j][np.isfinite(X[:, j])], f in log_features) for j, f in enumerate(features)]
+    moved = np.array([not along or f in along for f in features])
     T = X.copy()
     for j, use_log in enumerate(logs):
         if use_log:
@@ -64,10 +78,9 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
         if not val.any() or not below.any():
             continue
         step = np.nanmedian(T[val], axis=0) - np.nanmedian(T[below], axis=0)
-        shifted = T[val] + step
-        for j, use_log in enumerate(logs):
-            if use_log:
-                shifted[:, j] = np.exp(shifted[:, j])
+        shifted = X[val].copy()  # the features not stepped keep the validation rows' values exactly
+        for j in np.flatnonzero(moved):
+            shifted[:, j] = np.exp(T[val][:, j] + step[j]) if logs[j] else T[val][:, j] + step[j]
         if np.all(np.isfinite(shifted)):
             out[str(g)] = shifted
     return out

@@ -190,11 +190,12 @@ class Task:
         at random but the test rows lie beyond train along some features (``test_beyond``: three model
         sizes, the largest as test), the step is the one from the second-largest train scale of those
         features to the largest, taken once more beyond it (from the second-smallest to the smallest along
-        ``test_below``).
+        ``test_below``). The step is along the features the validation rule reads (``test_beyond`` for a
+        random one), or along every feature when it reads none.
         """
         from evosld.tasks.folds import distance_from
         from evosld.tasks.probe import probe_rows
-        from evosld.tasks.splits import scales_above
+        from evosld.tasks.splits import rule_columns, scales_above
 
         cache = self.__dict__.setdefault("_probe", {})
         if "rows" not in cache:
@@ -208,9 +209,12 @@ class Task:
                 # per row, how many scales lie between it and the train edge nearest test (0: at the edge)
                 inward = np.min([scales_above(self.train, f, self.scale_rtol, below=f in self.test_below)
                                  for f in self.test_beyond], axis=0)
-                cache["rows"] = probe_rows(self.train, inward == 0, inward == 1, self.features, self.log_features)
+                cache["rows"] = probe_rows(self.train, inward == 0, inward == 1, self.features, self.log_features,
+                                           along=tuple(self.test_beyond))
             else:
-                cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features)
+                read = rule_columns(self.val_rule, list(self.train.columns))
+                cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features,
+                                           along=tuple(f for f in self.features if f in read))
         return cache["rows"]
 
     def fold(self, name: str) -> Fold:
