@@ -125,7 +125,8 @@ def _finish(
     tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
     checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule, derived_val=derive_val,
-                        example=lambda: example_rule(pd.concat([train, test]), features, scale_rtol))
+                        example=lambda: example_rule(pd.concat([train, test]), features, scale_rtol),
+                        table=pd.concat([train, test]))
     checks.warn_constant_features(train, list(features), f"{name} (train)", test)
     checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)

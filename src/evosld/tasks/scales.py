@@ -108,3 +108,35 @@ def fewest_levels(columns: Iterable[np.ndarray], rtol: float = DEFAULT_RTOL) -> 
         columns: per group, the feature's values (N_g,).
     """
     return min((c for x in columns if (c := n_levels(x, rtol)) >= 2), default=1)
+
+
+#: Tolerances ``top_cluster_tolerance`` suggests (round values a user can type).
+SUGGESTED_TOLERANCES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def top_cluster_tolerance(values: np.ndarray, groups: np.ndarray, want: int, within: float = 0.1) -> float | None:
+    """The scale tolerance that would make ``want`` rows the largest scale of their groups, when they lie close.
+
+    A model size read off a figure is a cluster of values a few percent apart, not one value: ``largest:N``
+    then holds out one run per group. When at least ``want`` rows lie within ``within`` of their group's largest
+    value (relative), this gives the round tolerance (``SUGGESTED_TOLERANCES``) that counts all of them as that
+    one size; else None (the largest sizes are distinct, or too few rows lie near them).
+
+    Args:
+        values: (N,) the column's values.
+        groups: (N,) each row's group.
+        want: rows the largest scales should hold together (all groups).
+        within: largest relative distance from the top still read as one size.
+    """
+    v = np.asarray(values, dtype=float)
+    gaps = []
+    for g in dict.fromkeys(np.asarray(groups).tolist()):
+        x = v[(np.asarray(groups) == g) & np.isfinite(v)]
+        if len(x) and x.max() > 0:
+            gaps.append((x.max() - x) / x.max())
+    pooled = np.concatenate(gaps) if gaps else np.zeros(0)
+    near = pooled[pooled < within]
+    if len(near) < want or not np.any(near > 0):
+        return None
+    need = float(near.max()) * 1.2  # every row within ``within`` of its top, with a margin
+    return next((t for t in SUGGESTED_TOLERANCES if t >= need), None)
