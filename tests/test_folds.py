@@ -13,7 +13,8 @@ import pytest
 from evosld.errors import DataError
 from evosld.proposers.symbolic.space import Space
 from evosld.tasks import task_from_frame
-from evosld.tasks.folds import blind_feature, derive_val_rule, relaxed_rule
+from evosld.tasks.folds import blind_feature, derive_val_rule, relaxed_rule, rule_directions
+from evosld.tasks.probe import probe_rows
 from evosld.tasks.scales import levels, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import rule_mask
 
@@ -175,6 +176,26 @@ def test_a_one_row_validation_slice_is_refused_before_any_work():
     with pytest.raises(DataError, match=r"validation rule .* holds out only 1 row.*--val"):
         task_from_frame(df, ["N_params", "D_tokens"], "loss", test=f"N_params > {big * 1.0001:.6g}",
                         val=f"N_params > {big * 0.9999:.6g}", name="c")
+
+
+@pytest.mark.parametrize("rule, ways", [
+    ("largest:N", {"N": 1}), ("N >= 1e9 or D >= 1e11", {"N": 1, "D": 1}), ("1e9 <= N", {"N": 1}),
+    ("not (N < 1e9)", {"N": 1}), ("loss <= 2.1", {"loss": -1}), ("1 < N <= 5", {"N": 0}),
+    ("6 * N * D >= 1e21", {"N": 0, "D": 0}), ("random:4", {}), ("N >=", {}),
+])
+def test_the_way_a_rule_holds_out_along_each_column(rule, ways):
+    assert rule_directions(rule, ["N", "D", "loss"]) == ways
+
+
+def test_the_probe_never_steps_back_from_the_held_out_side():
+    """``N >= a or D >= b`` on jittered sizes: a group's validation band can be one run just past the D threshold
+    (small N) with the band below it at a larger N; the step in N would then point ten times below the data."""
+    train = pd.DataFrame({"N": [1e9, 1e8, 3e8, 1e8], "D": [1e10, 5e10, 1e10, 1e10], "group": "g"})
+    val, band = np.array([False, True, False, False]), np.array([True, False, False, False])
+    X = probe_rows(train, val, band, ("N", "D"), ("N", "D"), along={"N": 1, "D": 1})["g"]
+    assert X[0, 0] == 1e8 and X[0, 1] == pytest.approx(2.5e11)  # N stays; D steps on, 5x as from 1e10 to 5e10
+    X = probe_rows(train, val, band, ("N", "D"), ("N", "D"), along={"N": 0, "D": 1})["g"]
+    assert X[0, 0] == pytest.approx(1e7)  # a column read both ways steps as the bands lie
 
 
 def test_largest_size_read_with_some_error_is_refused_with_the_tolerance_that_makes_it_one():

@@ -134,6 +134,41 @@ def _parse(rule: str, columns=()) -> ast.Expression:
     return ast.fix_missing_locations(_PushNot().visit(parse_rule(rule, columns)))
 
 
+def rule_directions(rule: str, columns) -> dict[str, int]:
+    """The way the held-out region lies along each column a rule reads: +1 above (``N >= a``, ``largest:N``),
+    -1 below (``loss <= 2.1``), 0 both or neither (a chain ``a < N <= b``, a column inside arithmetic, a text
+    selector). Columns the rule does not read are left out; a rule that does not parse reads none."""
+    rule = (rule or "").strip()
+    if rule.startswith("largest:"):
+        try:
+            return {parse_largest(rule, list(columns))[0]: 1}
+        except DataError:
+            return {}
+    if rule.startswith("random:"):
+        return {}
+    try:
+        tree = _parse(rule, columns)
+    except (SyntaxError, DataError, KeyError):
+        return {}
+    known = set(columns)
+    seen: dict[str, set[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and column_of(node.id) in known:
+            seen.setdefault(column_of(node.id), set())
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        for a, op, b in zip(sides[:-1], node.ops, sides[1:]):
+            up = {ast.Gt: 1, ast.GtE: 1, ast.Lt: -1, ast.LtE: -1}.get(type(op))
+            if up is None:
+                continue
+            if isinstance(a, ast.Name) and _is_const(b):
+                seen.setdefault(column_of(a.id), set()).add(up)
+            elif isinstance(b, ast.Name) and _is_const(a):
+                seen.setdefault(column_of(b.id), set()).add(-up)
+    return {c: (next(iter(ways)) if len(ways) == 1 else 0) for c, ways in seen.items() if c in known}
+
+
 def _is_const(node: ast.AST) -> bool:
     return not any(isinstance(n, ast.Name) for n in ast.walk(node))
 

@@ -21,6 +21,10 @@ probed at 1/16 of its smallest data size rose two train spans above the data
 there and was passed over as running away, on every table of that shape.
 When the rule reads no feature (a threshold on compute, with size and data as
 features), every feature steps: the runs' own path towards the hold-out.
+Nor does a step go back from the held-out side: with a compound rule
+(``N >= a or D >= b``) on jittered sizes, a group's validation band can be
+one run just past the D threshold and its band below one at a larger N, and
+the step in N then pointed down, probing ten times below the smallest model.
 
 With no direction (held-out mixtures: random folds) there is no step and no
 probe.
@@ -43,7 +47,7 @@ def _log_scale(values: np.ndarray, declared: bool) -> bool:
 
 def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray | None,
                features: tuple[str, ...], log_features: tuple[str, ...] = (),
-               along: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+               along: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     """Inputs one step beyond validation, per group.
 
     Args:
@@ -53,7 +57,9 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
             fold's scored rows); None when folds have no direction (then no probe).
         features: feature columns, in order.
         log_features: features declared on a log scale.
-        along: the features to step along (those the hold-out rule reads); empty: every feature.
+        along: the features to step along (those the hold-out rule reads), each with the way the held-out
+            region lies (+1 above, -1 below, 0 either: a step the other way is not taken); empty or None:
+            every feature, either way.
     Returns:
         group -> (M_g, F) probe inputs, M_g = the group's validation rows;
         groups with no validation rows, or no rows below validation, are left out.
@@ -63,7 +69,9 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
     groups = group_keys(train)
     X = train[list(features)].to_numpy(dtype=float)
     logs = [_log_scale(X[:, j][np.isfinite(X[:, j])], f in log_features) for j, f in enumerate(features)]
+    along = along or {}
     moved = np.array([not along or f in along for f in features])
+    ways = np.array([along.get(f, 0) for f in features], dtype=float)
     T = X.copy()
     for j, use_log in enumerate(logs):
         if use_log:
@@ -78,8 +86,9 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
         if not val.any() or not below.any():
             continue
         step = np.nanmedian(T[val], axis=0) - np.nanmedian(T[below], axis=0)
+        step = np.where(step * ways < 0, 0.0, step)  # a band of one jittered run can point back: no step then
         shifted = X[val].copy()  # the features not stepped keep the validation rows' values exactly
-        for j in np.flatnonzero(moved):
+        for j in np.flatnonzero(moved & (step != 0)):
             shifted[:, j] = np.exp(T[val][:, j] + step[j]) if logs[j] else T[val][:, j] + step[j]
         if np.all(np.isfinite(shifted)):
             out[str(g)] = shifted

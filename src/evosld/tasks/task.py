@@ -191,11 +191,11 @@ class Task:
         sizes, the largest as test), the step is the one from the second-largest train scale of those
         features to the largest, taken once more beyond it (from the second-smallest to the smallest along
         ``test_below``). The step is along the features the validation rule reads (``test_beyond`` for a
-        random one), or along every feature when it reads none.
+        random one), never back from the held-out side, or along every feature when it reads none.
         """
-        from evosld.tasks.folds import distance_from
+        from evosld.tasks.folds import distance_from, rule_directions
         from evosld.tasks.probe import probe_rows
-        from evosld.tasks.splits import rule_columns, scales_above
+        from evosld.tasks.splits import scales_above
 
         cache = self.__dict__.setdefault("_probe", {})
         if "rows" not in cache:
@@ -210,11 +210,11 @@ class Task:
                 inward = np.min([scales_above(self.train, f, self.scale_rtol, below=f in self.test_below)
                                  for f in self.test_beyond], axis=0)
                 cache["rows"] = probe_rows(self.train, inward == 0, inward == 1, self.features, self.log_features,
-                                           along=tuple(self.test_beyond))
+                                           along={f: -1 if f in self.test_below else 1 for f in self.test_beyond})
             else:
-                read = rule_columns(self.val_rule, list(self.train.columns))
+                ways = rule_directions(self.val_rule, list(self.train.columns))
                 cache["rows"] = probe_rows(self.train, self.val_mask, band, self.features, self.log_features,
-                                           along=tuple(f for f in self.features if f in read))
+                                           along={f: w for f, w in ways.items() if f in self.features})
         return cache["rows"]
 
     def fold(self, name: str) -> Fold:
