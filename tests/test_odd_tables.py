@@ -771,6 +771,30 @@ def test_an_equality_that_splits_one_size_in_the_validation_rule_warns_too():
     assert said == []
 
 
+def _cut_warnings(**kwargs) -> tuple[list[str], object]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(_part_jittered(), ["N", "D"], "loss", baseline="none", **kwargs)
+    return [str(w.message) for w in caught if "cuts one size" in str(w.message)], task
+
+
+def test_a_threshold_that_cuts_one_size_in_two_warns_and_names_a_rule_that_keeps_it_whole():
+    """N >= 1e9 holds out the runs at 1e9 and leaves the one read as 9.9995e8 (the same size) in train; the rows
+    stay as the rule says, and one warning names the size and a threshold that keeps it whole."""
+    said, task = _cut_warnings(test="N >= 1e9")
+    assert said == ["my_law: the test rule 'N >= 1e9' cuts one size of N in two: its runs from 9.9995e8 to 1e9 count as "
+                    "one size (scale tolerance 0.001), and the threshold at 1e9 holds out 5 of its 6 runs while the "
+                    "others stay in train; to keep that size on one side, give --test a rule such as "
+                    "\"N >= 9.9995e8\""], said
+    assert (task.train["N"] == 9.9995e8).sum() == 1  # comparisons stay exact
+    assert _cut_warnings(test="N >= 9.9995e8")[0] == []  # the rule suggested: the whole size, no warning
+    said, _ = _cut_warnings(test="D >= 2e11 or 1e9 <= N")  # either way round, the other clause kept
+    assert len(said) == 1 and said[0].endswith('such as "D >= 2e11 or N >= 9.9995e8"'), said
+    said, _ = _cut_warnings(test="N >= 9.99e9", val="N < 1e9")  # a rule holding the values below: the size's top
+    assert len(said) == 1 and "validation rule 'N < 1e9'" in said[0] and 'such as "N <= 1e9"' in said[0], said
+    assert _cut_warnings(test="N >= 1e9", scale_tolerance=1e-5)[0] == []  # 5e-5 apart: two sizes at this tolerance
+
+
 def test_an_equality_that_splits_one_size_is_one_warning_line_on_the_command_line(tmp_path):
     path = tmp_path / "runs.csv"
     _part_jittered().to_csv(path, index=False)

@@ -24,6 +24,7 @@ from evosld.tasks.splits import (
     near_equality_warnings,
     parse_largest,
     rule_mask,
+    threshold_cut_warnings,
 )
 from evosld.tasks.targetrange import (
     TargetRange,
@@ -133,6 +134,8 @@ def _finish(
     split_warnings = list(split_warnings)
     if not derive_val:  # a rule derived from the data is not the user's to rewrite
         split_warnings += near_equality_warnings(val_rule, train, val_mask, which="validation", option="--val",
+                                                 stays="the rows fitted", rtol=scale_rtol)
+        split_warnings += threshold_cut_warnings(val_rule, train, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
     for line in split_warnings:  # once the split is known to be usable: an error comes alone
         warnings.warn(f"{name}: {line}", stacklevel=3)
@@ -412,6 +415,8 @@ def task_from_frame(
         default_limit=True,
         split_warnings=[*near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),
+                        *threshold_cut_warnings(test_rule, df, which="test", option="--test", stays="train",
+                                                rtol=scale_tolerance),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
 

@@ -251,9 +251,9 @@ def _number(node: ast.AST) -> float | None:
     return None
 
 
-def short_number(x: float) -> str:
-    """``x`` to three digits as a rule would write it: 9.9e9, 1.01e10, 0.5."""
-    return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:.3g}").replace("e-0", "e-")
+def short_number(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits as a rule would write it: 9.9e9, 1.01e10, 0.5."""
+    return re.sub(r"e\+?0*(\d)", r"e\1", f"{x:.{digits}g}").replace("e-0", "e-")
 
 
 def _equalities(tree: ast.AST, columns) -> Iterator[tuple[ast.Compare, str, float]]:
@@ -388,6 +388,65 @@ def near_equality_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, whi
                    f"{col} exactly {_plain(value)}, but {int(left.sum())} more within the scale tolerance "
                    f"({rtol:g}) of it stay in {stays} (e.g. {col} = {_plain(float(vals[left][0]))}): == compares "
                    f"exactly; to keep that size on one side, give {option} a threshold rule such as \"{suggestion}\"")
+    return out
+
+
+def _thresholds(tree: ast.AST, columns) -> Iterator[tuple[ast.Compare, str, float, bool]]:
+    """Each ``COLUMN > NUMBER`` / ``>=`` / ``<`` / ``<=`` (either way round, not chained) in a parsed rule: the node,
+    the column, the number, and whether the comparison holds the values above the number."""
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Compare) and len(node.ops) == 1
+                and isinstance(node.ops[0], (ast.Gt, ast.GtE, ast.Lt, ast.LtE))):
+            continue
+        left, right = node.left, node.comparators[0]
+        up = isinstance(node.ops[0], (ast.Gt, ast.GtE))
+        if isinstance(left, ast.Name) and _number(right) is not None and column_of(left.id) in columns:
+            yield node, column_of(left.id), float(_number(right)), up
+        elif isinstance(right, ast.Name) and _number(left) is not None and column_of(right.id) in columns:
+            yield node, column_of(right.id), float(_number(left)), not up
+
+
+def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: str, stays: str,
+                           rtol: float = DEFAULT_RTOL) -> list[str]:
+    """Where a threshold in ``rule`` cuts one size in two: ``N >= 1e9`` on sizes read off a figure as 0.9994e9 and
+    1.0003e9 holds out some runs of that size and leaves the others on the other side.
+
+    A size is a scale of the column (``scales.levels``: values within ``rtol`` of each other). Which rows the rule
+    holds out stays as it is (comparisons are exact); for each comparison of a column with a number whose two
+    sides share a size, this returns one message naming the size, how many of its runs fall on each side, and a
+    threshold for ``option`` that keeps it whole. ``which`` names the rule ("test"), ``stays`` the other side.
+    """
+    if not rtol > 0:
+        return []
+    try:
+        tree = parse_rule(rule, df.columns)
+    except SyntaxError:
+        return []
+    out = []
+    for node, col, value, up in _thresholds(tree, df.columns):
+        vals = _numbers(df, col)
+        with np.errstate(invalid="ignore"):
+            held = np.asarray(eval_node(node, df, rule), dtype=bool) & np.isfinite(vals)
+        lv = levels(vals, rtol)
+        split = sorted(set(lv[held]) & set(lv[~held & np.isfinite(vals)]) - {-1})
+        if not split:
+            continue
+        size = lv == split[0]
+        first, last = vals[size].min(), vals[size].max()
+        name = quoted(col)
+        if up:
+            below = vals[np.isfinite(vals) & (vals < first)]
+            floor = np.nextafter(below.max(), np.inf) if len(below) else -np.inf
+            whole = f"{name} >= {_shortest_within(first, floor, first)}"
+        else:
+            above = vals[np.isfinite(vals) & (vals > last)]
+            ceiling = np.nextafter(above.min(), -np.inf) if len(above) else np.inf
+            whole = f"{name} <= {_shortest_within(last, last, ceiling)}"
+        n_held, n_size = int((size & held).sum()), int(size.sum())
+        out.append(f"the {which} rule {rule!r} cuts one size of {col} in two: its runs from {short_number(first, 6)} "
+                   f"to {short_number(last, 6)} count as one size (scale tolerance {rtol:g}), and the threshold at "
+                   f"{short_number(value)} holds out {n_held} of its {n_size} runs while the others stay in {stays}; to keep that size on one side, give {option} a rule such as "
+                   f"\"{_spliced(rule, df.columns, node, whole)}\"")
     return out
 
 
