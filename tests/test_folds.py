@@ -13,7 +13,13 @@ import pytest
 from evosld.errors import DataError
 from evosld.proposers.symbolic.space import Space
 from evosld.tasks import task_from_frame
-from evosld.tasks.folds import blind_feature, derive_val_rule, relaxed_rule, rule_directions
+from evosld.tasks.folds import (
+    blind_feature,
+    derive_val_rule,
+    natural_break,
+    relaxed_rule,
+    rule_directions,
+)
 from evosld.tasks.probe import probe_rows
 from evosld.tasks.scales import levels, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import rule_mask
@@ -109,6 +115,19 @@ def test_default_test_rule_on_sizes_that_are_all_different():
     task = task_from_frame(df, ["N_params", "D_tokens"], "loss", name="c")
     assert task.test_rule.startswith("N_params >=")  # not 'largest:' (one run)
     assert len(task.test) >= 0.1 * len(df) and task.val_mask.sum() >= 3
+
+
+def test_default_test_rule_holds_out_the_whole_largest_size_when_sizes_were_read_a_few_percent_apart():
+    """Five model sizes x four data sizes, each run's size read 3% off: a threshold placed by row count took three
+    of the four runs near 3e9; at the clear gap below them it takes all four, and validation the four near 1e9."""
+    rng = np.random.default_rng(1)
+    N = np.repeat([3e7, 1e8, 3e8, 1e9, 3e9], 4) * (1 + 0.03 * rng.uniform(-1, 1, 20))
+    D = np.tile([1e9, 4e9, 1.6e10, 6.4e10], 5)
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28})
+    task = task_from_frame(df, ["N", "D"], "loss", name="c")
+    assert sorted(task.test.N) == sorted(N[-4:]) and sorted(task.val_df.N) == sorted(N[12:16]), task.test_rule
+    v = np.exp(np.random.default_rng(2).uniform(np.log(1e7), np.log(1e10), 40))  # no clusters: no break
+    assert natural_break(v, (v.max() - v) / v.max(), 4, 14) is None
 
 
 def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():
