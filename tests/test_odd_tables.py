@@ -793,6 +793,12 @@ def test_a_threshold_that_cuts_one_size_in_two_warns_and_names_a_rule_that_keeps
     said, _ = _cut_warnings(test="N >= 9.99e9", val="N < 1e9")  # a rule holding the values below: the size's top
     assert len(said) == 1 and "validation rule 'N < 1e9'" in said[0] and 'such as "N <= 1e9"' in said[0], said
     assert _cut_warnings(test="N >= 1e9", scale_tolerance=1e-5)[0] == []  # 5e-5 apart: two sizes at this tolerance
+    steps = np.logspace(9, 10, 20_000)  # a continuous column: runs within the tolerance of each other all along it
+    dense = pd.DataFrame({"tokens": steps, "loss": 2 + 1e3 / steps**0.3})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(dense, ["tokens"], "loss", test="tokens >= 5e9", name="dense")
+    assert not [w for w in caught if "cuts one size" in str(w.message)]
 
 
 def test_an_equality_that_splits_one_size_is_one_warning_line_on_the_command_line(tmp_path):

@@ -406,6 +406,11 @@ def _thresholds(tree: ast.AST, columns) -> Iterator[tuple[ast.Compare, str, floa
             yield node, column_of(right.id), float(_number(left)), not up
 
 
+#: A size cut by a threshold is warned about when its neighbouring values lie at least this many times its own
+#: width away: a cluster of one size's runs, not a stretch of a continuous column.
+ISOLATED = 5.0
+
+
 def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: str, stays: str,
                            rtol: float = DEFAULT_RTOL) -> list[str]:
     """Where a threshold in ``rule`` cuts one size in two: ``N >= 1e9`` on sizes read off a figure as 0.9994e9 and
@@ -413,7 +418,7 @@ def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: s
 
     A size is a scale of the column (``scales.levels``: values within ``rtol`` of each other). Which rows the rule
     holds out stays as it is (comparisons are exact); for each comparison of a column with a number whose two
-    sides share a size, this returns one message naming the size, how many of its runs fall on each side, and a
+    sides share a size standing apart from the column's other values (``ISOLATED``), this returns one message naming the size, how many of its runs fall on each side, and a
     threshold for ``option`` that keeps it whole. ``which`` names the rule ("test"), ``stays`` the other side.
     """
     if not rtol > 0:
@@ -433,19 +438,23 @@ def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: s
             continue
         size = lv == split[0]
         first, last = vals[size].min(), vals[size].max()
+        below, above = vals[np.isfinite(vals) & (vals < first)], vals[np.isfinite(vals) & (vals > last)]
+        apart = [first - below.max()] if len(below) else []
+        apart += [above.min() - last] if len(above) else []
+        if min(apart, default=np.inf) < ISOLATED * (last - first):
+            continue  # a continuous column (the next values as close as these): no size to keep whole
         name = quoted(col)
         if up:
-            below = vals[np.isfinite(vals) & (vals < first)]
             floor = np.nextafter(below.max(), np.inf) if len(below) else -np.inf
             whole = f"{name} >= {_shortest_within(first, floor, first)}"
         else:
-            above = vals[np.isfinite(vals) & (vals > last)]
             ceiling = np.nextafter(above.min(), -np.inf) if len(above) else np.inf
             whole = f"{name} <= {_shortest_within(last, last, ceiling)}"
         n_held, n_size = int((size & held).sum()), int(size.sum())
-        out.append(f"the {which} rule {rule!r} cuts one size of {col} in two: its runs from {short_number(first, 6)} "
-                   f"to {short_number(last, 6)} count as one size (scale tolerance {rtol:g}), and the threshold at "
-                   f"{short_number(value)} holds out {n_held} of its {n_size} runs while the others stay in {stays}; to keep that size on one side, give {option} a rule such as "
+        out.append(f"the {which} rule {rule!r} cuts one size of {col} in two: its runs from "
+                   f"{short_number(first, 6)} to {short_number(last, 6)} count as one size (scale tolerance "
+                   f"{rtol:g}), and the threshold at {short_number(value)} holds out {n_held} of its {n_size} runs "
+                   f"while the others stay in {stays}; to keep that size on one side, give {option} a rule such as "
                    f"\"{_spliced(rule, df.columns, node, whole)}\"")
     return out
 
