@@ -727,11 +727,11 @@ def _part_jittered() -> pd.DataFrame:
     return df
 
 
-def _split_warnings(**kwargs) -> tuple[list[str], object]:
+def _split_warnings(marker: str = "== compares exactly", **kwargs) -> tuple[list[str], object]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         task = task_from_frame(_part_jittered(), ["N", "D"], "loss", baseline="none", **kwargs)
-    return [str(w.message) for w in caught if "== compares exactly" in str(w.message)], task
+    return [str(w.message) for w in caught if marker in str(w.message)], task
 
 
 def test_an_equality_that_splits_one_size_warns_and_names_a_rule_that_keeps_it_whole():
@@ -772,10 +772,7 @@ def test_an_equality_that_splits_one_size_in_the_validation_rule_warns_too():
 
 
 def _cut_warnings(**kwargs) -> tuple[list[str], object]:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        task = task_from_frame(_part_jittered(), ["N", "D"], "loss", baseline="none", **kwargs)
-    return [str(w.message) for w in caught if "cuts one size" in str(w.message)], task
+    return _split_warnings("cuts one size", **kwargs)
 
 
 def test_a_threshold_that_cuts_one_size_in_two_warns_and_names_a_rule_that_keeps_it_whole():

@@ -349,6 +349,17 @@ def _spliced(rule: str, columns, node: ast.Compare, text: str) -> str:
     return _PLACEHOLDER.sub(lambda m: quoted(column_of(m.group(0))), out)
 
 
+def _tree_with_tolerance(rule: str, df: pd.DataFrame, rtol: float) -> ast.Expression | None:
+    """``rule`` parsed on ``df``'s columns, for the warnings about sizes it splits; None with no tolerance (every
+    value its own size: nothing to split) or when it does not parse (``rule_mask`` says what is wrong)."""
+    if not rtol > 0:
+        return None
+    try:
+        return parse_rule(rule, df.columns)
+    except SyntaxError:
+        return None
+
+
 def near_equality_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which: str, option: str, stays: str,
                            rtol: float = DEFAULT_RTOL) -> list[str]:
     """Where an ``==`` in ``rule`` splits one size: rows equal to the number are held out, and rows within the scale
@@ -363,14 +374,9 @@ def near_equality_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, whi
     holding the whole size. ``which`` names the rule ("test"), ``stays`` the
     other side ("train").
     """
-    if not rtol > 0:
-        return []
-    try:
-        tree = parse_rule(rule, df.columns)
-    except SyntaxError:
-        return []
-    out = []
-    for node, col, value in _equalities(tree, df.columns):
+    tree = _tree_with_tolerance(rule, df, rtol)
+    out: list[str] = []
+    for node, col, value in _equalities(tree, df.columns) if tree is not None else ():
         vals = _numbers(df, col)
         with np.errstate(invalid="ignore"):
             near = np.abs(vals - value) <= rtol * np.maximum(np.abs(vals), abs(value))
@@ -418,17 +424,12 @@ def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: s
 
     A size is a scale of the column (``scales.levels``: values within ``rtol`` of each other). Which rows the rule
     holds out stays as it is (comparisons are exact); for each comparison of a column with a number whose two
-    sides share a size standing apart from the column's other values (``ISOLATED``), this returns one message naming the size, how many of its runs fall on each side, and a
-    threshold for ``option`` that keeps it whole. ``which`` names the rule ("test"), ``stays`` the other side.
+    sides share a size standing apart from the column's other values (``ISOLATED``), this returns one message
+    naming the size, how many of its runs fall on each side, and a threshold for ``option`` that keeps it whole. ``which`` names the rule ("test"), ``stays`` the other side.
     """
-    if not rtol > 0:
-        return []
-    try:
-        tree = parse_rule(rule, df.columns)
-    except SyntaxError:
-        return []
-    out = []
-    for node, col, value, up in _thresholds(tree, df.columns):
+    tree = _tree_with_tolerance(rule, df, rtol)
+    out: list[str] = []
+    for node, col, value, up in _thresholds(tree, df.columns) if tree is not None else ():
         vals = _numbers(df, col)
         with np.errstate(invalid="ignore"):
             held = np.asarray(eval_node(node, df, rule), dtype=bool) & np.isfinite(vals)
