@@ -780,8 +780,8 @@ def test_a_threshold_that_cuts_one_size_in_two_warns_and_names_a_rule_that_keeps
     stay as the rule says, and one warning names the size and a threshold that keeps it whole."""
     said, task = _cut_warnings(test="N >= 1e9")
     assert said == ["my_law: the test rule 'N >= 1e9' cuts one size of N in two: its runs from 9.9995e8 to 1e9 count as "
-                    "one size (scale tolerance 0.001), and the threshold at 1e9 holds out 5 of its 6 runs while the "
-                    "others stay in train; to keep that size on one side, give --test a rule such as "
+                    "one size (scale tolerance 0.001), and the rule, with its threshold at 1e9, holds out 5 of its 6 runs "
+                    "while the others stay in train; to keep that size on one side, give --test a rule such as "
                     "\"N >= 9.9995e8\""], said
     assert (task.train["N"] == 9.9995e8).sum() == 1  # comparisons stay exact
     assert _cut_warnings(test="N >= 9.9995e8")[0] == []  # the rule suggested: the whole size, no warning
@@ -790,6 +790,11 @@ def test_a_threshold_that_cuts_one_size_in_two_warns_and_names_a_rule_that_keeps
     said, _ = _cut_warnings(test="N >= 9.99e9", val="N < 1e9")  # a rule holding the values below: the size's top
     assert len(said) == 1 and "validation rule 'N < 1e9'" in said[0] and 'such as "N <= 1e9"' in said[0], said
     assert _cut_warnings(test="N >= 1e9", scale_tolerance=1e-5)[0] == []  # 5e-5 apart: two sizes at this tolerance
+    # what the whole rule holds out counts, not the comparison alone
+    assert _cut_warnings(test="N >= 1e9 and N >= 2e9")[0] == []  # no run of the size held out: nothing cut
+    said, task = _cut_warnings(test="N >= 1e9 and D >= 1e11")
+    assert all("holds out" not in w or f"holds out {int((task.test.N == 1e9).sum())} of" in w for w in said), said
+    assert _cut_warnings(test="not (N < 1e9)")[0] == []  # under a not: a suggestion would point the other way
     steps = np.logspace(9, 10, 20_000)  # a continuous column: runs within the tolerance of each other all along it
     dense = pd.DataFrame({"tokens": steps, "loss": 2 + 1e3 / steps**0.3})
     with warnings.catch_warnings(record=True) as caught:

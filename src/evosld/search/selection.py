@@ -196,7 +196,8 @@ probe steps only along the features the hold-out rule reads (session 54,
 stored runs re-finished with the rule: moe seed 2 0.8744 -> 0.7845,
 data_constrained seeds 0-1 0.9763 -> 0.9714): their probes had moved
 num_experts four times past the largest count and the token count down, and
-the drift measured there was what ranked the laws. vocab keeps 0.9881.
+the drift measured there was what ranked the laws. vocab keeps 0.9881 and
+lr_bsz seed 1 0.862.
 """
 
 from __future__ import annotations

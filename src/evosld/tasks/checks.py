@@ -19,8 +19,14 @@ from evosld.tasks.numbers import (
     spelled_as_number,
     thousands_guess,
 )
-from evosld.tasks.scales import n_levels, top_cluster_tolerance
-from evosld.tasks.splits import check_rule_values, group_keys, rule_columns, user_columns
+from evosld.tasks.scales import DEFAULT_RTOL, n_levels, top_cluster_tolerance
+from evosld.tasks.splits import (
+    check_rule_values,
+    group_keys,
+    parse_largest,
+    rule_columns,
+    user_columns,
+)
 from evosld.tasks.task import GROUP_COLUMN
 
 #: Fewest rows a group needs in a fit split for a law to be fitted at all.
@@ -499,14 +505,23 @@ def _per_group(df: pd.DataFrame) -> str:
     return f" (per group: {shown}{', ...' if len(counts) > 5 else ''})"
 
 
-def _cluster_hint(rule: str, table: pd.DataFrame | None) -> str:
-    """For a ``largest:COL`` rule whose largest values lie a few percent apart: the tolerance that makes them one."""
+def _example_text(rule: str) -> str:
+    """An example rule for the refusal below, with what it holds out."""
+    if rule.startswith("largest:"):
+        return f"\"{rule}\" takes every run of the largest size"
+    return f"a threshold such as \"{rule}\" takes every run past it"
+
+
+def _cluster_hint(rule: str, table: pd.DataFrame | None, rtol: float) -> str:
+    """For a ``largest:COL`` rule on ``table`` whose largest values lie a few percent apart: the tolerance above
+    ``rtol`` that makes them one size."""
     if table is None or not rule.startswith("largest:"):
         return ""
-    col = rule.split(":")[1].strip()
-    if col not in table.columns:
+    try:
+        col, _ = parse_largest(rule, list(table.columns))
+    except DataError:
         return ""
-    tol = top_cluster_tolerance(table[col].to_numpy(dtype=float), group_keys(table), MIN_SLICE_ROWS)
+    tol = top_cluster_tolerance(table[col].to_numpy(dtype=float), group_keys(table), MIN_SLICE_ROWS, above=rtol)
     if tol is None:
         return ""
     return (f"; or, if {col}'s largest values, a few percent apart, are one size read with some error, "
@@ -516,7 +531,8 @@ def _cluster_hint(rule: str, table: pd.DataFrame | None) -> str:
 def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets: list[str],
                  val_rule: str, test_rule: str, derived_val: bool = False,
                  example: Callable[[], str] = lambda: "N >= 1e9",
-                 table: pd.DataFrame | None = None) -> None:
+                 table: pd.DataFrame | None = None, train: pd.DataFrame | None = None,
+                 rtol: float = DEFAULT_RTOL) -> None:
     """Refuse validation or test slices on which R² is meaningless, before any work.
 
     A slice needs at least ``MIN_SLICE_ROWS`` rows (all groups together, as
@@ -524,8 +540,9 @@ def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets:
     validation rule was derived from the test rule (the user gave none), so the
     way out is named as a change of the test rule, or a validation rule of their own. ``example``: gives a rule
     on the user's own table, for the message (called only when there is one to write). ``table``: the whole
-    table (train and test), to say when a ``largest:COL`` slice is small because the largest size's values
-    were read with some error (``scales.top_cluster_tolerance``).
+    table (train and test), and ``train``, the rows validation is cut from, to say when a ``largest:COL`` slice
+    is small because the largest size's values were read with some error (``scales.top_cluster_tolerance``; a
+    tolerance above ``rtol``, the one in use).
     """
     val_option = "--test (validation is derived from it) or --val" if derived_val else "--val"
     for label, df, rule, option in (("validation", val, val_rule, val_option), ("test", test, test_rule, "--test")):
@@ -533,7 +550,7 @@ def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets:
             raise DataError(
                 f"{task_name}: the {label} rule {rule!r} holds out only {len(df)} row(s){_per_group(df)}; "
                 f"R² on fewer than {MIN_SLICE_ROWS} runs says nothing: give {option} a rule that holds out more runs "
-                f"(a threshold such as \"{example()}\" takes every run past it){_cluster_hint(rule, table)}"
+                f"({_example_text(example())}){_cluster_hint(rule, train if label == 'validation' else table, rtol)}"
             )
         for t in targets:
             vals = df[t].to_numpy(dtype=float) if len(df) else np.zeros(0)

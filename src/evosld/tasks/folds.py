@@ -549,7 +549,9 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
 
     ``largest:COL`` when that holds at least ``MIN_BAND_ROWS`` runs; otherwise
     (sizes that are all different, as when read off a figure) a threshold
-    holding out about the largest tenth of the runs, at least two scales.
+    holding out about the largest tenth of the runs, at least two scales, or
+    down to the first clear gap between sizes when one comes before a third
+    of the runs (``natural_break``).
     """
     rule = f"largest:{column}"
     if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or "`" in column:
@@ -563,7 +565,7 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
 
 
-#: A gap between sizes is a natural break when it is at least this many times the column's median gap.
+#: A gap below the largest values is a natural break when it is at least this many times every gap among them.
 BREAK_RATIO = 3.0
 
 
@@ -571,10 +573,13 @@ def natural_break(values: np.ndarray, distance: np.ndarray, fewest: int, most: i
     """The distance at which the largest values part from the rest by a clear gap, holding ``fewest`` to ``most`` rows.
 
     Sizes read off a figure are clusters a few percent wide (four runs near 3e9, four near 1e9): a threshold
-    placed by row count alone cuts through one (three of the four runs near 3e9). Among the cuts between
-    distinct distances (``_share_distance``: one per scale) that hold between ``fewest`` and ``most`` rows, this
-    takes the one with the widest gap between the values on its two sides (in log for positive values), when
-    that gap is at least ``BREAK_RATIO`` times the median gap between the column's consecutive values; else None.
+    placed by row count alone cuts through one (three of the four runs near 3e9). Going down the distinct
+    distances (``_share_distance``: one per scale) from the cut holding ``fewest`` rows to the one holding
+    ``most``, this takes the first cut whose gap (between the smallest value it holds and the largest it leaves,
+    in log for positive values) is at least ``BREAK_RATIO`` times every gap among the values it holds: the
+    bottom edge of a tight cluster. Spread-out sizes rarely pass (about one table in five of 40 log-uniform
+    sizes, and then a cut next to the count's own), so their threshold stays where the count put it. None when
+    no cut passes.
 
     Args:
         values: (N,) the column.
@@ -586,17 +591,18 @@ def natural_break(values: np.ndarray, distance: np.ndarray, fewest: int, most: i
     if len(np.unique(v)) < 3:
         return None
     t = np.log(v) if np.all(v > 0) else v
-    gaps = np.diff(np.unique(t))
-    typical = float(np.median(gaps))
-    best, where = 0.0, None
     for lam in np.unique(d):
         inside = d <= lam
-        if not fewest <= inside.sum() <= most or inside.all():
+        if inside.sum() < fewest:
             continue
-        gap = float(t[inside].min() - t[~inside].max())
-        if gap > best:
-            best, where = gap, float(lam)
-    return where if where is not None and best >= BREAK_RATIO * typical else None
+        if inside.sum() > most or inside.all():
+            return None
+        held = np.unique(t[inside])
+        gap = float(held.min() - t[~inside].max())
+        spread = float(np.max(np.diff(held))) if len(held) > 1 else 0.0
+        if gap > 0 and gap >= BREAK_RATIO * spread:
+            return float(lam)
+    return None
 
 
 def blind_feature(fit: pd.DataFrame, scored: pd.DataFrame, features: tuple[str, ...],

@@ -127,7 +127,7 @@ def _finish(
     checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule, derived_val=derive_val,
                         example=lambda: example_rule(pd.concat([train, test]), features, scale_rtol),
-                        table=pd.concat([train, test]))
+                        table=pd.concat([train, test]), train=train, rtol=scale_rtol)
     checks.warn_constant_features(train, list(features), f"{name} (train)", test)
     checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
@@ -135,7 +135,7 @@ def _finish(
     if not derive_val:  # a rule derived from the data is not the user's to rewrite
         split_warnings += near_equality_warnings(val_rule, train, val_mask, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
-        split_warnings += threshold_cut_warnings(val_rule, train, which="validation", option="--val",
+        split_warnings += threshold_cut_warnings(val_rule, train, val_mask, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
     for line in split_warnings:  # once the split is known to be usable: an error comes alone
         warnings.warn(f"{name}: {line}", stacklevel=3)
@@ -415,8 +415,8 @@ def task_from_frame(
         default_limit=True,
         split_warnings=[*near_equality_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),
-                        *threshold_cut_warnings(test_rule, df, which="test", option="--test", stays="train",
-                                                rtol=scale_tolerance),
+                        *threshold_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                                stays="train", rtol=scale_tolerance),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
     )
 

@@ -21,7 +21,7 @@ probed at 1/16 of its smallest data size rose two train spans above the data
 there and was passed over as running away, on every table of that shape.
 When the rule reads no feature (a threshold on compute, with size and data as
 features), every feature steps: the runs' own path towards the hold-out.
-Nor does a step go back from the held-out side: with a compound rule
+Nor does a step along them go back from the held-out side: with a compound rule
 (``N >= a or D >= b``) on jittered sizes, a group's validation band can be
 one run just past the D threshold and its band below one at a larger N, and
 the step in N then pointed down, probing ten times below the smallest model.
@@ -62,7 +62,7 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
             every feature, either way.
     Returns:
         group -> (M_g, F) probe inputs, M_g = the group's validation rows;
-        groups with no validation rows, or no rows below validation, are left out.
+        groups with no validation rows, no rows below validation, or no step beyond them are left out.
     """
     if band_mask is None or not np.any(val_mask):
         return {}
@@ -87,8 +87,11 @@ def probe_rows(train: pd.DataFrame, val_mask: np.ndarray, band_mask: np.ndarray 
             continue
         step = np.nanmedian(T[val], axis=0) - np.nanmedian(T[below], axis=0)
         step = np.where(step * ways < 0, 0.0, step)  # a band of one jittered run can point back: no step then
+        stepped = np.flatnonzero(moved & (step != 0))
+        if not len(stepped):
+            continue  # no step beyond validation along the rule's features: nothing past the data to probe
         shifted = X[val].copy()  # the features not stepped keep the validation rows' values exactly
-        for j in np.flatnonzero(moved & (step != 0)):
+        for j in stepped:
             shifted[:, j] = np.exp(T[val][:, j] + step[j]) if logs[j] else T[val][:, j] + step[j]
         if np.all(np.isfinite(shifted)):
             out[str(g)] = shifted

@@ -114,19 +114,22 @@ def fewest_levels(columns: Iterable[np.ndarray], rtol: float = DEFAULT_RTOL) -> 
 SUGGESTED_TOLERANCES = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
-def top_cluster_tolerance(values: np.ndarray, groups: np.ndarray, want: int, within: float = 0.1) -> float | None:
+def top_cluster_tolerance(values: np.ndarray, groups: np.ndarray, want: int, within: float = 0.1,
+                          above: float = 0.0) -> float | None:
     """The scale tolerance that would make ``want`` rows the largest scale of their groups, when they lie close.
 
     A model size read off a figure is a cluster of values a few percent apart, not one value: ``largest:N``
     then holds out one run per group. When at least ``want`` rows lie within ``within`` of their group's largest
     value (relative), this gives the round tolerance (``SUGGESTED_TOLERANCES``) that counts all of them as that
-    one size; else None (the largest sizes are distinct, or too few rows lie near them).
+    one size; else None (the largest sizes are distinct, too few rows lie near them, or no such tolerance is
+    above ``above``, the one in use).
 
     Args:
         values: (N,) the column's values.
         groups: (N,) each row's group.
         want: rows the largest scales should hold together (all groups).
         within: largest relative distance from the top still read as one size.
+        above: only tolerances above this are suggested.
     """
     v = np.asarray(values, dtype=float)
     gaps = []
@@ -139,4 +142,4 @@ def top_cluster_tolerance(values: np.ndarray, groups: np.ndarray, want: int, wit
     if len(near) < want or not np.any(near > 0):
         return None
     need = float(near.max()) * 1.2  # every row within ``within`` of its top, with a margin
-    return next((t for t in SUGGESTED_TOLERANCES if t >= need), None)
+    return next((t for t in SUGGESTED_TOLERANCES if t >= need and t > above), None)

@@ -417,27 +417,38 @@ def _thresholds(tree: ast.AST, columns) -> Iterator[tuple[ast.Compare, str, floa
 ISOLATED = 5.0
 
 
-def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: str, stays: str,
+def threshold_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which: str, option: str, stays: str,
                            rtol: float = DEFAULT_RTOL) -> list[str]:
     """Where a threshold in ``rule`` cuts one size in two: ``N >= 1e9`` on sizes read off a figure as 0.9994e9 and
     1.0003e9 holds out some runs of that size and leaves the others on the other side.
 
     A size is a scale of the column (``scales.levels``: values within ``rtol`` of each other). Which rows the rule
-    holds out stays as it is (comparisons are exact); for each comparison of a column with a number whose two
-    sides share a size standing apart from the column's other values (``ISOLATED``), this returns one message
-    naming the size, how many of its runs fall on each side, and a threshold for ``option`` that keeps it whole. ``which`` names the rule ("test"), ``stays`` the other side.
+    holds out (``mask``, (len(df),) bool) stays as it is (comparisons are exact); for each comparison of a column
+    with a number that falls inside a size standing apart from the column's other values (``ISOLATED``), where
+    the rule holds out some of that size's runs in a group and not the others, this returns one message naming
+    the size, how many of its runs the rule holds out, and a threshold for ``option`` that keeps it whole.
+    Comparisons under a ``not`` are left alone (the threshold to suggest would point the other way). ``which``
+    names the rule ("test"), ``stays`` the other side.
     """
     tree = _tree_with_tolerance(rule, df, rtol)
+    if tree is None:
+        return []
+    mask, groups = np.asarray(mask, dtype=bool), group_keys(df)
+    negated = {id(n) for u in ast.walk(tree) if isinstance(u, ast.UnaryOp) and isinstance(u.op, ast.Not)
+               for n in ast.walk(u.operand)}
     out: list[str] = []
-    for node, col, value, up in _thresholds(tree, df.columns) if tree is not None else ():
-        vals = _numbers(df, col)
-        with np.errstate(invalid="ignore"):
-            held = np.asarray(eval_node(node, df, rule), dtype=bool) & np.isfinite(vals)
-        lv = levels(vals, rtol)
-        split = sorted(set(lv[held]) & set(lv[~held & np.isfinite(vals)]) - {-1})
-        if not split:
+    for node, col, value, up in _thresholds(tree, df.columns):
+        if id(node) in negated:
             continue
-        size = lv == split[0]
+        vals = _numbers(df, col)
+        lv = levels(vals, rtol)
+        straddled = sorted(set(lv[vals < value]) & set(lv[vals >= value]) - {-1})
+        if not straddled:
+            continue
+        size = lv == straddled[0]
+        if not any(mask[size & (groups == g)].any() and not mask[size & (groups == g)].all()
+                   for g in dict.fromkeys(groups[size])):
+            continue  # the rule keeps each group's runs of this size together
         first, last = vals[size].min(), vals[size].max()
         below, above = vals[np.isfinite(vals) & (vals < first)], vals[np.isfinite(vals) & (vals > last)]
         apart = [first - below.max()] if len(below) else []
@@ -451,12 +462,12 @@ def threshold_cut_warnings(rule: str, df: pd.DataFrame, *, which: str, option: s
         else:
             ceiling = np.nextafter(above.min(), -np.inf) if len(above) else np.inf
             whole = f"{name} <= {_shortest_within(last, last, ceiling)}"
-        n_held, n_size = int((size & held).sum()), int(size.sum())
+        n_held, n_size = int((size & mask).sum()), int(size.sum())
         out.append(f"the {which} rule {rule!r} cuts one size of {col} in two: its runs from "
                    f"{short_number(first, 6)} to {short_number(last, 6)} count as one size (scale tolerance "
-                   f"{rtol:g}), and the threshold at {short_number(value)} holds out {n_held} of its {n_size} runs "
-                   f"while the others stay in {stays}; to keep that size on one side, give {option} a rule such as "
-                   f"\"{_spliced(rule, df.columns, node, whole)}\"")
+                   f"{rtol:g}), and the rule, with its threshold at {_plain(value)}, holds out {n_held} of its "
+                   f"{n_size} runs while the others stay in {stays}; to keep that size on one side, give {option} a "
+                   f"rule such as \"{_spliced(rule, df.columns, node, whole)}\"")
     return out
 
 
