@@ -136,6 +136,16 @@ def test_default_test_rule_holds_out_the_whole_largest_size_when_sizes_were_read
     assert fired <= 15
 
 
+def test_default_test_rule_in_a_grouped_table_holds_out_each_groups_largest_size_read_apart():
+    """Twelve groups on one grid, every run's sizes read 5% off: ``largest:N`` held out one run per group (the
+    largest reading); the default now holds out every group's whole largest size, as on exact sizes."""
+    df = uneven_grid()
+    task = task_from_frame(df, ["N", "D"], "loss", group="grp", name="uneven")
+    assert task.test_rule.startswith("N >= ") and len(task.test) == 12 * 4 and task.test.N.min() > 7e8
+    exact = df.assign(N=np.tile(np.repeat([3e7, 1e8, 3e8, 1e9], 4), 12))  # exact sizes: largest:N as before
+    assert task_from_frame(exact, ["N", "D"], "loss", group="grp", name="exact").test_rule == "largest:N"
+
+
 def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():
     df = chinchilla_like()
     d = derive_val_rule(df.iloc[:200], df.iloc[200:], "N_params > D_tokens / 20", ("N_params", "D_tokens"))

@@ -40,7 +40,7 @@ import pandas as pd
 
 from evosld.errors import DataError
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
-from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels
+from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import (
     _CMP,
     column_of,
@@ -551,15 +551,29 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     (sizes that are all different, as when read off a figure) a threshold
     holding out about the largest tenth of the runs, at least two scales, or
     down to the first clear gap between sizes when one comes before a third
-    of the runs (``natural_break``).
+    of the runs (``natural_break``). In a grouped table where ``largest:COL``
+    holds one run per group while each group's largest size is a cluster of
+    runs read a few percent apart (``scales.top_cluster_tolerance``), that
+    gap's threshold too, when there is one.
     """
     rule = f"largest:{column}"
-    if rule_mask(df, rule, rtol=rtol).sum() >= MIN_BAND_ROWS or "`" in column:
+    if "`" in column:
         return rule
     values = df[column].to_numpy(dtype=float)
     start = f"{quoted(column)} > {float(np.nanmax(values))!r}"
     d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
     fewest, most = max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))), max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df)))
+    held = rule_mask(df, rule, rtol=rtol)
+    if held.sum() >= MIN_BAND_ROWS:
+        groups = group_keys(df)
+        per_group = pd.Series(held).groupby(groups).sum()
+        if len(per_group) < 2 or per_group.median() > 1 or \
+                top_cluster_tolerance(values, groups, 2 * len(per_group)) is None:
+            return rule
+        # one run per group, and each group's largest size a cluster of runs read apart: the whole size, if
+        # the groups share the break
+        lam = natural_break(values, d, fewest, most)
+        return rule if lam is None else relaxed_rule(df, start, lam, rtol) or rule
     band = next_band(d, np.ones(len(df), dtype=bool), fewest, most)
     lam = natural_break(values, d, fewest, most)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
