@@ -144,6 +144,8 @@ def test_default_test_rule_in_a_grouped_table_holds_out_each_groups_largest_size
     assert task.test_rule.startswith("N >= ") and len(task.test) == 12 * 4 and task.test.N.min() > 7e8
     exact = df.assign(N=np.tile(np.repeat([3e7, 1e8, 3e8, 1e9], 4), 12))  # exact sizes: largest:N as before
     assert task_from_frame(exact, ["N", "D"], "loss", group="grp", name="exact").test_rule == "largest:N"
+    apart = df.assign(N=np.where(df.grp.isin(["g0", "g1"]), df.N * 30, df.N))  # two groups on another grid:
+    assert task_from_frame(apart, ["N", "D"], "loss", group="grp", name="apart").test_rule == "largest:N"  # no break
 
 
 def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():

@@ -573,7 +573,11 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
         # one run per group, and each group's largest size a cluster of runs read apart: the whole size, if
         # the groups share the break
         lam = natural_break(values, d, fewest, most)
-        return rule if lam is None else relaxed_rule(df, start, lam, rtol) or rule
+        broken = None if lam is None else relaxed_rule(df, start, lam, rtol)
+        if broken is None:
+            return rule
+        share = pd.Series(rule_mask(df, broken, rtol=rtol)).groupby(groups).mean()
+        return broken if share.gt(0).all() and share.le(MAX_VAL_SHARE).all() else rule  # every group, in part
     band = next_band(d, np.ones(len(df), dtype=bool), fewest, most)
     lam = natural_break(values, d, fewest, most)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
