@@ -559,28 +559,41 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     rule = f"largest:{column}"
     if "`" in column:
         return rule
-    values = df[column].to_numpy(dtype=float)
-    start = f"{quoted(column)} > {float(np.nanmax(values))!r}"
-    d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
-    fewest, most = max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))), max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df)))
     held = rule_mask(df, rule, rtol=rtol)
     if held.sum() >= MIN_BAND_ROWS:
-        groups = group_keys(df)
-        per_group = pd.Series(held).groupby(groups).sum()
-        if len(per_group) < 2 or per_group.median() > 1 or \
-                top_cluster_tolerance(values, groups, 2 * len(per_group)) is None:
-            return rule
-        # one run per group, and each group's largest size a cluster of runs read apart: the whole size, if
-        # the groups share the break
-        lam = natural_break(values, d, fewest, most)
-        broken = None if lam is None else relaxed_rule(df, start, lam, rtol)
-        if broken is None:
-            return rule
-        share = pd.Series(rule_mask(df, broken, rtol=rtol)).groupby(groups).mean()
-        return broken if share.gt(0).all() and share.le(MAX_VAL_SHARE).all() else rule  # every group, in part
+        return _common_break(df, column, held, rtol) or rule
+    values, start, d, fewest, most = _from_the_top(df, column, rtol)
     band = next_band(d, np.ones(len(df), dtype=bool), fewest, most)
     lam = natural_break(values, d, fewest, most)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
+
+
+def _from_the_top(df: pd.DataFrame, column: str, rtol: float) -> tuple[np.ndarray, str, np.ndarray, int, int]:
+    """What a default threshold on ``column`` is cut from: its (N,) values, the rule ``COL > max`` to relax, each
+    row's (N,) distance from the top, and the fewest and most rows test may hold."""
+    values = df[column].to_numpy(dtype=float)
+    start = f"{quoted(column)} > {float(np.nanmax(values))!r}"
+    d = _share_distance(values, np.zeros(len(df), dtype=bool), True, rtol)
+    return values, start, d, max(MIN_BAND_ROWS, math.ceil(MIN_VAL_SHARE * len(df))), \
+        max(MIN_BAND_ROWS, int(MAX_VAL_SHARE * len(df)))
+
+
+def _common_break(df: pd.DataFrame, column: str, held: np.ndarray, rtol: float) -> str | None:
+    """In a grouped table where ``largest:COL`` (``held``, (N,) bool) holds one run in the median group while each
+    group's largest size is a cluster of runs read a few percent apart: the threshold at the sizes' common break
+    (``natural_break``), when it holds out part of every group and at most ``MAX_VAL_SHARE`` of any; else None."""
+    groups = group_keys(df)
+    per_group = pd.Series(held).groupby(groups).sum()
+    values = df[column].to_numpy(dtype=float)
+    if len(per_group) < 2 or per_group.median() > 1 or top_cluster_tolerance(values, groups, 2 * len(per_group)) is None:
+        return None
+    values, start, d, fewest, most = _from_the_top(df, column, rtol)
+    lam = natural_break(values, d, fewest, most)
+    broken = None if lam is None else relaxed_rule(df, start, lam, rtol)
+    if broken is None:
+        return None
+    share = pd.Series(rule_mask(df, broken, rtol=rtol)).groupby(groups).mean()
+    return broken if share.gt(0).all() and share.le(MAX_VAL_SHARE).all() else None
 
 
 #: A gap below the largest values is a natural break when it is at least this many times every gap among them.
