@@ -587,7 +587,7 @@ def _common_break(df: pd.DataFrame, column: str, held: np.ndarray, rtol: float) 
     values = df[column].to_numpy(dtype=float)
     if len(per_group) < 2 or per_group.median() > 1 or top_cluster_tolerance(values, groups, 2 * len(per_group)) is None:
         return None
-    values, start, d, fewest, most = _from_the_top(df, column, rtol)
+    _, start, d, fewest, most = _from_the_top(df, column, rtol)
     lam = natural_break(values, d, fewest, most)
     broken = None if lam is None else relaxed_rule(df, start, lam, rtol)
     if broken is None:

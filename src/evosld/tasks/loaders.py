@@ -123,11 +123,12 @@ def _finish(
     if not val_mask.any() and (hint := exact_equality_hint(val_rule, train, "--val")):
         raise DataError(f"{name}: the validation rule {val_rule!r} holds out no run of train{hint}")
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
-    tables.check_targets_vary(name, targets, {"": pd.concat([train, test])})
-    checks.warn_constant_groups(pd.concat([train, test]), list(targets), name)
+    whole = pd.concat([train, test])
+    tables.check_targets_vary(name, targets, {"": whole})
+    checks.warn_constant_groups(whole, list(targets), name)
     checks.check_slices(name, train.loc[val_mask], test, list(targets), val_rule, test_rule, derived_val=derive_val,
-                        example=lambda: example_rule(pd.concat([train, test]), features, scale_rtol),
-                        table=pd.concat([train, test]), train=train, rtol=scale_rtol)
+                        example=lambda: example_rule(whole, features, scale_rtol), table=whole, train=train,
+                        rtol=scale_rtol)
     checks.warn_constant_features(train, list(features), f"{name} (train)", test)
     checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+import pandas as pd
 
 from evosld.errors import OptionValueError, shown
 
@@ -132,13 +133,11 @@ def top_cluster_tolerance(values: np.ndarray, groups: np.ndarray, want: int, wit
         above: only tolerances above this are suggested.
     """
     v = np.asarray(values, dtype=float)
-    gaps = []
-    for g in dict.fromkeys(np.asarray(groups).tolist()):
-        x = v[(np.asarray(groups) == g) & np.isfinite(v)]
-        if len(x) and x.max() > 0:
-            gaps.append((x.max() - x) / x.max())
-    pooled = np.concatenate(gaps) if gaps else np.zeros(0)
-    near = pooled[pooled < within]
+    v = np.where(np.isfinite(v), v, np.nan)
+    top = pd.Series(v).groupby(np.asarray(groups)).transform("max").to_numpy()  # NaN rows: left out below
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gaps = (top - v) / top
+    near = gaps[np.isfinite(gaps) & (top > 0) & (gaps < within)]
     if len(near) < want or not np.any(near > 0):
         return None
     need = float(near.max()) * 1.2  # every row within ``within`` of its top, with a margin

@@ -446,8 +446,8 @@ def threshold_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, whi
         if not straddled:
             continue
         size = lv == straddled[0]
-        if not any(mask[size & (groups == g)].any() and not mask[size & (groups == g)].all()
-                   for g in dict.fromkeys(groups[size])):
+        per_group = pd.Series(mask[size]).groupby(groups[size])
+        if not (per_group.any() & ~per_group.all()).any():
             continue  # the rule keeps each group's runs of this size together
         first, last = vals[size].min(), vals[size].max()
         below, above = vals[np.isfinite(vals) & (vals < first)], vals[np.isfinite(vals) & (vals > last)]
