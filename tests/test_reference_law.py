@@ -110,6 +110,28 @@ def test_chinchilla_form_is_the_same_law_in_any_unit():
     assert p_raw[3] == pytest.approx(p_bn[3] * 1e9 ** p_bn[4], rel=1e-4)  # B absorbs the unit
 
 
+def test_chinchilla_form_is_not_thrown_by_one_diverged_run():
+    """One run that diverged (loss 55 among losses near 3) left in the table: the Huber fit ignores it, and
+    so must its starts. Least squares bent every start towards that run, the refinement set B to zero and
+    the reference tested R² 0.00 where it tests 0.99 without the run; each start now leaves such runs out."""
+    rng = np.random.default_rng(0)
+    N = np.repeat([5e7, 1e8, 2e8, 4e8, 8e8, 1.6e9], 5)
+    D = N * np.tile([5, 10, 20, 40, 80], 6)
+    loss = 1.69 + 406.4 / N**0.34 + 410.7 / D**0.28 + rng.normal(0, 0.01, len(N))
+    clean = pd.DataFrame({"N": N, "D": D, "loss": loss})
+    diverged = clean.copy()
+    diverged.loc[3, "loss"] = 55.0  # N = 5e7, D = 2e9
+    fits = []
+    for df in (clean, diverged):
+        task = task_from_frame(df, ["N", "D"], "loss", test="N >= 1.6e9", name="div")
+        ev = Evaluator(task).evaluate(reference_law(task)[1], "test")
+        assert ev.ok
+        fits.append((ev.scores.r2, np.asarray(ev.params["all_data"], dtype=float)))
+    (r2_clean, p_clean), (r2_div, p_div) = fits
+    assert r2_clean > 0.9 and r2_div == pytest.approx(r2_clean, abs=0.01)
+    assert p_div[3] > 1.0 and p_div[4] == pytest.approx(p_clean[4], abs=0.02)  # B and beta kept
+
+
 def test_chinchilla_form_fits_each_target_of_a_table_with_two():
     """Two losses of the same runs: the form is fitted target by target (it failed on a shape error before)."""
     rng = np.random.default_rng(2)
