@@ -71,7 +71,14 @@ from evosld.search.selection import (
 from evosld.search.status import CRASH_PATIENCE, LoopLimits, LoopStatus
 from evosld.signals import Aborted, StopRequest, catch_stop_signals, signal_name
 from evosld.tasks.folds import Fold
-from evosld.tasks.starter import anchored_meta, anchored_source, starter_meta, starter_source
+from evosld.tasks.starter import (
+    anchored_meta,
+    anchored_source,
+    logistic_meta,
+    logistic_source,
+    starter_meta,
+    starter_source,
+)
 from evosld.tasks.task import SEARCH_TRAIN, Task, data_digest
 
 log = logging.getLogger("evosld")
@@ -155,12 +162,13 @@ def make_proposer(task: Task, config: RunConfig, meter: Any = None) -> Proposer:
 
 
 def seed_programs(task: Task, config: RunConfig, proposer: Proposer) -> list[Proposal]:
-    """The task's starter (and, for a target range with a top, the starter anchored there), the human law if
-    asked, and the proposer's own seeds."""
+    """The task's starter (and, for a target range with a top, the starter anchored there and the logistic
+    curve up to it), the human law if asked, and the proposer's own seeds."""
     seeds = [Proposal(starter_source(task), "starter", meta=starter_meta(task))]
     anchored = anchored_source(task)
     if anchored is not None:
         seeds.append(Proposal(anchored, "starter", meta=anchored_meta(task)))
+        seeds.append(Proposal(logistic_source(task), "starter", meta=logistic_meta(task)))
     if config.seed_with_human_law:
         from evosld.tasks.baselines import baseline_source
         from evosld.tasks.builtin import BUILTIN

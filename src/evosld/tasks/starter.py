@@ -4,7 +4,8 @@ One program (``tasks/starters/power_sum.py``) serves every task, built-in or a
 user's table: it works for any number of features and targets. Each task gets
 it with a docstring naming its own features and targets. A target range with a
 top also gets the same program with its floor held at that top
-(``anchored_source``).
+(``anchored_source``), and a logistic curve rising (or falling) from a fitted
+level to that top (``logistic_source``, ``starters/logistic.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from evosld.tasks.task import Task
 
 STARTER_FILE = Path(__file__).resolve().parent / "starters" / "power_sum.py"
+LOGISTIC_FILE = Path(__file__).resolve().parent / "starters" / "logistic.py"
 #: Free parameters the starter's curve has along one feature, the others held: the floor (with every other
 #: feature's term), the feature's coefficient and its exponent.
 DOF_ALONG_FEATURE = 3
@@ -118,3 +120,44 @@ def anchored_meta(task: Task) -> dict[str, object]:
     return {"origin": "starter", "anchored": top, "formula": f"{lhs} = {top:g} + {terms}",
             "n_params": per_output * len(task.targets), "n_params_per_output": per_output,
             "pinned": starter_pinned(task, 2 if len(task.features) == 1 else DOF_ALONG_FEATURE)}
+
+
+#: Free parameters the logistic starter's curve has along one feature: its slope, the midpoint and the level.
+LOGISTIC_DOF = 3
+
+
+def logistic_source(task: Task) -> str | None:
+    """The logistic starter (``starters/logistic.py``) with the task's range top and log-scale columns, or None
+    without a top.
+
+    ``f + (top - f) sigmoid(sum_i a_i ln x_i - m)``: the shape of a score that emerges with scale, from a
+    level (chance) towards the best it can reach; a power law, the only rising form within a small table's
+    parameter limit, overshoots it (see the program's docstring).
+    """
+    top = anchored_top(task)
+    if top is None:
+        return None
+    text = LOGISTIC_FILE.read_text(encoding="utf-8")
+    logs = tuple(i for i, f in enumerate(task.features) if f in task.log_features)
+    head = text[: text.index('"""', 3) + 3]
+    doc = head[:-3] + (f"\nFor {task.name}: features, in order: {', '.join(task.features)}; "
+                       f"targets: {', '.join(task.targets)}.\n") + '"""'
+    fixed = doc + text[len(head):]
+    fixed = fixed.replace("\nTOP = 1.0\n", f"\nTOP = {float(top)!r}\n", 1).replace(
+        "\nLOG_COLS = ()\n", f"\nLOG_COLS = {logs!r}\n", 1)
+    if f"TOP = {float(top)!r}" not in fixed or f"LOG_COLS = {logs!r}" not in fixed:
+        raise RuntimeError(f"{LOGISTIC_FILE} has no 'TOP = 1.0' / 'LOG_COLS = ()' lines to set")
+    return fixed
+
+
+def logistic_meta(task: Task) -> dict[str, object]:
+    """What the run records about the logistic starter: its formula, parameter count (a slope per feature, a
+    midpoint and a level, per target) and whether the fit rows pin it (three parameters along one feature)."""
+    top = anchored_top(task)
+    z = " + ".join(f"a_{i + 1} * {'ln ' if f in task.log_features else ''}{f}" for i, f in enumerate(task.features))
+    per_output = len(task.features) + 2
+    lhs = task.targets[0] if len(task.targets) == 1 else "each of " + ", ".join(task.targets)
+    return {"origin": "starter", "logistic": top,
+            "formula": f"{lhs} = f + ({top:g} - f) / (1 + exp(-({z} - m)))",
+            "n_params": per_output * len(task.targets), "n_params_per_output": per_output,
+            "pinned": starter_pinned(task, LOGISTIC_DOF)}
