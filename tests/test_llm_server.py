@@ -197,3 +197,21 @@ def test_an_llm_run_without_a_model_name_says_which_model_it_asked(tmp_path):
     assert proc.returncode == 1, proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert "check the model name (gpt-4.1-mini, the default: name yours with --llm)" in line, line
+
+
+def test_an_llm_run_with_no_model_named_and_no_key_says_so(tmp_path):
+    """`--proposer llm` alone (no --llm, no OPENAI_API_KEY): the header named the offline search, and the
+    closing error never said that no key was set (a fuzzed user run, session 55)."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    with FakeOpenAIServer(default=Reply.garbage()) as server:
+        cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+               "--target", "loss", "--output", str(tmp_path / "run"), "--proposer", "llm",
+               "--api-base", server.base_url, "--config", str(_config(tmp_path)), "--iterations", "4"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "with LLM gpt-4.1-mini," in proc.stderr and "offline symbolic search" not in proc.stderr, proc.stderr
+    [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert "no API key was set" in line and "OPENAI_API_KEY" in line, line

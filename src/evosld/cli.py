@@ -421,7 +421,12 @@ def cmd_discover(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for key in plan.ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
-    mode = "LLM " + ", ".join(m.name for m in config.llm.models) if config.uses_llm() and config.llm else "offline symbolic search"
+    if config.uses_llm():  # the models the proposer is given (the default one when none was named)
+        from evosld.proposers.llm import LLMConfig
+
+        mode = "LLM " + ", ".join(m.name for m in (config.llm or LLMConfig()).models)
+    else:
+        mode = "offline symbolic search"
     if not args.quiet:
         limit = f"{config.budget_seconds:.0f} s budget" if config.budget_seconds else f"{config.max_iterations} iterations"
         err_console.print(f"evosld: {task.name} with {mode}, {limit}, seed {config.random_seed} -> {run_dir}")
@@ -683,7 +688,7 @@ def _diagnosis(outcome, config, task) -> int:
         names = tuple(m.name for m in llm.models)
         named = config.llm is not None and "models" in config.llm.model_fields_set
         target = LLMTarget(names if named else tuple(f"{n}, the default: name yours with --llm" for n in names),
-                           llm.api_base)
+                           llm.api_base, has_key=llm.api_key is not None or bool(os.environ.get("OPENAI_API_KEY")))
         print(f"error: {no_proposal_line(outcome.failures, target)}", file=sys.stderr)
         return 1
     return 0

@@ -42,10 +42,12 @@ def _kinds(by_kind: dict[str, int]) -> str:
 
 @dataclass(frozen=True)
 class LLMTarget:
-    """Where the run's proposals came from: the model names and the endpoint."""
+    """Where the run's proposals came from: the model names, the endpoint and whether an API key was set
+    (``llm.api_key`` or ``OPENAI_API_KEY``; without one a dummy key is sent, which only a local server takes)."""
 
     models: tuple[str, ...]
     api_base: str | None
+    has_key: bool = True
 
 
 #: What each kind of proposal that found nothing new means.
@@ -74,6 +76,9 @@ def no_proposal_line(counts: FailureCounts, target: LLMTarget) -> str:
     models = ", ".join(target.models) or "?"
     check = (f"check the model name ({models}), --api-base ({where}) and that the server speaks the OpenAI "
              "chat-completions protocol (evosld.log has one line per failure)")
+    if not target.has_key:
+        check += ("; no API key was set: a hosted API needs one in OPENAI_API_KEY (or llm.api_key in --config), "
+                  "or leave out --proposer llm for the offline search")
     if not same:
         return f"no LLM proposal succeeded: all {failed} failed ({_kinds(counts.proposals)}); {check}"
     if not failed:
