@@ -208,8 +208,9 @@ def test_an_llm_run_with_no_model_named_and_no_key_says_so(tmp_path):
     with FakeOpenAIServer(default=Reply.garbage()) as server:
         cmd = [sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
                "--target", "loss", "--output", str(tmp_path / "run"), "--proposer", "llm",
-               "--api-base", server.base_url, "--config", str(_config(tmp_path)), "--iterations", "4"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+               "--config", str(_config(tmp_path)), "--iterations", "4"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(env, OPENAI_BASE_URL=server.base_url),
+                              timeout=300)
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "with LLM gpt-4.1-mini," in proc.stderr and "offline symbolic search" not in proc.stderr, proc.stderr
