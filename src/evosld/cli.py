@@ -741,7 +741,10 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("search")
     g.add_argument("--iterations", type=int, help="number of proposals (default: 200 with an LLM; offline runs stop on their time budget, 180 s unless --budget-seconds; the same default as evosld.discover)")
     g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly once the run has searched this many seconds in all; on --resume "
-                   "the time already searched counts, however the run stopped (Ctrl-C, SIGTERM, budget, kill -9)")
+                   "the time already searched counts, however the run stopped (Ctrl-C, SIGTERM, budget, kill -9). "
+                   "The search's time, not the wall clock: the final pick's checks, the test score and the report "
+                   "follow (5 to 20 s past the budget on most tables; on slow ones up to about the budget again plus three --timeout: "
+                   "leave that much room in a job's time limit)")
     g.add_argument("--seed", type=int, help="random seed (offline runs are reproducible from it)")
     g.add_argument("--config", help="YAML config (OpenEvolve / SLDBench key names accepted)")
     g.add_argument("--output", help="run directory (default: runs/<task>-seed<S>-<time>)")
