@@ -210,3 +210,28 @@ def test_the_python_predict_checks_its_inputs_as_the_command_does(grouped_run):
     ]:
         with pytest.raises(DataError, match=message):
             result.predict(df)
+
+
+def test_at_values_may_carry_thousands_separators_as_table_cells_do():
+    """`--at "params=7,000,000,000"` was refused (the commas split it into pairs), though a cell written so is
+    read; a group of three digits after a value continues it."""
+    assert parse_at(["params=7,000,000,000"], ["params"]).iloc[0].tolist() == [7e9]
+    df = parse_at(["N=1,500,000, D=2e9", "D=2,000.5,N=3"], ["N", "D"])
+    assert df.to_dict("list") == {"N": [1.5e6, 3.0], "D": [2e9, 2000.5]}
+    with pytest.raises(DataError, match="write each feature as NAME=VALUE"):
+        parse_at(["N=1e9, 2e9"], ["N"])
+
+
+def test_the_suggested_question_is_the_run_furthest_out_on_every_feature():
+    """A learning curve held out at its largest model: the printed `predict --at` example was that model's
+    first step (the first test row largest on N); it is its last step, the run furthest out."""
+    from evosld.predict.inputs import example_point
+    from evosld.tasks import task_from_frame
+
+    N = np.repeat([1e7, 3e7, 1e8, 3e8, 1e9], 10)
+    step = np.tile(np.geomspace(100, 3e4, 10), 5)
+    loss = 1.8 + 300 / N**0.3 + 6 / step**0.35 + np.random.default_rng(0).normal(0, 0.002, len(N))
+    task = task_from_frame(pd.DataFrame({"N": N, "step": step, "loss": loss}), ["N", "step"], "loss",
+                           test="N >= 1e9", name="curves")
+    text, _ = example_point(task)
+    assert text == "N=1e9, step=3e4", text

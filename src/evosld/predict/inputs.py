@@ -6,6 +6,7 @@ Values are read as a table's cells are (``tasks.numbers``): ``7e10``, ``70B``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     for text in points:
         where = f"--at {text!r}"
         row: dict[str, float] = {}
-        for part in split_names(text):
+        for part in _thousands_joined(split_names(text)):
             name, eq, value = part.rpartition("=")
             name = name.strip().strip("`")
             if not eq or not name:
@@ -57,6 +58,19 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(features))
 
 
+def _thousands_joined(parts: list[str]) -> list[str]:
+    """``parts`` with thousands groups put back: ``N=7,000,000,000`` splits at its commas into ``N=7``, ``000``,
+    ``000``, ``000``; a part of three digits (and decimals) with no ``=`` continues the value before it, as a
+    table's cell ``7,000,000,000`` is read (``tasks.numbers``)."""
+    out: list[str] = []
+    for part in parts:
+        if out and "=" not in part and re.fullmatch(r"\d{3}(\.\d*)?", part) and re.search(r"=\s*[\d,.]*\d$", out[-1]):
+            out[-1] = f"{out[-1]},{part}"
+        else:
+            out.append(part)
+    return out
+
+
 def at_name(feature: str) -> str:
     """``feature`` as an ``--at`` text names it: in double quotes when it holds a comma (``"size (params, M)"``),
     which would otherwise split the pair in two; bare otherwise."""
@@ -65,9 +79,12 @@ def at_name(feature: str) -> str:
 
 def example_point(task: Task) -> tuple[str, str]:
     """An ``--at`` text for ``task``'s law and the group it is in: each feature at its value in the held-out
-    run furthest out (the test row largest on the first feature), as a first question to ask it."""
+    run furthest out (the test row largest on the first feature, then on the next ones), as a first question
+    to ask it."""
     rows = task.test if len(task.test) else task.train
-    far = rows.iloc[int(np.argmax(rows[task.features[0]].to_numpy(dtype=float)))]
+    # the largest on the first feature, ties broken by the next ones: the last step of a learning curve
+    order = np.lexsort([rows[f].to_numpy(dtype=float) for f in reversed(task.features)])
+    far = rows.iloc[int(order[-1])]
     return ", ".join(f"{at_name(f)}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
 
 
