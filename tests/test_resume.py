@@ -8,6 +8,7 @@ deterministic, so the stored programs and their validation scores are equal.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -78,6 +79,11 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path):
     iters = [it for _, _, it in progs if it > 0]
     assert len(iters) == len(set(iters)) and max(iters) <= 60
     assert (run / "best.json").exists()
+    # a resume judges the runs a kill left unevaluated against the best already stored: no "new best" worse
+    # than an earlier one (the first of them counted as one, and the best files named it, session 55)
+    bests = [json.loads(d)["val_r2"] for (d,) in con.execute(
+        "SELECT data FROM events WHERE kind = 'new_best' ORDER BY id")]
+    assert bests == sorted(bests), bests
 
 
 SAME = ["--iterations", "40", "--seed", "7"]

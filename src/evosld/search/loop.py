@@ -199,7 +199,8 @@ class DiscoveryLoop:
         next_it = max(int(self.store.get_state("next_iteration", 1)), last + 1)
         first = self.store.get_state("in_flight")
         first = next_it if first is None else int(first)
-        pending = self.store.unevaluated_programs()
+        self._restore_best([p for p in stored if p.evaluation is not None and p.proposer not in FINISH_PROPOSERS])
+        pending = self.store.unevaluated_programs()  # judged against that best: not a "new best" of their own
         if pending:
             self.store.add_event("resume_pending", {"programs": [p.id for p in pending]})
             await self._evaluate_and_record([(p.id, p.source) for p in pending if p.iteration < first],
@@ -218,15 +219,22 @@ class DiscoveryLoop:
             name = getattr(self.proposer, "name", "?")
             self.proposer.replay([r for e in self.store.events(JOURNAL_EVENT) if e.data.get("proposer") == name
                                   for r in e.data["records"]])
-        records = [_record(p, self.fitness) for p in stored]
-        ok = [r for r in records if r.fitness is not None]
         self.status.evaluations = sum(1 for p in stored if p.evaluation is not None)
         self.status.failures = sum(1 for p in stored if p.evaluation is not None and not p.evaluation.ok)
         self.status.unchanged = sum(self.store.failure_counts().unchanged.values())
+        self._restore_best(stored)
+        return next_it, [p for p in self.store.programs() if p.iteration >= first]
+
+    def _restore_best(self, programs: list[StoredProgram]) -> None:
+        """Set the search's best from stored programs (none evaluated: left as it is).
+
+        Done before a kill's unevaluated programs are evaluated too: with no best restored yet, the first of
+        them counted as a new best, however poor, and the best files named it until a better one came.
+        """
+        ok = [r for r in (_record(p, self.fitness) for p in programs) if r.fitness is not None]
         if ok:
             best = max(ok, key=lambda r: r.fitness)
             self.status.best_val_r2, self.status.best_id = best.metrics.get("r2"), best.id
-        return next_it, [p for p in self.store.programs() if p.iteration >= first]
 
     async def _finish_in_flight(self, programs: list[StoredProgram]) -> None:
         """Evaluate what is left of the generation in flight at a kill and record it all, in order."""
