@@ -164,3 +164,21 @@ def test_a_dataframe_from_python_names_its_rows_by_index_not_by_lines_of_a_file(
     with pytest.warns(UserWarning, match=r"1 run\(s\) have no value for 'N' \(the row\(s\) with index 3\)"):
         evosld.discover(df, features=["N", "D"], target="loss", iterations=1, budget_seconds=None, seed=0,
                         output=tmp_path / "run", progress=False)
+
+
+def test_the_api_takes_workers_timeout_and_a_feature_string_and_its_result_prints_in_one_line(tmp_path):
+    """Found by a user-like run (session 55): `workers` needed a config file, `features="N,D"` said the column
+    'N,D' was missing, and `repr(result)` printed the task's whole tables."""
+    run = tmp_path / "run"
+    result = evosld.discover(chinchilla_frame(), features="N, D", target="loss", iterations=2, budget_seconds=None,
+                             seed=0, output=run, progress=False, workers=1, timeout=30)
+    assert list(result.task.features) == ["N", "D"]
+    import sqlite3
+
+    con = sqlite3.connect(run / "run.sqlite")
+    evaluator = json.loads(con.execute("SELECT config FROM run").fetchone()[0])["config"]["evaluator"]
+    con.close()
+    assert evaluator["parallel_evaluations"] == 1 and evaluator["timeout"] == 30
+    line = repr(result)
+    assert "\n" not in line and line.startswith("DiscoveryResult(task='my_law', formula=") and "test_r2=" in line
+    assert len(line) < 600

@@ -28,6 +28,7 @@ from evosld.search.status import CRASH_PATIENCE
 from evosld.tasks import Task, task_from_frame
 from evosld.tasks import load_task as _load_task
 from evosld.tasks.checks import FROM_PYTHON
+from evosld.tasks.tables import split_names
 from evosld.tasks.targetrange import NO_RANGE
 
 
@@ -63,6 +64,15 @@ class DiscoveryResult:
     @property
     def program(self) -> Program:
         return Program(self.source)
+
+    def __repr__(self) -> str:
+        """The law and its scores in one line (the dataclass's own repr printed the task's whole tables)."""
+        def r2(rec: dict[str, Any]) -> str:
+            value = rec.get("r2") if isinstance(rec, dict) else None
+            return "None" if value is None else f"{value:.4f}"
+
+        return (f"DiscoveryResult(task={self.task.name!r}, formula={self.formula!r}, n_params={self.n_params}, "
+                f"val_r2={r2(self.val)}, test_r2={r2(self.test)}, run_dir={str(self.run_dir)!r})")
 
     def predict(self, df: pd.DataFrame) -> np.ndarray:
         """Predictions of the best law for the rows of ``df``.
@@ -186,6 +196,8 @@ def discover(
     config: str | Path | None = None,
     progress: bool = True,
     resume: str | Path | None = None,
+    workers: int | None = None,
+    timeout: float | None = None,
 ) -> DiscoveryResult:
     """Discover a scaling law for a table of runs (or a built-in task).
 
@@ -214,6 +226,8 @@ def discover(
         output: run directory (default: ``runs/<name>-seed<S>-<time>``).
         progress: show a live progress line (works in notebooks too).
         resume: a run directory to continue (the same data and settings).
+        workers, timeout: evaluations in parallel (default 2) and seconds each candidate may take (default
+            60), as ``--workers`` / ``--timeout``.
 
     Ctrl-C (KeyboardInterrupt, a notebook's interrupt) stops the search; the run
     still finishes and its best law so far is returned, with a line saying
@@ -232,6 +246,8 @@ def discover(
     else:
         if features is None or target is None:
             raise DataError("discover(df, ...) needs features=[...] and target=...")
+        if isinstance(features, str):  # "N,D", as the command line takes it: a list of names is meant
+            features = split_names(features)
         if isinstance(data, pd.DataFrame):  # messages name its rows by index, not by lines of a file it has not
             data = data.copy(deep=False)
             data.attrs[FROM_PYTHON] = True
@@ -249,7 +265,8 @@ def discover(
                                        list(task_or_spec.target_range) if task_or_spec.target_range is not None
                                        else NO_RANGE)}
     overrides: dict[str, Any] = {"random_seed": seed, "budget_seconds": budget_seconds,
-                                 "max_iterations": iterations, "max_params": max_params}
+                                 "max_iterations": iterations, "max_params": max_params,
+                                 "evaluator.parallel_evaluations": workers, "evaluator.timeout": timeout}
     injected: Proposer | None = None
     if isinstance(proposer, str):
         overrides["proposer"] = proposer
