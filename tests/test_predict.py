@@ -218,8 +218,9 @@ def test_at_values_may_carry_thousands_separators_as_table_cells_do():
     assert parse_at(["params=7,000,000,000"], ["params"]).iloc[0].tolist() == [7e9]
     df = parse_at(["N=1,500,000, D=2e9", "D=2,000.5,N=3"], ["N", "D"])
     assert df.to_dict("list") == {"N": [1.5e6, 3.0], "D": [2e9, 2000.5]}
-    with pytest.raises(DataError, match="write each feature as NAME=VALUE"):
-        parse_at(["N=1e9, 2e9"], ["N"])
+    for text in ("N=1e9, 2e9", "N=100, 200"):  # a comma and a space: two pairs, as a cell never writes thousands
+        with pytest.raises(DataError, match="write each feature as NAME=VALUE"):
+            parse_at([text], ["N"])
 
 
 def test_the_suggested_question_is_the_run_furthest_out_on_every_feature():

@@ -173,7 +173,7 @@ def _check_kinds(values: dict[str, Any], kinds: tuple[type, ...], what: str) -> 
 
 def discover(
     data: pd.DataFrame | Task | str,
-    features: list[str] | None = None,
+    features: list[str] | str | None = None,
     target: str | list[str] | None = None,
     *,
     group: str | None = None,
@@ -246,8 +246,8 @@ def discover(
     else:
         if features is None or target is None:
             raise DataError("discover(df, ...) needs features=[...] and target=...")
-        if isinstance(features, str):  # "N,D", as the command line takes it: a list of names is meant
-            features = split_names(features)
+        if isinstance(features, str) and not (isinstance(data, pd.DataFrame) and features in data.columns):
+            features = split_names(features)  # "N,D", as the command line takes it: a list of names is meant
         if isinstance(data, pd.DataFrame):  # messages name its rows by index, not by lines of a file it has not
             data = data.copy(deep=False)
             data.attrs[FROM_PYTHON] = True

@@ -509,8 +509,11 @@ def _origin_note(meta: dict, sel: Selection | None = None) -> str:
     if origin == TWIN_ORIGIN:
         return f", program {meta.get('twin_of')}'s law fitted on relative residuals"
     if origin == "starter":
-        return (", the starter anchored at the top of the target range: no proposal did better" if "anchored" in meta
-                else ", the starter: no proposal did better")
+        if "anchored" in meta:
+            return ", the starter anchored at the top of the target range: no proposal did better"
+        if "logistic" in meta:
+            return ", the starter's logistic curve up to the top of the target range: no proposal did better"
+        return ", the starter: no proposal did better"
     return ""
 
 
@@ -743,7 +746,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--budget-seconds", dest="budget_seconds", type=float, help="stop cleanly once the run has searched this many seconds in all; on --resume "
                    "the time already searched counts, however the run stopped (Ctrl-C, SIGTERM, budget, kill -9). "
                    "The search's time, not the wall clock: the final pick's checks, the test score and the report "
-                   "follow (5 to 20 s past the budget on most tables; on slow ones up to about the budget again plus three --timeout: "
+                   "follow (5 to 20 s past the budget on most tables; on slow ones up to about the budget again, at least 30 s, "
+                   "plus three --timeout: "
                    "leave that much room in a job's time limit)")
     g.add_argument("--seed", type=int, help="random seed (offline runs are reproducible from it)")
     g.add_argument("--config", help="YAML config (OpenEvolve / SLDBench key names accepted)")

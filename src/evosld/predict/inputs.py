@@ -39,7 +39,7 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     for text in points:
         where = f"--at {text!r}"
         row: dict[str, float] = {}
-        for part in _thousands_joined(split_names(text)):
+        for part in split_names(_thousands_joined(text)):
             name, eq, value = part.rpartition("=")
             name = name.strip().strip("`")
             if not eq or not name:
@@ -58,17 +58,12 @@ def parse_at(points: Sequence[str], features: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(features))
 
 
-def _thousands_joined(parts: list[str]) -> list[str]:
-    """``parts`` with thousands groups put back: ``N=7,000,000,000`` splits at its commas into ``N=7``, ``000``,
-    ``000``, ``000``; a part of three digits (and decimals) with no ``=`` continues the value before it, as a
-    table's cell ``7,000,000,000`` is read (``tasks.numbers``)."""
-    out: list[str] = []
-    for part in parts:
-        if out and "=" not in part and re.fullmatch(r"\d{3}(\.\d*)?", part) and re.search(r"=\s*[\d,.]*\d$", out[-1]):
-            out[-1] = f"{out[-1]},{part}"
-        else:
-            out.append(part)
-    return out
+def _thousands_joined(text: str) -> str:
+    """``text`` with the commas of thousands groups taken out (``N=7,000,000,000`` -> ``N=7000000000``), as a
+    table's cell ``7,000,000,000`` is read (``tasks.numbers``): a comma between a digit and exactly three
+    digits, with no space, that do not name a feature (``=`` after them). ``N=100, 200`` keeps its comma (a
+    cell never writes thousands with a space) and is refused as a pair without ``=``."""
+    return re.sub(r"(?<=\d),(?=\d{3}(?![\d=]))", "", text)
 
 
 def at_name(feature: str) -> str:

@@ -307,6 +307,8 @@ class DiscoveryLoop:
             if not restoring:
                 prog = self.store.program(pid)
                 self.db.add(_record(prog, self.fitness), prog.island)
+            elif self.store.program(pid).proposer in FINISH_PROPOSERS:
+                continue  # a final pick's check a kill cut short: not a law of the search, never its best
             if fit is not None and (self.status.best_val_r2 is None or self._better(metrics)):
                 self.status.best_val_r2 = metrics.get("r2")
                 self.status.best_id = pid
