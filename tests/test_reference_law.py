@@ -21,6 +21,10 @@ def test_size_and_data_are_read_off_the_column_names():
     assert guess_size_and_data(["nParams", "numTokens"], logs) == ("nParams", "numTokens")
     assert guess_size_and_data(["N_params", "C_flop"], logs) is None
     assert guess_size_and_data(["N_params", "D_tokens"], ("N_params",)) is None  # D not on a log scale
+    ratio = ("model size (B)", "tokens/param", "tokens_per_parameter", "data_size", "D_tokens")
+    assert guess_size_and_data(["model size (B)", "tokens/param"], ratio) is None  # a ratio is not data
+    assert guess_size_and_data(["model size (B)", "tokens_per_parameter", "data_size"], ratio) == \
+        ("model size (B)", "data_size")
 
 
 def test_baseline_option_is_checked():
