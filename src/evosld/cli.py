@@ -421,12 +421,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     for key in plan.ignored:
         err_console.print(f"[yellow]note:[/yellow] config key {key} is an OpenEvolve setting evosld does not use; ignored")
-    if config.uses_llm():  # the models the proposer is given (the default one when none was named)
-        from evosld.proposers.llm import LLMConfig
-
-        mode = "LLM " + ", ".join(m.name for m in (config.llm or LLMConfig()).models)
-    else:
-        mode = "offline symbolic search"
+    mode = "LLM " + ", ".join(m.name for m in _llm_settings(config).models) if config.uses_llm() \
+        else "offline symbolic search"
     if not args.quiet:
         limit = f"{config.budget_seconds:.0f} s budget" if config.budget_seconds else f"{config.max_iterations} iterations"
         err_console.print(f"evosld: {task.name} with {mode}, {limit}, seed {config.random_seed} -> {run_dir}")
@@ -674,6 +670,13 @@ def _failures_line(outcome) -> None:
         print(f"  nothing new: {describe_unchanged(outcome.failures)}")
 
 
+def _llm_settings(config):
+    """The LLM settings the proposer is given: the config's, or the defaults (one model) when none were named."""
+    from evosld.proposers.llm import LLMConfig
+
+    return config.llm or LLMConfig()
+
+
 def _diagnosis(outcome, config, task) -> int:
     """Say why candidates timed out and why no LLM proposal succeeded; 1 if none did, else 0."""
     from evosld.diagnose import LLMTarget, no_proposal_line, timeout_line
@@ -685,9 +688,7 @@ def _diagnosis(outcome, config, task) -> int:
     if line:
         print(f"  {line}")
     if config.uses_llm() and outcome.proposed == 0 and (outcome.failures.proposals or outcome.failures.unchanged):
-        from evosld.proposers.llm import LLMConfig
-
-        llm = config.llm or LLMConfig()  # the model the proposer was given when none was named
+        llm = _llm_settings(config)
         names = tuple(m.name for m in llm.models)
         named = config.llm is not None and "models" in config.llm.model_fields_set
         target = LLMTarget(names if named else tuple(f"{n}, the default: name yours with --llm" for n in names),

@@ -256,7 +256,8 @@ def check_positive(df: pd.DataFrame, columns: list[str], where: str) -> None:
 
 
 def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame) -> None:
-    """Enough runs in all, non-empty splits and enough fit rows in every group that is scored.
+    """Enough runs in all, non-empty splits and enough fit rows in every group that is scored; a warning for a
+    group with too few fit rows and none held out.
 
     A table too small for any split is told so first: on six runs, "no rows to fit on" would send the
     user after the rules when the runs are what is missing.
@@ -285,22 +286,13 @@ def check_split_sizes(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test
             f"{task_name}: group(s) {listed} have fewer than {MIN_FIT_ROWS} rows left to fit on after the "
             "test and validation rules; add runs, merge groups, or hold out fewer rows with --test / --val"
         )
-
-
-def warn_unchecked_small_groups(task_name: str, fit: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame) -> None:
-    """Warn (not fail) about groups with fewer than ``MIN_FIT_ROWS`` runs and none held out.
-
-    ``check_split_sizes`` refuses such a group when it is scored; one with no validation or test rows
-    changes no score, so the run goes on, but its law is fitted on one or two runs (a law with four
-    parameters passes through them whatever they are) and ``evosld predict --group`` answers for it
-    with nothing to check it against: the user is told.
-    """
-    counts = fit[GROUP_COLUMN].astype(str).value_counts()
-    scored = set(val[GROUP_COLUMN].astype(str)) | set(test[GROUP_COLUMN].astype(str))
-    small = sorted(g for g, n in counts.items() if n < MIN_FIT_ROWS and g not in scored)
-    if small:
-        listed = ", ".join(f"{g!r} ({counts[g]} run{'s' if counts[g] != 1 else ''})" for g in small[:5])
-        more = f" and {len(small) - 5} more" if len(small) > 5 else ""
+    # A group with none held out changes no score, so the run goes on; but its law is fitted on one or two runs
+    # (a law with four parameters passes through them whatever they are) and `evosld predict --group` answers
+    # for it with nothing to check it against: the user is told.
+    unchecked = sorted(g for g, n in counts.items() if n < MIN_FIT_ROWS and g not in scored)
+    if unchecked:
+        listed = ", ".join(f"{g!r} ({counts[g]} run{'s' if counts[g] != 1 else ''})" for g in unchecked[:5])
+        more = f" and {len(unchecked) - 5} more" if len(unchecked) > 5 else ""
         warnings.warn(f"{task_name}: group(s) {listed}{more} have fewer than {MIN_FIT_ROWS} runs and none held out: "
                       "their laws are fitted on those runs alone and never checked, so predictions for them "
                       "(evosld predict --group) say little; add runs or leave those groups out", stacklevel=3)

@@ -123,7 +123,6 @@ def _finish(
     if not val_mask.any() and (hint := exact_equality_hint(val_rule, train, "--val")):
         raise DataError(f"{name}: the validation rule {val_rule!r} holds out no run of train{hint}")
     checks.check_split_sizes(name, train.loc[~val_mask], train.loc[val_mask], test)
-    checks.warn_unchecked_small_groups(name, train.loc[~val_mask], train.loc[val_mask], test)
     whole = pd.concat([train, test])
     tables.check_targets_vary(name, targets, {"": whole})
     checks.warn_constant_groups(whole, list(targets), name)
