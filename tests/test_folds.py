@@ -326,6 +326,7 @@ def test_per_group_thresholds_are_relaxed_within_their_group():
     held = rule_mask(df, rule)
     d = derive_val_rule(df[~held], df[held], rule, ("x",))
     assert "group == 'a' and x >=" in d.rule and "group == 'b' and x >=" in d.rule
+    assert d.rule.startswith("(group == 'a' and x >=") and d.rule.count("(") == 2  # each group's clause in brackets
     val = df[~held][rule_mask(df[~held], d.rule)]
     for g, top in (("a", 2.0), ("b", 1.0)):
         xs = val.loc[val.group == g, "x"]

@@ -128,7 +128,16 @@ def unparse_rule(tree: ast.AST) -> str:
     def name(m: re.Match) -> str:
         return quoted(column_of(m.group(0)))
 
-    return _PLACEHOLDER.sub(name, ast.unparse(tree))
+    return _PLACEHOLDER.sub(name, _unparsed(tree.body if isinstance(tree, ast.Expression) else tree))
+
+
+def _unparsed(node: ast.AST) -> str:
+    """``ast.unparse``, with every ``and``/``or`` inside another one in brackets, the first as the rest
+    (``ast.unparse`` leaves the first bare: ``a and b or (c and d)``)."""
+    if not isinstance(node, ast.BoolOp):
+        return ast.unparse(node)
+    op = " and " if isinstance(node.op, ast.And) else " or "
+    return op.join(f"({_unparsed(v)})" if isinstance(v, ast.BoolOp) else _unparsed(v) for v in node.values)
 
 
 def eval_node(node: ast.AST, df: pd.DataFrame, rule: str):
