@@ -390,3 +390,53 @@ def test_the_forkserver_and_its_children_ignore_a_terminal_ctrl_c(sandbox):
     res = sandbox.run(src, job())
     assert res.ok, res.message
     assert res.value["groups"][0]["predictions"]["scored"] == [1.0] * len(job()["groups"][0]["predict"]["scored"])
+
+
+def test_scratch_left_by_a_killed_run_is_swept_by_the_next_sandbox(tmp_path):
+    """kill -9 runs no ``finally``: the run's scratch folder stays; the next sandbox on this host removes it,
+    and never one of a live process."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from evosld.evaluation.sandbox import _scratch_prefix, sweep_stale_scratch
+
+    slow = program(
+        """
+        import time
+        def scaling_law_func(X, p):
+            time.sleep(4)
+            return X[:, 0]
+        """
+    )
+    code = textwrap.dedent(
+        f"""
+        from evosld.evaluation.sandbox import Sandbox
+        import numpy as np
+        X = np.arange(1.0, 9.0).reshape(-1, 1)
+        job = {{"groups": [{{"name": "g", "X_fit": X, "y_fit": 2 * X[:, 0], "predict": {{"scored": X}}}}]}}
+        Sandbox().run({slow!r}, job)
+        """
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.Popen([sys.executable, "-c", code], env=env)
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        deadline = time.monotonic() + 60
+        mine = _scratch_prefix(run.pid)
+        while not any(p.name.startswith(mine) for p in tmp_path.iterdir()):
+            assert time.monotonic() < deadline and run.poll() is None, "the run never made its scratch folder"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        (tmp_path / (_scratch_prefix(live.pid) + "abc")).mkdir()  # a live run's folder
+        (tmp_path / "evosld-job-xyz").mkdir()  # not named for a process: not ours to judge
+        assert sweep_stale_scratch(str(tmp_path)) == 1
+        left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("evosld-job-"))
+        assert left == sorted([_scratch_prefix(live.pid) + "abc", "evosld-job-xyz"])
+    finally:
+        live.kill()
+        live.wait()
+        if run.poll() is None:
+            run.kill()

@@ -17,8 +17,10 @@ import contextlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -39,6 +41,8 @@ UIDS_PER_PROCESS = 64
 PID_MAX = 4_194_304
 #: The exit code multiprocessing gives a forkserver child whose status it could not read (the forkserver died).
 FORKSERVER_LOST = 255
+#: Scratch folders of sandbox runs start with this, then the host and the process id (``_scratch_prefix``).
+SCRATCH_PREFIX = "evosld-job-"
 #: Seconds a lost child's retry waits for a forkserver that died to finish exiting.
 FORKSERVER_EXIT_WAIT = 1.0
 #: How often a run in flight looks for a stop it must act on (see Sandbox._await_child).
@@ -182,6 +186,7 @@ class Sandbox:
         self._stopped = False
         if not self._as_root:
             _make_undumpable()
+        sweep_stale_scratch()
 
     def warm_up(self) -> None:
         """Start the forkserver now rather than on the first run."""
@@ -219,7 +224,7 @@ class Sandbox:
         if self._stopped:
             return RunResult(None, "killed", "the run was stopped before this program started")
         uid = self._take_uid()
-        scratch = tempfile.mkdtemp(prefix="evosld-job-")
+        scratch = tempfile.mkdtemp(prefix=_scratch_prefix())
         t0 = time.perf_counter()
         proc = None
         try:
@@ -318,6 +323,42 @@ class Sandbox:
             return RunResult(None, str(err.get("kind", "exception")), str(err.get("message", ""))[:500],
                              error_group=err.get("group"), **base)
         return RunResult(value, None, "", **base)
+
+
+def _scratch_prefix(pid: int | None = None) -> str:
+    """Name start of a run's scratch folder: this host and process, so a later sandbox can tell it is stale."""
+    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+    return f"{SCRATCH_PREFIX}{host}-{os.getpid() if pid is None else pid}-"
+
+
+def sweep_stale_scratch(tmp: str | None = None) -> int:
+    """Remove the scratch folders that sandboxes of this host left behind when killed (``kill -9``: no
+    ``finally`` ran), i.e. those named for a process that no longer exists; returns how many went.
+
+    Only folders named by ``_scratch_prefix`` on this host are looked at; one of a live process (another
+    run on the same machine) is never touched, and one that cannot be removed is left as it is.
+    """
+    tmp = tmp or tempfile.gettempdir()
+    mine = re.compile(re.escape(_scratch_prefix(0)[:-2]) + r"(\d+)-")
+    removed = 0
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    for name in names:
+        m = mine.match(name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue  # alive
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError, OSError):
+            continue  # another user's live process, or not a process id at all
+        shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        removed += not os.path.exists(os.path.join(tmp, name))
+    return removed
 
 
 def _explain_exit(exitcode: int | None, lim: Limits) -> tuple[str, str]:
