@@ -148,6 +148,25 @@ def test_default_test_rule_in_a_grouped_table_holds_out_each_groups_largest_size
     assert task_from_frame(apart, ["N", "D"], "loss", group="grp", name="apart").test_rule == "largest:N"  # no break
 
 
+def test_default_test_rule_holds_out_a_whole_largest_size_also_when_largest_takes_two_runs_of_it():
+    """Two families, six sizes x five data sizes, every run's sizes read 1% apart: ``largest:N`` held out the two
+    largest readings of one family's five runs at ~7e9 and one of the other's (a fuzzed user table, session 56),
+    so test scored mostly the spread in D. The default now holds out all ten runs at ~7e9."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for fam, floor in (("dense", 1.7), ("moe", 1.6)):
+        for n in (70e6, 160e6, 410e6, 1e9, 2.8e9, 7e9):
+            for d in (2e9, 6e9, 20e9, 60e9, 200e9):
+                nj, dj = n * (1 + rng.normal(0, 0.01)), d * (1 + rng.normal(0, 0.01))
+                rows.append((fam, nj, dj, floor + 400 / nj**0.34 + 410 / dj**0.28 + rng.normal(0, 0.01)))
+    df = pd.DataFrame(rows, columns=["family", "N", "D", "loss"])
+    held = rule_mask(df, "largest:N")
+    assert 1 < held.sum() < 10  # the old default: part of the largest size
+    task = task_from_frame(df, ["N", "D"], "loss", group="family", name="families")
+    assert task.test_rule.startswith("N >= ") and len(task.test) == 10 and task.test.N.min() > 6e9
+    assert set(task.test.family) == {"dense", "moe"}
+
+
 def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():
     df = chinchilla_like()
     d = derive_val_rule(df.iloc[:200], df.iloc[200:], "N_params > D_tokens / 20", ("N_params", "D_tokens"))

@@ -579,13 +579,17 @@ def _from_the_top(df: pd.DataFrame, column: str, rtol: float) -> tuple[np.ndarra
 
 
 def _common_break(df: pd.DataFrame, column: str, held: np.ndarray, rtol: float) -> str | None:
-    """In a grouped table where ``largest:COL`` (``held``, (N,) bool) holds one run in the median group while each
-    group's largest size is a cluster of runs read a few percent apart: the threshold at the sizes' common break
-    (``natural_break``), when it holds out part of every group and at most ``MAX_VAL_SHARE`` of any; else None."""
+    """In a grouped table where each group's largest size is a cluster of runs read a few percent apart and
+    ``largest:COL`` (``held``, (N,) bool) holds only part of one (a run or two per group of five at ~7e9): the
+    threshold at the sizes' common break (``natural_break``), when it holds out part of every group and at most
+    ``MAX_VAL_SHARE`` of any; else None."""
     groups = group_keys(df)
     per_group = pd.Series(held).groupby(groups).sum()
     values = df[column].to_numpy(dtype=float)
-    if len(per_group) < 2 or per_group.median() > 1 or top_cluster_tolerance(values, groups, 2 * len(per_group)) is None:
+    if len(per_group) < 2:
+        return None
+    cluster = top_cluster_tolerance(values, groups, 2 * len(per_group))
+    if cluster is None or rule_mask(df, f"largest:{column}", rtol=cluster).sum() <= held.sum():
         return None
     _, start, d, fewest, most = _from_the_top(df, column, rtol)
     lam = natural_break(values, d, fewest, most)
