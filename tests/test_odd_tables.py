@@ -70,6 +70,22 @@ def test_a_refused_column_names_the_cell_no_spelling_reads(tmp_path):
         task_from_csv(path, ["N", "D"], "loss", baseline="none")
 
 
+@pytest.mark.parametrize("column", ["dates", "durations", "periods"])
+def test_a_feature_of_dates_is_refused_with_what_to_give_instead(column):
+    """A DataFrame column of dates was read as nanoseconds since 1970 and fitted (a law in exp(date / 1.4e12)), and
+    the run's own copy of the table, where it is text, could not be read back by report, eval or predict (a fuzzed
+    API call, session 56)."""
+    df = chinchilla_frame()
+    start = pd.Timestamp("2024-01-01")
+    df["dates"] = start + pd.to_timedelta(np.arange(len(df)), unit="D")
+    df["durations"] = pd.to_timedelta(np.arange(len(df)), unit="h")
+    df["periods"] = pd.period_range("2024-01", periods=len(df), freq="M")
+    hint = r"\.dt\.total_seconds\(\) / 3600" if column == "durations" else r"\.min\(\)\)\.dt\.days"
+    with pytest.raises(DataError, match=rf"column '{column}' holds dates or times, not numbers; .*{hint}"):
+        task_from_frame(df, ["N", column], "loss", name="dated")
+    assert len(task_from_frame(df, ["N", "D"], "loss", name="dated").train)  # beside the features, no matter
+
+
 def test_empty_rows_are_dropped_and_lines_still_counted_from_the_file(tmp_path):
     df = chinchilla_frame()
     lines = df.to_csv(index=False).splitlines()

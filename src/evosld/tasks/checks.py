@@ -98,7 +98,7 @@ def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.Data
     """
     fixed = {}
     for col in columns:
-        if not pd.api.types.is_numeric_dtype(df[col]):
+        if not pd.api.types.is_numeric_dtype(df[col]) and not _is_time(df[col]):
             vals = read_numbers(df[col])
             if vals is not None:
                 fixed[col] = vals
@@ -193,6 +193,12 @@ def check_label_features(df: pd.DataFrame, features: list[str], where: str, grou
                         "they stand for amounts")
 
 
+def _is_time(column: pd.Series) -> bool:
+    """Whether a column holds dates, times or durations (pandas datetime, timedelta or period values)."""
+    return (pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_timedelta64_dtype(column)
+            or isinstance(column.dtype, pd.PeriodDtype))
+
+
 def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> None:
     """Every cell of ``columns`` is a number or a missing-value mark; else one line naming a cell and its line.
 
@@ -204,6 +210,13 @@ def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> Non
     for col in columns:
         if pd.api.types.is_numeric_dtype(df[col]):
             continue
+        if _is_time(df[col]):  # pandas reads dates as nanoseconds; a law in them is no law, and the run's own
+            # copy of the table (text) could not be read back by report, eval or predict
+            instead = (f"hours: df[{col!r}] = df[{col!r}].dt.total_seconds() / 3600"
+                       if pd.api.types.is_timedelta64_dtype(df[col]) else
+                       f"the days since the first run: df[{col!r}] = (df[{col!r}] - df[{col!r}].min()).dt.days")
+            raise DataError(f"{where}: column {col!r} holds dates or times, not numbers; give a number instead, "
+                            f"such as {instead}")
         bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
         rows = np.flatnonzero(bad.to_numpy())
         mixed = mixed_spelling(df[col])
