@@ -158,6 +158,12 @@ def test_a_typo_in_a_task_file_key_is_named_as_the_key_it_was_meant_to_be(tmp_pa
     (tmp_path / "task.yaml").write_text("data: runs.csv\nfeature: [N, D]\ntarget: loss\n")
     code, _, err = run_cli(capsys, "tasks", str(tmp_path / "task.yaml"))
     assert "feature: unknown key (did you mean 'features'?)" in one_error(code, err)
+    for typed, meant in (("group-by: family", "group"), ("group_by: family", "group"), ("max-params: 3", "max_params"),
+                         ("log_feature: [N]", "log_features"), ("targets: loss", "target")):
+        body = "data: runs.csv\nfeatures: [N, D]\n" + ("" if typed.startswith("targets") else "target: loss\n")
+        (tmp_path / "task.yaml").write_text(body + typed + "\n")  # the command line's spelling of a key, or a typo
+        code, _, err = run_cli(capsys, "tasks", str(tmp_path / "task.yaml"))
+        assert f"{typed.split(':')[0]}: unknown key (did you mean {meant!r}?)" in one_error(code, err)
 
 
 def test_eval_of_a_run_on_a_task_with_other_features_says_so(tmp_path, capsys):

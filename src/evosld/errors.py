@@ -34,7 +34,8 @@ class StoreError(DataError):
     """A run store is damaged, unreadable, or from a newer evosld."""
 
 
-def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
+def first_error(exc: Any, *, unknown: str = "unknown key", known: Any = (),
+                aliases: dict[str, str] | None = None) -> tuple[str, str]:
     """Where and what of a pydantic ``ValidationError``'s first error, for a one-line message.
 
     Returns the dotted path of the bad key ("" for the whole mapping) and the
@@ -42,6 +43,9 @@ def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
     own, without its "Value error, " prefix. An unknown key comes first: it is
     usually a typo, and the required key it was meant to be is then reported
     missing too (``feature:`` for ``features:``), so the message names both.
+    An unknown key is also matched against ``known`` (the model's keys: ``max-params``
+    for ``max_params``) and ``aliases`` (other spellings of a key, such as the
+    command line's: ``group_by`` for ``group``), to name the key it was meant to be.
     """
     import difflib
 
@@ -52,7 +56,10 @@ def first_error(exc: Any, *, unknown: str = "unknown key") -> tuple[str, str]:
     if err["type"] != "extra_forbidden":
         return where, str(err["msg"]).removeprefix("Value error, ")
     missing = [".".join(str(x) for x in e["loc"]) for e in errs if e["type"] == "missing"]
-    near = difflib.get_close_matches(where, missing, n=1)
+    plain = where.replace("-", "_").lower()
+    near = ([aliases[plain]] if aliases and plain in aliases else
+            [plain] if plain in known else difflib.get_close_matches(where, missing, n=1)
+            or difflib.get_close_matches(plain, list(known), n=1))
     return where, unknown + (f" (did you mean {near[0]!r}?)" if near else "")
 
 

@@ -99,6 +99,10 @@ class TaskFile(ConfigModel):
         }
 
 
+#: Keys a task file does not have, spelt as the command line's options are, and the key each means.
+KEY_ALIASES = {"group_by": "group", "targets": "target", "csv": "data"}
+
+
 def is_task_file(name: str) -> bool:
     """True for a name ending in .yaml or .yml, in any case (``LAW.YAML``)."""
     return name.lower().endswith((".yaml", ".yml"))
@@ -111,7 +115,7 @@ def read_task_file(path: str | Path) -> dict[str, Any]:
     try:
         tf = TaskFile.model_validate(raw or {})
     except ValidationError as exc:
-        where, what = first_error(exc)
+        where, what = first_error(exc, known=TaskFile.model_fields, aliases=KEY_ALIASES)
         said = f" {what}" if what.startswith("must be ") else f": {what}"  # "scale_tolerance must be ..."
         raise DataError(f"task file {p}: {where or '(top level)'}{said}") from None
     return {"csv": tf.spec(p.parent)}
