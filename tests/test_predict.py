@@ -84,7 +84,7 @@ def test_predict_gives_the_runs_law_at_new_points_per_group(grouped_run, tmp_pat
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--at", "N=7e10, D=1e12"], "this law has 2 groups (alpha, beta), fitted separately: say which with --group"),
+    (["--at", "N=7e10, D=1e12"], "this law has 2 groups (alpha, beta), fitted separately: say which with --group NAME"),
     (["--at", "N=7e10, D=1e12", "--group", "gamma"], "no group gamma in the run: the law was fitted on alpha, beta"),
     (["--at", "N=7e10"], "give every feature of the law (N, D); missing: D"),
     (["--at", "N=7e10, D=lots", "--group", "beta"], "'lots' is not a number"),
@@ -100,6 +100,23 @@ def test_bad_predict_input_is_one_error_line(grouped_run, args, message):
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     [line] = out.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line, line
+
+
+def test_at_points_are_not_told_to_add_a_column_and_a_group_beside_a_column_naming_another_is_refused(
+        grouped_run, tmp_path):
+    """--at points have no table to add a group column to; --group beside an inputs table whose own group column
+    names another group predicted each row for its column's group, without a word (a fuzzed run, session 56)."""
+    run, _ = grouped_run
+    out = _predict(str(run), "--at", "N=7e10, D=1e12")
+    assert "column" not in out.stderr, out.stderr
+    table = tmp_path / "in.csv"
+    table.write_text("lab,N,D\nbeta,7e10,1e12\nalpha,7e10,1e12\n")
+    out = _predict(str(run), "--inputs", str(table), "--group", "beta")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert "--group 'beta', but the inputs' 'lab' column names 'alpha' (row 2 of the inputs)" in line, line
+    table.write_text("lab,N,D\nbeta,7e10,1e12\n")  # the same group both ways: no conflict
+    assert _predict(str(run), "--inputs", str(table), "--group", "beta").returncode == 0
 
 
 def test_an_inputs_table_with_a_cell_that_is_no_number_names_it(grouped_run, tmp_path):

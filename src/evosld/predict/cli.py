@@ -53,7 +53,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     features = list(task.features)
     df = checked_inputs(parse_at(args.at, features), task, "--at") if args.at else read_inputs(args.inputs, task)
     group_column = (law.task_spec.get("csv") or {}).get("group")
-    keys = group_keys(task, df, args.group, group_column)
+    keys = group_keys(task, df, args.group, group_column, table=not args.at)
     X = df[features].to_numpy(dtype=float)
     sandbox = Sandbox()
     pred = np.asarray(predict_law(task, law.source, X, keys, sandbox)).reshape(len(df), -1)

@@ -119,28 +119,35 @@ def checked_inputs(df: object, task: Task, where: str) -> pd.DataFrame:
 
 
 def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_column: str | None = None,
-               option: str | None = "--group") -> np.ndarray:
+               option: str | None = "--group", table: bool = True) -> np.ndarray:
     """(M,) the group of each row of ``df``, one of ``task.groups``.
 
     Taken from the user's group column (``group_column``, as the run was grouped by), else a ``group``
     column, else ``group`` for every row, else the task's only group. ``option`` is how the caller's user
-    names ``group`` (None: they cannot, only by a column), for the error message.
+    names ``group`` (None: they cannot, only by a column), for the error message; ``table``: the inputs
+    came as a table the user can add a column to (not ``--at`` points).
 
     Raises:
-        DataError: several groups and none given, or a group the law was not fitted on.
+        DataError: several groups and none given, a group the law was not fitted on, or ``group`` given
+            beside a group column that names another group.
     """
     groups = task.groups
     column = next((c for c in (group_column, GROUP_COLUMN) if c and c in df.columns), None)
     if column is not None:
         keys = df[column].astype(str).str.strip().to_numpy()  # as the run read its labels (tables.stripped_text)
+        other = np.flatnonzero(keys != str(group).strip()) if group is not None else []
+        if len(other):
+            raise DataError(f"{option or 'group'} {str(group).strip()!r}, but the inputs' {column!r} column names "
+                            f"{keys[other[0]]!r} (row {other[0] + 1} of the inputs): drop {option or 'the group'} "
+                            f"to predict each row for its column's group, or drop the column")
     elif group is not None:
         keys = np.full(len(df), str(group).strip(), dtype=object)
     elif len(groups) == 1:
         keys = np.full(len(df), groups[0], dtype=object)
     else:
         named = group_column or GROUP_COLUMN
-        say = f"say which with {option} NAME, or give the table a {named!r} column" if option else \
-            f"give the table a {named!r} column"
+        say = (f"say which with {option} NAME" + (f", or give the table a {named!r} column" if table else "")
+               if option else f"give the table a {named!r} column")
         raise DataError(f"this law has {len(groups)} groups ({_listed(groups)}), fitted separately: {say}")
     unknown = sorted(set(keys) - set(groups))
     if unknown:
