@@ -366,6 +366,19 @@ def test_a_test_rule_on_the_target_is_warned_about(rule, val, warned):
         assert len(said) == 1 and f"the test rule {rule!r} picks runs by the target 'loss' itself" in said[0]
         assert warned in said[0]
 
+
+def test_the_rule_suggested_instead_of_one_on_the_target_is_on_the_tables_own_feature():
+    """The warning suggested "N >= 1e9" on a table with no N (a fuzzed run, session 56): it now suggests the
+    rule the table gets by default, on its first feature."""
+    df = chinchilla_frame().rename(columns={"N": "params", "D": "tokens"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task_from_frame(df, ["params", "tokens"], "loss", test="loss < 2.6", baseline="none")
+    [said] = [str(w.message) for w in caught if "picks runs by the target" in str(w.message)]
+    suggested = said.split('such as "')[1].split('"')[0]
+    assert "params" in suggested and "N >=" not in said
+    task_from_frame(df, ["params", "tokens"], "loss", test=suggested, baseline="none")  # and it is a rule that works
+
 def test_a_group_whose_target_never_varies_is_warned_about_by_name(tmp_path):
     df = pd.concat([chinchilla_frame(seed=s).assign(model=m) for s, m in enumerate(["a", "b", "c"])])
     df.loc[df.model == "c", "loss"] = 2.5  # a failed export: one value in every run of c

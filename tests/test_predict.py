@@ -219,7 +219,7 @@ def test_the_python_predict_checks_its_inputs_as_the_command_does(grouped_run):
     good = pd.DataFrame({"N": ["70B"], "D": [1.4e12], "lab": ["beta"]})  # sizes spelt as a table spells them
     assert np.isfinite(result.predict(good)).all()
     for df, message in [
-        (good.assign(N=[np.nan]), "column 'N' has NaN or infinite values"),
+        (good.assign(N=[np.nan]), r"column 'N' has NaN or infinite values in the row\(s\) with index 0;"),
         (good.assign(N=[0.0]), "the law takes 'N' on a log scale, so it must be positive; input row.s. 1"),
         (good.iloc[:0], "the table has no rows to predict"),
         (good["N"], "give the inputs as a table"),

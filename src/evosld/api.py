@@ -108,6 +108,9 @@ class DiscoveryResult:
         from evosld.predict.inputs import checked_inputs, group_keys
 
         features = list(self.task.features)
+        if isinstance(df, pd.DataFrame):  # rows named by their index, not by lines of a file it never was
+            df = df.copy(deep=False)
+            df.attrs[FROM_PYTHON] = True
         df = checked_inputs(df, self.task, what)
         try:
             keys = group_keys(self.task, df, group_column=self.group_by, option=None)

@@ -586,14 +586,16 @@ def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets:
                 )
 
 
-def target_rule_warnings(test_rule: str, targets: list[str] | tuple[str, ...], derived_val: bool = True) -> list[str]:
+def target_rule_warnings(test_rule: str, targets: list[str] | tuple[str, ...], derived_val: bool = True,
+                         example: Callable[[], str] = lambda: "N >= 1e9") -> list[str]:
     """A warning when the test rule picks runs by a target (``loss < 2.5``): the held-out runs are then partly
     chosen by their noise (the ones that happened to land low), which biases test R², and validation, when
-    derived from the test rule (``derived_val``), is chosen by the target too."""
+    derived from the test rule (``derived_val``), is chosen by the target too. ``example()``: a rule on this
+    table's own features to suggest instead (called only when the warning is given)."""
     on_target = rule_columns(test_rule, list(targets))
     if not on_target:
         return []
     return [f"the test rule {test_rule!r} picks runs by the target {on_target[0]!r} itself, so the runs held out "
             "are partly chosen by their noise and test R² is biased"
             + (" (validation is derived from the target too)" if derived_val else "") + "; "
-            "a rule on a feature or on compute, such as \"N >= 1e9\", tests extrapolation in scale"]
+            f"a rule on a feature or on compute, such as \"{example()}\", tests extrapolation in scale"]

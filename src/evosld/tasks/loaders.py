@@ -418,7 +418,9 @@ def task_from_frame(
                                                 stays="train", rtol=scale_tolerance),
                         *threshold_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),
-                        *checks.target_rule_warnings(test_rule, targets, derived_val=not val)],
+                        *checks.target_rule_warnings(test_rule, targets, derived_val=not val,
+                                                     example=lambda: default_test_rule(df, features[0],
+                                                                                       scale_tolerance))],
     )
 
 
