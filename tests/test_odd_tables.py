@@ -367,6 +367,26 @@ def test_a_test_rule_on_the_target_is_warned_about(rule, val, warned):
         assert warned in said[0]
 
 
+@pytest.mark.parametrize("val, warned", [
+    ("N < 2e7", "validation ('N < 2e7') lies below the fitted runs in N while test lies above them"),
+    ("loss < 2.8", "the validation rule 'loss < 2.8' picks runs by the target 'loss' itself"),
+    ("N >= 2e8", None),  # the band below test, written to include it: the usual way, no word
+    ("N >= 2e8 and N < 1e9", None),
+])
+def test_a_validation_rule_on_the_target_or_on_the_far_side_is_warned_about(val, warned):
+    """A --val on the opposite side of the fitted runs from --test (a '<' typed for a '>') or on the target was
+    accepted without a word (a fuzzed run, session 56); the run goes on with it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(chinchilla_frame(), ["N", "D"], "loss", test="N >= 1e9", val=val, baseline="none")
+    said = [str(w.message) for w in caught if "validation" in str(w.message)]
+    assert task.val_mask.any()
+    if warned is None:
+        assert not said, said
+    else:
+        assert len(said) == 1 and warned in said[0], said
+
+
 def test_the_rule_suggested_instead_of_one_on_the_target_is_on_the_tables_own_feature():
     """The warning suggested "N >= 1e9" on a table with no N (a fuzzed run, session 56): it now suggests the
     rule the table gets by default, on its first feature."""

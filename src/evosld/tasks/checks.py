@@ -586,6 +586,42 @@ def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets:
                 )
 
 
+def val_rule_warnings(val_rule: str, train: pd.DataFrame, val_mask: np.ndarray, test: pd.DataFrame,
+                      test_rule: str, features: list[str], targets: list[str]) -> list[str]:
+    """Warnings about a validation rule the user gave (``--val``) that the run can use but likely did not mean.
+
+    - It picks runs by a target (``loss < 2.5``): the law is then chosen partly on the noise of the runs.
+    - Along a feature the test rule thresholds, validation lies on the other side of the fitted runs than test
+      (``--val "N < 1e8"`` beside ``--test "N >= 6e9"``, a ``<`` for a ``>``): the law is then picked on how
+      it extrapolates the other way. Sides are compared by the median of each part.
+
+    A validation rule that also holds test runs (``N >= 1e9`` beside ``--test "N >= 3e9"``) is the usual way
+    to write the band below test, not a slip: those runs stay test, without a word.
+
+    Args:
+        train: the train rows, ``val_mask`` (N,) bool: those ``val_rule`` holds; ``test``: the test rows.
+    """
+    out = []
+    on_target = rule_columns(val_rule, list(targets))
+    if on_target:
+        out.append(f"the validation rule {val_rule!r} picks runs by the target {on_target[0]!r} itself, so the law "
+                   "is chosen partly on the noise of the runs it holds; a rule on a feature, next in line towards "
+                   "the test runs, checks extrapolation (or leave out --val: it is then derived from --test)")
+    fit, val = train.loc[~np.asarray(val_mask)], train.loc[np.asarray(val_mask)]
+    for col in rule_columns(test_rule, features):
+        if not (len(fit) and len(val) and len(test)):
+            break
+        middle = float(np.median(fit[col].to_numpy(dtype=float)))
+        v, t = (float(np.median(part[col].to_numpy(dtype=float))) - middle for part in (val, test))
+        if v * t < 0:
+            side, other = ("below", "above") if v < 0 else ("above", "below")
+            out.append(f"validation ({val_rule!r}) lies {side} the fitted runs in {col} while test lies {other} "
+                       f"them, so the law is picked on how it extrapolates the other way; give --val the runs next "
+                       "in line towards the test runs (or leave it out: it is then derived from --test)")
+            break
+    return out
+
+
 def target_rule_warnings(test_rule: str, targets: list[str] | tuple[str, ...], derived_val: bool = True,
                          example: Callable[[], str] = lambda: "N >= 1e9") -> list[str]:
     """A warning when the test rule picks runs by a target (``loss < 2.5``): the held-out runs are then partly

@@ -138,6 +138,8 @@ def _finish(
                                                  stays="the rows fitted", rtol=scale_rtol)
         split_warnings += threshold_cut_warnings(val_rule, train, val_mask, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
+        split_warnings += checks.val_rule_warnings(val_rule, train, val_mask, test, test_rule, list(features),
+                                                   list(targets))
     for line in split_warnings:  # once the split is known to be usable: an error comes alone
         warnings.warn(f"{name}: {line}", stacklevel=3)
     limit_how = ""
