@@ -425,7 +425,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
         else "offline symbolic search"
     if not args.quiet:
         limit = f"{config.budget_seconds:.0f} s budget" if config.budget_seconds else f"{config.max_iterations} iterations"
-        err_console.print(f"evosld: {task.name} with {mode}, {limit}, seed {config.random_seed} -> {run_dir}")
+        doing = f"resuming {task.name} ({plan.searched_seconds:.0f} s searched already)" if plan.resume else task.name
+        err_console.print(f"evosld: {doing} with {mode}, {limit}, seed {config.random_seed} -> {run_dir}")
         for line in split_lines(task):
             err_console.print(f"  {line}", highlight=False)
     if args.quiet:
