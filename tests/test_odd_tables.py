@@ -387,6 +387,28 @@ def test_a_validation_rule_on_the_target_or_on_the_far_side_is_warned_about(val,
         assert len(said) == 1 and warned in said[0], said
 
 
+def test_largest_k_on_sizes_read_apart_says_it_holds_part_of_a_size_and_which_tolerance_keeps_it_whole():
+    """Six sizes x five data sizes, every size read 1% off: ``largest:N:2`` held out the largest readings of the
+    largest size (3 runs of 5) without a word (a fuzzed run, session 56); the warning names the tolerance."""
+    rng = np.random.default_rng(1)
+    N = np.repeat([70e6, 160e6, 410e6, 1e9, 2.8e9, 7e9], 5) * (1 + rng.normal(0, 0.01, 30))
+    D = np.tile([2e9, 6e9, 20e9, 60e9, 200e9], 6) * (1 + rng.normal(0, 0.01, 30))
+    df = pd.DataFrame({"N": N, "D": D, "loss": 1.7 + 400 / N**0.34 + 410 / D**0.28 + rng.normal(0, 0.01, 30)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = task_from_frame(df, ["N", "D"], "loss", test="largest:N:2", baseline="none")
+    [said] = [str(w.message) for w in caught if "part of N's largest size" in str(w.message)]
+    tol = float(said.split("--scale-tolerance ")[-1].split()[0])
+    assert f"holds out {len(task.test)} run(s)" in said and len(task.test) < 10
+    whole = task_from_frame(df, ["N", "D"], "loss", test="largest:N:2", baseline="none", scale_tolerance=tol)
+    assert len(whole.test) == 10 and f"and {len(whole.test)} runs are held out" in said
+    with warnings.catch_warnings(record=True) as caught:  # exact sizes: nothing to say
+        warnings.simplefilter("always")
+        task_from_frame(df.assign(N=np.repeat([70e6, 160e6, 410e6, 1e9, 2.8e9, 7e9], 5)), ["N", "D"], "loss",
+                        test="largest:N:2", baseline="none")
+    assert not [w for w in caught if "largest size" in str(w.message)]
+
+
 def test_the_rule_suggested_instead_of_one_on_the_target_is_on_the_tables_own_feature():
     """The warning suggested "N >= 1e9" on a table with no N (a fuzzed run, session 56): it now suggests the
     rule the table gets by default, on its first feature."""

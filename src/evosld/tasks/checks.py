@@ -25,6 +25,7 @@ from evosld.tasks.splits import (
     group_keys,
     parse_largest,
     rule_columns,
+    rule_mask,
     user_columns,
 )
 from evosld.tasks.task import GROUP_COLUMN
@@ -550,6 +551,34 @@ def _cluster_hint(rule: str, table: pd.DataFrame | None, rtol: float) -> str:
         return ""
     return (f"; or, if {col}'s largest values, a few percent apart, are one size read with some error, "
             f"--scale-tolerance {tol:g} counts them as one")
+
+
+def largest_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which: str, option: str,
+                         rtol: float = DEFAULT_RTOL) -> list[str]:
+    """Where ``largest:COL[:K]`` holds out only part of the largest size, its runs read a few percent apart.
+
+    Values within ``rtol`` count as one size; sizes read off a figure lie further apart, so ``largest:N:2`` then
+    takes the two largest *readings* of one size (three runs of ten at ~7e9), not the two largest sizes. When
+    more runs lie near each group's largest value (``scales.top_cluster_tolerance``) and a tolerance that counts
+    them as one size makes the rule hold more runs, this names that ``--scale-tolerance`` and the count.
+    ``mask`` (len(df),) bool: the rows the rule holds; ``which`` names the rule ("test").
+    """
+    if not rule.strip().startswith("largest:"):
+        return []
+    try:
+        col, _ = parse_largest(rule.strip(), list(df.columns))
+    except DataError:
+        return []
+    held = int(np.asarray(mask, dtype=bool).sum())
+    tol = top_cluster_tolerance(df[col].to_numpy(dtype=float), group_keys(df), held + 1, above=rtol)
+    if tol is None:
+        return []
+    whole = int(rule_mask(df, rule.strip(), rtol=tol).sum())
+    if whole <= held:
+        return []
+    return [f"the {which} rule {rule!r} holds out {held} run(s), part of {col}'s largest size: its runs lie a few "
+            f"percent apart (read off a figure?) and count as different sizes at --scale-tolerance {rtol:g}; "
+            f"with {option} {rule!r} --scale-tolerance {tol:g} they count as one size, and {whole} runs are held out"]
 
 
 def check_slices(task_name: str, val: pd.DataFrame, test: pd.DataFrame, targets: list[str],

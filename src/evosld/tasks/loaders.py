@@ -138,6 +138,8 @@ def _finish(
                                                  stays="the rows fitted", rtol=scale_rtol)
         split_warnings += threshold_cut_warnings(val_rule, train, val_mask, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
+        split_warnings += checks.largest_cut_warnings(val_rule, train, val_mask, which="validation", option="--val",
+                                                      rtol=scale_rtol)
         split_warnings += checks.val_rule_warnings(val_rule, train, val_mask, test, test_rule, list(features),
                                                    list(targets))
     for line in split_warnings:  # once the split is known to be usable: an error comes alone
@@ -420,6 +422,8 @@ def task_from_frame(
                                                 stays="train", rtol=scale_tolerance),
                         *threshold_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),
+                        *checks.largest_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                                     rtol=scale_tolerance),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val,
                                                      example=lambda: default_test_rule(df, features[0],
                                                                                        scale_tolerance))],
