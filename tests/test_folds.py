@@ -165,6 +165,11 @@ def test_default_test_rule_holds_out_a_whole_largest_size_also_when_largest_take
     task = task_from_frame(df, ["N", "D"], "loss", group="family", name="families")
     assert task.test_rule.startswith("N >= ") and len(task.test) == 10 and task.test.N.min() > 6e9
     assert set(task.test.family) == {"dense", "moe"}
+    exact = pd.DataFrame([(fam, n, d, 2.0) for fam in ("dense", "moe") for n in (1e8, 3e8, 1e9, 2.8e9, 3e9, 6.6e9, 7e9)
+                          for d in (2e9, 6e9, 20e9, 60e9, 200e9)], columns=["family", "N", "D", "loss"])
+    exact["loss"] = 1.7 + 400 / exact.N**0.34 + 410 / exact.D**0.28
+    # two exact sizes 6% apart are two sizes, not one read apart: the largest is held out, as before
+    assert task_from_frame(exact, ["N", "D"], "loss", group="family", name="exact").test_rule == "largest:N"
 
 
 def test_a_rule_with_no_threshold_shape_falls_back_to_random_settings():

@@ -81,9 +81,11 @@ def test_a_feature_of_dates_is_refused_with_what_to_give_instead(column):
     df["durations"] = pd.to_timedelta(np.arange(len(df)), unit="h")
     df["periods"] = pd.period_range("2024-01", periods=len(df), freq="M")
     hint = r"\.dt\.total_seconds\(\) / 3600" if column == "durations" else r"\.min\(\)\)\.dt\.days"
-    with pytest.raises(DataError, match=rf"column '{column}' holds dates or times, not numbers; .*{hint}"):
+    with pytest.raises(DataError, match=rf"column '{column}' holds dates or times, not numbers; .*{hint}") as err:
         task_from_frame(df, ["N", column], "loss", name="dated")
     assert len(task_from_frame(df, ["N", "D"], "loss", name="dated").train)  # beside the features, no matter
+    exec(str(err.value).split(": ")[-1], {"df": df})  # noqa: S102 - the line the message suggests, as given
+    assert len(task_from_frame(df, ["N", column], "loss", name="dated", linear_features=[column]).train)
 
 
 def test_empty_rows_are_dropped_and_lines_still_counted_from_the_file(tmp_path):
@@ -372,6 +374,8 @@ def test_a_test_rule_on_the_target_is_warned_about(rule, val, warned):
     ("loss < 2.8", "the validation rule 'loss < 2.8' picks runs by the target 'loss' itself"),
     ("N >= 2e8", None),  # the band below test, written to include it: the usual way, no word
     ("N >= 2e8 and N < 1e9", None),
+    ("random:5", None),  # reads no column: no side to be on
+    ("D >= 3e10", None),  # another column than test's
 ])
 def test_a_validation_rule_on_the_target_or_on_the_far_side_is_warned_about(val, warned):
     """A --val on the opposite side of the fitted runs from --test (a '<' typed for a '>') or on the target was
@@ -402,11 +406,12 @@ def test_largest_k_on_sizes_read_apart_says_it_holds_part_of_a_size_and_which_to
     assert f"holds out {len(task.test)} run(s)" in said and len(task.test) < 10
     whole = task_from_frame(df, ["N", "D"], "loss", test="largest:N:2", baseline="none", scale_tolerance=tol)
     assert len(whole.test) == 10 and f"and {len(whole.test)} runs are held out" in said
-    with warnings.catch_warnings(record=True) as caught:  # exact sizes: nothing to say
-        warnings.simplefilter("always")
-        task_from_frame(df.assign(N=np.repeat([70e6, 160e6, 410e6, 1e9, 2.8e9, 7e9], 5)), ["N", "D"], "loss",
-                        test="largest:N:2", baseline="none")
-    assert not [w for w in caught if "largest size" in str(w.message)]
+    for sizes in ([70e6, 160e6, 410e6, 1e9, 2.8e9, 7e9], [70e6, 410e6, 1e9, 3e9, 6.6e9, 7e9]):
+        with warnings.catch_warnings(record=True) as caught:  # exact sizes, also two 6% apart: nothing to say
+            warnings.simplefilter("always")
+            for rule in ("largest:N", "largest:N:2", None):
+                task_from_frame(df.assign(N=np.repeat(sizes, 5)), ["N", "D"], "loss", test=rule, baseline="none")
+        assert not [w for w in caught if "largest size" in str(w.message)]
 
 
 def test_the_rule_suggested_instead_of_one_on_the_target_is_on_the_tables_own_feature():

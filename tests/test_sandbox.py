@@ -432,6 +432,10 @@ def test_scratch_left_by_a_killed_run_is_swept_by_the_next_sandbox(tmp_path):
         run.wait()
         (tmp_path / (_scratch_prefix(live.pid) + "abc")).mkdir()  # a live run's folder
         (tmp_path / "evosld-job-xyz").mkdir()  # not named for a process: not ours to judge
+        assert sweep_stale_scratch(str(tmp_path)) == 0  # the dead run's folder changed just now: kept an hour
+        an_hour_ago = time.time() - 3700
+        for p in tmp_path.iterdir():
+            os.utime(p, (an_hour_ago, an_hour_ago))
         assert sweep_stale_scratch(str(tmp_path)) == 1
         left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("evosld-job-"))
         assert left == sorted([_scratch_prefix(live.pid) + "abc", "evosld-job-xyz"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 
@@ -34,7 +35,7 @@ class StoreError(DataError):
     """A run store is damaged, unreadable, or from a newer evosld."""
 
 
-def first_error(exc: Any, *, unknown: str = "unknown key", known: Any = (),
+def first_error(exc: Any, *, unknown: str = "unknown key", known: Collection[str] = (),
                 aliases: dict[str, str] | None = None) -> tuple[str, str]:
     """Where and what of a pydantic ``ValidationError``'s first error, for a one-line message.
 

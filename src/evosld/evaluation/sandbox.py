@@ -14,6 +14,7 @@ found by that id and killed. The parent turns every outcome into a
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import tempfile
 import threading
 import time
@@ -43,6 +45,9 @@ PID_MAX = 4_194_304
 FORKSERVER_LOST = 255
 #: Scratch folders of sandbox runs start with this, then the host and the process id (``_scratch_prefix``).
 SCRATCH_PREFIX = "evosld-job-"
+#: A scratch folder of a process that is gone is swept once it has not changed for this long (an hour: far
+#: longer than any evaluation's wall-clock limit, so a folder still in use is never taken for stale).
+STALE_SCRATCH_SECONDS = 3600.0
 #: Seconds a lost child's retry waits for a forkserver that died to finish exiting.
 FORKSERVER_EXIT_WAIT = 1.0
 #: How often a run in flight looks for a stop it must act on (see Sandbox._await_child).
@@ -326,20 +331,24 @@ class Sandbox:
 
 
 def _scratch_prefix(pid: int | None = None) -> str:
-    """Name start of a run's scratch folder: this host and process, so a later sandbox can tell it is stale."""
-    host = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname())[:40] or "host"
+    """Name start of a run's scratch folder: this host (a short hash of its whole name) and process, so a later
+    sandbox can tell it is stale."""
+    host = hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:12]
     return f"{SCRATCH_PREFIX}{host}-{os.getpid() if pid is None else pid}-"
 
 
-def sweep_stale_scratch(tmp: str | None = None) -> int:
+def sweep_stale_scratch(tmp: str | None = None, min_age: float = STALE_SCRATCH_SECONDS) -> int:
     """Remove the scratch folders that sandboxes of this host left behind when killed (``kill -9``: no
-    ``finally`` ran), i.e. those named for a process that no longer exists; returns how many went.
+    ``finally`` ran); returns how many went.
 
-    Only folders named by ``_scratch_prefix`` on this host are looked at; one of a live process (another
-    run on the same machine) is never touched, and one that cannot be removed is left as it is.
+    A folder goes only when all of these hold: it is named by ``_scratch_prefix`` for this host; the process
+    it is named for no longer exists; it is this user's (as root: a sandbox user's or root's); and it has not
+    changed for ``min_age`` seconds (a guard for processes this one cannot see, as in another PID namespace
+    sharing /tmp). One that cannot be removed is left as it is.
     """
     tmp = tmp or tempfile.gettempdir()
     mine = re.compile(re.escape(_scratch_prefix(0)[:-2]) + r"(\d+)-")
+    me = os.geteuid()
     removed = 0
     try:
         names = os.listdir(tmp)
@@ -356,8 +365,16 @@ def sweep_stale_scratch(tmp: str | None = None) -> int:
             pass
         except (PermissionError, OverflowError, OSError):
             continue  # another user's live process, or not a process id at all
-        shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
-        removed += not os.path.exists(os.path.join(tmp, name))
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        ours = st.st_uid == me or (me == 0 and st.st_uid >= SANDBOX_UID_BASE)
+        if not ours or not stat.S_ISDIR(st.st_mode) or time.time() - st.st_mtime < min_age:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += not os.path.exists(path)
     return removed
 
 

@@ -24,6 +24,7 @@ from evosld.tasks.splits import (
     check_rule_values,
     group_keys,
     parse_largest,
+    quoted,
     rule_columns,
     rule_mask,
     user_columns,
@@ -213,9 +214,10 @@ def check_cells_numeric(df: pd.DataFrame, columns: list[str], where: str) -> Non
             continue
         if _is_time(df[col]):  # pandas reads dates as nanoseconds; a law in them is no law, and the run's own
             # copy of the table (text) could not be read back by report, eval or predict
+            stamps = f"df[{col!r}].dt.to_timestamp()" if isinstance(df[col].dtype, pd.PeriodDtype) else f"df[{col!r}]"
             instead = (f"hours: df[{col!r}] = df[{col!r}].dt.total_seconds() / 3600"
                        if pd.api.types.is_timedelta64_dtype(df[col]) else
-                       f"the days since the first run: df[{col!r}] = (df[{col!r}] - df[{col!r}].min()).dt.days")
+                       f"the days since the first run: df[{col!r}] = ({stamps} - {stamps}.min()).dt.days")
             raise DataError(f"{where}: column {col!r} holds dates or times, not numbers; give a number instead, "
                             f"such as {instead}")
         bad = pd.to_numeric(df[col], errors="coerce").isna() & ~df[col].map(is_missing)
@@ -553,6 +555,25 @@ def _cluster_hint(rule: str, table: pd.DataFrame | None, rtol: float) -> str:
             f"--scale-tolerance {tol:g} counts them as one")
 
 
+def read_apart_tolerance(df: pd.DataFrame, column: str, held: int, rtol: float) -> float | None:
+    """The scale tolerance that counts the largest values of ``column`` as one size, when they are readings of
+    one size a few percent apart and ``largest:COL`` (holding ``held`` rows at ``rtol``) takes only part of it.
+
+    Readings, not sizes: among the rows that tolerance puts in each group's largest size, most values are
+    distinct at ``rtol`` (a size read off a figure once per run). Two exact sizes a few percent apart (6.6e9 and
+    7e9, five runs each) are two sizes, and None is returned, as when no tolerance would hold more rows.
+    """
+    values, groups = df[column].to_numpy(dtype=float), group_keys(df)
+    tol = top_cluster_tolerance(values, groups, held + 1, above=rtol)
+    if tol is None:
+        return None
+    top = rule_mask(df, f"largest:{quoted(column)}", rtol=tol)
+    if int(top.sum()) <= held:
+        return None
+    readings = sum(n_levels(values[top & (groups == g)], rtol) for g in dict.fromkeys(groups[top]))
+    return tol if 2 * readings > int(top.sum()) else None
+
+
 def largest_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which: str, option: str,
                          rtol: float = DEFAULT_RTOL) -> list[str]:
     """Where ``largest:COL[:K]`` holds out only part of the largest size, its runs read a few percent apart.
@@ -570,12 +591,10 @@ def largest_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which
     except DataError:
         return []
     held = int(np.asarray(mask, dtype=bool).sum())
-    tol = top_cluster_tolerance(df[col].to_numpy(dtype=float), group_keys(df), held + 1, above=rtol)
+    tol = read_apart_tolerance(df, col, held, rtol)
     if tol is None:
         return []
     whole = int(rule_mask(df, rule.strip(), rtol=tol).sum())
-    if whole <= held:
-        return []
     return [f"the {which} rule {rule!r} holds out {held} run(s), part of {col}'s largest size: its runs lie a few "
             f"percent apart (read off a figure?) and count as different sizes at --scale-tolerance {rtol:g}; "
             f"with {option} {rule!r} --scale-tolerance {tol:g} they count as one size, and {whole} runs are held out"]
@@ -620,7 +639,7 @@ def val_rule_warnings(val_rule: str, train: pd.DataFrame, val_mask: np.ndarray, 
     """Warnings about a validation rule the user gave (``--val``) that the run can use but likely did not mean.
 
     - It picks runs by a target (``loss < 2.5``): the law is then chosen partly on the noise of the runs.
-    - Along a feature the test rule thresholds, validation lies on the other side of the fitted runs than test
+    - Along a feature both rules read, validation lies on the other side of the fitted runs than test
       (``--val "N < 1e8"`` beside ``--test "N >= 6e9"``, a ``<`` for a ``>``): the law is then picked on how
       it extrapolates the other way. Sides are compared by the median of each part.
 
@@ -637,7 +656,7 @@ def val_rule_warnings(val_rule: str, train: pd.DataFrame, val_mask: np.ndarray, 
                    "is chosen partly on the noise of the runs it holds; a rule on a feature, next in line towards "
                    "the test runs, checks extrapolation (or leave out --val: it is then derived from --test)")
     fit, val = train.loc[~np.asarray(val_mask)], train.loc[np.asarray(val_mask)]
-    for col in rule_columns(test_rule, features):
+    for col in (c for c in rule_columns(test_rule, features) if c in rule_columns(val_rule, features)):
         if not (len(fit) and len(val) and len(test)):
             break
         middle = float(np.median(fit[col].to_numpy(dtype=float)))

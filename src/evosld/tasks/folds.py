@@ -39,8 +39,9 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
+from evosld.tasks.checks import read_apart_tolerance
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
-from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels, top_cluster_tolerance
+from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels
 from evosld.tasks.splits import (
     _CMP,
     column_of,
@@ -552,9 +553,9 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     holding out about the largest tenth of the runs, at least two scales, or
     down to the first clear gap between sizes when one comes before a third
     of the runs (``natural_break``). In a grouped table where ``largest:COL``
-    holds one run per group while each group's largest size is a cluster of
-    runs read a few percent apart (``scales.top_cluster_tolerance``), that
-    gap's threshold too, when there is one.
+    holds only part of each group's largest size, a cluster of runs read a
+    few percent apart (``checks.read_apart_tolerance``), that gap's threshold
+    too, when there is one.
     """
     rule = f"largest:{column}"
     if "`" in column:
@@ -586,10 +587,8 @@ def _common_break(df: pd.DataFrame, column: str, held: np.ndarray, rtol: float) 
     groups = group_keys(df)
     per_group = pd.Series(held).groupby(groups).sum()
     values = df[column].to_numpy(dtype=float)
-    if len(per_group) < 2:
-        return None
-    cluster = top_cluster_tolerance(values, groups, 2 * len(per_group))
-    if cluster is None or rule_mask(df, f"largest:{column}", rtol=cluster).sum() <= held.sum():
+    if len(per_group) < 2 or read_apart_tolerance(df, column, max(int(held.sum()), 2 * len(per_group) - 1),
+                                                    rtol) is None:
         return None
     _, start, d, fewest, most = _from_the_top(df, column, rtol)
     lam = natural_break(values, d, fewest, most)

@@ -422,11 +422,10 @@ def task_from_frame(
                                                 stays="train", rtol=scale_tolerance),
                         *threshold_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
                                                 stays="train", rtol=scale_tolerance),
-                        *checks.largest_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
-                                                     rtol=scale_tolerance),
+                        *(checks.largest_cut_warnings(test_rule, df, test_mask, which="test", option="--test",
+                                                      rtol=scale_tolerance) if test else []),
                         *checks.target_rule_warnings(test_rule, targets, derived_val=not val,
-                                                     example=lambda: default_test_rule(df, features[0],
-                                                                                       scale_tolerance))],
+                                                     example=lambda: example_rule(df, features, scale_tolerance))],
     )
 
 

@@ -134,6 +134,8 @@ def unparse_rule(tree: ast.AST) -> str:
 def _unparsed(node: ast.AST) -> str:
     """``ast.unparse``, with every ``and``/``or`` inside another one in brackets, the first as the rest
     (``ast.unparse`` leaves the first bare: ``a and b or (c and d)``)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and isinstance(node.operand, ast.BoolOp):
+        return f"not ({_unparsed(node.operand)})"
     if not isinstance(node, ast.BoolOp):
         return ast.unparse(node)
     op = " and " if isinstance(node.op, ast.And) else " or "
