@@ -356,10 +356,11 @@ def sweep_stale_scratch(tmp: str | None = None, min_age: float = STALE_SCRATCH_S
         return 0
     for name in names:
         m = mine.match(name)
-        if not m or int(m.group(1)) == os.getpid():
+        pid = int(m.group(1)) if m else os.getpid()
+        if pid == os.getpid():
             continue
         try:
-            os.kill(int(m.group(1)), 0)
+            os.kill(pid, 0)
             continue  # alive
         except ProcessLookupError:
             pass

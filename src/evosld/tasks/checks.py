@@ -539,14 +539,22 @@ def _example_text(rule: str) -> str:
     return f"a threshold such as \"{rule}\" takes every run past it"
 
 
+def _largest_column(rule: str, columns) -> str | None:
+    """The column of a ``largest:COL[:K]`` rule, or None for another rule or one that does not parse."""
+    rule = rule.strip()
+    if not rule.startswith("largest:"):
+        return None
+    try:
+        return parse_largest(rule, list(columns))[0]
+    except DataError:
+        return None
+
+
 def _cluster_hint(rule: str, table: pd.DataFrame | None, rtol: float) -> str:
     """For a ``largest:COL`` rule on ``table`` whose largest values lie a few percent apart: the tolerance above
     ``rtol`` that makes them one size."""
-    if table is None or not rule.startswith("largest:"):
-        return ""
-    try:
-        col, _ = parse_largest(rule, list(table.columns))
-    except DataError:
+    col = None if table is None else _largest_column(rule, table.columns)
+    if col is None:
         return ""
     tol = top_cluster_tolerance(table[col].to_numpy(dtype=float), group_keys(table), MIN_SLICE_ROWS, above=rtol)
     if tol is None:
@@ -584,11 +592,8 @@ def largest_cut_warnings(rule: str, df: pd.DataFrame, mask: np.ndarray, *, which
     them as one size makes the rule hold more runs, this names that ``--scale-tolerance`` and the count.
     ``mask`` (len(df),) bool: the rows the rule holds; ``which`` names the rule ("test").
     """
-    if not rule.strip().startswith("largest:"):
-        return []
-    try:
-        col, _ = parse_largest(rule.strip(), list(df.columns))
-    except DataError:
+    col = _largest_column(rule, df.columns)
+    if col is None:
         return []
     held = int(np.asarray(mask, dtype=bool).sum())
     tol = read_apart_tolerance(df, col, held, rtol)
@@ -656,7 +661,8 @@ def val_rule_warnings(val_rule: str, train: pd.DataFrame, val_mask: np.ndarray, 
                    "is chosen partly on the noise of the runs it holds; a rule on a feature, next in line towards "
                    "the test runs, checks extrapolation (or leave out --val: it is then derived from --test)")
     fit, val = train.loc[~np.asarray(val_mask)], train.loc[np.asarray(val_mask)]
-    for col in (c for c in rule_columns(test_rule, features) if c in rule_columns(val_rule, features)):
+    val_columns = rule_columns(val_rule, features)
+    for col in (c for c in rule_columns(test_rule, features) if c in val_columns):
         if not (len(fit) and len(val) and len(test)):
             break
         middle = float(np.median(fit[col].to_numpy(dtype=float)))
