@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -1010,3 +1011,57 @@ def test_columns_passed_by_something_other_than_their_name_get_one_line():
         task_from_frame(df.assign(model="a"), ["N", "D"], "loss", group=["model"])
     task = task_from_frame(df.assign(**{"7": "x"}).rename(columns={"7": 7}), ["N", "D"], "loss", baseline="none")
     assert len(task.train) > 0  # an unnamed column the law does not use is no obstacle
+
+
+# ---------------------------------------------------------------- names written into the programs
+_SOURCE_NAMES = ["$\\xi$", "C:\\runs\\N", 'N"""x', "N\nparams", "tok\\ens\r", "nul\x00name", "a\u2028b", 'end"']
+
+
+@pytest.mark.parametrize("name", _SOURCE_NAMES)
+def test_a_name_written_into_a_docstring_or_comment_reads_back_and_compiles_cleanly(name):
+    """A LaTeX header ($\\xi$), a Windows path or three quotes pasted into an emitted program's docstring made
+    every candidate a syntax error ('malformed \\N character escape'): the run found no law. A line break ended
+    the ``# name`` comment in the basis, so every candidate failed with 'unexpected indent'."""
+    import ast
+
+    from evosld.program import source_text
+
+    module = f'"""Features, in order: {source_text(name)}."""\nx = 1  # {source_text(name)}\n'
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an invalid escape ('\\e') is a warning today, an error in a later Python
+        tree = ast.parse(module)
+    assert ast.get_docstring(tree, clean=False) == f"Features, in order: {name}."
+    assert len(module.splitlines()) == 2
+
+
+@pytest.mark.parametrize("name", ["$\\xi$", 'N"""x', "N\nparams"])
+def test_a_run_on_a_column_whose_name_breaks_python_source_finds_its_law(tmp_path, name):
+    """Every program evosld writes (symbolic candidates, the starter, the Chinchilla reference) compiles with
+    such a name, so the search evaluates laws, and the run's own program predicts through `evosld predict`."""
+    import sqlite3
+
+    import evosld
+
+    df = chinchilla_frame().rename(columns={"D": name})
+    result = evosld.discover(df, features=["N", name], target="loss", test="N >= 1e9", iterations=6,
+                             budget_seconds=None, output=str(tmp_path / "run"), progress=False)
+    with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
+        kinds = dict(db.execute("select coalesce(error_kind, 'ok'), count(*) from evaluations group by 1").fetchall())
+    assert kinds.get("ok", 0) > 2 and "static" not in kinds, kinds
+    best = json.loads((tmp_path / "run" / "best.json").read_text(encoding="utf-8"))
+    assert best["reference"]["test"]["r2"] is not None  # the law beside it (starter or Chinchilla) compiled too
+    source = (tmp_path / "run" / "best_program.py").read_text(encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile(source, "best_program.py", "exec")
+    assert result.predict(df.head(3)).shape[0] == 3
+
+
+def test_a_list_of_names_with_a_line_break_outside_quotes_is_one_error_line(tmp_path):
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": "N\nparams"}).to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N\nparams,D", "--target", "loss")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "holds a line break outside quotes" in lines[0]
+    assert _tasks_csv(path, "--features", '"N\nparams",D', "--target", "loss", "--test", "D >= 1e11").returncode == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,28 @@ def parse_python(source: str, mode: str = "exec") -> ast.AST:
 def syntax_message(exc: SyntaxError) -> str:
     """``syntax error at line N: what``; without the line when Python gives none (a NUL byte in the file)."""
     return f"syntax error at line {exc.lineno}: {exc.msg}" if exc.lineno else f"syntax error: {exc.msg}"
+
+
+def source_text(text: str) -> str:
+    """``text`` (a column or task name) made safe to write into a program's docstring or a ``#`` comment.
+
+    A name is the user's: a spreadsheet header may hold a backslash (``$\\xi$``, ``C:\\runs``), three
+    quotes or a line break (a wrapped cell). Pasted as it is, ``\\N`` or ``\\x`` ends a docstring in a
+    syntax error and a line break ends a comment, so every candidate fails to compile. Here a backslash is
+    doubled (a docstring still reads as the name), a double quote is escaped (no ``\"\"\"`` can close the
+    docstring) and a control character (line breaks, NUL) is written as its escape (``\\n``).
+    """
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)

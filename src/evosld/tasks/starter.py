@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from evosld.program import source_text
 from evosld.tasks.task import Task
 
 STARTER_FILE = Path(__file__).resolve().parent / "starters" / "power_sum.py"
@@ -25,8 +26,9 @@ def starter_text(name: str, features: tuple[str, ...] | list[str], targets: tupl
     """The starter program with a docstring for task ``name``."""
     source = STARTER_FILE.read_text(encoding="utf-8")
     general = source[: source.index('"""', 3) + 3]
-    doc = general.replace("for any task.", f"for {name}.", 1)
-    doc = doc[:-3] + f"\nFeatures, in order: {', '.join(features)}. Targets: {', '.join(targets)}.\n" + '"""'
+    doc = general.replace("for any task.", f"for {source_text(name)}.", 1)
+    doc = doc[:-3] + (f"\nFeatures, in order: {', '.join(map(source_text, features))}. "
+                      f"Targets: {', '.join(map(source_text, targets))}.\n") + '"""'
     return doc + source[len(general):]
 
 
@@ -140,8 +142,9 @@ def logistic_source(task: Task) -> str | None:
     text = LOGISTIC_FILE.read_text(encoding="utf-8")
     logs = tuple(i for i, f in enumerate(task.features) if f in task.log_features)
     head = text[: text.index('"""', 3) + 3]
-    doc = head[:-3] + (f"\nFor {task.name}: features, in order: {', '.join(task.features)}; "
-                       f"targets: {', '.join(task.targets)}.\n") + '"""'
+    doc = head[:-3] + (f"\nFor {source_text(task.name)}: features, in order: "
+                       f"{', '.join(map(source_text, task.features))}; "
+                       f"targets: {', '.join(map(source_text, task.targets))}.\n") + '"""'
     fixed = doc + text[len(head):]
     fixed = fixed.replace("\nTOP = 1.0\n", f"\nTOP = {float(top)!r}\n", 1).replace(
         "\nLOG_COLS = ()\n", f"\nLOG_COLS = {logs!r}\n", 1)

@@ -49,7 +49,11 @@ def stripped_text(df: pd.DataFrame) -> pd.DataFrame:
 def split_names(text: str) -> list[str]:
     """Column names from a comma-separated text (an option, a task file's ``features: N, D``); a name holding a
     comma goes in double quotes (``'"size (params, M)",tokens'``), as in a CSV line."""
-    parts = next(csv.reader([text], skipinitialspace=True), [])
+    try:
+        parts = next(csv.reader([text], skipinitialspace=True), [])
+    except csv.Error:  # a line break outside quotes (a header cell wrapped in a spreadsheet)
+        raise DataError(f"the list {text!r} holds a line break outside quotes: put a name that holds a line "
+                        "break (or a comma) in double quotes, as in a CSV line, or rename that column") from None
     if any(not x.strip() for x in parts[:-1]):  # a comma at the end is harmless; one at the start drops a name
         raise DataError(f"the list {text!r} has an empty name (a comma at its start, or two in a row): a column "
                         "is missing from it; give each name once, separated by commas")

@@ -17,6 +17,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from evosld.evaluation import metrics
+from evosld.program import source_text
 from evosld.proposers.symbolic import blocks, fit
 from evosld.proposers.symbolic.blocks import KINDS
 from evosld.proposers.symbolic.expr import Law
@@ -76,7 +77,7 @@ def basis_source(law: Law, space: Space) -> str:
         "    X = np.atleast_2d(np.asarray(X, dtype=float))",
     ]
     for i in used:
-        lines.append(f"    u{i} = {space.u_source(i)}  # {space.names[i]}")
+        lines.append(f"    u{i} = {space.u_source(i)}  # {source_text(space.names[i])}")
     cols = []
     for row in Model(law, space).slices:
         if not row:
@@ -199,15 +200,16 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     lo, hi, ilo, ihi = model.boxes()
     T = len(targets)
     target = targets[0] if T == 1 else "y_t"
-    lines = [f"Features, in order: {', '.join(space.names[: space.n_raw])}."]
-    lines += [f"{space.short[i]} = {space.names[i]}." for i in range(space.n_raw) if space.short[i] != space.names[i]]
+    names = [source_text(n) for n in space.names]
+    lines = [f"Features, in order: {', '.join(names[: space.n_raw])}."]
+    lines += [f"{space.short[i]} = {names[i]}." for i in range(space.n_raw) if space.short[i] != space.names[i]]
     if space.own:
         lines.append("x_own = the proportion of output t's own component: " + ", ".join(
-            f"{space.names[i]} for {targets[t]}" for t, i in enumerate(space.own)
+            f"{names[i]} for {source_text(targets[t])}" for t, i in enumerate(space.own)
         ) + ".")
     per_out = law.n_params
     if T > 1:
-        lines.append(f"One law per output y_t ({', '.join(targets)}), each with its own parameters.")
+        lines.append(f"One law per output y_t ({', '.join(map(source_text, targets))}), each with its own parameters.")
     lines.append(
         f"Fitted per group: {per_out} parameters per output ({per_out * T} in all): "
         f"{law.n_linear} linear coefficients c_k, solved in closed form, and "

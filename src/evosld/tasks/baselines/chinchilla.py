@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from evosld.errors import DataError
+from evosld.program import source_text
 from evosld.tasks.baselines.mixing import MIXING
 
 #: Name tokens that mark a column as model size N or as training data D.
@@ -238,4 +239,4 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
 def chinchilla_source(features: Sequence[str], size: str, data: str) -> str:
     """Source of the Chinchilla-form program for a task whose features are ``features``."""
     features = list(features)
-    return _TEMPLATE.format(n_idx=features.index(size), d_idx=features.index(data), n_name=size, d_name=data)
+    return _TEMPLATE.format(n_idx=features.index(size), d_idx=features.index(data), n_name=source_text(size), d_name=source_text(data))
