@@ -82,3 +82,18 @@ def test_finishing_time_is_bounded_and_said(tmp_path: Path) -> None:
     best = json.loads((run / "best.json").read_text())
     assert best["finishing"]["seconds"] == 1 and best["finishing"]["cut"] >= 1
     assert best["selection"]["unchecked"]
+
+
+def test_a_run_where_every_candidate_fails_says_what_the_failure_was(tmp_path: Path) -> None:
+    """'no program evaluated successfully' named only the kinds (``static ×297``); the message itself (a syntax
+    error and its line, a limit) was in run.sqlite alone, not on the console nor in evosld.log."""
+    csv = tmp_path / "runs.csv"
+    chinchilla_frame().to_csv(csv, index=False)
+    done = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(csv), "--features", "N,D",
+                           "--target", "loss", "--iterations", "2", "--timeout", "0.001", "--quiet",
+                           "--output", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    line = next(x for x in done.stdout.splitlines() if "most frequent failure" in x)
+    assert "(timeout ×" in line and "first seen: killed after the 0.001 s wall-clock limit" in line, line
+    assert "the most frequent failure (timeout ×" in (tmp_path / "run" / "evosld.log").read_text(encoding="utf-8")

@@ -102,4 +102,11 @@ class LLMTables(StoreBase):
         )
         failed = {k: int(n) for k, n in props if k not in NOTHING_NEW}
         unchanged = {k: int(n) for k, n in props if k in NOTHING_NEW}
-        return FailureCounts({k: int(n) for k, n in evals}, failed, unchanged)
+        top = None
+        if evals:  # the most frequent kind, and its first message (messages differ in their line numbers)
+            kind, n = max(evals, key=lambda kn: kn[1])
+            text = self._query("SELECT COALESCE(error, '') FROM evaluations WHERE error_kind = ? ORDER BY seq LIMIT 1",
+                               (kind,))
+            first = next((line.strip() for line in str(text[0][0] if text else "").splitlines() if line.strip()), "")
+            top = (str(kind), first[:300], int(n))
+        return FailureCounts({k: int(n) for k, n in evals}, failed, unchanged, top)

@@ -140,6 +140,8 @@ class FailureCounts:
     evaluations: dict[str, int]
     proposals: dict[str, int]
     unchanged: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: the error most failed evaluations gave, ``(kind, first line of the message, count)``; None if none failed
+    common_error: tuple[str, str, int] | None = None
 
     @property
     def total(self) -> int:
