@@ -520,6 +520,45 @@ def warn_few_scales(train: pd.DataFrame, test: pd.DataFrame, log_features: list[
                 return
 
 
+def few_scale_groups_warnings(fit: pd.DataFrame, log_features: list[str], rtol: float) -> list[str]:
+    """Warnings for groups sampled along a scale feature at fewer sizes than most, which bound every group's law.
+
+    A law is fitted group by group, so along each scale feature it may have no more free parameters than
+    the worst-sampled group's distinct sizes less one (``proposers.symbolic.identify``, ``scales.fewest_levels``).
+    Three sizes bar a floor (``E + A/N^a`` has three along N) for all groups. That is right, but when a few
+    small groups decide it for many well-sampled ones, the user should know which, to give them more runs or
+    leave them out. Said when the fewest sizes are at most ``DOF_ALONG_FEATURE`` and below the median group's.
+
+    Args:
+        fit: the rows the laws are fitted on (train less validation), with the group column.
+        log_features: the scale features (the ones the limit applies to).
+    """
+    from evosld.tasks.starter import DOF_ALONG_FEATURE
+
+    out = []
+    groups = fit[GROUP_COLUMN].astype(str).to_numpy()
+    names = list(dict.fromkeys(groups))
+    if len(names) < 3:
+        return out
+    for col in log_features:
+        values = fit[col].to_numpy(dtype=float)
+        counts = {g: n_levels(values[groups == g], rtol) for g in names}
+        counts = {g: c for g, c in counts.items() if c >= 2}  # a group holding it at one value bounds nothing
+        if len(counts) < 3:
+            continue
+        fewest, median = min(counts.values()), float(np.median(list(counts.values())))
+        if fewest > DOF_ALONG_FEATURE or fewest >= median:
+            continue
+        small = [g for g, c in counts.items() if c == fewest]
+        shown = ", ".join(map(repr, small[:5])) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        out.append(f"{len(small)} of {len(counts)} groups ({shown}) hold {col!r} at only {fewest} distinct "
+                   f"values in the fit rows (the median group: {median:g}); a law is fitted in every group, so "
+                   f"its curve along {col!r} gets at most {fewest - 1} free parameter(s) in all groups (a floor "
+                   f"with a power law, E + A/x^a, has {DOF_ALONG_FEATURE}, so needs {DOF_ALONG_FEATURE + 1} "
+                   "sizes): give those groups more runs, or leave them out of the table")
+    return out
+
+
 #: Fewest rows a validation or test slice needs for its R² to mean anything.
 MIN_SLICE_ROWS = 3
 

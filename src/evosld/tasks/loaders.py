@@ -133,6 +133,7 @@ def _finish(
     checks.warn_tied_features(train, list(features), f"{name} (train)", test, scale_rtol)
     checks.warn_few_scales(train, test, list(log_features), name, scale_rtol)
     split_warnings = list(split_warnings)
+    split_warnings += checks.few_scale_groups_warnings(train.loc[~val_mask], list(log_features), scale_rtol)
     if not derive_val:  # a rule derived from the data is not the user's to rewrite
         split_warnings += near_equality_warnings(val_rule, train, val_mask, which="validation", option="--val",
                                                  stays="the rows fitted", rtol=scale_rtol)
