@@ -458,3 +458,25 @@ def test_tasks_says_why_a_table_of_three_sizes_to_fit_on_has_no_inner_folds():
     assert line == ("inner folds for the final pick: none, so validation alone picks (a fold below it would fit on "
                     "fewer than 3 values of a feature it predicts beyond, and a coefficient and an exponent pass "
                     "through two exactly)"), line
+
+
+def test_the_default_test_of_learning_curves_is_the_last_tenth_of_each_curve_and_validation_the_tenth_before():
+    """Dense checkpoints (a column with hundreds of values per group): `largest:tokens` held out the last
+    checkpoint of each run, 0.1% of the curve, and validated on the one before, so both scores said nothing
+    about a forecast (fuzzed: 40 runs x 3000 checkpoints). Tables of sizes keep `largest:COL`."""
+    from evosld.tasks import task_from_frame
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for run, n in (("a", 200), ("b", 200), ("c", 240)):
+        tokens = np.linspace(1e8, 5e10, n)
+        rows += [(run, t, 2.0 + 30 * t ** -0.2 + 0.001 * rng.standard_normal()) for t in tokens]
+    df = pd.DataFrame(rows, columns=["run", "tokens", "loss"])
+    task = task_from_frame(df, ["tokens"], "loss", group="run", baseline="none")
+    assert task.test_rule == "largest:tokens:20" and task.val_rule == "largest:tokens:20"
+    held = task.test.groupby("run").size()
+    assert held.to_dict() == {"a": 20, "b": 20, "c": 20}
+    assert (task.train.loc[task.val_mask].groupby("run").size() == 20).all()
+    sizes = pd.DataFrame({"N": np.repeat(np.geomspace(1e7, 1e10, 12), 3), "D": np.tile([1e9, 1e10, 1e11], 12),
+                          "loss": np.linspace(4, 2, 36)})
+    assert task_from_frame(sizes, ["N", "D"], "loss", baseline="none").test_rule == "largest:N"

@@ -491,12 +491,15 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     derived: DerivedRule | None = None
     columns: list[str] = []
     if rule.startswith("largest:"):
-        col, _ = parse_largest(rule, train.columns)
-        for depth in range(1, 50):
+        col, k_test = parse_largest(rule, train.columns)
+        start = k_test if _is_curve(train, col, rtol) else 1  # on a curve, as many checkpoints as test holds
+        for depth in range(start, start + 50):
             text = f"largest:{col}" if depth == 1 else f"largest:{col}:{depth}"
             if rule_mask(train, text, rtol=rtol).sum() >= MIN_BAND_ROWS:
                 break
-        derived = DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest")
+        derived = DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest"
+                              if start == 1 else f"the next {depth} largest values of {col} in each group of train, "
+                              f"as the test rule holds out the {k_test} largest (a curve)")
         columns = [col]
     else:
         direction = distance_from(train, rule, test, features, log_features, rtol)
@@ -548,7 +551,8 @@ def _left_with_one_scale(train: pd.DataFrame, val_mask: np.ndarray, columns: lis
 def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL) -> str:
     """The test rule when the user gives none: the largest scale of ``column``.
 
-    ``largest:COL`` when that holds at least ``MIN_BAND_ROWS`` runs; otherwise
+    ``largest:COL`` when that holds at least ``MIN_BAND_ROWS`` runs (on a curve, the last tenth of each
+    group's values: ``_curve_rule``); otherwise
     (sizes that are all different, as when read off a figure) a threshold
     holding out about the largest tenth of the runs, at least two scales, or
     down to the first clear gap between sizes when one comes before a third
@@ -562,11 +566,41 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
         return rule
     held = rule_mask(df, rule, rtol=rtol)
     if held.sum() >= MIN_BAND_ROWS:
-        return _common_break(df, column, held, rtol) or rule
+        return _common_break(df, column, held, rtol) or _curve_rule(df, column, rtol) or rule
     values, start, d, fewest, most = _from_the_top(df, column, rtol)
     band = next_band(d, np.ones(len(df), dtype=bool), fewest, most)
     lam = natural_break(values, d, fewest, most)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
+
+
+#: A column whose median group holds at least this many distinct values is a curve (checkpoints of a run, steps
+#: of a sweep), not a set of sizes: nobody trains fifty model sizes per group.
+CURVE_LEVELS = 50
+
+
+def _curve_rule(df: pd.DataFrame, column: str, rtol: float) -> str | None:
+    """``largest:COL:K`` holding out the last tenth (``MIN_VAL_SHARE``) of each group's distinct values of ``column``
+    when they are a curve (``CURVE_LEVELS``), else None.
+
+    On learning curves (3000 checkpoints per run) ``largest:tokens`` held out the last checkpoint of each run, a
+    step of 0.1% along the curve: its test R² said nothing about a forecast. A researcher forecasts the end of
+    training from its start; the last tenth of the checkpoints is that test, and it is still a rule per group.
+    """
+    median = _median_levels(df, column, rtol)
+    return f"largest:{column}:{math.ceil(MIN_VAL_SHARE * median)}" if median >= CURVE_LEVELS else None
+
+
+def _median_levels(df: pd.DataFrame, column: str, rtol: float) -> float:
+    """The median over groups of the distinct values (``n_levels``) ``column`` takes in a group."""
+    groups = group_keys(df)
+    values = df[column].to_numpy(dtype=float)
+    counts = [n_levels(values[groups == g], rtol) for g in dict.fromkeys(groups)]
+    return float(np.median(counts)) if counts else 0.0
+
+
+def _is_curve(df: pd.DataFrame, column: str, rtol: float) -> bool:
+    """Whether ``column`` is a curve in ``df`` (its median group holds ``CURVE_LEVELS`` distinct values or more)."""
+    return _median_levels(df, column, rtol) >= CURVE_LEVELS
 
 
 def _from_the_top(df: pd.DataFrame, column: str, rtol: float) -> tuple[np.ndarray, str, np.ndarray, int, int]:
