@@ -253,3 +253,23 @@ def test_the_suggested_question_is_the_run_furthest_out_on_every_feature():
                            test="N >= 1e9", name="curves")
     text, _ = example_point(task)
     assert text == "N=1e9, step=3e4", text
+
+
+def test_a_numeric_group_is_found_however_its_number_is_typed():
+    """Groups stored as 0.0001 were refused when typed 1e-4 (`--group 1e-4`: "no group 1e-4 in the run: the law was
+    fitted on ..., 0.0001"), and integer groups when typed 10.0; an inputs column read the same way (fuzzed)."""
+    from evosld.tasks import task_from_frame
+
+    rows = [(lr, n, 2 + 100 * n ** -0.3 * (1 + lr)) for lr in (1e-3, 1e-4, 3e-5) for n in np.geomspace(1e7, 1e9, 6)]
+    task = task_from_frame(pd.DataFrame(rows, columns=["lr", "N", "loss"]), ["N"], "loss", group="lr",
+                           baseline="none")
+    points = pd.DataFrame({"N": [2e9]})
+    assert list(group_keys(task, points, group="1e-4")) == ["0.0001"]
+    assert list(group_keys(task, points, group=" 3e-5 ")) == ["3e-05"]
+    assert list(group_keys(task, points.assign(lr=["1E-3"]), group_column="lr")) == ["0.001"]
+    with pytest.raises(DataError, match=r"no group 2e-4 in the run"):
+        group_keys(task, points, group="2e-4")
+    ints = [(g, n, 2 + g * n ** -0.3) for g in (10, 20, 30) for n in np.geomspace(1e7, 1e9, 6)]
+    task = task_from_frame(pd.DataFrame(ints, columns=["seq", "N", "loss"]), ["N"], "loss", group="seq",
+                           baseline="none")
+    assert list(group_keys(task, points, group="10.0")) == ["10"]

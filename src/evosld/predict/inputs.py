@@ -132,9 +132,12 @@ def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_col
             beside a group column that names another group.
     """
     groups = task.groups
+    if group is not None:
+        group = _known_label(str(group).strip(), groups)
     column = next((c for c in (group_column, GROUP_COLUMN) if c and c in df.columns), None)
     if column is not None:
         keys = df[column].astype(str).str.strip().to_numpy()  # as the run read its labels (tables.stripped_text)
+        keys = np.array([_known_label(k, groups) for k in keys], dtype=object)
         other = np.flatnonzero(keys != str(group).strip()) if group is not None else []
         if len(other):
             raise DataError(f"{option or 'group'} {str(group).strip()!r}, but the inputs' {column!r} column names "
@@ -153,6 +156,26 @@ def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_col
     if unknown:
         raise DataError(f"no group {_listed(unknown)} in the run: the law was fitted on {_listed(groups)}")
     return keys
+
+
+def _known_label(label: str, groups: Sequence[str]) -> str:
+    """``label`` as the run spells it: a numeric group label the run stored as ``0.0001`` or ``10`` is the same
+    group when typed ``1e-4``, ``.1`` or ``10.0``; anything else is returned as it is."""
+    if label in groups:
+        return label
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    same = [g for g in groups if _number(g) == value]
+    return same[0] if len(same) == 1 else label
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _listed(names: Sequence[str], most: int = 6) -> str:
