@@ -1085,3 +1085,16 @@ def test_a_few_groups_with_fewer_sizes_than_most_are_named_as_what_limits_every_
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         task_from_frame(df[~df["lr"].isin(["lr0", "lr1"])], ["N"], "loss", group="lr", baseline="none")
+
+
+@pytest.mark.parametrize("spell", [lambda v: f"{int(v):,}".replace(",", "."), lambda v: f"{v / 1e9:g}Btok",
+                                   lambda v: f"{int(v):,}".replace(",", "\u00a0")])
+def test_numbers_in_a_form_not_read_are_not_called_labels(spell):
+    """'10.000.000' (European thousands), '3.2Btok' or non-breaking-space thousands repeated across runs were
+    refused as labels with the advice to fit one law per label (--group-by N); they are numbers, and the error
+    says how to write them."""
+    df = chinchilla_frame().astype({"N": object})
+    df["N"] = [spell(v) for v in chinchilla_frame()["N"]]
+    with pytest.raises(DataError, match=r"column 'N' is not numeric .*write plain numbers") as err:
+        task_from_frame(df, ["N", "D"], "loss")
+    assert "group-by" not in str(err.value)
