@@ -105,6 +105,33 @@ def test_empty_rows_are_dropped_and_lines_still_counted_from_the_file(tmp_path):
     assert len(task.train) + len(task.test) == len(df) - 1
 
 
+@pytest.mark.parametrize("sep, commas", [(",", 2), (",", 3), (";", 2)])
+def test_empty_columns_a_spreadsheet_adds_after_the_table_are_dropped(tmp_path, sep, commas):
+    """Excel writes ``N,D,loss,,`` after columns once formatted: the unnamed empty columns were taken as one name
+    given twice and the table refused (a fuzzed table, session 57)."""
+    df = chinchilla_frame()
+    path = tmp_path / "runs.csv"
+    path.write_text("".join(line + sep * commas + "\n" for line in df.to_csv(index=False, sep=sep).splitlines()))
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    assert done.returncode == 0 and "error" not in done.stderr, done.stderr
+    task = task_from_csv(path, ["N", "D"], "loss", baseline="none")
+    assert len(task.train) + len(task.test) == len(df)
+
+
+def test_unnamed_columns_that_hold_values_are_refused_with_what_to_do(tmp_path):
+    """One unnamed column with values (a pandas index) loads as before; two cannot be told apart."""
+    df = chinchilla_frame()
+    path = tmp_path / "runs.csv"
+    df.to_csv(path)  # the index as a first, unnamed column
+    assert len(task_from_csv(path, ["N", "D"], "loss", baseline="none").train)
+    header, *rows = df.to_csv().splitlines()  # and a note in a column left unnamed, then an empty one
+    path.write_text(header + ",,\n" + "".join(f"{line},note {i},\n" for i, line in enumerate(rows)))
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss")
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("error: ") and "columns 1, 5 of the header have no name but hold values" in lines[0]
+
+
 @pytest.mark.parametrize("kind, expected", [
     ("empty", "is empty"),
     ("header-only", "has no rows"),

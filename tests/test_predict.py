@@ -119,6 +119,16 @@ def test_at_points_are_not_told_to_add_a_column_and_a_group_beside_a_column_nami
     assert _predict(str(run), "--inputs", str(table), "--group", "beta").returncode == 0
 
 
+def test_an_inputs_table_saved_with_empty_trailing_columns_is_read(grouped_run, tmp_path):
+    """Excel's ``lab,N,D,,`` (columns once formatted, left empty) was refused as a name given twice (session 57)."""
+    run, _ = grouped_run
+    table = tmp_path / "in.csv"
+    table.write_text("lab,N,D,,\nbeta,7e10,1e12,,\nalpha,3B,100B,,\n")
+    out = _predict(str(run), "--inputs", str(table), "--json")
+    assert out.returncode == 0, out.stderr
+    assert [r["group"] for r in json.loads(out.stdout)] == ["beta", "alpha"]
+
+
 def test_an_inputs_table_with_a_cell_that_is_no_number_names_it(grouped_run, tmp_path):
     run, _ = grouped_run
     table = tmp_path / "bad.csv"

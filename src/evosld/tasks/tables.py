@@ -9,8 +9,9 @@ whatever its size. Each problem is one DataError line that says what to do.
 Tables saved by spreadsheets are read as they come: a semicolon- or
 tab-separated file (with decimal commas after semicolons, as European Excel
 writes them), a byte-order mark, Windows line endings, a Windows-1252 file
-(Excel's "CSV"), spaces around header names, rows left entirely empty and
-comment lines (``# ...``) above the header.
+(Excel's "CSV"), spaces around header names, rows left entirely empty,
+columns with no name and no value (the ``N,D,loss,,`` Excel writes after
+columns once formatted) and comment lines (``# ...``) above the header.
 A workbook (.xlsx, .xls), a Parquet file or JSON records are refused with
 what to do (for the last two, the line of pandas that writes them as CSV).
 """
@@ -186,7 +187,7 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
         for _ in range(skip):
             f.readline()
         header = next(csv.reader(f, delimiter=sep), [])
-    dup = sorted(name for name, n in Counter(h.strip() for h in header).items() if n > 1)
+    dup = sorted(name for name, n in Counter(h.strip() for h in header).items() if n > 1 and name)
     if dup:
         raise DataError(f"{path}: column name(s) {', '.join(map(repr, dup))} appear more than once in the header; "
                         "rename or drop the copies so each column is named once")
@@ -197,8 +198,34 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
         raise _too_many_rows(str(path), f"more than {MAX_ROWS:,}")
     if skip:
         df.index = df.index + skip  # row i stays line i + 2 of the file
+    df = _without_unnamed_empty_columns(df, header, path)
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
     return df.dropna(how="all")
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """(len(values),) True where a cell holds nothing: NaN, or text of spaces only."""
+    return values.map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
+
+
+def _without_unnamed_empty_columns(df: pd.DataFrame, header: list[str], path: Path) -> pd.DataFrame:
+    """``df`` without the columns whose header cell is empty and that hold no value in any row: the trailing
+    ``,,`` a spreadsheet writes after columns once formatted. One unnamed column holding values stays (a pandas
+    index column, which pandas names ``Unnamed: 0``); several cannot be told apart and are refused.
+
+    ``header``: the header's cells as the file spells them, one per column of ``df``.
+    Raises:
+        DataError: two or more columns without a name hold values.
+    """
+    if len(header) != len(df.columns):  # pandas took a column as the index: positions do not match
+        return df
+    unnamed = [i for i, h in enumerate(header) if not h.strip()]
+    empty = [i for i in unnamed if _blank(df.iloc[:, i]).all()]
+    filled = [i for i in unnamed if i not in empty]
+    if len(filled) > 1:
+        raise DataError(f"{path}: columns {', '.join(str(i + 1) for i in filled)} of the header have no name but "
+                        "hold values; give each of them a name in the header, or delete those columns")
+    return df.iloc[:, [i for i in range(len(df.columns)) if i not in empty]]
 
 
 def read_table(path: Path) -> pd.DataFrame:
