@@ -179,6 +179,32 @@ def test_default_rule_on_a_column_with_a_space_is_a_threshold_when_every_size_di
     assert np.array_equal(rule_mask(task.train, task.val_rule, task.features), task.val_mask)
 
 
+@pytest.mark.parametrize("name", ["size:params", "Unnamed: 0"])
+def test_the_default_split_works_on_a_column_whose_name_holds_a_colon(tmp_path, name):
+    """The default rule the tool wrote, largest:size:params, was read as column 'size' and K 'params' (session 57)."""
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": name}).to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", f"{name},D", "--target", "loss")
+    assert done.returncode == 0 and "error" not in done.stderr, done.stderr
+    task = task_from_csv(path, [name, "D"], "loss", baseline="none")
+    assert task.test_rule == f"largest:`{name}`" and len(task.test)
+    assert np.array_equal(rule_mask(task.train, task.val_rule, task.features), task.val_mask) and task.val_mask.any()
+
+
+@pytest.mark.parametrize("rule, k", [("largest:size:params", 1), ("largest:`size:params`", 1),
+                                     ("largest:size:params:2", 2), ("largest: `size:params` : 2", 2)])
+def test_a_largest_rule_names_a_column_holding_a_colon_as_it_is_or_in_backticks(rule, k):
+    df = chinchilla_frame()
+    want = rule_mask(df, f"largest:N:{k}")
+    assert want.any() and np.array_equal(rule_mask(df.rename(columns={"N": "size:params"}), rule), want)
+    # beside a column named like a name and a K, the whole name is the column; backticks give the other reading
+    both = df.assign(**{"N:2": df["D"]})
+    assert np.array_equal(rule_mask(both, "largest:N:2"), rule_mask(df, "largest:D"))
+    assert np.array_equal(rule_mask(both, "largest:`N`:2"), rule_mask(df, "largest:N:2"))
+    with pytest.raises(DataError, match="column 'size:param' not found"):
+        rule_mask(df.rename(columns={"N": "size:params"}), "largest:size:param")
+
+
 def test_a_rule_naming_a_misspelt_column_says_how_to_quote_names():
     with pytest.raises(DataError, match="names column 'model', which is not in the data.*backticks"):
         task_from_frame(_odd_names(), ["model size", "tokens-seen"], "val loss", test="model >= 1e9")

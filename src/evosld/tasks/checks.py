@@ -24,8 +24,8 @@ from evosld.tasks.scales import DEFAULT_RTOL, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import (
     check_rule_values,
     group_keys,
+    largest_rule,
     parse_largest,
-    quoted,
     rule_columns,
     rule_mask,
     user_columns,
@@ -622,7 +622,7 @@ def read_apart_tolerance(df: pd.DataFrame, column: str, held: int, rtol: float) 
     tol = top_cluster_tolerance(values, groups, held + 1, above=rtol)
     if tol is None:
         return None
-    top = rule_mask(df, f"largest:{quoted(column)}", rtol=tol)
+    top = rule_mask(df, largest_rule(column), rtol=tol)
     if int(top.sum()) <= held:
         return None
     readings = sum(n_levels(values[top & (groups == g)], rtol) for g in dict.fromkeys(groups[top]))

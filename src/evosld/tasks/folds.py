@@ -47,6 +47,7 @@ from evosld.tasks.splits import (
     column_of,
     eval_node,
     group_keys,
+    largest_rule,
     parse_largest,
     parse_rule,
     quoted,
@@ -494,7 +495,7 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
         col, k_test = parse_largest(rule, train.columns)
         start = k_test if _is_curve(train, col, rtol) else 1  # on a curve, as many checkpoints as test holds
         for depth in range(start, start + 50):
-            text = f"largest:{col}" if depth == 1 else f"largest:{col}:{depth}"
+            text = largest_rule(col, depth, train.columns)
             if rule_mask(train, text, rtol=rtol).sum() >= MIN_BAND_ROWS:
                 break
         derived = DerivedRule(text, f"the next-largest {col} in train, as the test rule holds out the largest"
@@ -561,7 +562,7 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     few percent apart (``checks.read_apart_tolerance``), that gap's threshold
     too, when there is one.
     """
-    rule = f"largest:{column}"
+    rule = largest_rule(column)
     if "`" in column:
         return rule
     held = rule_mask(df, rule, rtol=rtol)
@@ -587,7 +588,7 @@ def _curve_rule(df: pd.DataFrame, column: str, rtol: float) -> str | None:
     training from its start; the last tenth of the checkpoints is that test, and it is still a rule per group.
     """
     median = _median_levels(df, column, rtol)
-    return f"largest:{column}:{math.ceil(MIN_VAL_SHARE * median)}" if median >= CURVE_LEVELS else None
+    return largest_rule(column, math.ceil(MIN_VAL_SHARE * median), df.columns) if median >= CURVE_LEVELS else None
 
 
 def _median_levels(df: pd.DataFrame, column: str, rtol: float) -> float:

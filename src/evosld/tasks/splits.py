@@ -7,7 +7,8 @@ A rule is a short string, so it fits on a command line and in a task file:
   arithmetic); evaluated without ``eval``.
 - ``"largest:COL"``: in each group, the rows at that group's largest value of
   ``COL`` (the scaling regime the law must extrapolate to); ``"largest:COL:K"``
-  the K largest values. Values within a relative ``rtol`` (default 1e-3) count
+  the K largest values (a name holding a colon as it is, or in backticks:
+  ``largest:`size:params`:2``). Values within a relative ``rtol`` (default 1e-3) count
   as one value (``tasks.scales``): sizes read off a figure are never equal.
 - ``"random:K"``: in each group, K distinct feature settings chosen with a
   fixed seed (held-out mixtures, as in domain mixture).
@@ -495,20 +496,43 @@ class _Substituted(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
+def largest_rule(column: str, k: int = 1, columns=()) -> str:
+    """The ``largest:COL[:K]`` rule for ``column``: its name in backticks when it holds a colon
+    (``largest:`size:params```), or when ``COL:K`` is itself one of ``columns``, so ``parse_largest`` reads back
+    this column and this K."""
+    clash = ":" in column or (k != 1 and f"{column}:{k}" in set(map(str, columns)))
+    name = f"`{column}`" if clash and "`" not in column else column
+    return f"largest:{name}" if k == 1 else f"largest:{name}:{k}"
+
+
 def parse_largest(rule: str, columns) -> tuple[str, int]:
-    """(column, K) of a ``largest:COL`` or ``largest:COL:K`` rule."""
-    parts = [x.strip() for x in rule.split(":")[1:]]
-    col = parts[0] if parts else ""
-    if col not in columns:
+    """(column, K) of a ``largest:COL`` or ``largest:COL:K`` rule.
+
+    A name holding a colon may be written in backticks (``largest:`size:params`:2``) or as it is: the whole text
+    after ``largest:`` is a column when the table has one so named, else the text before its last colon, with
+    K after it.
+    """
+    body = rule.strip().split(":", 1)[1].strip()
+    names = {c for c in columns if isinstance(c, str)}
+    quoted_name = re.fullmatch(r"`([^`]+)`\s*(?::(.*))?", body, re.DOTALL)
+    if body in names:
+        col, k_text = body, None
+    elif quoted_name:
+        col, k_text = quoted_name.group(1).strip(), quoted_name.group(2)
+    else:
+        head, colon, tail = body.rpartition(":")
+        col, k_text = (head.strip(), tail) if colon and (head.strip() in names or tail.strip().isdigit()) else (body, None)
+    if col not in names:
         raise DataError(f"split rule {rule!r}: column {col!r} not found (columns: {', '.join(map(str, columns))})")
-    k = 1
-    if len(parts) > 1:
-        try:
-            k = int(parts[1])
-        except ValueError:
-            k = 0
-        if k < 1 or len(parts) > 2:
-            raise DataError(f"split rule {rule!r}: write 'largest:COLUMN' or 'largest:COLUMN:K' with K a whole number >= 1")
+    if k_text is None:
+        return col, 1
+    try:
+        k = int(k_text.strip())
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise DataError(f"split rule {rule!r}: write 'largest:COLUMN' or 'largest:COLUMN:K' with K a whole number >= 1 "
+                        "(a column name holding ':' in backticks, as in largest:`size:params`:2)")
     return col, k
 
 
