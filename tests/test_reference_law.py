@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,11 +40,32 @@ def test_baseline_option_is_checked():
     assert resolve("auto", ["x", "y"], ("x", "y")) == ""
     with pytest.raises(DataError, match="name them"):
         resolve("chinchilla", ["x", "y"], ("x", "y"))
-    with pytest.raises(DataError, match="two different feature columns"):
+    with pytest.raises(DataError, match="'Q' is not a feature"):
         resolve("chinchilla:N,Q", feats, logs)
+    with pytest.raises(DataError, match="two different feature columns"):
+        resolve("chinchilla:N,N", feats, logs)
     assert resolve("mixing", feats, logs) == "mixing"  # whether the features are a mixture is read from the data
     with pytest.raises(DataError, match="unknown baseline .* or mixing"):
         resolve("kaplan", feats, logs)
+
+
+def test_a_column_whose_name_holds_a_comma_is_named_in_double_quotes_and_so_suggested(tmp_path):
+    """`--baseline chinchilla:"size (params, M)",D` was split at every comma, and its error suggested the
+    unquoted form, which fails the same way (session 57)."""
+    name = "size (params, M)"
+    feats = [name, "D"]
+    assert resolve('chinchilla:"size (params, M)", D', feats, feats) == f"chinchilla:{name},D"
+    with pytest.raises(DataError, match="'size \\(params' is not a feature") as err:
+        resolve(f"chinchilla:{name},D", feats, feats)
+    suggested = str(err.value).split("as in ")[1].split(" (features")[0]
+    assert suggested == """--baseline 'chinchilla:"size (params, M)",D'"""
+    path = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"N": name}).to_csv(path, index=False)
+    done = subprocess.run([sys.executable, "-m", "evosld.cli", "tasks", "--csv", str(path), "--features",
+                           f'"{name}",D', "--target", "loss", *shlex.split(suggested)],
+                          capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Chinchilla form E + A/size (params, M)^a + B/D^b" in done.stdout
 
 
 def test_chinchilla_form_refit_in_the_sandbox_recovers_its_law():

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,12 @@ def split_names(text: str) -> list[str]:
         raise DataError(f"the list {text!r} has an empty name (a comma at its start, or two in a row): a column "
                         "is missing from it; give each name once, separated by commas")
     return [x.strip() for x in parts if x.strip()]
+
+
+def joined_names(names: Sequence[str]) -> str:
+    """``names`` as one comma-separated text that ``split_names`` reads back: a name holding a comma or a double
+    quote in double quotes (its own quotes doubled), as in a CSV line; the others bare."""
+    return ",".join('"' + n.replace('"', '""') + '"' if "," in n or '"' in n else n for n in names)
 
 
 def _too_many_rows(where: str, what: str) -> DataError:

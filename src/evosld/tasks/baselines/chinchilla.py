@@ -26,6 +26,7 @@ run.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,7 @@ import numpy as np
 from evosld.errors import DataError
 from evosld.program import source_text
 from evosld.tasks.baselines.mixing import MIXING
+from evosld.tasks.tables import joined_names, split_names
 
 #: Name tokens that mark a column as model size N or as training data D.
 N_TOKENS = {"n", "param", "params", "parameter", "parameters", "nparams", "model", "size"}
@@ -224,16 +226,26 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
         if pair is None:
             if text == "auto":
                 return ""
-            raise DataError("cannot tell which features are model size and data; name them, e.g. "
-                            f"--baseline chinchilla:{features[0]},{features[-1]}")
+            raise DataError(f"cannot tell which features are model size and data; name them, e.g. "
+                            f"{_example(features)}")
         return f"chinchilla:{pair[0]},{pair[1]}"
     if text.startswith("chinchilla:"):
-        cols = [c.strip() for c in text.split(":", 1)[1].split(",")]
-        if len(cols) != 2 or any(c not in features for c in cols) or cols[0] == cols[1]:
-            raise DataError(f"--baseline {text!r}: give two different feature columns, as in "
-                            f"chinchilla:{features[0]},{features[-1]} (features: {', '.join(features)})")
+        cols = split_names(text.split(":", 1)[1])  # a name holding a comma in double quotes, as in --features
+        unknown = [c for c in cols if c not in features]
+        if len(cols) != 2 or unknown or cols[0] == cols[1]:
+            what = (f"{unknown[0]!r} is not a feature" if unknown else
+                    "give two different feature columns" if len(cols) == 2 else
+                    f"give two feature columns, not {len(cols)}")
+            raise DataError(f"--baseline {text!r}: {what}; name model size then data, as in {_example(features)} "
+                            f"(features: {joined_names(features)})")
         return f"chinchilla:{cols[0]},{cols[1]}"
     raise DataError(f"unknown baseline {text!r}; use auto, none, chinchilla, chinchilla:N_COL,D_COL or {MIXING}")
+
+
+def _example(features: Sequence[str]) -> str:
+    """A ``--baseline chinchilla:N,D`` option naming the first and last of ``features``, quoted so that it reads
+    back: a name holding a comma in double quotes, the whole in shell quotes when it needs them."""
+    return f"--baseline {shlex.quote('chinchilla:' + joined_names([features[0], features[-1]]))}"
 
 
 def chinchilla_source(features: Sequence[str], size: str, data: str) -> str:
