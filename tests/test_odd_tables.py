@@ -659,6 +659,27 @@ def test_a_run_without_a_group_is_refused():
         task_from_frame(df, ["N", "D"], "loss", group="model")
 
 
+def test_group_labels_pandas_would_read_as_missing_are_labels(tmp_path):
+    """A regulariser column of None, dropout, NA, wd was refused as 'empty in lines 2, 3, ...' (session 57);
+    only an empty cell is missing there, and missing marks in a number column stay missing."""
+    labels = ["None", "NA", "null", "n/a", "dropout"]
+    df = chinchilla_frame().astype({"loss": object})
+    df["reg"] = [labels[i % len(labels)] for i in range(len(df))]
+    df.loc[4, "loss"] = "NA"
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss", "--group-by", "reg")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    with pytest.warns(UserWarning, match=r"1 run\(s\) have no value for 'loss' \(line 6 of the file"):
+        task = task_from_csv(path, ["N", "D"], "loss", group="reg", baseline="none")
+    assert sorted(task.groups) == sorted(labels)
+    df.loc[[2, 7], "reg"] = ""  # empty cells: no group
+    df.to_csv(path, index=False)
+    done = _tasks_csv(path, "--features", "N,D", "--target", "loss", "--group-by", "reg")
+    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "the group column 'reg' is empty in lines 4, 9" in line, done.stderr
+
+
 @pytest.mark.parametrize("columns, test", [
     (("lambda", "exp", "np"), "lambda >= 1e9"),
     (("lambda", "exp", "np"), "`lambda` >= 1e9 and exp > 1e9"),

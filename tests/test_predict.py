@@ -129,6 +129,24 @@ def test_an_inputs_table_saved_with_empty_trailing_columns_is_read(grouped_run, 
     assert [r["group"] for r in json.loads(out.stdout)] == ["beta", "alpha"]
 
 
+def test_group_labels_pandas_reads_as_missing_are_labels_in_the_runs_and_the_inputs(tmp_path):
+    """Groups 'None' and 'NA' (no regulariser, not applicable) were read as missing cells (session 57)."""
+    table = tmp_path / "runs.csv"
+    _grouped().replace({"lab": {"alpha": "None", "beta": "NA"}}).to_csv(table, index=False)
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(table), "--features", "N,D",
+                           "--target", "loss", "--group-by", "lab", "--iterations", "2", "--quiet",
+                           "--output", str(run)], capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("lab,N,D\nNA,1e8,1e10\nNone,1e8,1e10\n")
+    out = _predict(str(run), "--inputs", str(inputs), "--json")
+    assert out.returncode == 0, out.stderr
+    recs = json.loads(out.stdout)
+    assert [r["group"] for r in recs] == ["NA", "None"]
+    assert recs[0]["predicted"]["loss"] - recs[1]["predicted"]["loss"] == pytest.approx(0.3, abs=0.05)
+
+
 def test_an_inputs_table_with_a_cell_that_is_no_number_names_it(grouped_run, tmp_path):
     run, _ = grouped_run
     table = tmp_path / "bad.csv"

@@ -51,8 +51,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     task = task_from_spec(law.task_spec, args.data_dir)
     check_same_table(task, law.started_on, args.run_dir)
     features = list(task.features)
-    df = checked_inputs(parse_at(args.at, features), task, "--at") if args.at else read_inputs(args.inputs, task)
     group_column = (law.task_spec.get("csv") or {}).get("group")
+    df = (checked_inputs(parse_at(args.at, features), task, "--at") if args.at
+          else read_inputs(args.inputs, task, group_column))
     keys = group_keys(task, df, args.group, group_column, table=not args.at)
     X = df[features].to_numpy(dtype=float)
     sandbox = Sandbox()

@@ -83,10 +83,12 @@ def example_point(task: Task) -> tuple[str, str]:
     return ", ".join(f"{at_name(f)}={short_number(float(far[f]))}" for f in task.features), str(far[GROUP_COLUMN])
 
 
-def read_inputs(path: str | Path, task: Task) -> pd.DataFrame:
+def read_inputs(path: str | Path, task: Task, group_column: str | None = None) -> pd.DataFrame:
     """The rows of a table file (CSV, TSV... as ``--csv`` reads them) with ``task``'s features as numbers
-    (``checked_inputs``)."""
-    return checked_inputs(read_table(Path(path)), task, str(path))
+    (``checked_inputs``); its group column (``group_column``, as the run was grouped by, or ``group``) read as
+    labels, as ``--csv`` reads it."""
+    labels = [c for c in (group_column, GROUP_COLUMN) if c]
+    return checked_inputs(read_table(Path(path), labels), task, str(path))
 
 
 def checked_inputs(df: object, task: Task, where: str) -> pd.DataFrame:

@@ -469,4 +469,5 @@ def task_from_csv(path: str | os.PathLike, features: Sequence[str], target: str 
     if not p.is_file():
         raise DataError(f"file not found: {p}")
     kwargs.setdefault("name", p.stem)
-    return task_from_frame(tables.read_table(p), features, target, **kwargs)
+    return task_from_frame(tables.read_table(p, labels=[kwargs.get("group") or GROUP_COLUMN]), features, target,
+                           **kwargs)

@@ -168,9 +168,11 @@ def _dialect(path: Path, encoding: str, skip: int = 0) -> tuple[str, str]:
     return sep, decimal
 
 
-def read_csv_bounded(path: Path) -> pd.DataFrame:
+def read_csv_bounded(path: Path, labels: Sequence[str] = ()) -> pd.DataFrame:
     """Read a user CSV, refusing duplicated header names and tables beyond ``MAX_ROWS`` / ``MAX_CSV_BYTES``.
 
+    ``labels``: columns of labels (the group column), whose text (``None``, ``NA``, ``null``) is a label, not a
+    missing value (``_labels_as_text``); only their empty cells are missing.
     Raises DataError; lets pandas' own read errors through (the caller words them).
     """
     size = path.stat().st_size
@@ -199,15 +201,39 @@ def read_csv_bounded(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: column name(s) {', '.join(map(repr, dup))} appear more than once in the header; "
                         "rename or drop the copies so each column is named once")
     # blank lines are kept while reading, so row i stays line i + 2 of the file in messages, then dropped
-    df = pd.read_csv(path, nrows=MAX_ROWS + 1, sep=sep, decimal=decimal, encoding=encoding, skip_blank_lines=False,
-                     skiprows=skip)
+    read = dict(nrows=MAX_ROWS + 1, sep=sep, decimal=decimal, encoding=encoding, skip_blank_lines=False,
+                skiprows=skip)
+    df = pd.read_csv(path, **read)
     if len(df) > MAX_ROWS:
         raise _too_many_rows(str(path), f"more than {MAX_ROWS:,}")
+    if labels:
+        df = _labels_as_text(df, path, {str(c).strip() for c in labels}, read)
     if skip:
         df.index = df.index + skip  # row i stays line i + 2 of the file
     df = _without_unnamed_empty_columns(df, header, path)
     df.columns = [c.strip() if isinstance(c, str) else c for c in df.columns]
     return df.dropna(how="all")
+
+
+def _labels_as_text(df: pd.DataFrame, path: Path, labels: set[str], read: dict) -> pd.DataFrame:
+    """``df`` with each column named in ``labels`` as the file's text wherever pandas read a cell holding text as
+    missing (its default missing marks: ``None``, ``NA``, ``null``, ``n/a``...): in a group column these are
+    labels (no regulariser: ``None``). A column with no such cell is left as read (numbers stay numbers).
+
+    ``read``: the keywords ``df`` was read with (``pd.read_csv``), so the rows line up.
+    """
+    wanted = [c for c in df.columns if isinstance(c, str) and c.strip() in labels]
+    if not wanted:
+        return df
+    text = pd.read_csv(path, **read, usecols=lambda c: c in wanted, dtype=str, keep_default_na=False,
+                       na_values=[""])
+    out = df
+    for c in wanted:
+        hidden = df[c].isna().to_numpy() & ~_blank(text[c])
+        if hidden.any():
+            out = out.copy() if out is df else out
+            out[c] = text[c].where(~_blank(text[c]))
+    return out
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -235,10 +261,11 @@ def _without_unnamed_empty_columns(df: pd.DataFrame, header: list[str], path: Pa
     return df.iloc[:, [i for i in range(len(df.columns)) if i not in empty]]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """A user's table file (``read_csv_bounded``), its read errors worded as one ``DataError`` line."""
+def read_table(path: Path, labels: Sequence[str] = ()) -> pd.DataFrame:
+    """A user's table file (``read_csv_bounded``, ``labels`` its columns of labels), its read errors worded as
+    one ``DataError`` line."""
     try:
-        return read_csv_bounded(path)
+        return read_csv_bounded(path, labels)
     except FileNotFoundError:
         raise DataError(f"file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
