@@ -147,6 +147,34 @@ def test_group_labels_pandas_reads_as_missing_are_labels_in_the_runs_and_the_inp
     assert recs[0]["predicted"]["loss"] - recs[1]["predicted"]["loss"] == pytest.approx(0.3, abs=0.05)
 
 
+def test_predictions_never_replace_an_input_column_or_a_feature_key(tmp_path):
+    """A feature named loss_predicted was overwritten by the prediction in --output, without a word (session 57);
+    a feature named outside_train so in --output and --json."""
+    table = tmp_path / "runs.csv"
+    chinchilla_frame().rename(columns={"D": "outside_train"}).to_csv(table, index=False)
+    run = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "evosld.cli", "discover", "--csv", str(table), "--features",
+                           "N,outside_train", "--target", "loss", "--iterations", "2", "--quiet",
+                           "--output", str(run)], capture_output=True, text=True, env=dict(os.environ), timeout=300)
+    assert done.returncode == 0, done.stderr
+    inputs, written = tmp_path / "in.csv", tmp_path / "out.csv"
+    inputs.write_text("N,outside_train,loss_predicted\n1e8,1e10,9.5\n")  # an earlier prediction, given back
+    out = _predict(str(run), "--inputs", str(inputs), "--output", str(written))
+    assert out.returncode == 0, out.stderr
+    [note] = [line for line in out.stderr.splitlines() if line.strip()]
+    assert note == ("warning: --output: the inputs have columns named 'loss_predicted', 'outside_train' too, so "
+                    "evosld's are named 'loss_predicted_2', 'outside_train_2'"), out.stderr
+    got = pd.read_csv(written, keep_default_na=False)
+    assert list(got.columns) == ["N", "outside_train", "loss_predicted", "loss_predicted_2", "loss_refit_low",
+                                 "loss_refit_high", "outside_train_2"]
+    assert got.loc[0, ["outside_train", "loss_predicted"]].tolist() == [1e10, 9.5]
+    out = _predict(str(run), "--inputs", str(inputs), "--json")
+    assert out.returncode == 0 and "--json: the inputs have a feature named 'outside_train' too" in out.stderr
+    [rec] = json.loads(out.stdout)
+    assert rec["outside_train"] == 1e10 and rec["outside_train_2"] == ""
+    assert rec["predicted"]["loss"] == pytest.approx(got.loc[0, "loss_predicted_2"], rel=1e-9)
+
+
 def test_an_inputs_table_with_a_cell_that_is_no_number_names_it(grouped_run, tmp_path):
     run, _ = grouped_run
     table = tmp_path / "bad.csv"

@@ -24,8 +24,10 @@ from evosld.errors import DataError, OutputError
 PREDICTED = "_predicted"
 #: Suffixes of the lowest and highest prediction over refits on fewer runs (``predict.law.refit_range``).
 REFIT_LOW, REFIT_HIGH = "_refit_low", "_refit_high"
-#: Column of ``--output`` saying how far a row lies outside the train runs.
+#: Column of ``--output`` (and key of ``--json``) saying how far a row lies outside the train runs.
 OUTSIDE = "outside_train"
+#: Keys of a ``--json`` record beside the features (``group`` only when the law has several).
+RECORD_FIELDS = ("group", "predicted", "refit_range", OUTSIDE)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -61,12 +63,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
     lo, hi = refit_range(task, law.source, X, keys, sandbox, full=pred)
     outside = outside_train(task, X, keys)
     out = df.copy()
+    columns = added_names([*(t + s for t in task.targets for s in (PREDICTED, REFIT_LOW, REFIT_HIGH)), OUTSIDE],
+                          df.columns)
     for j, t in enumerate(task.targets):
-        out[t + PREDICTED] = pred[:, j]
-        out[t + REFIT_LOW], out[t + REFIT_HIGH] = lo[:, j], hi[:, j]
-    out[OUTSIDE] = outside
+        out[columns[t + PREDICTED]] = pred[:, j]
+        out[columns[t + REFIT_LOW]], out[columns[t + REFIT_HIGH]] = lo[:, j], hi[:, j]
+    out[columns[OUTSIDE]] = outside
+    if args.output and (note := _renamed(columns, "--output", "column")):
+        warnings.warn(note, stacklevel=1)
     if args.json:
-        print(json.dumps(_records(task, df, keys, pred, (lo, hi), outside), indent=2))
+        fields = added_names(list(RECORD_FIELDS), task.features)
+        if note := _renamed(fields, "--json", "feature"):
+            warnings.warn(note, stacklevel=1)
+        print(json.dumps(_records(task, df, keys, pred, (lo, hi), outside, fields), indent=2))
     else:
         _print(task, law.program_id, args.run_dir, df, keys, pred, (lo, hi), outside)
     if args.output:  # after printing: a file that cannot be written loses nothing the user was shown
@@ -76,21 +85,47 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def added_names(wanted: list[str], inputs) -> dict[str, str]:
+    """The name each of ``wanted`` (columns or keys predict adds) takes beside the ``inputs``' own names: itself
+    when free, else itself with the first free number (``loss_predicted_2``), so no input is replaced."""
+    taken = {str(c) for c in inputs}
+    names: dict[str, str] = {}
+    for name in wanted:
+        free, n = name, 2
+        while free in taken:
+            free, n = f"{name}_{n}", n + 1
+        names[name] = free
+        taken.add(free)
+    return names
+
+
+def _renamed(names: dict[str, str], option: str, what: str) -> str:
+    """One line saying which added names (``added_names``) were changed, "" when none was."""
+    moved = [(a, b) for a, b in names.items() if a != b]
+    if not moved:
+        return ""
+    several = len(moved) > 1
+    return (f"{option}: the inputs have {what + 's' if several else 'a ' + what} named {', '.join(repr(a) for a, _ in moved)} "
+            f"too, so evosld's {'are' if several else 'is'} named {', '.join(repr(b) for _, b in moved)}")
+
+
 def _value(v: float) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
 def _records(task, df: pd.DataFrame, keys: np.ndarray, pred: np.ndarray, refits: tuple[np.ndarray, np.ndarray],
-             outside: list[str]) -> list[dict[str, Any]]:
+             outside: list[str], fields: dict[str, str]) -> list[dict[str, Any]]:
+    """One JSON record per input: its features, then ``RECORD_FIELDS`` under the names ``fields`` gives them
+    (``added_names``: a feature named ``predicted`` keeps its key)."""
     lo, hi = refits
     recs = []
     for i in range(len(df)):
         rec: dict[str, Any] = {f: float(df[f].iloc[i]) for f in task.features}
         if len(task.groups) > 1:
-            rec["group"] = str(keys[i])
-        rec["predicted"] = {t: _value(v) for t, v in zip(task.targets, pred[i])}
-        rec["refit_range"] = {t: [_value(a), _value(b)] for t, a, b in zip(task.targets, lo[i], hi[i])}
-        rec["outside_train"] = outside[i]
+            rec[fields["group"]] = str(keys[i])
+        rec[fields["predicted"]] = {t: _value(v) for t, v in zip(task.targets, pred[i])}
+        rec[fields["refit_range"]] = {t: [_value(a), _value(b)] for t, a, b in zip(task.targets, lo[i], hi[i])}
+        rec[fields[OUTSIDE]] = outside[i]
         recs.append(rec)
     return recs
 
