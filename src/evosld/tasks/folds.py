@@ -493,7 +493,8 @@ def derive_val_rule(train: pd.DataFrame, test: pd.DataFrame, test_rule: str, fea
     columns: list[str] = []
     if rule.startswith("largest:"):
         col, k_test = parse_largest(rule, train.columns)
-        start = k_test if _is_curve(train, col, rtol) else 1  # on a curve, as many checkpoints as test holds
+        whole = pd.concat([train, test], ignore_index=True)  # a curve as the default test rule judged it
+        start = k_test if _is_curve(whole, col, rtol) else 1  # on a curve, as many checkpoints as test holds
         for depth in range(start, start + 50):
             text = largest_rule(col, depth, train.columns)
             if rule_mask(train, text, rtol=rtol).sum() >= MIN_BAND_ROWS:
