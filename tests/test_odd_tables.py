@@ -680,6 +680,17 @@ def test_group_labels_pandas_would_read_as_missing_are_labels(tmp_path):
     assert done.returncode == 2 and "the group column 'reg' is empty in lines 4, 9" in line, done.stderr
 
 
+def test_group_labels_read_as_missing_are_kept_when_the_header_is_one_cell_short(tmp_path):
+    """R's write.table leaves the header one cell short, so pandas takes the first column as the index: the
+    labels re-read as text had another index than the table, and every group label became missing."""
+    df = chinchilla_frame()
+    df["reg"] = [["None", "a", "b"][i % 3] for i in range(len(df))]
+    path = tmp_path / "runs.csv"
+    path.write_text(",".join(df.columns) + "\n" + df.to_csv(header=False))  # each row starts with its index
+    task = task_from_csv(path, ["N", "D"], "loss", group="reg", baseline="none")
+    assert sorted(task.groups) == ["None", "a", "b"]
+
+
 @pytest.mark.parametrize("columns, test", [
     (("lambda", "exp", "np"), "lambda >= 1e9"),
     (("lambda", "exp", "np"), "`lambda` >= 1e9 and exp > 1e9"),

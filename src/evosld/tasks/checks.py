@@ -13,6 +13,7 @@ from evosld.errors import DataError
 from evosld.tasks.baselines.mixing import is_mixture
 from evosld.tasks.numbers import (
     DECIMAL_COMMA,
+    is_blank,
     is_missing,
     mixed_spelling,
     percentages,
@@ -84,15 +85,10 @@ def _loose(name: str) -> str:
 def check_groups_named(df: pd.DataFrame, group: str, where: str) -> None:
     """Every run has a value in the group column: a cell that is not empty (text such as ``None`` or ``NA`` there
     is a label, as a table file's group column is read, ``tables.read_csv_bounded``)."""
-    blank = np.flatnonzero(df[group].map(_empty).to_numpy(dtype=bool))
+    blank = np.flatnonzero(df[group].map(is_blank).to_numpy(dtype=bool))
     if len(blank):
         raise DataError(f"{where}: the group column {group!r} is empty in {_rows(df, blank)}; give every run "
                         "its group (e.g. its model family), or drop those rows")
-
-
-def _empty(cell: object) -> bool:
-    """True for a cell that holds nothing: None, NaN, or text of spaces only."""
-    return bool(pd.isna(cell)) if not isinstance(cell, str) else not cell.strip()
 
 
 def as_numbers(df: pd.DataFrame, columns: list[str], where: str = "") -> pd.DataFrame:

@@ -56,6 +56,12 @@ def is_missing(cell: object) -> bool:
     return isinstance(cell, str) and cell.strip().lower() in MISSING
 
 
+def is_blank(cell: object) -> bool:
+    """True for a cell that holds nothing at all: None, NaN, or text of spaces only (``NA`` is text here: in a
+    group column it is a label, unlike ``is_missing``)."""
+    return bool(pd.isna(cell)) if not isinstance(cell, str) else not cell.strip()
+
+
 def spelled_as_number(cell: object) -> bool:
     """True for a cell some spelling this module reads would read as a number on its own (``1.3B``, ``45%``,
     ``1,300,000``, ``6.7e9``): a cell that is not (``~4e8``) is the one to name when a column is refused."""

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from evosld.errors import DataError
-from evosld.tasks.numbers import DECIMAL_COMMA
+from evosld.tasks.numbers import DECIMAL_COMMA, is_blank
 
 #: Most rows a user table may have (one row per training run).
 MAX_ROWS = 200_000
@@ -227,18 +227,16 @@ def _labels_as_text(df: pd.DataFrame, path: Path, labels: set[str], read: dict) 
         return df
     text = pd.read_csv(path, **read, usecols=lambda c: c in wanted, dtype=str, keep_default_na=False,
                        na_values=[""])
+    if len(text) != len(df):
+        return df
     out = df
-    for c in wanted:
-        hidden = df[c].isna().to_numpy() & ~_blank(text[c])
-        if hidden.any():
+    for c in wanted:  # by position: pandas may give the two reads different indexes (a header one cell short)
+        raw = text[c].to_numpy(dtype=object)
+        blank = np.array([is_blank(v) for v in raw], dtype=bool)
+        if (df[c].isna().to_numpy() & ~blank).any():
             out = out.copy() if out is df else out
-            out[c] = text[c].where(~_blank(text[c]))
+            out[c] = pd.Series(np.where(blank, None, raw), index=df.index, dtype=object)
     return out
-
-
-def _blank(values: pd.Series) -> np.ndarray:
-    """(len(values),) True where a cell holds nothing: NaN, or text of spaces only."""
-    return values.map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip())).to_numpy(dtype=bool)
 
 
 def _without_unnamed_empty_columns(df: pd.DataFrame, header: list[str], path: Path) -> pd.DataFrame:
@@ -253,7 +251,7 @@ def _without_unnamed_empty_columns(df: pd.DataFrame, header: list[str], path: Pa
     if len(header) != len(df.columns):  # pandas took a column as the index: positions do not match
         return df
     unnamed = [i for i, h in enumerate(header) if not h.strip()]
-    empty = [i for i in unnamed if _blank(df.iloc[:, i]).all()]
+    empty = [i for i in unnamed if df.iloc[:, i].map(is_blank).all()]
     filled = [i for i in unnamed if i not in empty]
     if len(filled) > 1:
         raise DataError(f"{path}: columns {', '.join(str(i + 1) for i in filled)} of the header have no name but "
