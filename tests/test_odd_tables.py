@@ -1127,8 +1127,9 @@ def test_a_run_on_a_column_whose_name_breaks_python_source_finds_its_law(tmp_pat
 
     import evosld
 
-    df = chinchilla_frame().rename(columns={"D": name})
-    result = evosld.discover(df, features=["N", name], target="loss", test="N >= 1e9", iterations=6,
+    target = f"loss {name}"  # the target's name goes into the formula line of the docstring
+    df = chinchilla_frame().rename(columns={"D": name, "loss": target})
+    result = evosld.discover(df, features=["N", name], target=target, test="N >= 1e9", iterations=6,
                              budget_seconds=None, output=str(tmp_path / "run"), progress=False)
     with sqlite3.connect(tmp_path / "run" / "run.sqlite") as db:
         kinds = dict(db.execute("select coalesce(error_kind, 'ok'), count(*) from evaluations group by 1").fetchall())

@@ -233,7 +233,7 @@ def program_source(law: Law, space: Space, targets: tuple[str, ...] | list[str],
     body_text = "\n".join(textwrap.fill(line, 88, break_long_words=False) for line in lines)
     doc = (
         '"""Scaling law found by evosld\'s symbolic search.\n\n'
-        f"    {formula_text(law, space, target)}\n\n"
+        f"    {formula_text(law, space, source_text(target))}\n\n"
         f"{body_text}\n"
         '"""\n'
     )
