@@ -477,6 +477,9 @@ def test_the_default_test_of_learning_curves_is_the_last_tenth_of_each_curve_and
     held = task.test.groupby("run").size()
     assert held.to_dict() == {"a": 20, "b": 20, "c": 20}
     assert (task.train.loc[task.val_mask].groupby("run").size() == 20).all()
+    short = pd.DataFrame({"run": "d", "tokens": np.linspace(1e8, 5e9, 12), "loss": 3.0 + np.linspace(1, 0, 12)})
+    stopped = task_from_frame(pd.concat([df, short]), ["tokens"], "loss", group="run", baseline="none")
+    assert stopped.test_rule == "largest:tokens"  # a run stopped early is no curve: it would lose every run
     sizes = pd.DataFrame({"N": np.repeat(np.geomspace(1e7, 1e10, 12), 3), "D": np.tile([1e9, 1e10, 1e11], 12),
                           "loss": np.linspace(4, 2, 36)})
     assert task_from_frame(sizes, ["N", "D"], "loss", baseline="none").test_rule == "largest:N"

@@ -21,7 +21,7 @@ from evosld.tasks.numbers import (
     spelled_as_number,
     thousands_guess,
 )
-from evosld.tasks.scales import DEFAULT_RTOL, n_levels, top_cluster_tolerance
+from evosld.tasks.scales import DEFAULT_RTOL, levels_per_group, n_levels, top_cluster_tolerance
 from evosld.tasks.splits import (
     check_rule_values,
     group_keys,
@@ -551,8 +551,7 @@ def few_scale_groups_warnings(fit: pd.DataFrame, log_features: list[str], rtol: 
     if len(names) < 3:
         return out
     for col in log_features:
-        values = fit[col].to_numpy(dtype=float)
-        counts = {g: n_levels(values[groups == g], rtol) for g in names}
+        counts = levels_per_group(fit[col].to_numpy(dtype=float), groups, rtol)
         counts = {g: c for g, c in counts.items() if c >= 2}  # a group holding it at one value bounds nothing
         if len(counts) < 3:
             continue

@@ -41,7 +41,7 @@ import pandas as pd
 from evosld.errors import DataError
 from evosld.tasks.checks import read_apart_tolerance
 from evosld.tasks.holdout import feature_kind, scaled, val_direction
-from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, n_levels
+from evosld.tasks.scales import DEFAULT_RTOL, level_columns, levels, levels_per_group, n_levels
 from evosld.tasks.splits import (
     _CMP,
     column_of,
@@ -575,34 +575,33 @@ def default_test_rule(df: pd.DataFrame, column: str, rtol: float = DEFAULT_RTOL)
     return relaxed_rule(df, start, float(d[band].max()) if lam is None else lam, rtol) or rule
 
 
-#: A column whose median group holds at least this many distinct values is a curve (checkpoints of a run, steps
+#: A column of which every group holds at least this many distinct values is a curve (checkpoints of a run, steps
 #: of a sweep), not a set of sizes: nobody trains fifty model sizes per group.
 CURVE_LEVELS = 50
 
 
 def _curve_rule(df: pd.DataFrame, column: str, rtol: float) -> str | None:
-    """``largest:COL:K`` holding out the last tenth (``MIN_VAL_SHARE``) of each group's distinct values of ``column``
-    when they are a curve (``CURVE_LEVELS``), else None.
+    """``largest:COL:K`` holding out the last values of ``column`` in each group, a tenth (``MIN_VAL_SHARE``) of the
+    shortest group's, when it is a curve in every group (``CURVE_LEVELS``), else None (a run stopped early,
+    with a dozen checkpoints, would lose them all to test and validation).
 
     On learning curves (3000 checkpoints per run) ``largest:tokens`` held out the last checkpoint of each run, a
     step of 0.1% along the curve: its test R² said nothing about a forecast. A researcher forecasts the end of
     training from its start; the last tenth of the checkpoints is that test, and it is still a rule per group.
     """
-    median = _median_levels(df, column, rtol)
-    return largest_rule(column, math.ceil(MIN_VAL_SHARE * median), df.columns) if median >= CURVE_LEVELS else None
+    fewest = _fewest_levels(df, column, rtol)
+    return largest_rule(column, math.ceil(MIN_VAL_SHARE * fewest), df.columns) if fewest >= CURVE_LEVELS else None
 
 
-def _median_levels(df: pd.DataFrame, column: str, rtol: float) -> float:
-    """The median over groups of the distinct values (``n_levels``) ``column`` takes in a group."""
-    groups = group_keys(df)
-    values = df[column].to_numpy(dtype=float)
-    counts = [n_levels(values[groups == g], rtol) for g in dict.fromkeys(groups)]
-    return float(np.median(counts)) if counts else 0.0
+def _fewest_levels(df: pd.DataFrame, column: str, rtol: float) -> int:
+    """The fewest distinct values (``n_levels``) ``column`` takes in any group of ``df``."""
+    counts = levels_per_group(df[column].to_numpy(dtype=float), group_keys(df), rtol)
+    return min(counts.values(), default=0)
 
 
 def _is_curve(df: pd.DataFrame, column: str, rtol: float) -> bool:
-    """Whether ``column`` is a curve in ``df`` (its median group holds ``CURVE_LEVELS`` distinct values or more)."""
-    return _median_levels(df, column, rtol) >= CURVE_LEVELS
+    """Whether ``column`` is a curve in every group of ``df`` (``CURVE_LEVELS`` distinct values or more)."""
+    return _fewest_levels(df, column, rtol) >= CURVE_LEVELS
 
 
 def _from_the_top(df: pd.DataFrame, column: str, rtol: float) -> tuple[np.ndarray, str, np.ndarray, int, int]:

@@ -101,6 +101,16 @@ def n_levels(values: np.ndarray, rtol: float = DEFAULT_RTOL) -> int:
     return int(lv.max()) + 1 if len(lv) and lv.max() >= 0 else 0
 
 
+def levels_per_group(values: np.ndarray, groups: np.ndarray, rtol: float = DEFAULT_RTOL) -> dict[str, int]:
+    """Each group's number of distinct scales (``n_levels``) of one feature, in order of first appearance.
+
+    Args:
+        values: (N,) the feature's values.
+        groups: (N,) each row's group.
+    """
+    return {g: n_levels(values[groups == g], rtol) for g in dict.fromkeys(groups)}
+
+
 def fewest_levels(columns: Iterable[np.ndarray], rtol: float = DEFAULT_RTOL) -> int:
     """The fewest distinct scales (``n_levels``) of one feature over the groups where it varies (1 when it varies
     in none): a law fitted group by group is only as well pinned along it as its worst-sampled group.
