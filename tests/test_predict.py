@@ -15,7 +15,7 @@ import pytest
 
 import evosld
 from evosld.errors import DataError
-from evosld.predict.inputs import group_keys, parse_at
+from evosld.predict.inputs import _known_label, group_keys, parse_at
 from evosld.predict.law import outside_train, refit_splits
 from tests.conftest import chinchilla_frame
 
@@ -329,3 +329,6 @@ def test_a_numeric_group_is_found_however_its_number_is_typed():
     task = task_from_frame(pd.DataFrame(ints, columns=["seq", "N", "loss"]), ["N"], "loss", group="seq",
                            baseline="none")
     assert list(group_keys(task, points, group="10.0")) == ["10"]
+    # exact: long integer ids one float holds alike stay apart
+    assert _known_label("12345678901234567891", ["12345678901234567890", "5"]) == "12345678901234567891"
+    assert _known_label("1_000", ["1000"]) == "1_000" and _known_label("1e400", ["inf"]) == "1e400"

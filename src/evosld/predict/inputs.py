@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
@@ -162,22 +163,26 @@ def group_keys(task: Task, df: pd.DataFrame, group: str | None = None, group_col
 
 def _known_label(label: str, groups: Sequence[str]) -> str:
     """``label`` as the run spells it: a numeric group label the run stored as ``0.0001`` or ``10`` is the same
-    group when typed ``1e-4``, ``.1`` or ``10.0``; anything else is returned as it is."""
+    group when typed ``1e-4``, ``.1`` or ``10.0`` (compared exactly, as decimals: two long integer ids that one
+    float would hold alike stay apart); anything else is returned as it is."""
     if label in groups:
         return label
-    try:
-        value = float(label)
-    except ValueError:
+    value = _decimal(label)
+    if value is None:
         return label
-    same = [g for g in groups if _number(g) == value]
+    same = [g for g in groups if _decimal(g) == value]
     return same[0] if len(same) == 1 else label
 
 
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
+def _decimal(text: str) -> Decimal | None:
+    """``text`` as an exact finite decimal number (``1e-4``, ``10.0``), or None (a name, ``1_000``, ``inf``)."""
+    if "_" in text:
         return None
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
 
 
 def _listed(names: Sequence[str], most: int = 6) -> str:
