@@ -1184,3 +1184,10 @@ def test_numbers_in_a_form_not_read_are_not_called_labels(spell):
     with pytest.raises(DataError, match=r"column 'N' is not numeric .*write plain numbers") as err:
         task_from_frame(df, ["N", "D"], "loss")
     assert "group-by" not in str(err.value)
+
+
+def test_labels_that_start_with_a_digit_are_still_labels():
+    df = chinchilla_frame().astype({"N": object})
+    df["N"] = [["1st", "2nd", "3rd"][i % 3] for i in range(len(df))]
+    with pytest.raises(DataError, match=r"feature 'N' holds labels, not numbers.*--group-by N"):
+        task_from_frame(df, ["N", "D"], "loss")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable
 
@@ -16,6 +15,7 @@ from evosld.tasks.numbers import (
     is_blank,
     is_missing,
     mixed_spelling,
+    numbers_in_another_form,
     percentages,
     read_numbers,
     spelled_as_number,
@@ -172,11 +172,6 @@ def prepare_rule_columns(df: pd.DataFrame, rules: list[tuple[str, str]], known: 
 MAX_LABELS = 50
 
 
-#: Text that is a number in a form not read (thousands marked with '.' or a space, an unknown suffix): digits and
-#: separators, then at most a short unit.
-_NUMBER_LIKE = re.compile(r"^[+-]?\d[\d\s.,'’_\u00a0\u202f]*[A-Za-zµ%]{0,4}$")
-
-
 def check_label_features(df: pd.DataFrame, features: list[str], where: str, group: str | None = None) -> None:
     """A feature whose every cell is text (``adam``, ``sgd``), repeated across runs, is refused as labels.
 
@@ -194,8 +189,8 @@ def check_label_features(df: pd.DataFrame, features: list[str], where: str, grou
         labels = list(dict.fromkeys(str(c).strip() for c in cells))
         if len(labels) > MAX_LABELS or len(labels) == len(cells):
             continue
-        if all(_NUMBER_LIKE.match(v) for v in labels):  # 10.000.000, 3.2Btok: numbers written in a form not read;
-            continue  # check_cells_numeric says how to write them, not "give --group-by"
+        if numbers_in_another_form(labels):  # 10.000.000, 3.2Btok: check_cells_numeric says how to write them
+            continue
         shown = ", ".join(repr(v) for v in labels[:3]) + (", ..." if len(labels) > 3 else "")
         how = (f"give --group-by {col} and leave it out of --features" if not group else
                f"join it and {group!r} into one column (e.g. '{df[group].iloc[0]}/{labels[0]}') and give that as "

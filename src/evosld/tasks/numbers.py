@@ -29,6 +29,7 @@ as text for ``checks.check_numeric`` to refuse with the cell it is on.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,24 @@ def is_missing(cell: object) -> bool:
     if cell is None or (isinstance(cell, float) and np.isnan(cell)):
         return True
     return isinstance(cell, str) and cell.strip().lower() in MISSING
+
+
+#: A number written in a form not read: digits and separators (thousands marked with '.', a space, an apostrophe),
+#: then at most a short unit.
+_NUMBER_IN_ANOTHER_FORM = re.compile(r"^[+-]?\d[\d\s.,'’_\u00a0\u202f]*([A-Za-zµ%]{0,4})$")
+
+
+def numbers_in_another_form(cells: Sequence[str]) -> bool:
+    """Whether every one of ``cells`` (text) is a number in a form no spelling here reads, all with one unit or
+    none: ``10.000.000`` (European thousands), ``3.2Btok``, ``31MM``; not labels that start with a digit and
+    differ after it (``1st``/``2nd``, ``1a``/``1b``), which are names of settings."""
+    units = set()
+    for cell in cells:
+        m = _NUMBER_IN_ANOTHER_FORM.match(str(cell).strip())
+        if m is None:
+            return False
+        units.add(m.group(1).lower())
+    return len(cells) > 0 and len(units) == 1
 
 
 def is_blank(cell: object) -> bool:
