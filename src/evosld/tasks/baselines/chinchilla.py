@@ -175,11 +175,18 @@ def guess_size_and_data(features: Sequence[str], log_features: Sequence[str]) ->
 def size_and_data(baseline: str, features: Sequence[str]) -> tuple[str, str]:
     """The (N column, D column) of a resolved ``"chinchilla:N,D"``; names may hold commas ("size (params, M)").
 
-    The split is the comma at which both sides are feature names.
+    Read as ``resolve`` writes it (``tables.joined_names``: such a name in double quotes); a run stored before
+    names were quoted is split at the comma at which both sides are feature names.
     Raises:
         ValueError: no comma splits it into two features.
     """
     cols = baseline.split(":", 1)[1]
+    try:
+        pair = split_names(cols)
+    except DataError:
+        pair = []
+    if len(pair) == 2 and all(c in features for c in pair):
+        return pair[0], pair[1]
     for at in [i for i, ch in enumerate(cols) if ch == ","]:
         size, data = cols[:at], cols[at + 1:]
         if size in features and data in features:
@@ -228,7 +235,7 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
                 return ""
             raise DataError(f"cannot tell which features are model size and data; name them, e.g. "
                             f"{_example(features)}")
-        return f"chinchilla:{pair[0]},{pair[1]}"
+        return f"chinchilla:{joined_names(pair)}"
     if text.startswith("chinchilla:"):
         cols = split_names(text.split(":", 1)[1])  # a name holding a comma in double quotes, as in --features
         unknown = [c for c in cols if c not in features]
@@ -238,7 +245,7 @@ def resolve(baseline: str | None, features: Sequence[str], log_features: Sequenc
                     f"give two feature columns, not {len(cols)}")
             raise DataError(f"--baseline {text!r}: {what}; name model size then data, as in {_example(features)} "
                             f"(features: {joined_names(features)})")
-        return f"chinchilla:{cols[0]},{cols[1]}"
+        return f"chinchilla:{joined_names(cols)}"
     raise DataError(f"unknown baseline {text!r}; use auto, none, chinchilla, chinchilla:N_COL,D_COL or {MIXING}")
 
 
@@ -251,4 +258,5 @@ def _example(features: Sequence[str]) -> str:
 def chinchilla_source(features: Sequence[str], size: str, data: str) -> str:
     """Source of the Chinchilla-form program for a task whose features are ``features``."""
     features = list(features)
-    return _TEMPLATE.format(n_idx=features.index(size), d_idx=features.index(data), n_name=source_text(size), d_name=source_text(data))
+    return _TEMPLATE.format(n_idx=features.index(size), d_idx=features.index(data), n_name=source_text(size),
+                            d_name=source_text(data))
