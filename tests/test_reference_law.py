@@ -54,7 +54,7 @@ def test_a_column_whose_name_holds_a_comma_is_named_in_double_quotes_and_so_sugg
     unquoted form, which fails the same way (session 57)."""
     name = "size (params, M)"
     feats = [name, "D"]
-    assert resolve('chinchilla:"size (params, M)", D', feats, feats) == f"chinchilla:{name},D"
+    assert resolve('chinchilla:"size (params, M)", D', feats, feats) == f"chinchilla:\"{name}\",D"
     with pytest.raises(DataError, match="'size \\(params' is not a feature") as err:
         resolve(f"chinchilla:{name},D", feats, feats)
     suggested = str(err.value).split("as in ")[1].split(" (features")[0]
@@ -115,7 +115,7 @@ def test_a_size_column_whose_name_holds_a_comma_gets_its_reference():
     comma raised ValueError, at load for the rising-target check and at the end of a run for the reference)."""
     df = chinchilla_frame().rename(columns={"N": "size (params, M)"})
     task = task_from_frame(df, ["size (params, M)", "D"], "loss", name="c", test="D >= 1e11")
-    assert task.baseline == "chinchilla:size (params, M),D"
+    assert task.baseline == 'chinchilla:"size (params, M)",D'  # as --baseline is written
     label, source = reference_law(task)
     assert "A/size (params, M)^a + B/D^b" in label and "N_COL, D_COL = 0, 1" in source
 
