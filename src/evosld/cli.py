@@ -437,9 +437,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if outcome.best_id is None:
         print(f"no program evaluated successfully; see {run_dir / 'evosld.log'}")
         _failures_line(outcome)
-        common = outcome.failures.common_error if outcome.failures is not None else None
-        if common and common[1]:
-            print(f"  the most frequent failure ({common[0]} ×{common[2]}), first seen: {common[1]}")
+        if outcome.failures is not None and (common := outcome.failures.common_line()):
+            print(f"  {common}")
         failed = _diagnosis(outcome, config, task)
         return _interrupted_line(outcome, run_dir) or failed or 1
     meta = outcome.meta or {}

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def added_names(wanted: list[str], inputs) -> dict[str, str]:
+def added_names(wanted: list[str], inputs: Iterable[Any]) -> dict[str, str]:
     """The name each of ``wanted`` (columns or keys predict adds) takes beside the ``inputs``' own names: itself
     when free, else itself with the first free number (``loss_predicted_2``), so no input is replaced."""
     taken = {str(c) for c in inputs}

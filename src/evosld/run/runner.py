@@ -420,9 +420,8 @@ def _run_with_store(store: RunStore, task: Task, config: RunConfig, run_dir: Pat
     if status.crash:
         log.error("the proposer raised on %d proposals in a row; the last: %s", CRASH_PATIENCE, status.crash)
     log.info("failures: %s", describe_failures(outcome.failures))
-    if outcome.failures.common_error and outcome.failures.common_error[1]:
-        kind, text, n = outcome.failures.common_error
-        log.info("the most frequent failure (%s ×%d), first seen: %s", kind, n, text)
+    if common := outcome.failures.common_line():
+        log.info("%s", common)
     if outcome.failures.unchanged:
         log.info("nothing new: %s", describe_unchanged(outcome.failures))
     if write_report:

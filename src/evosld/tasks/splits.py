@@ -30,6 +30,7 @@ import keyword
 import operator
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -496,7 +497,7 @@ class _Substituted(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def largest_rule(column: str, k: int = 1, columns=()) -> str:
+def largest_rule(column: str, k: int = 1, columns: Iterable[Any] = ()) -> str:
     """The ``largest:COL[:K]`` rule for ``column``: its name in backticks when it holds a colon
     (``largest:`size:params```), or when ``COL:K`` is itself one of ``columns``, so ``parse_largest`` reads back
     this column and this K."""

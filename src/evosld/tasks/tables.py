@@ -23,6 +23,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -215,7 +216,7 @@ def read_csv_bounded(path: Path, labels: Sequence[str] = ()) -> pd.DataFrame:
     return df.dropna(how="all")
 
 
-def _labels_as_text(df: pd.DataFrame, path: Path, labels: set[str], read: dict) -> pd.DataFrame:
+def _labels_as_text(df: pd.DataFrame, path: Path, labels: set[str], read: dict[str, Any]) -> pd.DataFrame:
     """``df`` with each column named in ``labels`` as the file's text wherever pandas read a cell holding text as
     missing (its default missing marks: ``None``, ``NA``, ``null``, ``n/a``...): in a group column these are
     labels (no regulariser: ``None``). A column with no such cell is left as read (numbers stay numbers).

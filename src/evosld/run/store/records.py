@@ -147,6 +147,13 @@ class FailureCounts:
     def total(self) -> int:
         return sum(self.evaluations.values()) + sum(self.proposals.values())
 
+    def common_line(self) -> str:
+        """``the most frequent failure (static ×297), first seen: syntax error at line 24: ...``, or ``""``."""
+        if not self.common_error or not self.common_error[1]:
+            return ""
+        kind, text, n = self.common_error
+        return f"the most frequent failure ({kind} ×{n}), first seen: {text}"
+
 
 @dataclass(frozen=True)
 class HistoryPoint:
