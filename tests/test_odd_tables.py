@@ -1191,3 +1191,4 @@ def test_labels_that_start_with_a_digit_are_still_labels():
     df["N"] = [["1st", "2nd", "3rd"][i % 3] for i in range(len(df))]
     with pytest.raises(DataError, match=r"feature 'N' holds labels, not numbers.*--group-by N"):
         task_from_frame(df, ["N", "D"], "loss")
+

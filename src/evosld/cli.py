@@ -69,10 +69,13 @@ def add_table_options(p: argparse.ArgumentParser) -> None:
 
 
 def option_names(names: list[str]) -> str:
-    """``names`` as one comma-separated option value that ``split_names`` reads back (a name with a comma in
-    double quotes, the whole in single quotes when a name holds a space or a quote)."""
-    text = ",".join(f'"{n}"' if "," in n or '"' in n else n for n in names)
-    return f"'{text}'" if any(c in text for c in " \"'") else text
+    """``names`` as one comma-separated option value that ``split_names`` reads back (``tables.joined_names``: a
+    name with a comma or a double quote in double quotes, its quotes doubled), quoted for the shell when it needs it."""
+    import shlex
+
+    from evosld.tasks.tables import joined_names
+
+    return shlex.quote(joined_names(names))
 
 
 #: What says which task and table a run is on (``task_spec_from_args``): fixed once a run has started.
