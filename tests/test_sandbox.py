@@ -294,6 +294,13 @@ def test_exception_names_the_line(sandbox):
     assert "boom" in r.message and "line" in r.message
 
 
+def test_a_program_reading_a_feature_the_table_lacks_is_told_so(sandbox):
+    """`evosld eval` of a two-feature program on one feature said only "IndexError: index 1 is out of bounds"."""
+    r = sandbox.run(program("def scaling_law_func(X, p):\n    return X[:, 0] * X[:, 1] * p[0]\n"), job())
+    assert r.error_kind == "exception"
+    assert "reads column 1 of data_points, which holds 1 feature column(s) here" in r.message, r.message
+
+
 def test_missing_function(sandbox):
     r = sandbox.run("def fit_scaling_law(X, y):\n    return [1]\n", job())
     assert r.error_kind == "missing_function"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import signal
 import sys
@@ -176,7 +177,16 @@ def _describe(exc: BaseException, group: str | None, stage: str) -> dict[str, An
     tb = traceback.extract_tb(exc.__traceback__)
     where = next((f" (candidate.py line {f.lineno})" for f in reversed(tb) if f.filename == "candidate.py"), "")
     text = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return {"kind": kind, "message": f"{type(exc).__name__}: {text}{where}".strip(), "group": group, "stage": stage}
+    hint = ""
+    if isinstance(exc, IndexError) and (m := _FEATURE_INDEX.search(text)):  # data_points[:, k] past the features
+        hint = (f"; the program reads column {m.group(1)} of data_points, which holds {m.group(2)} feature "
+                "column(s) here: does it expect other features, or another order?")
+    return {"kind": kind, "message": f"{type(exc).__name__}: {text}{where}{hint}".strip(), "group": group,
+            "stage": stage}
+
+
+#: numpy's message for a column index past the array's width (``X[:, 2]`` on two features).
+_FEATURE_INDEX = re.compile(r"index (\d+) is out of bounds for axis 1 with size (\d+)")
 
 
 def child_main(source: str, job: dict[str, Any], scratch: str, limits: dict[str, Any], uid: int | None) -> None:
