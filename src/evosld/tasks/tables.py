@@ -223,8 +223,8 @@ def _labels_as_text(df: pd.DataFrame, path: Path, labels: set[str], read: dict[s
 
     ``read``: the keywords ``df`` was read with (``pd.read_csv``), so the rows line up.
     """
-    wanted = [c for c in df.columns if isinstance(c, str) and c.strip() in labels]
-    if not wanted:
+    wanted = [c for c in df.columns if isinstance(c, str) and c.strip() in labels and df[c].isna().any()]
+    if not wanted:  # no label read as missing: the file is not read a second time
         return df
     text = pd.read_csv(path, **read, usecols=lambda c: c in wanted, dtype=str, keep_default_na=False,
                        na_values=[""])
